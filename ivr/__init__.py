@@ -1,0 +1,1 @@
+"""Voice channel: Twilio voice webhooks, TwiML rendering and the softphone."""

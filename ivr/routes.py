@@ -1,0 +1,133 @@
+"""Twilio voice webhooks: incoming calls, action URLs of waiting verbs, status callbacks.
+
+The safety net lives here: whatever fails inside a voice turn, Twilio gets a 200 with a short
+apology and ``<Hangup/>`` (never a 500, which callers hear as "an application error has
+occurred"), and the error is logged with the call id. Signatures are checked before anything
+is read from or written to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ivr.forms import CallFields, FormError
+from ivr.service import APOLOGY, VoiceService
+from ivr.signature import SignatureChecker
+from ivr.twiml import WAIT_KINDS, WaitKind, apology
+
+log = logging.getLogger(__name__)
+
+TWIML = "text/xml"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    """How webhooks are checked and which base URL goes into action URLs."""
+
+    checker: SignatureChecker | None
+    public_url: str | None
+
+
+VOICE_SERVICE = web.AppKey("voice_service", VoiceService)
+VOICE_CONFIG = web.AppKey("voice_config", VoiceConfig)
+
+
+async def _signed_form(request: web.Request) -> dict[str, str] | None:
+    """The webhook's form, or None when its signature does not hold."""
+    posted = await request.post()
+    form = {key: value for key, value in posted.items() if isinstance(value, str)}
+    checker = request.app[VOICE_CONFIG].checker
+    if checker is not None and not checker.is_valid(request, form):
+        log.warning(
+            "rejected %s: bad or missing X-Twilio-Signature (call %s)",
+            request.path,
+            form.get("CallSid", "?"),
+        )
+        return None
+    return form
+
+
+def _twiml(body: str) -> web.Response:
+    return web.Response(text=body, content_type=TWIML)
+
+
+async def _turn(
+    request: web.Request, run: Callable[[dict[str, str], CallFields], Awaitable[str]]
+) -> web.Response:
+    form = await _signed_form(request)
+    if form is None:
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    call_sid = form.get("CallSid")
+    try:
+        call = CallFields.parse(form)
+        return _twiml(await run(form, call))
+    except FormError as error:
+        log.warning("call %s: bad webhook form on %s: %s", call_sid, request.path, error)
+    except Exception as error:
+        log.exception("call %s: voice turn failed on %s", call_sid, request.path)
+        run_id = request.match_info.get("run_id")
+        await request.app[VOICE_SERVICE].fail(call_sid, run_id, repr(error))
+    return _twiml(apology(APOLOGY))
+
+
+def _base_url(request: web.Request) -> str:
+    # Without a configured public URL the action URLs stay relative: Twilio resolves them
+    # against the URL it just requested, which is right even behind a proxy.
+    return request.app[VOICE_CONFIG].public_url or ""
+
+
+async def incoming_call(request: web.Request) -> web.Response:
+    """``POST /twilio/voice``: a call came in."""
+    service = request.app[VOICE_SERVICE]
+    return await _turn(request, lambda _form, call: service.incoming(call, _base_url(request)))
+
+
+async def action(request: web.Request) -> web.Response:
+    """``POST /twilio/voice/runs/{run_id}/{turn}/{wait}``: a waiting verb finished."""
+    service = request.app[VOICE_SERVICE]
+    run_id = request.match_info["run_id"]
+    turn = int(request.match_info["turn"])
+    wait: WaitKind = _wait_kind(request.match_info["wait"])
+    return await _turn(
+        request,
+        lambda form, call: service.turn(run_id, turn, wait, call, form, _base_url(request)),
+    )
+
+
+def _wait_kind(raw: str) -> WaitKind:
+    for kind in WAIT_KINDS:
+        if kind == raw:
+            return kind
+    raise web.HTTPNotFound()
+
+
+async def call_status(request: web.Request) -> web.Response:
+    """``POST /twilio/voice/status``: Twilio's status callback."""
+    form = await _signed_form(request)
+    if form is None:
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    try:
+        call = CallFields.parse(form)
+        raw_duration = form.get("CallDuration", "").strip()
+        duration = int(raw_duration) if raw_duration.isdigit() else None
+        await request.app[VOICE_SERVICE].status(call, duration)
+    except FormError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+    except Exception:
+        # Not a 500: say "try later" and keep the error, with the call id, in the log.
+        log.exception("call %s: status callback failed", form.get("CallSid"))
+        raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
+    return web.Response(status=204)
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The voice webhook routes."""
+    return [
+        web.post("/twilio/voice", incoming_call),
+        web.post(r"/twilio/voice/runs/{run_id:[0-9a-f]{32}}/{turn:\d{1,6}}/{wait}", action),
+        web.post("/twilio/voice/status", call_status),
+    ]

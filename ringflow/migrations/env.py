@@ -1,0 +1,26 @@
+"""Alembic environment: runs on the connection handed over by ``ringflow.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+import ringflow.tables  # noqa: F401  (registers every table on the metadata)
+from ringflow.database import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `ringflow db upgrade`, not the alembic command")
+
+if connection.dialect.name == "postgresql":
+    # Several server processes may start together: one migrates, the others wait.
+    connection.execute(text("SELECT pg_advisory_xact_lock(7461626)"))
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

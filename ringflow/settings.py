@@ -1,0 +1,101 @@
+"""Server settings from the environment and, optionally, a TOML file.
+
+Precedence (highest first): command-line flags (applied by ``server.py``), environment
+variables, the file named by ``RINGFLOW_CONFIG``, the defaults below. Bad values fail at start
+with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything the server can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RINGFLOW_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="where the server keeps its files")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file ringflow.db in the data dir",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="base URL Twilio reaches this server at, e.g. https://ivr.example.com",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+        description="checks X-Twilio-Signature on every webhook when set",
+    )
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
+    flows_dir: Path | None = Field(
+        default=None, description="folder of workflow files; default: the demo workflow"
+    )
+    step_limit: int = Field(default=50, ge=1, le=1000, description="steps one turn may run")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    migrate: bool = Field(default=True, description="upgrade the database schema at start")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @property
+    def auth_token(self) -> str | None:
+        """The Twilio auth token, or None when signatures are not checked."""
+        token = self.twilio_auth_token
+        return token.get_secret_value() if token and token.get_secret_value() else None
+
+    @property
+    def database(self) -> str:
+        """The database URL to use (the SQLite default filled in)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ringflow.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("RINGFLOW_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides`` (flags) on top; None means unset."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

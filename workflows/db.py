@@ -1,0 +1,58 @@
+"""Tables of the workflow core: workflows, their immutable versions, and runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ringflow.database import metadata
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False, comment="sha256 of the canonical definition"),
+    Column("definition", JSON, nullable=False),
+    Column("source", String(255), nullable=True, comment="file name it was loaded from"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("workflow_id", "digest"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("origin", String(16), nullable=False, comment="file or api"),
+    Column("version_id", Integer, ForeignKey("workflow_versions.id"), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="random hex; travels in action URLs"),
+    Column("version_id", Integer, ForeignKey("workflow_versions.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("subject", String(64), nullable=False, comment="call SID or conversation id"),
+    Column("status", String(16), nullable=False, comment="waiting, completed or failed"),
+    Column("turn", Integer, nullable=False, comment="number of the next expected turn"),
+    Column("state", JSON, nullable=False),
+    Column("last_response", Text, nullable=True, comment="answer to the last turn, for replays"),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_runs_channel_subject", "channel", "subject"),
+)

@@ -1,0 +1,87 @@
+"""Channel-neutral instructions that steps emit and channel renderers turn into wire formats.
+
+Instructions are imperative and frozen. ``Gather``, ``Dial`` and ``Record`` wait for the channel
+to report back; the renderer attaches the URL (or handle) that resumes the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Speak ``text`` with the channel's text-to-speech."""
+
+    text: str
+    language: str | None = None
+    voice: str | None = None
+    loop: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play the audio file at ``url``."""
+
+    url: str
+    loop: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Stay silent for ``seconds``."""
+
+    seconds: int
+
+
+Prompt = Say | Play | Pause
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """Play ``prompts`` while collecting keypresses (and speech when ``speech_hints`` is set)."""
+
+    prompts: tuple[Prompt, ...]
+    timeout: int
+    num_digits: int | None = None
+    finish_on_key: str = "#"
+    speech: bool = False
+    speech_hints: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DialTarget:
+    """One party to ring: a phone number, a SIP URI or a client identity."""
+
+    kind: Literal["number", "sip", "client"]
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """Ring ``targets`` at once; the first to answer is connected to the caller."""
+
+    targets: tuple[DialTarget, ...]
+    timeout: int
+    caller_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Record the caller (voicemail) after a beep."""
+
+    max_seconds: int
+    silence_timeout: int = 5
+    finish_on_key: str = "#"
+    play_beep: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """End the conversation."""
+
+
+Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup
+WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record)

@@ -1,0 +1,130 @@
+"""Read workflow files (YAML or JSON) into plain data, remembering the line of every key.
+
+YAML is read with YAML 1.2 habits: mapping keys are always text (so ``1: sales`` is the key
+``"1"`` and ``on:`` stays ``"on"``), only ``true``/``false`` are booleans, and a key written
+twice is an error instead of silently keeping the last.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from workflows.problems import Path, Problem, WorkflowInvalid
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with text keys, strict booleans and duplicate-key errors."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise ConstructorError(None, None, "a key must be plain text", key_node.start_mark)
+            key = key_node.value
+            if key in mapping:
+                raise ConstructorError(
+                    None, None, f"key {key!r} is written twice", key_node.start_mark
+                )
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: its data and the line (1-based) where each path's key was written."""
+
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest written ancestor."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def _index_lines(node: Node, path: Path, lines: dict[Path, int]) -> None:
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, str(key_node.value))
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _index_lines(item, (*path, index), lines)
+
+
+def _parse_yaml(text: str, source: str | None) -> Document:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise WorkflowInvalid(source, [Problem((), "the file is empty", 1)])
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(str(part) for part in (error.context, error.problem) if part)
+        line = mark.line + 1 if mark else None
+        raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {message}", line)]) from None
+    except yaml.YAMLError as error:
+        raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {error}")]) from None
+    finally:
+        loader.dispose()
+    lines: dict[Path, int] = {(): node.start_mark.line + 1}
+    _index_lines(node, (), lines)
+    return Document(data, lines)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"key {key!r} is written twice")
+        result[key] = value
+    return result
+
+
+def _parse_json(text: str, source: str | None) -> Document:
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as error:
+        problem = Problem((), f"not valid JSON: {error.msg} (column {error.colno})", error.lineno)
+        raise WorkflowInvalid(source, [problem]) from None
+    except ValueError as error:
+        raise WorkflowInvalid(source, [Problem((), f"not valid JSON: {error}")]) from None
+    try:
+        # JSON is (nearly always) YAML too: reuse the YAML reader for line numbers only.
+        lines = _parse_yaml(text, source).lines
+    except WorkflowInvalid:
+        lines = {}
+    return Document(data, lines)
+
+
+def parse(text: str, source: str | None = None, *, fmt: str | None = None) -> Document:
+    """Parse ``text`` as JSON when ``fmt`` (or the source's extension) says so, else YAML."""
+    if fmt is None:
+        fmt = "json" if source and source.lower().endswith(".json") else "yaml"
+    if fmt == "json":
+        return _parse_json(text, source)
+    return _parse_yaml(text, source)

@@ -1,0 +1,165 @@
+"""The workflow definition format: pydantic models that validate files and export JSON Schema.
+
+A workflow file is one trigger, a start step and named steps. Each step is a mapping with exactly
+one *kind* key (``say``, ``menu``, ``dial``...) holding that kind's parameters, plus transitions:
+``next`` and, for kinds with outcomes, ``on_<outcome>``. The per-kind step models are generated
+from the step registry, so the schema, the validator and the engine cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+    field_validator,
+)
+
+from workflows.steps import STEP_KINDS
+from workflows.steps.base import StepKind, StepParams
+from workflows.steps.names import E164, Language, StepName, Voice
+from workflows.triggers import TRIGGER_KINDS
+
+WorkflowId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+if TYPE_CHECKING:
+    EventKind = str
+else:
+    EventKind = Literal[tuple(TRIGGER_KINDS)]
+
+
+class Strict(BaseModel):
+    """Definition models reject unknown keys and are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(Strict):
+    """What starts the workflow: an event kind and optional filters."""
+
+    event: EventKind = Field(description="event kind, e.g. call.incoming")
+    to: tuple[E164, ...] = Field(
+        default=(), description="only calls to these numbers (E.164); empty means any number"
+    )
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+
+class Defaults(Strict):
+    """Defaults for every step of the workflow."""
+
+    language: Language | None = Field(default=None, description="e.g. en-US, ko-KR")
+    voice: Voice | None = Field(default=None, description="e.g. Polly.Joanna, alice")
+
+
+class StepModel(Strict):
+    """Common part of every step: the default transition and a note for humans."""
+
+    kind_name: ClassVar[str]
+    next: StepName | None = None
+    description: str | None = None
+
+    @property
+    def kind(self) -> StepKind[Any]:
+        """The step kind, the one key that is not a transition."""
+        return STEP_KINDS[self.kind_name]
+
+    @property
+    def params(self) -> StepParams:
+        """The kind's validated parameters."""
+        value: StepParams = getattr(self, self.kind_name)
+        return value
+
+    def transition(self, outcome: str) -> str | None:
+        """The ``on_<outcome>`` target as written, or None."""
+        target: str | None = getattr(self, f"on_{outcome}", None)
+        return target
+
+    def route(self, outcome: str | None) -> str | None:
+        """Where ``outcome`` leads: its own branch, the kind's fallback branch, else ``next``."""
+        while outcome is not None:
+            target = self.transition(outcome)
+            if target is not None:
+                return target
+            outcome = self.kind.outcome_fallbacks.get(outcome)
+        return self.next
+
+    def can_end(self) -> bool:
+        """Whether the conversation can end at this step."""
+        kind, params = self.kind, self.params
+        if kind.may_end(params):
+            return True
+        routes = (self.route(outcome) for outcome in (None, *kind.outcomes))
+        return kind.falls_through(params) and any(target is None for target in routes)
+
+
+def _step_model(kind: StepKind[Any]) -> type[StepModel]:
+    fields: dict[str, Any] = {kind.name: (kind.params, Field(description=kind.summary))}
+    for outcome in kind.outcomes:
+        fields[f"on_{outcome}"] = (StepName | None, None)
+    model = create_model(
+        f"{kind.name.title().replace('_', '')}Step", __base__=StepModel, **fields
+    )
+    model.kind_name = kind.name
+    return model
+
+
+STEP_MODELS: dict[str, type[StepModel]] = {name: _step_model(k) for name, k in STEP_KINDS.items()}
+
+
+def step_kind_of(value: Any) -> str | None:
+    """The tag of a raw step: its single kind key, or None when it has none or several."""
+    if isinstance(value, StepModel):
+        return value.kind_name
+    if not isinstance(value, dict):
+        return None
+    kinds = [key for key in value if key in STEP_MODELS]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+if TYPE_CHECKING:
+    Step = StepModel
+else:
+    Step = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in STEP_MODELS.items())],  # noqa: UP007
+        Discriminator(
+            step_kind_of,
+            custom_error_type="step_kind",
+            custom_error_message=(
+                "a step needs exactly one kind key, one of: " + ", ".join(sorted(STEP_MODELS))
+            ),
+        ),
+    ]
+
+
+class WorkflowSpec(Strict):
+    """A workflow file."""
+
+    id: WorkflowId = Field(description="unique id: lower-case letters, digits, - and _")
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    trigger: Trigger
+    start: StepName = Field(description="the first step")
+    defaults: Defaults = Defaults()
+    steps: dict[StepName, Step] = Field(min_length=1, max_length=500)
+
+    def step(self, name: str) -> StepModel:
+        """The step called ``name``."""
+        step: StepModel = self.steps[name]
+        return step
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of the workflow file format."""
+    schema = WorkflowSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ringflow.dev/schema/workflow.json"
+    return schema

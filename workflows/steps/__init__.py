@@ -1,0 +1,27 @@
+"""The step registry: every step kind, one module each, listed here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workflows.steps import branch, dial, goto, hangup, menu, pause, play, record, say, set_vars
+from workflows.steps.base import StepKind
+
+STEP_KINDS: Mapping[str, StepKind[Any]] = {
+    kind.name: kind
+    for kind in (
+        say.KIND,
+        play.KIND,
+        pause.KIND,
+        menu.KIND,
+        dial.KIND,
+        record.KIND,
+        hangup.KIND,
+        goto.KIND,
+        branch.KIND,
+        set_vars.KIND,
+    )
+}
+
+__all__ = ["STEP_KINDS", "StepKind"]

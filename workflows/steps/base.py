@@ -1,0 +1,151 @@
+"""What every step kind provides, and what the engine hands a step while it runs.
+
+A step kind is one module under ``workflows/steps`` that defines a ``StepKind`` instance: its
+parameter model (validated when a workflow is loaded), the channels it supports, the named
+outcomes it can branch on (``on_<outcome>`` keys in the definition), and ``enter``/``resume``.
+Kinds never touch the database or the network: they read and write the ``RunContext`` and
+return a ``StepResult``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from workflows.events import Reply
+from workflows.instructions import Instruction
+
+VOICE = "voice"
+SMS = "sms"
+CHAT = "chat"
+
+
+class StepParams(BaseModel):
+    """Base of every step's parameters: unknown keys are errors, values are immutable.
+
+    ``shorthand`` names the field a bare scalar fills, so ``say: "Hello"`` means
+    ``say: {text: "Hello"}``; the JSON Schema documents both spellings.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shorthand: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shorthand(cls, value: Any) -> Any:
+        if cls.shorthand is not None and not isinstance(value, dict):
+            return {cls.shorthand: value}
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if cls.shorthand is None:
+            return schema
+        field_schema = handler.resolve_ref_schema(schema)["properties"][cls.shorthand]
+        short = {k: v for k, v in field_schema.items() if k not in ("title", "default")}
+        return {"anyOf": [short, schema]}
+
+
+class UnexpectedReply(Exception):
+    """A waiting step got a reply of a kind it never asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """Leave the step. ``target`` jumps to a named step; otherwise ``outcome`` picks the
+    ``on_<outcome>`` transition, falling back to ``next`` (and to the end of the workflow)."""
+
+    outcome: str | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Stay on the step until the channel replies; the last instruction emitted waits."""
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """End the conversation now."""
+
+
+StepResult = Next | Wait | End
+
+
+@dataclass
+class RunContext:
+    """What a step may read and change while it runs.
+
+    ``vars`` are the workflow's variables; ``step_state`` is private to the current step and
+    reset each time the step is entered; ``facts`` are what the run learned that outlives it
+    (agent reached, recording URL...) for the call log and later triggers.
+    """
+
+    channel: str
+    vars: dict[str, Any]
+    step_state: dict[str, Any]
+    facts: dict[str, Any]
+    call: dict[str, str]
+    language: str | None = None
+    voice: str | None = None
+    keys: list[str] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def emit(self, instruction: Instruction) -> None:
+        """Queue ``instruction`` for the channel renderer."""
+        self.instructions.append(instruction)
+
+    def lookup(self, path: str) -> Any:
+        """Value at a dotted ``path`` such as ``vars.tier`` or ``call.from``; None if absent."""
+        head, _, rest = path.partition(".")
+        roots: dict[str, Any] = {"vars": self.vars, "call": self.call, "facts": self.facts}
+        value: Any = roots.get(head)
+        for part in rest.split(".") if rest else ():
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+
+P = TypeVar("P", bound=StepParams)
+
+
+class StepKind(Generic[P]):
+    """One kind of step. Subclasses set the class attributes and override ``enter``."""
+
+    name: ClassVar[str]
+    params: type[P]
+    channels: ClassVar[frozenset[str]] = frozenset({VOICE})
+    outcomes: ClassVar[tuple[str, ...]] = ()
+    outcome_fallbacks: ClassVar[Mapping[str, str]] = {}
+    waits: ClassVar[bool] = False
+    terminal: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def targets(self, params: P) -> Iterator[tuple[tuple[str, ...], str]]:
+        """Step names this step can jump to from inside its parameters, with their paths."""
+        return iter(())
+
+    def falls_through(self, params: P) -> bool:
+        """Whether the step can leave without naming a target (then ``next`` applies)."""
+        return True
+
+    def may_end(self, params: P) -> bool:
+        """Whether the step itself can end the conversation."""
+        return self.terminal
+
+    def enter(self, params: P, ctx: RunContext) -> StepResult:
+        """Run the step when the workflow arrives at it."""
+        raise NotImplementedError
+
+    def resume(self, params: P, ctx: RunContext, reply: Reply) -> StepResult:
+        """Continue a waiting step with the channel's ``reply``."""
+        raise NotImplementedError(f"step kind {self.name!r} does not wait")

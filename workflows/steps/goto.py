@@ -1,0 +1,34 @@
+"""``goto``: jump to another step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from workflows.steps.base import VOICE, Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.names import StepName
+
+
+class GotoParams(StepParams):
+    """``goto: step_name``."""
+
+    shorthand = "step"
+    step: StepName
+
+
+class GotoKind(StepKind[GotoParams]):
+    name = "goto"
+    params = GotoParams
+    channels = frozenset({VOICE})
+    summary = "Jump to the named step."
+
+    def targets(self, params: GotoParams) -> Iterator[tuple[tuple[str, ...], str]]:
+        yield ("goto",), params.step
+
+    def falls_through(self, params: GotoParams) -> bool:
+        return False
+
+    def enter(self, params: GotoParams, ctx: RunContext) -> StepResult:
+        return Next(target=params.step)
+
+
+KIND = GotoKind()

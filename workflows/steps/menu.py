@@ -1,0 +1,175 @@
+"""``menu``: an IVR menu. Play a greeting, take a key (or a spoken keyword), branch on it.
+
+Semantics follow FreeSWITCH's IVR menus: the full greeting plays first and the shorter
+``repeat_say``/``repeat_play`` on every repeat; a wrong key plays ``invalid`` and repeats;
+silence plays ``no_input`` (if given) and repeats. Wrong keys and silences are counted
+separately against ``max_failures`` and ``max_timeouts``; reaching either goes to
+``on_failure`` (or ends the call when there is none).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from workflows.events import DigitsReceived, InputTimedOut, Reply
+from workflows.instructions import Gather, Prompt
+from workflows.steps.base import (
+    End,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+    UnexpectedReply,
+    Wait,
+)
+from workflows.steps.names import AudioUrl, Language, SpokenText, StepName, Voice
+from workflows.steps.say import prompts, spoken
+
+OptionKey = Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,8}$")]
+Keyword = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class MenuOption(StepParams):
+    """``"1": sales`` or ``"1": {next: sales, keywords: [sales, buy]}``."""
+
+    shorthand = "next"
+    next: StepName
+    keywords: tuple[Keyword, ...] = ()
+
+
+class MenuParams(StepParams):
+    """The menu's prompts, options and retry policy."""
+
+    say: SpokenText | None = None
+    play: AudioUrl | None = None
+    repeat_say: SpokenText | None = None
+    repeat_play: AudioUrl | None = None
+    options: dict[OptionKey, MenuOption] = Field(min_length=1, max_length=64)
+    invalid: SpokenText = "Sorry, that is not a valid choice."
+    no_input: SpokenText | None = None
+    timeout: int = Field(default=5, ge=1, le=60)
+    max_failures: int = Field(default=3, ge=1, le=10)
+    max_timeouts: int = Field(default=3, ge=1, le=10)
+    on_failure: StepName | None = None
+    save_as: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] | None = (
+        None
+    )
+    language: Language | None = None
+    voice: Voice | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_greeting(self) -> Self:
+        if self.say is None and self.play is None:
+            raise ValueError("a menu needs a greeting: `say` or `play`")
+        return self
+
+    @property
+    def num_digits(self) -> int | None:
+        """Submit as soon as this many keys are pressed (when every option is that long)."""
+        lengths = {len(key) for key in self.options}
+        return lengths.pop() if len(lengths) == 1 else None
+
+    @property
+    def speech_hints(self) -> tuple[str, ...]:
+        """Every keyword of every option, for the speech recogniser."""
+        return tuple(word for option in self.options.values() for word in option.keywords)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+class MenuKind(StepKind[MenuParams]):
+    name = "menu"
+    params = MenuParams
+    waits = True
+    summary = "Play a greeting and branch on the key pressed (or keyword said)."
+
+    def targets(self, params: MenuParams) -> Iterator[tuple[tuple[str, ...], str]]:
+        for key, option in params.options.items():
+            yield ("menu", "options", key), option.next
+        if params.on_failure is not None:
+            yield ("menu", "on_failure"), params.on_failure
+
+    def falls_through(self, params: MenuParams) -> bool:
+        return False
+
+    def may_end(self, params: MenuParams) -> bool:
+        return params.on_failure is None
+
+    def enter(self, params: MenuParams, ctx: RunContext) -> StepResult:
+        ctx.step_state.update(failures=0, timeouts=0)
+        greeting = prompts(ctx, params.say, params.play, params.language, params.voice)
+        return self._ask(params, ctx, greeting)
+
+    def resume(self, params: MenuParams, ctx: RunContext, reply: Reply) -> StepResult:
+        if isinstance(reply, DigitsReceived) and (reply.digits or reply.speech):
+            return self._answer(params, ctx, reply)
+        if isinstance(reply, InputTimedOut | DigitsReceived):
+            ctx.step_state["timeouts"] = ctx.step_state.get("timeouts", 0) + 1
+            if ctx.step_state["timeouts"] >= params.max_timeouts:
+                return self._give_up(params)
+            lead = (
+                (spoken(params.no_input, ctx, params.language, params.voice),)
+                if params.no_input
+                else ()
+            )
+            return self._ask(params, ctx, lead + self._repeat(params, ctx))
+        raise UnexpectedReply(f"menu got {type(reply).__name__}")
+
+    def _answer(self, params: MenuParams, ctx: RunContext, reply: DigitsReceived) -> StepResult:
+        choice = self._match(params, reply)
+        ctx.keys.append(reply.digits or f"({reply.speech})")
+        if choice is not None:
+            if params.save_as:
+                ctx.vars[params.save_as] = choice
+            return Next(target=params.options[choice].next)
+        ctx.step_state["failures"] = ctx.step_state.get("failures", 0) + 1
+        if ctx.step_state["failures"] >= params.max_failures:
+            return self._give_up(params)
+        lead = (spoken(params.invalid, ctx, params.language, params.voice),)
+        return self._ask(params, ctx, lead + self._repeat(params, ctx))
+
+    @staticmethod
+    def _match(params: MenuParams, reply: DigitsReceived) -> str | None:
+        digits = reply.digits.rstrip("#")
+        if digits in params.options:
+            return digits
+        heard = _words(reply.speech)
+        for key, option in params.options.items():
+            if any(_words(keyword) <= heard for keyword in option.keywords):
+                return key
+        return None
+
+    @staticmethod
+    def _repeat(params: MenuParams, ctx: RunContext) -> tuple[Prompt, ...]:
+        say = params.repeat_say or (None if params.repeat_play else params.say)
+        play = params.repeat_play or (None if params.repeat_say else params.play)
+        return prompts(ctx, say, play, params.language, params.voice)
+
+    @staticmethod
+    def _give_up(params: MenuParams) -> StepResult:
+        return Next(target=params.on_failure) if params.on_failure else End()
+
+    @staticmethod
+    def _ask(params: MenuParams, ctx: RunContext, audio: tuple[Prompt, ...]) -> StepResult:
+        hints = params.speech_hints
+        ctx.emit(
+            Gather(
+                prompts=audio,
+                timeout=params.timeout,
+                num_digits=params.num_digits,
+                speech=bool(hints),
+                speech_hints=hints,
+                language=params.language or ctx.language,
+            )
+        )
+        return Wait()
+
+
+KIND = MenuKind()

@@ -1,0 +1,47 @@
+"""``set``: assign workflow variables, then go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.names import VarName
+
+Scalar = str | int | float | bool | None
+
+
+class SetParams(StepParams):
+    """``set: {name: value, ...}``: literal values (strings, numbers, booleans, null)."""
+
+    values: dict[VarName, Scalar]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap(cls, value: Any) -> Any:
+        # The definition spells the mapping directly; the model keeps it under one field.
+        return {"values": value}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        values: JsonSchemaValue = schema["properties"]["values"]
+        return {k: v for k, v in values.items() if k != "title"} | {"minProperties": 1}
+
+
+class SetKind(StepKind[SetParams]):
+    name = "set"
+    params = SetParams
+    summary = "Set workflow variables (read by `branch` as `vars.NAME`)."
+
+    def enter(self, params: SetParams, ctx: RunContext) -> StepResult:
+        ctx.vars.update(params.values)
+        return Next()
+
+
+KIND = SetKind()
