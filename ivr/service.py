@@ -22,7 +22,7 @@ from ivr.outcome import decide_outcome
 from ivr.twiml import WaitKind, apology, render
 from workflows.catalog import WorkflowCatalog
 from workflows.db import runs
-from workflows.engine import Engine, RunState
+from workflows.engine import Engine, EngineError, RunState
 from workflows.runs import end_run, insert_run, load_run, save_turn
 from workflows.steps.base import VOICE
 
@@ -65,10 +65,16 @@ class VoiceService:
                     await conn.execute(calls.insert().values(**row))
                 return apology(NOT_IN_SERVICE)
             run_id = secrets.token_hex(16)
-            turn = self._engine.start(active.workflow, _call_vars(call))
-            answer = render(
-                turn.instructions, resume_prefix(base_url, run_id, 1), finished=turn.finished
-            )
+            try:
+                turn = self._engine.start(active.workflow, _call_vars(call))
+            except EngineError as error:
+                log.exception("call %s: workflow %s failed", call.sid, active.workflow.id)
+                state, answer, failure = error.state, apology(APOLOGY), str(error)
+            else:
+                state, failure = turn.state, ""
+                answer = render(
+                    turn.instructions, resume_prefix(base_url, run_id, 1), finished=turn.finished
+                )
             async with self._db.begin() as conn:
                 await insert_run(
                     conn,
@@ -76,8 +82,9 @@ class VoiceService:
                     version_id=active.version_id,
                     channel=VOICE,
                     subject=call.sid,
-                    state=turn.state,
+                    state=state,
                     response=answer,
+                    error=failure or None,
                 )
                 await conn.execute(
                     calls.insert().values(run_id=run_id, workflow_id=active.workflow.id, **row)
@@ -119,16 +126,22 @@ class VoiceService:
             return stored.last_response or apology(APOLOGY)
         workflow = await self._catalog.version(stored.version_id)
         reply = parse_reply(wait, form)
-        result = self._engine.resume(
-            workflow, RunState.from_json(stored.state), reply, _call_vars(call)
-        )
-        answer = render(
-            result.instructions,
-            resume_prefix(base_url, run_id, turn_number + 1),
-            finished=result.finished,
-        )
+        try:
+            result = self._engine.resume(
+                workflow, RunState.from_json(stored.state), reply, _call_vars(call)
+            )
+        except EngineError as error:
+            log.exception("call %s: workflow %s failed", call.sid, workflow.id)
+            state, answer, failure = error.state, apology(APOLOGY), str(error)
+        else:
+            state, failure = result.state, ""
+            answer = render(
+                result.instructions,
+                resume_prefix(base_url, run_id, turn_number + 1),
+                finished=result.finished,
+            )
         async with self._db.begin() as conn:
-            saved = await save_turn(conn, run_id, turn_number, result.state, answer)
+            saved = await save_turn(conn, run_id, turn_number, state, answer, failure or None)
         if not saved:
             again = await load_run(self._db, run_id)
             return (again.last_response if again else None) or apology(APOLOGY)

@@ -22,7 +22,19 @@ DEFAULT_STEP_LIMIT = 50
 
 
 class EngineError(Exception):
-    """A run cannot go on (tree: ``StepLimitExceeded``, ``RunNotWaiting``)."""
+    """A run cannot go on; ``state`` is the run as far as it got.
+
+    Tree: ``EngineError`` > ``StepFailed`` (a step raised; the cause is chained),
+    ``StepLimitExceeded``, ``RunNotWaiting``.
+    """
+
+    def __init__(self, message: str, state: RunState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class StepFailed(EngineError):
+    """A step raised while it ran."""
 
 
 class StepLimitExceeded(EngineError):
@@ -93,10 +105,15 @@ class Engine:
     ) -> Turn:
         """Hand ``reply`` to the waiting step and run on until the next wait or the end."""
         if state.status != "waiting" or state.cursor is None:
-            raise RunNotWaiting(f"run is {state.status}, not waiting for {type(reply).__name__}")
+            raise RunNotWaiting(
+                f"run is {state.status}, not waiting for {type(reply).__name__}", state
+            )
         ctx = self._context(workflow, state, call)
         step = workflow.spec.step(state.cursor)
-        result = step.kind.resume(step.params, ctx, reply)
+        try:
+            result = step.kind.resume(step.params, ctx, reply)
+        except Exception as error:
+            raise StepFailed(f"step {state.cursor!r} failed: {error!r}", state) from error
         return self._advance(workflow, state, ctx, result)
 
     @staticmethod
@@ -122,7 +139,11 @@ class Engine:
                 step = workflow.spec.step(state.cursor)
                 state.path.append(state.cursor)
                 state.step_state.clear()
-                result = step.kind.enter(step.params, ctx)
+                try:
+                    result = step.kind.enter(step.params, ctx)
+                except Exception as error:
+                    message = f"step {state.cursor!r} failed: {error!r}"
+                    raise StepFailed(message, state) from error
             if isinstance(result, Wait):
                 state.status = "waiting"
                 return Turn(state, tuple(ctx.instructions))
@@ -137,7 +158,8 @@ class Engine:
             state.cursor = target
             result = None
         raise StepLimitExceeded(
-            f"more than {self.step_limit} steps in one turn without waiting (at {state.cursor!r})"
+            f"more than {self.step_limit} steps in one turn without waiting (at {state.cursor!r})",
+            state,
         )
 
     @staticmethod

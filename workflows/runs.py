@@ -40,8 +40,12 @@ async def insert_run(
     subject: str,
     state: RunState,
     response: str,
+    error: str | None = None,
 ) -> None:
-    """Store a new run after its first turn (turn 0); it next expects turn 1."""
+    """Store a new run after its first turn (turn 0); it next expects turn 1.
+
+    With ``error`` the first turn failed and the run is stored as failed.
+    """
     now = datetime.now(UTC)
     await conn.execute(
         runs.insert().values(
@@ -49,10 +53,11 @@ async def insert_run(
             version_id=version_id,
             channel=channel,
             subject=subject,
-            status=state.status,
+            status="failed" if error else state.status,
             turn=1,
             state=state.to_json(),
             last_response=response,
+            error=error,
             created_at=now,
             updated_at=now,
         )
@@ -79,17 +84,26 @@ async def load_run(db: AsyncEngine | AsyncConnection, run_id: str) -> StoredRun 
 
 
 async def save_turn(
-    conn: AsyncConnection, run_id: str, expected_turn: int, state: RunState, response: str
+    conn: AsyncConnection,
+    run_id: str,
+    expected_turn: int,
+    state: RunState,
+    response: str,
+    error: str | None = None,
 ) -> bool:
-    """Store the outcome of turn ``expected_turn``; False if another request stored it first."""
+    """Store the outcome of turn ``expected_turn``; False if another request stored it first.
+
+    With ``error`` the turn failed: the run is closed as failed, its last good state kept.
+    """
     result = await conn.execute(
         update(runs)
         .where(runs.c.id == run_id, runs.c.turn == expected_turn)
         .values(
             turn=expected_turn + 1,
-            status=state.status,
+            status="failed" if error else state.status,
             state=state.to_json(),
             last_response=response,
+            error=error,
             updated_at=datetime.now(UTC),
         )
     )

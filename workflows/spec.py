@@ -105,9 +105,7 @@ def _step_model(kind: StepKind[Any]) -> type[StepModel]:
     fields: dict[str, Any] = {kind.name: (kind.params, Field(description=kind.summary))}
     for outcome in kind.outcomes:
         fields[f"on_{outcome}"] = (StepName | None, None)
-    model = create_model(
-        f"{kind.name.title().replace('_', '')}Step", __base__=StepModel, **fields
-    )
+    model = create_model(f"{kind.name.title().replace('_', '')}Step", __base__=StepModel, **fields)
     model.kind_name = kind.name
     return model
 

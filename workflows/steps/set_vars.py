@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import GetJsonSchemaHandler, model_validator
+from pydantic import GetJsonSchemaHandler, model_serializer, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -24,6 +24,10 @@ class SetParams(StepParams):
     def _wrap(cls, value: Any) -> Any:
         # The definition spells the mapping directly; the model keeps it under one field.
         return {"values": value}
+
+    @model_serializer
+    def _as_written(self) -> dict[str, Scalar]:
+        return dict(self.values)
 
     @classmethod
     def __get_pydantic_json_schema__(

@@ -1,0 +1,1 @@
+"""Benchmarks for Ringflow (run each module with ``python -m bench.<name>``)."""

@@ -1,0 +1,120 @@
+"""Shared fixtures: a real database (SQLite, and PostgreSQL when TEST_DATABASE_URL is set) and
+a real Ringflow server on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ringflow.database import async_url, metadata
+from ringflow.settings import Settings, load_settings
+from server import DATABASE, create_app
+from workflows.loader import Workflow, from_text
+
+AUTH_TOKEN = "12345678901234567890123456789012"
+PUBLIC_URL = "https://ivr.example.com"
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop every table the previous test left behind."""
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each supported kind."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'ringflow.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI sets it in .ci/run)")
+    await reset_postgres(url)
+    return url
+
+
+@dataclass
+class RunningServer:
+    """A Ringflow server listening on a loopback port."""
+
+    base_url: str
+    settings: Settings
+    app: web.Application
+
+    @property
+    def db(self) -> AsyncEngine:
+        """The server's own database engine."""
+        return self.app[DATABASE]
+
+    async def count(self, table: str) -> int:
+        """Rows in ``table``."""
+        query = select(func.count()).select_from(metadata.tables[table])
+        async with self.db.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+
+def workflow(yaml_text: str) -> Workflow:
+    """A workflow from inline YAML (validated like a file)."""
+    return from_text(yaml_text, "test.yaml")
+
+
+class ServerFactory:
+    """Starts servers for a test and stops them after it."""
+
+    def __init__(self, database_url: str, tmp_path: Path) -> None:
+        self.database_url = database_url
+        self.tmp_path = tmp_path
+        self.runners: list[web.AppRunner] = []
+
+    async def start(
+        self,
+        flows: Sequence[Workflow] | None = None,
+        *,
+        auth_token: str | None = AUTH_TOKEN,
+        public_url: str | None = PUBLIC_URL,
+        **settings: object,
+    ) -> RunningServer:
+        """A server on a free port; ``flows`` default to the demo workflow."""
+        config = load_settings(
+            data_dir=self.tmp_path / "data",
+            database_url=self.database_url,
+            twilio_auth_token=auth_token,
+            public_url=public_url,
+            **settings,
+        )
+        app = create_app(config, flows)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        self.runners.append(runner)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        site = web.SockSite(runner, sock)
+        await site.start()
+        port = sock.getsockname()[1]
+        return RunningServer(f"http://127.0.0.1:{port}", config, app)
+
+    async def stop(self) -> None:
+        """Stop every server started."""
+        for runner in reversed(self.runners):
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def servers(database_url: str, tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    """Start Ringflow servers on the test's database."""
+    factory = ServerFactory(database_url, tmp_path)
+    yield factory
+    await factory.stop()
