@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import workflows.demo
 from ivr import routes as voice_routes
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
@@ -33,7 +34,7 @@ from workflows.problems import WorkflowInvalid
 
 log = logging.getLogger("ringflow")
 
-DEMO_FLOWS = Path(__file__).resolve().parent / "workflows" / "demo"
+DEMO_FLOWS = Path(workflows.demo.__file__).resolve().parent
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", AsyncEngine)
 CATALOG = web.AppKey("catalog", WorkflowCatalog)

@@ -1,0 +1,46 @@
+"""Settings from the environment and a TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ringflow.settings import load_settings
+from server import main
+
+
+def test_environment_then_file_then_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "ringflow.toml"
+    config.write_text(
+        'port = 9000\npublic_url = "https://file.example.com/"\nlog_level = "debug"\n'
+    )
+    monkeypatch.setenv("RINGFLOW_CONFIG", str(config))
+    monkeypatch.setenv("RINGFLOW_PORT", "9100")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token")
+    settings = load_settings(host="0.0.0.0", port=None)  # noqa: S104
+
+    assert settings.port == 9100
+    assert settings.host == "0.0.0.0"  # noqa: S104
+    assert settings.public_url == "https://file.example.com"
+    assert settings.log_level == "DEBUG"
+    assert settings.auth_token == "secret-token"
+    assert "secret-token" not in repr(settings)
+    assert settings.database.startswith("sqlite+aiosqlite:///")
+
+
+def test_a_public_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RINGFLOW_PUBLIC_URL", "ivr.example.com")
+    with pytest.raises(ValidationError, match="http"):
+        load_settings()
+
+
+def test_bad_settings_are_named_by_their_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RINGFLOW_PORT", "eighty")
+    assert main(["calls"]) == 2
+    assert "configuration error: RINGFLOW_PORT:" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""The ``ringflow`` command: serve, call (in-process and against a running server), calls."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server import main
+
+RINGFLOW = str(Path(sys.executable).parent / "ringflow")
+DEMO_WALK = [
+    "Say: Thank you for calling Acme. This is the Ringflow demo line.",
+    "Keys: 1",
+    "Say: We are open nine to six, Monday to Friday, and ten to two on Saturday.",
+    "Keys: 2",
+    "Say: Goodbye.",
+    "Hangup",
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private data dir (and so a private SQLite database) for the command."""
+    monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
+    for name in ("RINGFLOW_DATABASE_URL", "RINGFLOW_PUBLIC_URL", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def heard(output: str) -> list[str]:
+    """Transcript lines, without the prompts the terminal caller prints."""
+    lines = []
+    for line in output.splitlines():
+        text = line.split("] > ")[-1]
+        if text.startswith(("Say: ", "Keys: ", "Hangup", "Dial", "Record")):
+            lines.append(text)
+    menus = ("Say: For our opening", "Say: To go back")
+    return [line for line in lines if not line.startswith(menus)]
+
+
+def test_call_walks_the_demo_workflow_in_process(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n2\n"))
+    assert main(["call", "--from", "+15551112222"]) == 0
+    output = capsys.readouterr().out
+    assert heard(output) == DEMO_WALK
+    assert "ended (hangup-verb)" in output
+
+    assert main(["calls"]) == 0
+    log = capsys.readouterr().out.splitlines()
+    assert log[0].split() == ["time", "from", "to", "workflow", "path", "keys", "outcome", "secs"]
+    assert "+15551112222" in log[1]
+    assert "welcome > main > hours > anything_else > bye" in log[1]
+    assert log[1].split()[-2:] == ["completed", log[1].split()[-1]]
+
+
+def test_a_caller_who_hangs_up_is_logged_as_abandoned(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["call"]) == 0
+    assert "ended (caller-hangup)" in capsys.readouterr().out
+    assert main(["calls"]) == 0
+    assert "abandoned" in capsys.readouterr().out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def running_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``ringflow serve`` in its own process, stopped with SIGINT afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [RINGFLOW, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    try:
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=15)
+
+
+def test_serve_prints_the_webhook_urls_and_answers_calls(
+    running_server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, process = running_server
+    call = subprocess.run(
+        [RINGFLOW, "call", "--url", base],
+        input="1\n2\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert call.returncode == 0, call.stderr
+    assert heard(call.stdout) == DEMO_WALK
+
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert f"Ringflow is answering on {base}" in output
+    assert f"A call comes in (HTTP POST):       {base}/twilio/voice" in output
+    assert f"Call status changes (HTTP POST):   {base}/twilio/voice/status" in output
+    assert "workflow demo-line: call.incoming (any number)" in output

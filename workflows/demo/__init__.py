@@ -1,0 +1,1 @@
+"""The demo workflow, loaded when the server starts without --flows."""
