@@ -18,6 +18,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workflows.problems import Path, Problem, WorkflowInvalid
 
+MAX_NODES = 100_000
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with text keys, strict booleans and duplicate-key errors."""
@@ -63,6 +65,21 @@ class Document:
         return None
 
 
+def _expanded_size(node: Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once aliases are expanded (linear time: aliases
+    share their node, so each node's size is computed once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    elif isinstance(node, SequenceNode):
+        size += sum(_expanded_size(item, sizes) for item in node.value)
+    sizes[id(node)] = size
+    return size
+
+
 def _index_lines(node: Node, path: Path, lines: dict[Path, int]) -> None:
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
@@ -81,6 +98,10 @@ def _parse_yaml(text: str, source: str | None) -> Document:
         node = loader.get_single_node()
         if node is None:
             raise WorkflowInvalid(source, [Problem((), "the file is empty", 1)])
+        if _expanded_size(node, {}) > MAX_NODES:
+            # Aliases can make a small file stand for billions of values ("billion laughs").
+            message = f"the file expands to more than {MAX_NODES} values (too many aliases)"
+            raise WorkflowInvalid(source, [Problem((), message, 1)])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -89,6 +110,8 @@ def _parse_yaml(text: str, source: str | None) -> Document:
         raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {message}", line)]) from None
     except yaml.YAMLError as error:
         raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {error}")]) from None
+    except RecursionError:
+        raise WorkflowInvalid(source, [Problem((), "the file is nested too deeply")]) from None
     finally:
         loader.dispose()
     lines: dict[Path, int] = {(): node.start_mark.line + 1}
