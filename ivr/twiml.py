@@ -54,7 +54,8 @@ def _gather(response: VoiceResponse, gather: Gather) -> None:
     extra: dict[str, object] = {}
     if gather.num_digits is not None:
         extra["num_digits"] = gather.num_digits
-    else:
+    if gather.num_digits is None or gather.finish_on_key != "#":
+        # Twilio's default is "#"; an empty value lets "#" be an answer of its own.
         extra["finish_on_key"] = gather.finish_on_key
     if gather.speech:
         extra.update(input="dtmf speech", hints=", ".join(gather.speech_hints))

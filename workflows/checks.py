@@ -14,8 +14,8 @@ from workflows.spec import StepModel, WorkflowSpec
 from workflows.triggers import TRIGGER_KINDS
 
 
-def transitions(name: str, step: StepModel) -> Iterator[tuple[Path, str]]:
-    """Every (path, target) a step can move to: ``next``, ``on_<outcome>`` and inner targets."""
+def written_targets(name: str, step: StepModel) -> Iterator[tuple[Path, str]]:
+    """Every (path, target) written in a step: ``next``, ``on_<outcome>``, inner targets."""
     if step.next is not None:
         yield ("steps", name, "next"), step.next
     for outcome in step.kind.outcomes:
@@ -24,6 +24,15 @@ def transitions(name: str, step: StepModel) -> Iterator[tuple[Path, str]]:
             yield ("steps", name, f"on_{outcome}"), target
     for inner, target in step.kind.targets(step.params):
         yield ("steps", name, *inner), target
+
+
+def successors(step: StepModel) -> set[str]:
+    """The steps a step can really move to (a ``next`` it never follows does not count)."""
+    kind, params = step.kind, step.params
+    found = {target for _path, target in kind.targets(params)}
+    found.update(step.route(outcome) or "" for outcome in kind.exits(params))
+    found.discard("")
+    return found
 
 
 def _strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
@@ -77,12 +86,15 @@ def check_graph(spec: WorkflowSpec) -> list[Problem]:
             problems.append(
                 Problem(("steps", name), f"a {step.kind.name!r} step cannot run on {channel}")
             )
-        graph[name] = []
-        for path, target in transitions(name, step):
-            if target in spec.steps:
-                graph[name].append(target)
-            else:
+        for path, target in written_targets(name, step):
+            if target not in spec.steps:
                 problems.append(Problem(path, f"unknown step {target!r}"))
+        if step.next is not None and not step.follows_next():
+            message = (
+                f"never followed: every way out of a `{step.kind.name}` step here goes elsewhere"
+            )
+            problems.append(Problem(("steps", name, "next"), message))
+        graph[name] = sorted(t for t in successors(step) if t in spec.steps)
     if spec.start not in spec.steps:
         problems.append(Problem(("start",), f"unknown step {spec.start!r}"))
         return problems
@@ -105,10 +117,9 @@ def check_graph(spec: WorkflowSpec) -> list[Problem]:
         ends = any(spec.step(m).can_end() for m in component)
         if not leaves and not ends:
             ordered = [name for name in spec.steps if name in members]
-            problems.append(
-                Problem(
-                    ("steps", ordered[0]),
-                    "loop with no exit: " + " -> ".join(ordered) + " never end the call",
-                )
-            )
+            if len(ordered) == 1:
+                message = f"{ordered[0]} only leads back to itself and never ends the call"
+            else:
+                message = f"{', '.join(ordered)} only lead to each other and never end the call"
+            problems.append(Problem(("steps", ordered[0]), f"loop with no exit: {message}"))
     return problems

@@ -14,6 +14,7 @@ from workflows.checks import check_graph
 from workflows.problems import Path, Problem, WorkflowInvalid
 from workflows.source import Document, parse
 from workflows.spec import STEP_MODELS, WorkflowSpec
+from workflows.steps.names import PATTERN_MESSAGES
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -38,18 +39,26 @@ class Workflow:
 
 def _location(loc: tuple[int | str, ...]) -> Path:
     # A tagged union puts the step kind into the location (steps.main.menu.menu.options);
-    # drop it so that paths match what the author wrote.
+    # drop it so that paths match what the author wrote. A bad mapping key is reported at
+    # the key itself, not at pydantic's "[key]" marker.
     if len(loc) >= 3 and loc[0] == "steps" and loc[2] in STEP_MODELS:
-        return (*loc[:2], *loc[3:])
-    return tuple(loc)
+        loc = (*loc[:2], *loc[3:])
+    return tuple(part for part in loc if part != "[key]")
 
 
 def _message(error: Any) -> str:
-    message: str = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
         return "unknown key"
+    if error["type"] == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        described = PATTERN_MESSAGES.get(pattern)
+        message = described if described is not None else f"does not match {pattern}"
+    else:
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+    if "[key]" in error["loc"]:
+        return f"bad key: {message}"
     return message
 
 
@@ -64,7 +73,10 @@ def from_data(data: Any, source: str | None = None, document: Document | None = 
             path = _location(detail["loc"])
             problems.append(Problem(path, _message(detail), line_of(path)))
         raise WorkflowInvalid(source, problems) from None
-    graph_problems = [Problem(p.path, p.message, line_of(p.path)) for p in check_graph(spec)]
+    graph_problems = sorted(
+        (Problem(p.path, p.message, line_of(p.path)) for p in check_graph(spec)),
+        key=lambda problem: problem.line or 0,
+    )
     if graph_problems:
         raise WorkflowInvalid(source, graph_problems)
     canonical = json.dumps(
@@ -85,8 +97,9 @@ def from_file(path: FsPath) -> Workflow:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise WorkflowInvalid(path.name, [Problem((), f"cannot read the file: {error}")]) from None
-    return from_text(text, path.name)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise WorkflowInvalid(str(path), [Problem((), f"cannot read the file: {reason}")]) from None
+    return from_text(text, str(path))
 
 
 def from_folder(folder: FsPath) -> list[Workflow]:
@@ -102,7 +115,7 @@ def from_folder(folder: FsPath) -> list[Workflow]:
         workflow = from_file(path)
         if workflow.id in seen:
             problem = Problem(("id",), f"id {workflow.id!r} is already used by {seen[workflow.id]}")
-            raise WorkflowInvalid(path.name, [problem])
+            raise WorkflowInvalid(str(path), [problem])
         seen[workflow.id] = path.name
         workflows.append(workflow)
     return workflows

@@ -14,29 +14,41 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from workflows.problems import Path, Problem, WorkflowInvalid
 
 MAX_NODES = 100_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKey(ConstructorError):
+    """A mapping has the same key twice (PyYAML would silently keep the last)."""
+
+    def __init__(self, key: str, mark: Mark) -> None:
+        super().__init__(None, None, f"key {key!r} is written twice", mark)
 
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with text keys, strict booleans and duplicate-key errors."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)
-        mapping: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        written: set[str] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
             if not isinstance(key_node, ScalarNode):
                 raise ConstructorError(None, None, "a key must be plain text", key_node.start_mark)
-            key = key_node.value
-            if key in mapping:
-                raise ConstructorError(
-                    None, None, f"key {key!r} is written twice", key_node.start_mark
-                )
-            mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
+            if key_node.value in written:
+                raise DuplicateKey(key_node.value, key_node.start_mark)
+            written.add(key_node.value)
+        # Merged keys (`<<: *anchor`) come first; keys written beside them override them.
+        self.flatten_mapping(node)
+        return {
+            key_node.value: self.construct_object(value_node, deep=deep)
+            for key_node, value_node in node.value
+        }
 
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -106,8 +118,10 @@ def _parse_yaml(text: str, source: str | None) -> Document:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(str(part) for part in (error.context, error.problem) if part)
+        if not isinstance(error, DuplicateKey):
+            message = f"not valid YAML: {message}"
         line = mark.line + 1 if mark else None
-        raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {message}", line)]) from None
+        raise WorkflowInvalid(source, [Problem((), message, line)]) from None
     except yaml.YAMLError as error:
         raise WorkflowInvalid(source, [Problem((), f"not valid YAML: {error}")]) from None
     except RecursionError:
@@ -135,13 +149,24 @@ def _parse_json(text: str, source: str | None) -> Document:
         problem = Problem((), f"not valid JSON: {error.msg} (column {error.colno})", error.lineno)
         raise WorkflowInvalid(source, [problem]) from None
     except ValueError as error:
-        raise WorkflowInvalid(source, [Problem((), f"not valid JSON: {error}")]) from None
+        duplicate = Problem((), str(error))
+        # The YAML reader finds the same duplicate with its line.
+        try:
+            _parse_yaml(_as_yaml(text), source)
+        except WorkflowInvalid as located:
+            duplicate = located.problems[0]
+        raise WorkflowInvalid(source, [duplicate]) from None
     try:
-        # JSON is (nearly always) YAML too: reuse the YAML reader for line numbers only.
-        lines = _parse_yaml(text, source).lines
+        lines = _parse_yaml(_as_yaml(text), source).lines
     except WorkflowInvalid:
         lines = {}
     return Document(data, lines)
+
+
+def _as_yaml(json_text: str) -> str:
+    """Valid JSON as YAML, for line numbers: a raw tab can only be white space in valid JSON
+    (tabs inside strings must be escaped), but YAML refuses tabs as indentation."""
+    return json_text.replace("\t", " ")
 
 
 def parse(text: str, source: str | None = None, *, fmt: str | None = None) -> Document:

@@ -15,18 +15,17 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    StringConstraints,
     Tag,
+    WithJsonSchema,
     create_model,
     field_validator,
 )
 
 from workflows.steps import STEP_KINDS
 from workflows.steps.base import StepKind, StepParams
-from workflows.steps.names import E164, Language, StepName, Voice
+from workflows.steps.names import E164, E164_NUMBER, Language, StepName, Voice, WorkflowId
 from workflows.triggers import TRIGGER_KINDS
 
-WorkflowId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 if TYPE_CHECKING:
     EventKind = str
 else:
@@ -43,9 +42,17 @@ class Trigger(Strict):
     """What starts the workflow: an event kind and optional filters."""
 
     event: EventKind = Field(description="event kind, e.g. call.incoming")
-    to: tuple[E164, ...] = Field(
-        default=(), description="only calls to these numbers (E.164); empty means any number"
-    )
+    to: Annotated[
+        tuple[E164, ...],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": E164_NUMBER},
+                    {"type": "array", "items": {"type": "string", "pattern": E164_NUMBER}},
+                ]
+            }
+        ),
+    ] = Field(default=(), description="only calls to these numbers (E.164); none: any number")
 
     @field_validator("to", mode="before")
     @classmethod
@@ -83,22 +90,26 @@ class StepModel(Strict):
         target: str | None = getattr(self, f"on_{outcome}", None)
         return target
 
-    def route(self, outcome: str | None) -> str | None:
-        """Where ``outcome`` leads: its own branch, the kind's fallback branch, else ``next``."""
+    def branch_for(self, outcome: str | None) -> str | None:
+        """The ``on_<outcome>`` target, through the kind's fallbacks, ignoring ``next``."""
         while outcome is not None:
             target = self.transition(outcome)
             if target is not None:
                 return target
             outcome = self.kind.outcome_fallbacks.get(outcome)
-        return self.next
+        return None
+
+    def route(self, outcome: str | None) -> str | None:
+        """Where ``outcome`` leads: its own branch, the kind's fallback branch, else ``next``."""
+        return self.branch_for(outcome) or self.next
+
+    def follows_next(self) -> bool:
+        """Whether some way out of this step takes ``next``."""
+        return any(self.branch_for(o) is None for o in self.kind.exits(self.params))
 
     def can_end(self) -> bool:
         """Whether the conversation can end at this step."""
-        kind, params = self.kind, self.params
-        if kind.may_end(params):
-            return True
-        routes = (self.route(outcome) for outcome in (None, *kind.outcomes))
-        return kind.falls_through(params) and any(target is None for target in routes)
+        return self.kind.may_end(self.params) or (self.next is None and self.follows_next())
 
 
 def _step_model(kind: StepKind[Any]) -> type[StepModel]:
@@ -155,9 +166,22 @@ class WorkflowSpec(Strict):
         return step
 
 
+def _close_mappings(node: Any) -> None:
+    """Mappings keyed by a pattern (steps, options, set) accept no other keys."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for child in node.values():
+            _close_mappings(child)
+    elif isinstance(node, list):
+        for child in node:
+            _close_mappings(child)
+
+
 def json_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of the workflow file format."""
     schema = WorkflowSpec.model_json_schema()
+    _close_mappings(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://ringflow.dev/schema/workflow.json"
     return schema

@@ -85,3 +85,12 @@ def test_resume_urls_are_escaped_and_cached_documents_differ_only_by_them() -> N
 
 def test_apology() -> None:
     assert apology("Sorry.") == HEAD + "<Say>Sorry.</Say><Hangup /></Response>"
+
+
+def test_a_menu_that_uses_hash_turns_the_finish_key_off() -> None:
+    gather = Gather(prompts=(Say("Press # to repeat."),), timeout=5, num_digits=1, finish_on_key="")
+    assert render((gather,), RESUME, finished=False) == (
+        HEAD + f'<Gather action="{RESUME}/gather" actionOnEmptyResult="true" finishOnKey="" '
+        'method="POST" numDigits="1" timeout="5"><Say>Press # to repeat.</Say></Gather>'
+        f'<Redirect method="POST">{RESUME}/gather</Redirect></Response>'
+    )

@@ -22,7 +22,7 @@ def test_keys_are_text_and_only_true_false_are_booleans() -> None:
 def test_a_key_written_twice_is_an_error_with_its_line() -> None:
     with pytest.raises(WorkflowInvalid) as raised:
         parse("steps:\n  a: 1\n  a: 2\n", "f.yaml")
-    assert raised.value.messages() == ["f.yaml:3: not valid YAML: key 'a' is written twice"]
+    assert raised.value.messages() == ["f.yaml:3: key 'a' is written twice"]
 
 
 def test_a_file_that_expands_to_billions_of_values_is_refused() -> None:
@@ -41,6 +41,13 @@ def test_deep_nesting_is_refused_cleanly() -> None:
 def test_merge_keys_still_work() -> None:
     document = parse("base: &base {timeout: 5}\nmenu: {<<: *base, say: hi}\n")
     assert document.data["menu"] == {"timeout": 5, "say": "hi"}
+
+
+def test_json_duplicates_and_tab_indentation_keep_their_lines() -> None:
+    with pytest.raises(WorkflowInvalid) as raised:
+        parse('{\n\t"id": "x",\n\t"id": "y"\n}\n', "f.json")
+    assert raised.value.messages() == ["f.json:3: key 'id' is written twice"]
+    assert parse('{\n\t"steps": {\n\t\t"a": 1\n\t}\n}\n', "t.json").lines[("steps", "a")] == 3
 
 
 def test_json_errors_name_the_line() -> None:

@@ -51,7 +51,19 @@ class StepParams(BaseModel):
             return schema
         field_schema = handler.resolve_ref_schema(schema)["properties"][cls.shorthand]
         short = {k: v for k, v in field_schema.items() if k not in ("title", "default")}
+        if not cls._accepts_nothing():
+            # A bare null would leave a required value unset: only documented where valid.
+            options = [o for o in short.get("anyOf", [short]) if o.get("type") != "null"]
+            short = options[0] if len(options) == 1 else {"anyOf": options}
         return {"anyOf": [short, schema]}
+
+    @classmethod
+    def _accepts_nothing(cls) -> bool:
+        try:
+            cls.model_validate({})
+        except ValueError:
+            return False
+        return True
 
 
 class UnexpectedReply(Exception):
@@ -135,8 +147,13 @@ class StepKind(Generic[P]):
         return iter(())
 
     def falls_through(self, params: P) -> bool:
-        """Whether the step can leave without naming a target (then ``next`` applies)."""
-        return True
+        """Whether the step can leave without naming a target itself."""
+        return not self.terminal
+
+    def exits(self, params: P) -> tuple[str | None, ...]:
+        """The outcomes the step can leave with when it names no target: ``None`` is the
+        plain way out (``next``); any other picks ``on_<outcome>`` first."""
+        return (None, *self.outcomes) if self.falls_through(params) else ()
 
     def may_end(self, params: P) -> bool:
         """Whether the step itself can end the conversation."""

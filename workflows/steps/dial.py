@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from workflows.events import DialFinished, Reply
 from workflows.instructions import Dial, DialTarget
@@ -38,7 +38,7 @@ class DialParams(StepParams):
     numbers: tuple[E164, ...] = ()
     sip: tuple[SipUri, ...] = Field(default=(), description="SIP URIs (sip:user@host)")
     client: tuple[str, ...] = Field(default=(), description="Twilio Client identities")
-    timeout: int = Field(default=20, ge=5, le=600, description="seconds to ring")
+    timeout: StrictInt = Field(default=20, ge=5, le=600, description="seconds to ring")
     caller_id: E164 | None = None
     say: SpokenText | None = Field(default=None, description="said before ringing")
 
@@ -72,6 +72,10 @@ class DialKind(StepKind[DialParams]):
     outcomes = ("answered", "no_answer", "busy", "failed")
     outcome_fallbacks: ClassVar[Mapping[str, str]] = {"busy": "no_answer", "failed": "no_answer"}
     summary = "Ring numbers, SIP URIs or clients; branch on answered, no answer, busy, failed."
+
+    def exits(self, params: DialParams) -> tuple[str | None, ...]:
+        # A dial always ends with one of its outcomes (which may fall back to `next`).
+        return self.outcomes
 
     def enter(self, params: DialParams, ctx: RunContext) -> StepResult:
         if params.say:

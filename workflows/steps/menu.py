@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from workflows.events import DigitsReceived, InputTimedOut, Reply
 from workflows.instructions import Gather, Prompt
@@ -27,10 +27,17 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import AudioUrl, Language, SpokenText, StepName, Voice
+from workflows.steps.names import (
+    AudioUrl,
+    Language,
+    PhoneKeys,
+    SpokenText,
+    StepName,
+    VarName,
+    Voice,
+)
 from workflows.steps.say import prompts, spoken
 
-OptionKey = Annotated[str, StringConstraints(pattern=r"^[0-9*#]{1,8}$")]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
@@ -49,16 +56,14 @@ class MenuParams(StepParams):
     play: AudioUrl | None = None
     repeat_say: SpokenText | None = None
     repeat_play: AudioUrl | None = None
-    options: dict[OptionKey, MenuOption] = Field(min_length=1, max_length=64)
+    options: dict[PhoneKeys, MenuOption] = Field(min_length=1, max_length=64)
     invalid: SpokenText = "Sorry, that is not a valid choice."
     no_input: SpokenText | None = None
-    timeout: int = Field(default=5, ge=1, le=60)
-    max_failures: int = Field(default=3, ge=1, le=10)
-    max_timeouts: int = Field(default=3, ge=1, le=10)
+    timeout: StrictInt = Field(default=5, ge=1, le=60)
+    max_failures: StrictInt = Field(default=3, ge=1, le=10)
+    max_timeouts: StrictInt = Field(default=3, ge=1, le=10)
     on_failure: StepName | None = None
-    save_as: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")] | None = (
-        None
-    )
+    save_as: VarName | None = None
     language: Language | None = None
     voice: Voice | None = None
 
@@ -73,6 +78,11 @@ class MenuParams(StepParams):
         """Submit as soon as this many keys are pressed (when every option is that long)."""
         lengths = {len(key) for key in self.options}
         return lengths.pop() if len(lengths) == 1 else None
+
+    @property
+    def finish_on_key(self) -> str:
+        """``#`` ends the caller's input, unless an option uses ``#`` itself."""
+        return "" if any("#" in key for key in self.options) else "#"
 
     @property
     def speech_hints(self) -> tuple[str, ...]:
@@ -137,9 +147,8 @@ class MenuKind(StepKind[MenuParams]):
 
     @staticmethod
     def _match(params: MenuParams, reply: DigitsReceived) -> str | None:
-        digits = reply.digits.rstrip("#")
-        if digits in params.options:
-            return digits
+        if reply.digits in params.options:
+            return reply.digits
         heard = _words(reply.speech)
         for key, option in params.options.items():
             if any(_words(keyword) <= heard for keyword in option.keywords):
@@ -164,6 +173,7 @@ class MenuKind(StepKind[MenuParams]):
                 prompts=audio,
                 timeout=params.timeout,
                 num_digits=params.num_digits,
+                finish_on_key=params.finish_on_key,
                 speech=bool(hints),
                 speech_hints=hints,
                 language=params.language or ctx.language,

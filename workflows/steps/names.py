@@ -1,19 +1,44 @@
-"""Constrained strings shared by step parameter models."""
+"""Constrained strings shared by the definition models, with messages people can act on.
+
+Each pattern's message replaces pydantic's "String should match pattern '...'" in validation
+problems (see ``workflows/loader.py``); the JSON Schema keeps the pattern itself.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import StringConstraints
 
-StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
-VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-VarPath = Annotated[
-    str, StringConstraints(pattern=r"^(vars|call|facts)(\.[A-Za-z_][A-Za-z0-9_]{0,63})+$")
-]
-E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-AudioUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+STEP_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+VAR_PATH = r"^(vars|call|facts)(\.[A-Za-z_][A-Za-z0-9_]{0,63})+$"
+E164_NUMBER = r"^\+[1-9][0-9]{6,14}$"
+HTTP_URL = r"^https?://\S+$"
+LANGUAGE_TAG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+KEYS = r"^[0-9*#]{1,8}$"
+ONE_KEY_OR_NONE = r"^[0-9*#]?$"
+WORKFLOW_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+PATTERN_MESSAGES = {
+    STEP_NAME: "must be a step name: a letter or _, then letters, digits, _ or - (64 at most)",
+    VAR_NAME: "must be a variable name: a letter or _, then letters, digits or _ (64 at most)",
+    VAR_PATH: "must name a value such as vars.tier, call.from or facts.agent",
+    E164_NUMBER: "must be a phone number in E.164 form, such as +15550001111",
+    HTTP_URL: "must be an http:// or https:// URL",
+    LANGUAGE_TAG: "must be a language tag such as en-US or ko-KR",
+    KEYS: "must be 1 to 8 phone keys: digits, * or #",
+    ONE_KEY_OR_NONE: "must be one phone key (a digit, * or #) or empty",
+    WORKFLOW_ID: "must be 1 to 64 lower-case letters, digits, - or _, not starting with - or _",
+}
+
+StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
+VarName = Annotated[str, StringConstraints(pattern=VAR_NAME)]
+VarPath = Annotated[str, StringConstraints(pattern=VAR_PATH)]
+E164 = Annotated[str, StringConstraints(pattern=E164_NUMBER)]
+AudioUrl = Annotated[str, StringConstraints(pattern=HTTP_URL, max_length=2048)]
 SpokenText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Language = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG)]
 Voice = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Seconds = Annotated[int, Field(ge=1, le=3600)]
+PhoneKeys = Annotated[str, StringConstraints(pattern=KEYS)]
+WorkflowId = Annotated[str, StringConstraints(pattern=WORKFLOW_ID)]

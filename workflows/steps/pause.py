@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from workflows.instructions import Pause
 from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
@@ -12,7 +12,7 @@ class PauseParams(StepParams):
     """``pause: 2`` or ``pause: {seconds: 2}``."""
 
     shorthand = "seconds"
-    seconds: int = Field(ge=1, le=60)
+    seconds: StrictInt = Field(ge=1, le=60)
 
 
 class PauseKind(StepKind[PauseParams]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from workflows.instructions import Play
 from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
@@ -14,7 +14,7 @@ class PlayParams(StepParams):
 
     shorthand = "url"
     url: AudioUrl
-    loop: int = Field(default=1, ge=1, le=10)
+    loop: StrictInt = Field(default=1, ge=1, le=10)
 
 
 class PlayKind(StepKind[PlayParams]):

@@ -5,7 +5,7 @@ Goes to ``next`` afterwards; ``on_empty`` (if given) when the caller left nothin
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictInt
 
 from workflows.events import RecordingFinished, Reply
 from workflows.instructions import Record
@@ -18,7 +18,7 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
+from workflows.steps.names import ONE_KEY_OR_NONE, AudioUrl, Language, SpokenText, Voice
 from workflows.steps.say import prompts
 
 
@@ -27,10 +27,10 @@ class RecordParams(StepParams):
 
     say: SpokenText | None = None
     play: AudioUrl | None = None
-    max_seconds: int = Field(default=120, ge=1, le=3600)
-    silence_timeout: int = Field(default=5, ge=1, le=60)
-    finish_on_key: str = Field(default="#", pattern=r"^[0-9*#]?$")
-    beep: bool = True
+    max_seconds: StrictInt = Field(default=120, ge=1, le=3600)
+    silence_timeout: StrictInt = Field(default=5, ge=1, le=60)
+    finish_on_key: str = Field(default="#", pattern=ONE_KEY_OR_NONE)
+    beep: StrictBool = True
     language: Language | None = None
     voice: Voice | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from workflows.instructions import Play, Prompt, Say
 from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
@@ -16,7 +16,7 @@ class SayParams(StepParams):
     text: SpokenText
     language: Language | None = None
     voice: Voice | None = None
-    loop: int = Field(default=1, ge=1, le=10)
+    loop: StrictInt = Field(default=1, ge=1, le=10)
 
 
 def spoken(

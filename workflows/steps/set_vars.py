@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import GetJsonSchemaHandler, model_serializer, model_validator
+from pydantic import (
+    Field,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -14,10 +21,23 @@ from workflows.steps.names import VarName
 Scalar = str | int | float | bool | None
 
 
+def _scalar(value: Any) -> Scalar:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise ValueError("must be text, a number, true, false or null")
+
+
+Value = Annotated[
+    Any,
+    PlainValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
+]
+
+
 class SetParams(StepParams):
     """``set: {name: value, ...}``: literal values (strings, numbers, booleans, null)."""
 
-    values: dict[VarName, Scalar]
+    values: dict[VarName, Value] = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -35,7 +55,7 @@ class SetParams(StepParams):
     ) -> JsonSchemaValue:
         schema = handler.resolve_ref_schema(handler(core_schema))
         values: JsonSchemaValue = schema["properties"]["values"]
-        return {k: v for k, v in values.items() if k != "title"} | {"minProperties": 1}
+        return {k: v for k, v in values.items() if k != "title"}
 
 
 class SetKind(StepKind[SetParams]):
