@@ -17,13 +17,13 @@ from typing import TextIO
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import workflows.demo
 from ivr import routes as voice_routes
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
-from ringflow.database import DatabaseUrlError, create_engine
+from ringflow.database import Database, DatabaseUrlError
+from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.settings import Settings, load_settings
@@ -36,7 +36,7 @@ log = logging.getLogger("ringflow")
 
 DEMO_FLOWS = Path(workflows.demo.__file__).resolve().parent
 SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", AsyncEngine)
+DATABASE = web.AppKey("database", Database)
 CATALOG = web.AppKey("catalog", WorkflowCatalog)
 
 
@@ -48,18 +48,18 @@ def load_flows(settings: Settings) -> list[Workflow]:
     return from_folder(folder)
 
 
-async def open_database(settings: Settings) -> AsyncEngine:
-    """The database engine, its schema upgraded (or checked when migrations are off)."""
-    engine = create_engine(settings.database)
+async def open_database(settings: Settings) -> Database:
+    """The database, its schema upgraded (or checked when migrations are off)."""
+    db = await connect(settings.database)
     try:
         if settings.migrate:
-            await upgrade(engine)
+            await upgrade(db)
         else:
-            await require_current(engine)
+            await require_current(db)
     except BaseException:
-        await engine.dispose()
+        await db.close()
         raise
-    return engine
+    return db
 
 
 def create_app(settings: Settings, flows: Sequence[Workflow] | None = None) -> web.Application:
@@ -75,8 +75,12 @@ def create_app(settings: Settings, flows: Sequence[Workflow] | None = None) -> w
         await catalog.install_files(to_install)
         app[CATALOG] = catalog
         app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, Engine(settings.step_limit))
+        import gc
+
+        gc.freeze()
+        gc.set_threshold(20_000, 50, 100)
         yield
-        await db.dispose()
+        await db.close()
 
     token = settings.auth_token
     app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
@@ -91,8 +95,7 @@ def create_app(settings: Settings, flows: Sequence[Workflow] | None = None) -> w
 async def healthz(request: web.Request) -> web.Response:
     """``GET /healthz``: 200 when the database answers, 503 otherwise."""
     try:
-        async with request.app[DATABASE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await request.app[DATABASE].read(lambda conn: conn.execute(text("SELECT 1")).scalar())
     except Exception as error:
         log.warning("health check: database unavailable: %s", error)
         return web.json_response({"status": "unavailable", "database": "down"}, status=503)
@@ -169,7 +172,7 @@ def cmd_calls(args: argparse.Namespace) -> int:
         try:
             return format_calls(await recent_calls(db, args.limit))
         finally:
-            await db.dispose()
+            await db.close()
 
     print(asyncio.run(show()))
     return 0
@@ -189,15 +192,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     async def run() -> str:
         from ringflow.migrate import current_revision, head_revision
 
-        engine = create_engine(settings.database)
+        db = await connect(settings.database)
         try:
             if args.action == "upgrade":
-                await upgrade(engine)
-            return (
-                f"database at revision {await current_revision(engine)} (code: {head_revision()})"
-            )
+                await upgrade(db)
+            return f"database at revision {await current_revision(db)} (code: {head_revision()})"
         finally:
-            await engine.dispose()
+            await db.close()
 
     print(asyncio.run(run()))
     return 0

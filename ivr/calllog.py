@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ivr.db import calls
+from ringflow.database import Database
 from workflows.db import runs
 
 
@@ -29,7 +29,7 @@ class CallLogEntry:
     duration: int | None
 
 
-async def recent_calls(db: AsyncEngine, limit: int = 50) -> list[CallLogEntry]:
+async def recent_calls(db: Database, limit: int = 50) -> list[CallLogEntry]:
     """The latest ``limit`` calls, newest first."""
     query = (
         select(
@@ -47,8 +47,7 @@ async def recent_calls(db: AsyncEngine, limit: int = 50) -> list[CallLogEntry]:
         .order_by(calls.c.started_at.desc(), calls.c.sid)
         .limit(limit)
     )
-    async with db.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    rows = await db.read(lambda conn: conn.execute(query).all())
     entries = []
     for row in rows:
         state = row.state or {}

@@ -13,7 +13,14 @@ calls = Table(
     Column("account_sid", String(64), nullable=True),
     Column("caller", String(64), nullable=False, comment="From"),
     Column("called", String(64), nullable=False, comment="To"),
-    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True),
+    # Deferred: a call and its run are inserted in one transaction, the call first, so that a
+    # repeated webhook is detected by the call's key before anything else is written.
+    Column(
+        "run_id",
+        String(32),
+        ForeignKey("runs.id", deferrable=True, initially="DEFERRED"),
+        nullable=True,
+    ),
     Column("workflow_id", String(64), nullable=True),
     Column("status", String(16), nullable=False, comment="latest Twilio CallStatus"),
     Column("outcome", String(16), nullable=True, comment="decided once, when the call ends"),
@@ -21,4 +28,7 @@ calls = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Index("ix_calls_started_at", "started_at"),
+    # Foreign keys are checked through an index on the referring column; without it SQLite
+    # scans every call each time a run is inserted.
+    Index("ix_calls_run_id", "run_id"),
 )

@@ -41,7 +41,7 @@ async def _signed_form(request: web.Request) -> dict[str, str] | None:
     posted = await request.post()
     form = {key: value for key, value in posted.items() if isinstance(value, str)}
     checker = request.app[VOICE_CONFIG].checker
-    if checker is not None and not checker.is_valid(request, form):
+    if checker is not None and not checker.is_valid(request, posted):
         log.warning(
             "rejected %s: bad or missing X-Twilio-Signature (call %s)",
             request.path,

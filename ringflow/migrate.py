@@ -11,7 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ringflow.database import Database
 
 
 class SchemaMismatch(RuntimeError):
@@ -25,9 +26,13 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
 def head_revision() -> str:
     """The revision this code expects."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    head = _script().get_current_head()
     assert head is not None
     return head
 
@@ -36,28 +41,30 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revision(db: Database) -> str | None:
     """The database's revision, or None for an empty database."""
-    async with engine.connect() as connection:
-        return await connection.run_sync(_current)
+    return await db.read(_current)
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the code's revision (no-op when it is already there)."""
-    known = {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
-    current = await current_revision(engine)
+def _upgrade(connection: Connection) -> None:
+    current = _current(connection)
+    known = {script.revision for script in _script().walk_revisions()}
     if current is not None and current not in known:
         raise SchemaMismatch(
             f"the database is at revision {current}, which this version of Ringflow does not "
             "know: it was written by a newer version; upgrade Ringflow"
         )
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_config(sync), "head"))
+    command.upgrade(_config(connection), "head")
 
 
-async def require_current(engine: AsyncEngine) -> None:
+async def upgrade(db: Database) -> None:
+    """Bring the schema to the code's revision (no-op when it is already there)."""
+    await db.write(_upgrade)
+
+
+async def require_current(db: Database) -> None:
     """Raise ``SchemaMismatch`` with what to do unless the schema is at the code's revision."""
-    current, head = await current_revision(engine), head_revision()
+    current, head = await current_revision(db), head_revision()
     if current != head:
         raise SchemaMismatch(
             f"the database schema is at revision {current or 'none (empty database)'} but this "

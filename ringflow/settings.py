@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         """The database URL to use (the SQLite default filled in)."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'ringflow.db').resolve()}"
+        return f"sqlite:///{(self.data_dir / 'ringflow.db').resolve()}"
 
     @classmethod
     def settings_customise_sources(

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from ringflow.database import async_url, metadata
+from ringflow.database import Database, metadata
+from ringflow.database import database_url as driver_url
 from ringflow.settings import Settings, load_settings
 from server import DATABASE, create_app
 from workflows.loader import Workflow, from_text
@@ -25,7 +26,7 @@ PUBLIC_URL = "https://ivr.example.com"
 
 async def reset_postgres(url: str) -> None:
     """Drop every table the previous test left behind."""
-    engine = create_async_engine(async_url(url))
+    engine = create_async_engine(driver_url(url))
     try:
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -38,7 +39,7 @@ async def reset_postgres(url: str) -> None:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database of each supported kind."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'ringflow.db'}"
+        return f"sqlite:///{tmp_path / 'ringflow.db'}"
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI sets it in .ci/run)")
@@ -55,15 +56,14 @@ class RunningServer:
     app: web.Application
 
     @property
-    def db(self) -> AsyncEngine:
-        """The server's own database engine."""
+    def db(self) -> Database:
+        """The server's own database."""
         return self.app[DATABASE]
 
     async def count(self, table: str) -> int:
         """Rows in ``table``."""
         query = select(func.count()).select_from(metadata.tables[table])
-        async with self.db.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return int(await self.db.read(lambda conn: conn.execute(query).scalar_one()))
 
 
 def workflow(yaml_text: str) -> Workflow:

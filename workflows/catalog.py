@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, select, update
 
+from ringflow.database import Database
 from workflows.db import workflow_versions, workflows
 from workflows.loader import Workflow, from_data
 
@@ -31,10 +32,57 @@ class UnknownVersion(LookupError):
     """A run names a workflow version that is not in the database."""
 
 
+def _version_id(conn: Connection, workflow: Workflow, now: datetime) -> int:
+    query = select(workflow_versions.c.id).where(
+        workflow_versions.c.workflow_id == workflow.id,
+        workflow_versions.c.digest == workflow.digest,
+    )
+    found = conn.execute(query).scalar()
+    if found is not None:
+        return int(found)
+    inserted = conn.execute(
+        workflow_versions.insert()
+        .values(
+            workflow_id=workflow.id,
+            digest=workflow.digest,
+            definition=workflow.definition(),
+            source=workflow.source,
+            created_at=now,
+        )
+        .returning(workflow_versions.c.id)
+    )
+    return int(inserted.scalar_one())
+
+
+def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> None:
+    now = datetime.now(UTC)
+    for workflow in loaded:
+        version_id = _version_id(conn, workflow, now)
+        exists = conn.execute(select(workflows.c.id).where(workflows.c.id == workflow.id)).first()
+        values = {"version_id": version_id, "enabled": True, "updated_at": now}
+        if exists is None:
+            conn.execute(workflows.insert().values(id=workflow.id, origin="file", **values))
+        else:
+            conn.execute(update(workflows).where(workflows.c.id == workflow.id).values(**values))
+    conn.execute(
+        update(workflows)
+        .where(workflows.c.origin == "file")
+        .where(workflows.c.id.not_in([w.id for w in loaded]))
+        .values(enabled=False, updated_at=now)
+    )
+
+
+def _enabled_version_ids(conn: Connection) -> list[int]:
+    query = (
+        select(workflows.c.version_id).where(workflows.c.enabled.is_(True)).order_by(workflows.c.id)
+    )
+    return [int(v) for v in conn.execute(query).scalars()]
+
+
 class WorkflowCatalog:
     """Installs workflow versions and answers which workflow handles an event."""
 
-    def __init__(self, db: AsyncEngine) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
@@ -46,61 +94,12 @@ class WorkflowCatalog:
 
     async def install_files(self, loaded: Sequence[Workflow]) -> None:
         """Make ``loaded`` the active file workflows; disable file workflows no longer there."""
-        now = datetime.now(UTC)
-        async with self._db.begin() as conn:
-            for workflow in loaded:
-                version_id = await self._version_id(conn, workflow, now)
-                existing = (
-                    await conn.execute(select(workflows.c.id).where(workflows.c.id == workflow.id))
-                ).first()
-                values = {"version_id": version_id, "enabled": True, "updated_at": now}
-                if existing is None:
-                    await conn.execute(
-                        workflows.insert().values(id=workflow.id, origin="file", **values)
-                    )
-                else:
-                    await conn.execute(
-                        update(workflows).where(workflows.c.id == workflow.id).values(**values)
-                    )
-            await conn.execute(
-                update(workflows)
-                .where(workflows.c.origin == "file")
-                .where(workflows.c.id.not_in([w.id for w in loaded]))
-                .values(enabled=False, updated_at=now)
-            )
+        await self._db.write(lambda conn: _install_files(conn, loaded))
         await self.refresh()
-
-    @staticmethod
-    async def _version_id(conn: AsyncConnection, workflow: Workflow, now: datetime) -> int:
-        query = select(workflow_versions.c.id).where(
-            workflow_versions.c.workflow_id == workflow.id,
-            workflow_versions.c.digest == workflow.digest,
-        )
-        found = (await conn.execute(query)).scalar()
-        if found is not None:
-            return int(found)
-        inserted = await conn.execute(
-            workflow_versions.insert()
-            .values(
-                workflow_id=workflow.id,
-                digest=workflow.digest,
-                definition=workflow.definition(),
-                source=workflow.source,
-                created_at=now,
-            )
-            .returning(workflow_versions.c.id)
-        )
-        return int(inserted.scalar_one())
 
     async def refresh(self) -> None:
         """Reload the enabled workflows from the database."""
-        query = (
-            select(workflows.c.version_id)
-            .where(workflows.c.enabled.is_(True))
-            .order_by(workflows.c.id)
-        )
-        async with self._db.connect() as conn:
-            version_ids = [int(v) for v in (await conn.execute(query)).scalars()]
+        version_ids = await self._db.read(_enabled_version_ids)
         self._active = [ActiveWorkflow(v, await self.version(v)) for v in version_ids]
 
     async def version(self, version_id: int) -> Workflow:
@@ -108,11 +107,12 @@ class WorkflowCatalog:
         cached = self._versions.get(version_id)
         if cached is not None:
             return cached
-        query = select(workflow_versions.c.definition, workflow_versions.c.source).where(
-            workflow_versions.c.id == version_id
-        )
-        async with self._db.connect() as conn:
-            row = (await conn.execute(query)).first()
+
+        def fetch(conn: Connection) -> Any:
+            query = select(workflow_versions.c.definition, workflow_versions.c.source)
+            return conn.execute(query.where(workflow_versions.c.id == version_id)).first()
+
+        row = await self._db.read(fetch)
         if row is None:
             raise UnknownVersion(f"workflow version {version_id} does not exist")
         workflow = from_data(row.definition, row.source)

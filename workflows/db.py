@@ -55,4 +55,5 @@ runs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_runs_channel_subject", "channel", "subject"),
+    Index("ix_runs_version_id", "version_id"),
 )

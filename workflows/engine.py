@@ -8,6 +8,7 @@ server instance.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,7 +59,7 @@ class RunState:
     keys: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for the database."""
+        """Plain data for the database (shares this state's lists and dicts)."""
         return {
             "cursor": self.cursor,
             "status": self.status,
@@ -71,8 +72,16 @@ class RunState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
-        """The state stored by ``to_json``."""
-        return cls(**data)
+        """The state stored by ``to_json``, copied: the engine changes its state in place."""
+        return cls(
+            cursor=data["cursor"],
+            status=data["status"],
+            vars=dict(data["vars"]),
+            step_state=dict(data["step_state"]),
+            facts=copy.deepcopy(data["facts"]) if data["facts"] else {},
+            path=list(data["path"]),
+            keys=list(data["keys"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,8 +55,7 @@ async def call_row(server: RunningServer, sid: str) -> dict[str, object]:
         .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
         .where(calls.c.sid == sid)
     )
-    async with server.db.connect() as conn:
-        return dict((await conn.execute(query)).mappings().one())
+    return await server.db.read(lambda conn: dict(conn.execute(query).mappings().one()))
 
 
 async def test_menu_path_to_a_spoken_answer(servers: ServerFactory) -> None:

@@ -29,7 +29,7 @@ def test_environment_then_file_then_defaults(
     assert settings.log_level == "DEBUG"
     assert settings.auth_token == "secret-token"
     assert "secret-token" not in repr(settings)
-    assert settings.database.startswith("sqlite+aiosqlite:///")
+    assert settings.database.startswith("sqlite:///")
 
 
 def test_a_public_url_must_be_http(monkeypatch: pytest.MonkeyPatch) -> None:
