@@ -26,6 +26,7 @@ from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
+from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
@@ -62,8 +63,11 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
-def create_app(settings: Settings, flows: Sequence[Workflow] | None = None) -> web.Application:
-    """The aiohttp application. ``flows`` defaults to the files ``settings`` point at."""
+def create_app(
+    settings: Settings, flows: Sequence[Workflow] | None = None, *, serving: bool = False
+) -> web.Application:
+    """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
+    ``serving`` tunes the process for a long-running server (``ringflow serve``)."""
     app = web.Application()
     app[SETTINGS] = settings
     to_install = list(flows) if flows is not None else load_flows(settings)
@@ -75,10 +79,8 @@ def create_app(settings: Settings, flows: Sequence[Workflow] | None = None) -> w
         await catalog.install_files(to_install)
         app[CATALOG] = catalog
         app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, Engine(settings.step_limit))
-        import gc
-
-        gc.freeze()
-        gc.set_threshold(20_000, 50, 100)
+        if serving:
+            tune_garbage_collector()
         yield
         await db.close()
 
@@ -137,7 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port, flows_dir=args.flows)
     configure_logging(settings.log_level, [settings.auth_token or ""])
     flows = load_flows(settings)
-    app = create_app(settings, flows)
+    app = create_app(settings, flows, serving=True)
     web.run_app(
         app,
         host=settings.host,

@@ -103,7 +103,8 @@ def _full_app_factory(token: str, data_dir: Path) -> Callable[[int], web.Applica
             twilio_auth_token=token,
             log_level="WARNING",
         )
-        return server.create_app(settings, server.load_flows(settings))
+        # As `ringflow serve` builds it.
+        return server.create_app(settings, server.load_flows(settings), serving=True)
 
     return make
 

@@ -4,13 +4,15 @@ Code that touches the database is written as plain functions of a SQLAlchemy ``C
 (``work(conn) -> result``) and handed to ``Database.read`` or ``Database.write``; the backend
 decides how it runs:
 
-* **SQLite** (the single-node default): one writer thread commits the writes of all webhooks
-  waiting at that moment in one transaction (group commit), and reads run on a few reader
-  threads; WAL lets them read beside the writer. Writes of one kind waiting together can run
-  as one statement (``write_batched``). Measured on this project's webhook benchmark, async
-  SQLAlchemy over aiosqlite with a connection per request spent ~1 ms of CPU per transaction
-  and, with several connections fighting for SQLite's single write lock, gave a p99 near one
-  second; see bench/README.md.
+* **SQLite** (the single-node default): the writes of all webhooks waiting at that moment are
+  committed together in one transaction (group commit), on the event loop's own thread; writes
+  of one kind can run as one statement (``write_batched``). Reads run on a few reader threads
+  (WAL lets them read beside the writer), and so do checkpoints, once a second. Measured with
+  bench/webhooks.py (see bench/README.md): async SQLAlchemy over aiosqlite with a connection
+  per request spent ~1 ms of CPU per transaction and, with several connections fighting for
+  SQLite's single write lock, gave a p99 near one second; a writer thread was slower than
+  writing on the loop, because the two threads then fight for the GIL on one busy core; and
+  checkpoints inside commits stalled every waiting webhook.
 * **PostgreSQL** (several instances): each piece of work runs in its own transaction on the
   async engine (asyncpg), through ``run_sync``; PostgreSQL does its own concurrency.
 
@@ -21,6 +23,7 @@ transaction has committed: an answer sent to Twilio is never ahead of the databa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +52,8 @@ P = TypeVar("P")
 Work = Callable[[Connection], T]
 Batch = Callable[[Connection, list[P]], list[T]]
 """Runs many writes of one kind at once (e.g. one executemany); one result per item, in order."""
-MAX_BATCH = 200
+MAX_BATCH = 100
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 class BatchConflict(RuntimeError):
@@ -112,13 +116,23 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # Checkpoints run on a reader thread (SqliteDatabase._checkpoint_loop), not in commits.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
+def _checkpoint(connection: Connection) -> None:
+    # PASSIVE never waits for the writer: it copies what it can, the rest next time.
+    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    # IMMEDIATE takes the write lock up front: a transaction never fails half-way because
-    # another process wrote in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writes BEGIN IMMEDIATE: the write lock up front, so a transaction never fails half-way
+    # because another process wrote in between. Reads BEGIN (DEFERRED): a consistent snapshot,
+    # no lock. Checkpoints must run outside any transaction.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    if mode != "NONE":
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def sqlite_engine(url: URL) -> Engine:
@@ -138,17 +152,19 @@ def sqlite_engine(url: URL) -> Engine:
 
 
 class SqliteDatabase:
-    """SQLite with one writer thread (group commit) and a few reader threads."""
+    """SQLite with group commit on the event loop and a few reader threads."""
 
     def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = sqlite_engine(url)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._writes = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._untransacted = self.engine.execution_options(sqlite_begin="NONE")
         self._readers = ThreadPoolExecutor(max_workers=3, thread_name_prefix="sqlite-reader")
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._closing = False
         self._committer = asyncio.create_task(self._commit_loop(), name="sqlite-group-commit")
+        self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint")
 
     async def read(self, work: Work[T]) -> T:
         def run() -> T:
@@ -169,16 +185,13 @@ class SqliteDatabase:
         return await future
 
     async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
                 group, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                try:
-                    outcomes = await loop.run_in_executor(self._writer, self._commit, group)
-                except Exception as error:  # the executor itself failed: fail the group
-                    outcomes = [(False, error)] * len(group)
+                # At most MAX_BATCH writes, a few milliseconds: the loop blocks that long.
+                outcomes = self._commit(group)
                 for (_batch, _item, future), (ok, value) in zip(group, outcomes, strict=True):
                     if future.done():
                         continue
@@ -188,13 +201,31 @@ class SqliteDatabase:
                         future.set_exception(value)
             if self._closing:
                 return
+            # Let the requests whose writes just committed answer before the next batch.
+            await asyncio.sleep(0)
+
+    async def _checkpoint_loop(self) -> None:
+        """Copy the write-ahead log into the database file, beside the writer."""
+        while not self._closing:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await self._checkpoint()
+            except Exception:
+                log.exception("SQLite checkpoint failed; will try again")
+
+    async def _checkpoint(self) -> None:
+        def run() -> None:
+            with self._untransacted.connect() as conn:
+                _checkpoint(conn)
+
+        await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
     def _commit(self, pending: list[_Pending]) -> list[tuple[bool, Any]]:
         """Run pending writes in one transaction, consecutive items of one kind together; if
         anything fails, run each on its own, so that one failure fails only its own request.
         Writes must therefore only touch the database (a rolled-back one may run again)."""
         try:
-            with self.engine.begin() as conn:
+            with self._writes.begin() as conn:
                 results: list[tuple[bool, Any]] = []
                 start = 0
                 while start < len(pending):
@@ -215,7 +246,7 @@ class SqliteDatabase:
 
     def _alone(self, batch: Batch[Any, Any], item: Any) -> tuple[bool, Any]:
         try:
-            with self.engine.begin() as conn:
+            with self._writes.begin() as conn:
                 return True, _checked(batch(conn, [item]), [item])[0]
         except Exception as error:
             return False, error
@@ -224,7 +255,10 @@ class SqliteDatabase:
         self._closing = True
         self._wakeup.set()
         await self._committer
-        self._writer.shutdown(wait=True)
+        self._checkpointer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._checkpointer
+        await self._checkpoint()
         self._readers.shutdown(wait=True)
         self.engine.dispose()
 
@@ -237,21 +271,31 @@ class PostgresDatabase:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=10, max_overflow=10, pool_pre_ping=True
         )
+        self._writing = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def read(self, work: Work[T]) -> T:
         async with self.engine.connect() as conn:
             return await conn.run_sync(work)
 
     async def write(self, work: Work[T]) -> T:
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(work)
+        return await self.write_batched(_each, work)
 
     async def write_batched(self, batch: Batch[P, T], item: P) -> T:
-        async with self.engine.begin() as conn:
-            results = await conn.run_sync(lambda sync: batch(sync, [item]))
-        return _checked(results, [item])[0]
+        self._writing += 1
+        self._idle.clear()
+        try:
+            async with self.engine.begin() as conn:
+                results = await conn.run_sync(lambda sync: batch(sync, [item]))
+            return _checked(results, [item])[0]
+        finally:
+            self._writing -= 1
+            if not self._writing:
+                self._idle.set()
 
     async def close(self) -> None:
+        await self._idle.wait()  # writes under way finish first
         await self.engine.dispose()
 
 
