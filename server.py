@@ -31,7 +31,7 @@ from ringflow.settings import Settings, load_settings
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
 from workflows.loader import Workflow, from_file, from_folder
-from workflows.problems import WorkflowInvalid
+from workflows.problems import Problem, WorkflowInvalid
 
 log = logging.getLogger("ringflow")
 
@@ -45,7 +45,7 @@ def load_flows(settings: Settings) -> list[Workflow]:
     """The workflow files to install: ``flows_dir``, or the demo when none is configured."""
     folder = settings.flows_dir or DEMO_FLOWS
     if not folder.is_dir():
-        raise WorkflowInvalid(str(folder), [])
+        raise WorkflowInvalid(str(folder), [Problem((), "no such folder of workflow files")])
     return from_folder(folder)
 
 
@@ -74,15 +74,18 @@ def create_app(
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         db = await open_database(settings)
-        app[DATABASE] = db
-        catalog = WorkflowCatalog(db)
-        await catalog.install_files(to_install)
-        app[CATALOG] = catalog
-        app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, Engine(settings.step_limit))
-        if serving:
-            tune_garbage_collector()
-        yield
-        await db.close()
+        try:
+            app[DATABASE] = db
+            catalog = WorkflowCatalog(db)
+            await catalog.install_files(to_install)
+            app[CATALOG] = catalog
+            engine = Engine(settings.step_limit)
+            app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine)
+            if serving:
+                tune_garbage_collector()
+            yield
+        finally:
+            await db.close()
 
     token = settings.auth_token
     app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
@@ -157,7 +160,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             workflow = from_file(Path(name))
         except WorkflowInvalid as error:
             failed += 1
-            for message in error.messages() or [f"{name}: not a workflow folder"]:
+            for message in error.messages():
                 print(message, file=sys.stderr)
         else:
             print(f"{name}: ok ({workflow.id}, {len(workflow.spec.steps)} steps)")
@@ -247,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_settings_error(error), file=sys.stderr)
         return 2
     except WorkflowInvalid as error:
-        print("\n".join(error.messages() or [f"{error.source}: no such folder"]), file=sys.stderr)
+        print("\n".join(error.messages()), file=sys.stderr)
         return 2
     except (SchemaMismatch, DatabaseUrlError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -134,3 +134,28 @@ def test_serve_prints_the_webhook_urls_and_answers_calls(
     assert f"A call comes in (HTTP POST):       {base}/twilio/voice" in output
     assert f"Call status changes (HTTP POST):   {base}/twilio/voice/status" in output
     assert "workflow demo-line: call.incoming (any number)" in output
+
+
+def test_serve_refuses_a_missing_flows_folder(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--flows", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{tmp_path / 'nowhere'}: no such folder of workflow files"
+    )
+
+
+def test_serve_refuses_a_bad_workflow_file_with_its_line(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text(
+        "id: main\ntrigger: {event: call.incoming}\nstart: hi\n"
+        "steps:\n  hi: {say: hello, next: bye}\n"
+    )
+    assert main(["serve", "--flows", str(flows)]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"{flows / 'main.yaml'}:5 steps.hi.next: unknown step 'bye'"
+    )
