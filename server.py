@@ -39,6 +39,7 @@ DEMO_FLOWS = Path(workflows.demo.__file__).resolve().parent
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 CATALOG = web.AppKey("catalog", WorkflowCatalog)
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 def load_flows(settings: Settings) -> list[Workflow]:
@@ -68,7 +69,8 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
     ``serving`` tunes the process for a long-running server (``ringflow serve``)."""
-    app = web.Application()
+    # Twilio's webhook forms are a few kilobytes; nothing here takes uploads yet.
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     to_install = list(flows) if flows is not None else load_flows(settings)
 

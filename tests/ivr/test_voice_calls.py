@@ -380,3 +380,13 @@ async def test_health_check(servers: ServerFactory) -> None:
             "database": "up",
             "workflows": ["demo-line"],
         }
+
+
+async def test_an_oversized_webhook_is_refused_before_anything_is_stored(
+    servers: ServerFactory,
+) -> None:
+    server = await servers.start([MENU_FLOW])
+    form = {"CallSid": "CA" + "b" * 32, "From": "+15551230000", "Padding": "x" * 100_000}
+    status, _body = await signed_post(server, "/twilio/voice", form)
+    assert status == 413
+    assert await server.count("calls") == 0
