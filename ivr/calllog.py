@@ -68,7 +68,7 @@ async def recent_calls(db: Database, limit: int = 50) -> list[CallLogEntry]:
     return entries
 
 
-COLUMNS = ("time", "from", "to", "workflow", "path", "keys", "outcome", "secs")
+COLUMNS = ("time (UTC)", "from", "to", "workflow", "path", "keys", "outcome", "secs")
 
 
 def format_calls(entries: Sequence[CallLogEntry]) -> str:

@@ -59,7 +59,17 @@ def test_call_walks_the_demo_workflow_in_process(
 
     assert main(["calls"]) == 0
     log = capsys.readouterr().out.splitlines()
-    assert log[0].split() == ["time", "from", "to", "workflow", "path", "keys", "outcome", "secs"]
+    assert log[0].split() == [
+        "time",
+        "(UTC)",
+        "from",
+        "to",
+        "workflow",
+        "path",
+        "keys",
+        "outcome",
+        "secs",
+    ]
     assert "+15551112222" in log[1]
     assert "welcome > main > hours > anything_else > bye" in log[1]
     assert log[1].split()[-2:] == ["completed", log[1].split()[-1]]
