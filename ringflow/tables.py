@@ -4,5 +4,6 @@ from __future__ import annotations
 
 import ivr.db
 import workflows.db
+import workflows.jobs.db
 
-TABLE_MODULES = (workflows.db, ivr.db)
+TABLE_MODULES = (workflows.db, workflows.jobs.db, ivr.db)

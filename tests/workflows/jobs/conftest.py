@@ -1,0 +1,84 @@
+"""Fixtures for the job tests: a database with the jobs table, a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, select
+
+from ringflow.database import Database, open_database
+from workflows.jobs.db import jobs
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock that stands still until the test moves it."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+async def create_jobs_table(db: Database) -> None:
+    await db.write(lambda conn: jobs.create(conn))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_database(database_url)
+    await create_jobs_table(database)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite gives naive UTC back)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def job_rows(db: Database) -> dict[int, dict[str, Any]]:
+    """Every job row by id, times made aware."""
+
+    def read(conn: Connection) -> dict[int, dict[str, Any]]:
+        found = {}
+        for row in conn.execute(select(jobs).order_by(jobs.c.id)).mappings():
+            values = dict(row)
+            for column in ("due_at", "lease_expires_at", "finished_at", "created_at"):
+                values[column] = aware(values[column])
+            found[int(values["id"])] = values
+        return found
+
+    return await db.read(read)
+
+
+async def job_row(db: Database, job_id: int) -> dict[str, Any]:
+    return (await job_rows(db))[job_id]
+
+
+async def eventually(check: Callable[[], Any], within: float = 5.0) -> None:
+    """Wait until ``check()`` (sync or async) is true."""
+    async with asyncio.timeout(within):
+        while True:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.01)

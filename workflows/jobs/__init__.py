@@ -1,0 +1,31 @@
+"""Durable jobs: later work (texts, reminders, timers) as rows claimed by workers.
+
+``enqueue`` a job inside the transaction of the event that causes it; a ``JobWorker`` claims
+due jobs under a lease, runs the handler of their kind and records the outcome, retrying
+transient failures with ``RetryPolicy`` backoff. Delivery is at least once: handlers make their
+side effects idempotent with ``job.dedupe_key``. See ``worker`` and ``queue`` for the details.
+"""
+
+from __future__ import annotations
+
+from workflows.jobs.db import jobs
+from workflows.jobs.errors import JobError, PermanentJobError, TransientJobError
+from workflows.jobs.queue import ClaimedJob, claim, complete, enqueue, give_up, retry_later
+from workflows.jobs.retry import RetryPolicy
+from workflows.jobs.worker import JobHandler, JobWorker
+
+__all__ = [
+    "ClaimedJob",
+    "JobError",
+    "JobHandler",
+    "JobWorker",
+    "PermanentJobError",
+    "RetryPolicy",
+    "TransientJobError",
+    "claim",
+    "complete",
+    "enqueue",
+    "give_up",
+    "jobs",
+    "retry_later",
+]

@@ -1,0 +1,251 @@
+"""The job worker: claims due jobs, runs their handlers concurrently, records the outcome.
+
+Delivery is AT LEAST ONCE. A worker killed after a handler's side effect but before the job is
+marked done leaves the job ``running``; once its lease expires another worker claims it and
+runs it again. Handlers therefore make their side effects idempotent with ``job.dedupe_key``
+and may look at ``job.attempts`` (1 on the first claim). A handler that outlives the lease is
+cancelled and counts as a transient failure, since another worker may claim the job by then.
+
+Outcomes: a handler that returns completes the job; ``PermanentJobError`` kills it at once
+(reason kept in ``last_error``); any other exception (``TransientJobError`` or anything
+unexpected, the latter logged with its traceback) queues it again after the policy's backoff,
+until the job's ``max_attempts`` are used up and it is dead. A job whose kind has no handler is
+dead at once; so is a job claimed again after its last attempt's worker was lost.
+
+The worker never dies of a handler's exception or a database error: it logs them and carries
+on (after ``error_pause`` for the database). ``stop()`` lets in-flight handlers finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Protocol
+
+from sqlalchemy import Connection
+
+from ringflow.database import Database
+from workflows.jobs import queue
+from workflows.jobs.errors import PermanentJobError, TransientJobError
+from workflows.jobs.queue import ClaimedJob
+from workflows.jobs.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class JobHandler(Protocol):
+    """Does one job's work; raises (see ``workflows.jobs.errors``) to say it failed."""
+
+    async def __call__(self, job: ClaimedJob) -> None: ...
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+def _describe(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception:  # a handler's exception may fail even at that
+        text = "(unprintable)"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class JobWorker:
+    """Runs due jobs with ``handlers`` (by kind), at most ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, JobHandler],
+        *,
+        owner: str,
+        policy: RetryPolicy,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 20,
+        concurrency: int = 10,
+        poll_interval: float = 0.5,
+        error_pause: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        if batch < 1 or concurrency < 1:
+            raise ValueError("batch and concurrency must be at least 1")
+        if lease <= timedelta(0):
+            raise ValueError(f"lease must be positive, got {lease}")
+        self._db = db
+        self._handlers = dict(handlers)
+        self._owner = owner
+        self._policy = policy
+        self._lease = lease
+        self._batch = batch
+        self._concurrency = concurrency
+        self._poll_interval = poll_interval
+        self._error_pause = error_pause
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
+        self._running: set[asyncio.Task[None]] = set()
+        self._signal = asyncio.Event()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._stopped.set()
+
+    @property
+    def owner(self) -> str:
+        """The name this worker's leases carry."""
+        return self._owner
+
+    def wake(self) -> None:
+        """Look for due jobs now (call after enqueueing a job that is due now)."""
+        self._signal.set()
+
+    async def stop(self) -> None:
+        """Claim nothing more; return once the jobs in flight have finished."""
+        self._stopping = True
+        self._signal.set()
+        await self._stopped.wait()
+
+    async def run_once(self) -> int:
+        """Claim one batch (up to ``batch``), run it to the end; how many jobs were claimed.
+
+        Database errors of the claim propagate (this is for tests and tools).
+        """
+        jobs = await self._claim(self._batch)
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def bounded(job: ClaimedJob) -> None:
+            async with limit:
+                await self._run(job)
+
+        await asyncio.gather(*(bounded(job) for job in jobs))
+        return len(jobs)
+
+    async def run_until_stopped(self) -> None:
+        """Claim and run due jobs until ``stop()``; then let the jobs in flight finish.
+
+        If this task is cancelled instead, the handlers in flight are cancelled too; their
+        jobs are claimed again once their leases expire. A stopped worker stays stopped (if
+        ``stop()`` came first, this returns at once).
+        """
+        if self._stopping:
+            return
+        self._stopped.clear()
+        try:
+            while not self._stopping:
+                self._signal.clear()
+                free = self._concurrency - len(self._running)
+                if free <= 0:
+                    await self._signal.wait()  # a handler finishing sets it
+                    continue
+                wanted = min(self._batch, free)
+                try:
+                    jobs = await self._claim(wanted)
+                except Exception:
+                    log.exception("claiming jobs failed; trying again in %ss", self._error_pause)
+                    await self._pause(self._error_pause)
+                    continue
+                for job in jobs:
+                    self._start(job)
+                if len(jobs) < wanted:  # nothing more is due: wait for a poll or a wake-up
+                    await self._pause(self._poll_interval)
+            if self._running:
+                await asyncio.wait(set(self._running))
+        except asyncio.CancelledError:
+            for task in self._running:
+                task.cancel()
+            if self._running:
+                await asyncio.wait(set(self._running))
+            raise
+        finally:
+            self._stopped.set()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._signal.wait()
+
+    async def _claim(self, limit: int) -> list[ClaimedJob]:
+        work = partial(
+            queue.claim, owner=self._owner, limit=limit, now=self._clock(), lease=self._lease
+        )
+        return await self._db.write(work)
+
+    def _start(self, job: ClaimedJob) -> None:
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._signal.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _run(self, job: ClaimedJob) -> None:
+        """Run one job and record its outcome; never raises (except on cancellation)."""
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            await self._record(job, "dead", f"no handler for kind {job.kind}")
+            return
+        if job.attempts > job.max_attempts:
+            reason = f"its worker was lost during attempt {job.max_attempts} of {job.max_attempts}"
+            await self._record(job, "dead", reason)
+            return
+        deadline = asyncio.timeout(self._lease.total_seconds())
+        try:
+            async with deadline:
+                await handler(job)
+        except PermanentJobError as error:
+            log.warning("job %d (%s) failed for good: %s", job.id, job.kind, error)
+            await self._record(job, "dead", _describe(error))
+            return
+        except Exception as error:
+            if deadline.expired():
+                log.warning("job %d (%s) outlived its lease: cancelled", job.id, job.kind)
+            elif isinstance(error, TransientJobError):
+                log.warning("job %d (%s) failed, will retry: %s", job.id, job.kind, error)
+            else:
+                log.exception("job %d (%s) raised; treated as transient", job.id, job.kind)
+            await self._failed(job, error)
+            return
+        await self._record(job, "done")
+
+    async def _failed(self, job: ClaimedJob, error: Exception) -> None:
+        if job.attempts >= job.max_attempts:
+            reason = f"failed {job.attempts} times; last error: {_describe(error)}"
+            await self._record(job, "dead", reason)
+        else:
+            await self._record(job, "queued", _describe(error))
+
+    async def _record(self, job: ClaimedJob, outcome: str, text: str = "") -> None:
+        now, owner, attempt = self._clock(), self._owner, job.attempts
+
+        def work(conn: Connection) -> bool:
+            if outcome == "done":
+                return queue.complete(conn, job.id, owner, attempt=attempt, now=now)
+            if outcome == "dead":
+                return queue.give_up(conn, job.id, owner, text, attempt=attempt, now=now)
+            return queue.retry_later(conn, job.id, owner, text, due_at, attempt=attempt, now=now)
+
+        due_at = now + self._policy.delay(job.attempts, self._rng)
+        try:
+            recorded = await self._db.write(work)
+        except Exception:
+            log.exception(
+                "recording job %d as %s failed; it runs again once its lease expires",
+                job.id,
+                outcome,
+            )
+            return
+        if not recorded:
+            log.warning(
+                "job %d: lease lost before it could be recorded as %s (claimed again elsewhere)",
+                job.id,
+                outcome,
+            )
