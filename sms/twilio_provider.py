@@ -1,0 +1,252 @@
+"""Sends texts through Twilio's Messages API with the twilio library's async client.
+
+:class:`TwilioSmsProvider` calls ``client.messages.create_async(...)`` on a twilio
+``Client`` whose HTTP client is a small subclass of ``AsyncTwilioHttpClient``
+(twilio 9.13), because the library offers no per-request header and no response headers
+on its exceptions. The subclass changes only this, for every request it makes:
+
+- it adds ``I-Twilio-Idempotency-Token: <OutgoingSms.idempotency_key>`` (the header name
+  Twilio itself puts on the webhook requests it sends). A provider that honours it (the test
+  stub does) answers a retried send whose response was lost with the first message instead
+  of sending a second one. Twilio's REST API does not document honouring it, so against
+  Twilio itself "never twice" must not rely on this header alone (the send job has to);
+- it sends the Basic credentials as an ``Authorization`` header (aiohttp's
+  ``encode_basic_auth``) instead of the deprecated ``aiohttp.BasicAuth`` the library uses,
+  so no ``DeprecationWarning`` is raised;
+- it applies ``timeout`` to every request (the library's async client otherwise sends
+  requests with no timeout at all);
+- it keeps the ``Retry-After`` header of the response, which becomes
+  :attr:`TransientSmsError.retry_after`.
+
+The send in progress reaches the HTTP client through a context variable, so concurrent
+sends (each in its own task) never see each other's key.
+
+``api_base_url`` replaces ``https://api.twilio.com`` (Twilio-compatible providers, or the
+local stub in tests): requests go to
+``{api_base_url}/2010-04-01/Accounts/{account_sid}/Messages.json``. With it set,
+``TWILIO_EDGE`` / ``TWILIO_REGION`` are ignored, since the library would splice them into
+the host name.
+
+The aiohttp session needs a running event loop, so it is created on the first
+:meth:`~TwilioSmsProvider.send` (or on entering ``async with``), and
+:meth:`~TwilioSmsProvider.close` closes it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from sms.errors import (
+    OPTED_OUT_CODE,
+    PermanentSmsError,
+    RecipientOptedOut,
+    SmsError,
+    TransientSmsError,
+)
+from sms.provider import OutgoingSms, SentSms
+
+__all__ = ["IDEMPOTENCY_HEADER", "TwilioSmsProvider"]
+
+IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
+"""The request header that carries a send's idempotency key (see the module docstring)."""
+
+_LIBRARY_PREFIX: Final = "Unable to create record: "
+
+
+@dataclass
+class _Exchange:
+    """One send as its HTTP client sees it: the key to send, the Retry-After it got back."""
+
+    idempotency_key: str
+    retry_after: float | None = None
+
+
+_EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
+    "twilio_sms_exchange", default=None
+)
+
+
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
+    """``AsyncTwilioHttpClient`` plus idempotency header, header auth, timeout, Retry-After."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the library calls it so)
+        allow_redirects: bool = False,
+    ) -> Any:
+        headers = dict(headers or {})
+        exchange = _EXCHANGE.get()
+        if exchange is not None:
+            headers[IDEMPOTENCY_HEADER] = exchange.idempotency_key
+        if auth is not None:
+            headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
+        response = await super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=self.timeout if timeout is None else timeout,
+            allow_redirects=allow_redirects,
+        )
+        if exchange is not None:
+            exchange.retry_after = parse_retry_after(response.headers or {})
+        return response
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+def _error_for(status: int, code: int | None, message: str, retry_after: float | None) -> SmsError:
+    if code == OPTED_OUT_CODE:
+        return RecipientOptedOut(message, status=status)
+    if status in (408, 429) or status >= 500:
+        return TransientSmsError(message, status=status, retry_after=retry_after)
+    return PermanentSmsError(message, code=code, status=status)
+
+
+def _segments(value: object) -> int | None:
+    """Twilio's ``num_segments`` ("0" while a Messaging Service has not picked a sender)."""
+    try:
+        segments = int(str(value))
+    except ValueError:
+        return None
+    return segments if segments > 0 else None
+
+
+class TwilioSmsProvider:
+    """An :class:`sms.provider.SmsProvider` backed by Twilio (or a Twilio-compatible API).
+
+    ``timeout`` bounds each request in seconds (connecting, sending, reading the answer).
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        api_base_url: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("TwilioSmsProvider needs an account SID and an auth token")
+        if ":" in account_sid:
+            raise ValueError("an account SID cannot contain ':'")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if api_base_url is not None:
+            parts = urlsplit(api_base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"api_base_url must be an http(s) URL, not {api_base_url!r}")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._api_base_url = api_base_url
+        self._timeout = float(timeout)
+        self._http: _HttpClient | None = None
+        self._client: Any = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _twilio(self) -> Any:
+        """The twilio ``Client``, created on first use (inside the running loop)."""
+        if self._closed:
+            raise RuntimeError("TwilioSmsProvider is closed")
+        if self._client is None:
+            self._http = _HttpClient(timeout=self._timeout)
+            client = Client(self._account_sid, self._auth_token, http_client=self._http)
+            if self._api_base_url is not None:
+                client.api.base_url = self._api_base_url.rstrip("/")
+                client.edge = None
+                client.region = None
+            self._client = client
+        return self._client
+
+    async def send(self, message: OutgoingSms) -> SentSms:
+        """Create the message; raises the :mod:`sms.errors` tree when Twilio does not."""
+        messages = self._twilio().messages
+        options: dict[str, str] = {}
+        if message.status_callback is not None:
+            options["status_callback"] = message.status_callback
+        exchange = _Exchange(message.idempotency_key)
+        token = _EXCHANGE.set(exchange)
+        try:
+            created = await messages.create_async(
+                to=message.to, from_=message.from_, body=message.body, **options
+            )
+        except TwilioRestException as exc:
+            text = str(exc.msg).removeprefix(_LIBRARY_PREFIX)
+            status, code = int(exc.status), exc.code
+            raise _error_for(status, code, text, exchange.retry_after) from exc
+        except TwilioServiceException as exc:
+            text = str(exc.detail or exc.title)
+            raise _error_for(int(exc.status), exc.code, text, exchange.retry_after) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransientSmsError(f"no answer from the Twilio API: {exc!r}") from exc
+        except ValueError as exc:  # a 2xx whose body is not JSON
+            raise TransientSmsError(f"unreadable answer from the Twilio API: {exc}") from exc
+        finally:
+            _EXCHANGE.reset(token)
+        if not created.sid or not created.status:
+            raise TransientSmsError("the Twilio API accepted the message but gave no sid/status")
+        return SentSms(str(created.sid), str(created.status), _segments(created.num_segments))
+
+    async def close(self) -> None:
+        """Close the HTTP session; the provider cannot send afterwards."""
+        self._closed = True
+        http, self._http, self._client = self._http, None, None
+        if http is not None:
+            await http.close()
+
+    async def __aenter__(self) -> Self:
+        self._twilio()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
