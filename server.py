@@ -28,6 +28,7 @@ from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from sms import routes as sms_routes
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
 from workflows.loader import Workflow, from_file, from_folder
@@ -83,6 +84,7 @@ def create_app(
             app[CATALOG] = catalog
             engine = Engine(settings.step_limit)
             app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine)
+            app[sms_routes.SMS_DATABASE] = db
             if serving:
                 tune_garbage_collector()
             yield
@@ -95,7 +97,9 @@ def create_app(
         public_url=settings.public_url,
     )
     app.cleanup_ctx.append(resources)
-    app.router.add_routes([web.get("/healthz", healthz), *voice_routes.routes()])
+    app.router.add_routes(
+        [web.get("/healthz", healthz), *voice_routes.routes(), *sms_routes.routes()]
+    )
     return app
 
 
@@ -185,6 +189,22 @@ def cmd_calls(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_messages(args: argparse.Namespace) -> int:
+    from sms.messages import format_messages, recent_messages
+
+    settings = load_settings()
+
+    async def show() -> str:
+        db = await open_database(settings)
+        try:
+            return format_messages(await recent_messages(db, args.limit))
+        finally:
+            await db.close()
+
+    print(asyncio.run(show()))
+    return 0
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     from ivr.cli_call import place_call
 
@@ -236,6 +256,10 @@ def parser() -> argparse.ArgumentParser:
     calls = commands.add_parser("calls", help="show the call log")
     calls.add_argument("--limit", type=int, default=50, help="how many calls (default 50)")
     calls.set_defaults(run=cmd_calls)
+
+    texts = commands.add_parser("messages", help="show the message log")
+    texts.add_argument("--limit", type=int, default=50, help="how many messages (default 50)")
+    texts.set_defaults(run=cmd_messages)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

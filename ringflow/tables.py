@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ivr.db
+import sms.db
+import workflows.contacts_db
 import workflows.db
 import workflows.jobs.db
 
-TABLE_MODULES = (workflows.db, workflows.jobs.db, ivr.db)
+TABLE_MODULES = (workflows.db, workflows.jobs.db, ivr.db, workflows.contacts_db, sms.db)

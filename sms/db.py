@@ -1,0 +1,65 @@
+"""The ``messages`` table: every text sent or received, one row per message.
+
+Outbound rows are written when a text is decided on (``status`` ``queued``, no provider yet),
+marked when a provider accepts them (``provider``, ``provider_id``) and moved forward by
+delivery callbacks; see :mod:`sms.messages`. ``provider_id`` (Twilio's MessageSid) is unique:
+a plain unique constraint, which lets any number of rows have none, since NULLs are distinct
+in both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ringflow.database import metadata
+
+OUTBOUND_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed")
+INBOUND_STATUSES = ("received",)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY (its rowid); a 64-bit integer anyway.
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("direction", String(8), nullable=False, comment="outbound or inbound"),
+    Column("contact_number", String(32), nullable=False, comment="the contact's E.164 number"),
+    Column("from_number", String(32), nullable=False),
+    Column("to_number", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("encoding", String(8), nullable=False, comment="GSM-7 or UCS-2"),
+    Column("segments", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider", String(16), nullable=True, comment="twilio or outbox, once handed over"),
+    Column("provider_id", String(64), nullable=True, comment="Twilio MessageSid"),
+    Column("idempotency_key", String(255), nullable=False, comment="one message per key, ever"),
+    Column("error_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("provider_id"),
+    UniqueConstraint("idempotency_key"),
+    CheckConstraint("direction IN ('outbound', 'inbound')", name="direction"),
+    CheckConstraint("encoding IN ('GSM-7', 'UCS-2')", name="encoding"),
+    CheckConstraint(
+        "status IN ('queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'received')",
+        name="status",
+    ),
+    CheckConstraint("provider IN ('twilio', 'outbox')", name="provider"),
+    Index("ix_messages_contact_number_created_at", "contact_number", "created_at"),
+    Index("ix_messages_status", "status"),
+)

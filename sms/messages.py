@@ -1,0 +1,295 @@
+"""The message log: record outbound texts, mark them sent, apply delivery callbacks.
+
+Plain functions of a SQLAlchemy ``Connection`` (run them through ``Database.write``), except
+:func:`recent_messages`, which reads through the ``Database`` itself for ``ringflow messages``.
+
+Outbound statuses only move forward::
+
+    queued < sending < sent < delivered | undelivered | failed
+
+A status a message already passed, the one it has, or anything after a final one changes
+nothing (``UPDATE ... WHERE status IN (earlier statuses)``), so repeated and out-of-order
+callbacks are harmless. Twilio's other MessageStatus values are mapped by
+:func:`outbound_status`:
+
+* ``accepted`` and ``scheduled`` (a Messaging Service took it, or will send it later) count
+  as ``queued``;
+* ``read`` (WhatsApp / RCS read receipts) counts as ``delivered``: it was;
+* ``canceled`` (a scheduled message cancelled before it went out) counts as ``failed``: it will
+  never be delivered;
+* ``receiving`` and ``received`` belong to inbound messages and are ignored on outbound ones,
+  like any value Twilio may add later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ringflow.database import Database
+from sms.db import OUTBOUND_STATUSES, messages
+from sms.segments import count_segments
+from workflows.phones import normalize_number
+
+__all__ = [
+    "FINAL_STATUSES",
+    "MessageRow",
+    "Provider",
+    "apply_delivery_status",
+    "format_messages",
+    "mark_sent",
+    "message_by_key",
+    "outbound_status",
+    "recent_messages",
+    "record_outbound",
+]
+
+log = logging.getLogger(__name__)
+
+Provider = Literal["twilio", "outbox"]
+
+_RANK: Final[Mapping[str, int]] = {
+    "queued": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+}
+FINAL_STATUSES: Final = frozenset(s for s, rank in _RANK.items() if rank == 3)
+_ALIASES: Final[Mapping[str, str]] = {
+    "accepted": "queued",
+    "scheduled": "queued",
+    "read": "delivered",
+    "canceled": "failed",
+}
+BODY_WIDTH = 60
+
+_NEW_MESSAGE = {
+    "sqlite": sqlite.insert(messages).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+    "postgresql": postgresql.insert(messages).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message as stored."""
+
+    id: int
+    direction: str
+    contact_number: str
+    from_number: str
+    to_number: str
+    body: str
+    encoding: str
+    segments: int
+    status: str
+    provider: str | None
+    provider_id: str | None
+    idempotency_key: str
+    error_code: int | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+def _message(row: Row[Any]) -> MessageRow:
+    return MessageRow(**row._asdict())
+
+
+def outbound_status(raw: str) -> str | None:
+    """Twilio's MessageStatus as one of the outbound statuses, or None to ignore it."""
+    status = raw.strip().lower()
+    status = _ALIASES.get(status, status)
+    return status if status in _RANK else None
+
+
+def record_outbound(
+    conn: Connection,
+    *,
+    to: str,
+    from_: str,
+    body: str,
+    idempotency_key: str,
+    default_region: str | None = None,
+) -> MessageRow:
+    """Record a text to send, ``queued`` with no provider yet; returns its row.
+
+    ``to`` is normalised to E.164 (raising :class:`workflows.phones.InvalidPhoneNumber`);
+    ``from_`` is kept as given, since it may be a short code or a sender id. The same
+    ``idempotency_key`` again (a re-run event) records nothing and returns the first row.
+    """
+    number = normalize_number(to, default_region)
+    count = count_segments(body)
+    now = datetime.now(UTC)
+    conn.execute(
+        _NEW_MESSAGE[conn.dialect.name],
+        {
+            "direction": "outbound",
+            "contact_number": number,
+            "from_number": from_.strip(),
+            "to_number": number,
+            "body": body,
+            "encoding": count.encoding,
+            "segments": count.segments,
+            "status": "queued",
+            "provider": None,
+            "provider_id": None,
+            "idempotency_key": idempotency_key,
+            "error_code": None,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+            "delivered_at": None,
+        },
+    )
+    row = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key)).one()
+    return _message(row)
+
+
+def message_by_key(conn: Connection, idempotency_key: str) -> MessageRow | None:
+    """The message recorded with ``idempotency_key``, if any."""
+    row = conn.execute(
+        select(messages).where(messages.c.idempotency_key == idempotency_key)
+    ).first()
+    return None if row is None else _message(row)
+
+
+def _advance(
+    conn: Connection,
+    where: ColumnElement[bool],
+    status: str,
+    error_code: int | None,
+    now: datetime,
+) -> bool:
+    """Move the outbound message(s) matching ``where`` to ``status`` if that is forward."""
+    rank = _RANK[status]
+    earlier = [s for s in OUTBOUND_STATUSES if _RANK[s] < rank]
+    if not earlier:
+        return False
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if rank >= _RANK["sent"]:
+        values["sent_at"] = func.coalesce(messages.c.sent_at, now)
+    if status == "delivered":
+        values["delivered_at"] = now
+    if status in ("undelivered", "failed") and error_code is not None:
+        values["error_code"] = error_code
+    changed = conn.execute(
+        update(messages)
+        .where(where, messages.c.direction == "outbound", messages.c.status.in_(earlier))
+        .values(**values)
+    ).rowcount
+    return bool(changed)
+
+
+def mark_sent(
+    conn: Connection, message_id: int, provider: Provider, provider_id: str, status: str
+) -> bool:
+    """Record that ``provider`` accepted message ``message_id`` as ``provider_id``, with its
+    first ``status`` (moved forward only; an unknown status counts as ``queued``).
+
+    Idempotent: marking it again with the same id changes nothing. False when there is no
+    such outbound message or it was already marked with another provider id.
+    """
+    now = datetime.now(UTC)
+    marked = conn.execute(
+        update(messages)
+        .where(
+            messages.c.id == message_id,
+            messages.c.direction == "outbound",
+            messages.c.provider_id.is_(None),
+        )
+        .values(provider=provider, provider_id=provider_id, updated_at=now)
+    ).rowcount
+    if not marked:
+        stored = conn.execute(
+            select(messages.c.provider_id).where(
+                messages.c.id == message_id, messages.c.direction == "outbound"
+            )
+        ).first()
+        if stored is None or stored.provider_id != provider_id:
+            log.warning(
+                "message %s: not marked sent as %s (stored: %s)",
+                message_id,
+                provider_id,
+                None if stored is None else stored.provider_id,
+            )
+            return False
+    _advance(conn, messages.c.id == message_id, outbound_status(status) or "queued", None, now)
+    return True
+
+
+def apply_delivery_status(
+    conn: Connection, provider_id: str, status: str, error_code: int | None = None
+) -> bool:
+    """Apply a delivery callback for MessageSid ``provider_id``; whether anything changed.
+
+    Unknown MessageSids, ignored statuses (see the module docstring) and statuses that would
+    move a message backwards (or away from a final status) change nothing and return False.
+    ``error_code`` is kept when the message ends ``undelivered`` or ``failed``.
+    """
+    mapped = outbound_status(status)
+    if mapped is None:
+        log.info("message %s: ignored status %r", provider_id, status[:20])
+        return False
+    return _advance(
+        conn, messages.c.provider_id == provider_id, mapped, error_code, datetime.now(UTC)
+    )
+
+
+async def recent_messages(db: Database, limit: int = 50) -> list[MessageRow]:
+    """The latest ``limit`` messages, newest first."""
+    query = (
+        select(messages).order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit)
+    )
+    rows = await db.read(lambda conn: conn.execute(query).all())
+    return [_message(row) for row in rows]
+
+
+COLUMNS = ("time (UTC)", "direction", "from", "to", "status", "segs", "body")
+
+
+def _utc(moment: datetime) -> str:
+    # SQLite gives back naive UTC; PostgreSQL an aware time.
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _short(body: str) -> str:
+    flat = " ".join(body.split())
+    return flat if len(flat) <= BODY_WIDTH else flat[: BODY_WIDTH - 1] + "…"
+
+
+def format_messages(entries: Sequence[MessageRow]) -> str:
+    """A plain-text table, one message a line, bodies shortened to 60 characters."""
+    if not entries:
+        return "no messages yet"
+    rows = [COLUMNS] + [
+        (
+            _utc(entry.created_at),
+            entry.direction,
+            entry.from_number,
+            entry.to_number,
+            entry.status,
+            str(entry.segments),
+            _short(entry.body),
+        )
+        for entry in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -1,0 +1,130 @@
+"""Contacts: the people Ringflow calls and texts, keyed by their number in E.164.
+
+A contact is created the first time a number is met (:func:`ensure_contact`, safe to call on
+every event: ``INSERT ... ON CONFLICT DO NOTHING`` then a select, so concurrent first contacts
+from several instances make one row). Its ``attributes`` are a flat map of scalars (text,
+numbers, booleans) that workflows read and write; :func:`set_attributes` merges updates into it
+and a ``None`` value removes a key.
+
+Every function is a plain function of a SQLAlchemy ``Connection`` (run it through
+``Database.read``/``Database.write``) and normalises the number it is given with
+:func:`workflows.phones.normalize_number`, raising its :class:`InvalidPhoneNumber` for junk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workflows.contacts_db import contacts
+from workflows.phones import InvalidPhoneNumber, normalize_number
+
+__all__ = [
+    "ContactRow",
+    "InvalidPhoneNumber",
+    "Scalar",
+    "ensure_contact",
+    "get_contact",
+    "set_attributes",
+]
+
+Scalar = str | int | float | bool | None
+"""An attribute value; ``None`` in an update removes the key."""
+
+_NEW_CONTACT = {
+    "sqlite": sqlite.insert(contacts).on_conflict_do_nothing(index_elements=["number"]),
+    "postgresql": postgresql.insert(contacts).on_conflict_do_nothing(index_elements=["number"]),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One contact as stored."""
+
+    id: int
+    number: str
+    name: str | None
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+def _contact(row: Row[Any]) -> ContactRow:
+    return ContactRow(
+        id=row.id,
+        number=row.number,
+        name=row.name,
+        attributes=dict(row.attributes or {}),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _select(conn: Connection, number: str, *, for_update: bool = False) -> ContactRow | None:
+    query = select(contacts).where(contacts.c.number == number)
+    if for_update:
+        # PostgreSQL locks the row until the transaction ends; SQLite renders nothing (its
+        # write transactions are BEGIN IMMEDIATE, so nobody else writes meanwhile anyway).
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else _contact(row)
+
+
+def get_contact(
+    conn: Connection, number: str, default_region: str | None = None
+) -> ContactRow | None:
+    """The contact of ``number``, or None when it was never met."""
+    return _select(conn, normalize_number(number, default_region))
+
+
+def ensure_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
+    """The contact of ``number``, created (with no name and no attributes) on first contact."""
+    e164 = normalize_number(number, default_region)
+    now = datetime.now(UTC)
+    conn.execute(
+        _NEW_CONTACT[conn.dialect.name],
+        {"number": e164, "name": None, "attributes": {}, "created_at": now, "updated_at": now},
+    )
+    found = _select(conn, e164)
+    assert found is not None  # inserted above, or already there; contacts are never deleted
+    return found
+
+
+def set_attributes(
+    conn: Connection,
+    number: str,
+    updates: Mapping[str, Scalar],
+    default_region: str | None = None,
+) -> ContactRow:
+    """Merge ``updates`` into the attributes of ``number``'s contact (created if need be);
+    a ``None`` value removes its key. Returns the contact as updated."""
+    for key, value in updates.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"attribute names are non-empty texts, not {key!r}")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise ValueError(f"attribute {key!r}: {type(value).__name__} is not a scalar")
+    contact = ensure_contact(conn, number, default_region)
+    current = _select(conn, contact.number, for_update=True)
+    assert current is not None
+    merged = dict(current.attributes)
+    for key, value in updates.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if merged == current.attributes:
+        return current
+    now = datetime.now(UTC)
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == current.id)
+        .values(attributes=merged, updated_at=now)
+    )
+    updated = _select(conn, contact.number)
+    assert updated is not None
+    return updated
