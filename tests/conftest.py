@@ -14,8 +14,9 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ringflow.database import Database, metadata
+from ringflow.database import Database, metadata, open_database
 from ringflow.database import database_url as driver_url
+from ringflow.migrate import upgrade
 from ringflow.settings import Settings, load_settings
 from server import DATABASE, create_app
 from workflows.loader import Workflow, from_text
@@ -45,6 +46,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI sets it in .ci/run)")
     await reset_postgres(url)
     return url
+
+
+@pytest.fixture
+async def migrated_db(database_url: str) -> AsyncIterator[Database]:
+    """The test database with Ringflow's schema, closed after the test."""
+    database = await open_database(database_url)
+    try:
+        await upgrade(database)
+        yield database
+    finally:
+        await database.close()
 
 
 @dataclass

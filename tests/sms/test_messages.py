@@ -4,7 +4,6 @@ by delivery callbacks only; and ``ringflow messages``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from ringflow.database import Database, open_database
-from ringflow.migrate import upgrade
 from server import main
 from sms.db import messages
 from sms.messages import (
@@ -30,13 +28,8 @@ SID = "SM" + "a" * 32
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 async def record(db: Database, body: str = "Your table is ready.", key: str = "k1") -> MessageRow:

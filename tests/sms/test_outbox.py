@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
-from ringflow.database import Database, open_database
-from ringflow.migrate import upgrade
+from ringflow.database import Database
 from sms.db import messages
 from sms.errors import PermanentSmsError
 from sms.messages import apply_delivery_status, mark_sent, record_outbound
@@ -21,13 +19,8 @@ BODY = "Thanks for calling Acme! " * 8  # 200 GSM-7 characters: 2 segments
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def outgoing(key: str = "call:CA1:thanks", body: str = BODY) -> OutgoingSms:

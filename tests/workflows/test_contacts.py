@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
 
-from ringflow.database import Database, open_database
-from ringflow.migrate import upgrade
+from ringflow.database import Database
 from workflows.contacts import (
     InvalidPhoneNumber,
     ensure_contact,
@@ -20,13 +18,8 @@ from workflows.contacts_db import contacts
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 async def count(db: Database) -> int:
