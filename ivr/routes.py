@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ivr.forms import CallFields, FormError
 from ivr.service import APOLOGY, VoiceService
-from ivr.signature import SignatureChecker
+from ivr.signature import SignatureChecker, read_signed_form
 from ivr.twiml import WAIT_KINDS, WaitKind, apology
 
 log = logging.getLogger(__name__)
@@ -38,17 +38,7 @@ VOICE_CONFIG = web.AppKey("voice_config", VoiceConfig)
 
 async def _signed_form(request: web.Request) -> dict[str, str] | None:
     """The webhook's form, or None when its signature does not hold."""
-    posted = await request.post()
-    form = {key: value for key, value in posted.items() if isinstance(value, str)}
-    checker = request.app[VOICE_CONFIG].checker
-    if checker is not None and not checker.is_valid(request, posted):
-        log.warning(
-            "rejected %s: bad or missing X-Twilio-Signature (call %s)",
-            request.path,
-            form.get("CallSid", "?"),
-        )
-        return None
-    return form
+    return await read_signed_form(request, request.app[VOICE_CONFIG].checker, "CallSid")
 
 
 def _twiml(body: str) -> web.Response:

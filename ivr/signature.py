@@ -8,6 +8,7 @@ headers, which anyone can send).
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,26 @@ from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
 Form = MultiDict[Any] | MultiDictProxy[Any]
+
+log = logging.getLogger(__name__)
+
+
+async def read_signed_form(
+    request: web.Request, checker: SignatureChecker | None, id_field: str
+) -> dict[str, str] | None:
+    """A webhook's form fields, or None when ``checker`` is set and the signature does not
+    hold (logged with the form's ``id_field``, e.g. CallSid). Nothing is stored either way."""
+    posted = await request.post()
+    form = {key: value for key, value in posted.items() if isinstance(value, str)}
+    if checker is not None and not checker.is_valid(request, posted):
+        log.warning(
+            "rejected %s: bad or missing X-Twilio-Signature (%s %s)",
+            request.path,
+            id_field,
+            form.get(id_field, "?")[:64],
+        )
+        return None
+    return form
 
 
 class SignatureChecker:

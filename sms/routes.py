@@ -17,6 +17,7 @@ import logging
 from aiohttp import web
 
 from ivr.routes import VOICE_CONFIG
+from ivr.signature import read_signed_form
 from ringflow.database import Database
 from sms.messages import apply_delivery_status
 
@@ -33,15 +34,8 @@ def _error_code(raw: str) -> int | None:
 
 async def message_status(request: web.Request) -> web.Response:
     """``POST /twilio/sms/status``: Twilio's delivery status callback for a text."""
-    posted = await request.post()
-    form = {key: value for key, value in posted.items() if isinstance(value, str)}
-    checker = request.app[VOICE_CONFIG].checker
-    if checker is not None and not checker.is_valid(request, posted):
-        log.warning(
-            "rejected %s: bad or missing X-Twilio-Signature (message %s)",
-            request.path,
-            form.get("MessageSid", "?")[:64],
-        )
+    form = await read_signed_form(request, request.app[VOICE_CONFIG].checker, "MessageSid")
+    if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
     for name in _REQUIRED:
         if not form.get(name, "").strip():
