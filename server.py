@@ -1,16 +1,22 @@
 """Ringflow's composition root: settings, ``create_app()`` and the ``ringflow`` command.
 
 This is the only module that wires the packages together. Resources live in the app's
-cleanup contexts, in this order: database (with migrations) -> workflow catalog -> voice.
+cleanup context, in this order: database (with migrations) -> workflow catalog -> voice ->
+SMS provider (Twilio, or the local outbox) -> job worker; they close in reverse.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -29,8 +35,14 @@ from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
 from sms import routes as sms_routes
+from sms.messages import Provider
+from sms.outbox import OUTBOX, OutboxProvider
+from sms.provider import SmsProvider
+from sms.send_job import SEND_SMS, SendSmsHandler
+from sms.twilio_provider import TwilioSmsProvider
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
+from workflows.jobs import JobWorker, RetryPolicy
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
 
@@ -40,6 +52,8 @@ DEMO_FLOWS = Path(workflows.demo.__file__).resolve().parent
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 CATALOG = web.AppKey("catalog", WorkflowCatalog)
+SMS_PROVIDER = web.AppKey("sms_provider", SmsProvider)
+JOB_WORKER = web.AppKey("job_worker", JobWorker)
 MAX_REQUEST_BYTES = 64 * 1024
 
 
@@ -65,6 +79,34 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
+def sms_provider(settings: Settings, db: Database) -> tuple[SmsProvider, Provider]:
+    """Twilio when both its account SID and auth token are set, else the local outbox."""
+    sid, token = settings.twilio_account_sid, settings.auth_token
+    if sid and token:
+        return TwilioSmsProvider(sid, token, api_base_url=settings.twilio_api_base_url), "twilio"
+    return OutboxProvider(db), OUTBOX
+
+
+def job_worker(
+    settings: Settings, db: Database, provider: SmsProvider, provider_name: Provider
+) -> JobWorker:
+    """The job worker with every job kind's handler, leases named after this process."""
+    callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
+    handlers = {SEND_SMS: SendSmsHandler(db, provider, provider_name, callback)}
+    return JobWorker(
+        db,
+        handlers,
+        owner=f"{socket.gethostname()}:{os.getpid()}",
+        policy=RetryPolicy(),
+        lease=timedelta(seconds=settings.job_lease_seconds),
+    )
+
+
+async def _stop_worker(worker: JobWorker, running: asyncio.Task[None]) -> None:
+    await worker.stop()  # lets the jobs in flight finish
+    await running
+
+
 def create_app(
     settings: Settings, flows: Sequence[Workflow] | None = None, *, serving: bool = False
 ) -> web.Application:
@@ -76,8 +118,10 @@ def create_app(
     to_install = list(flows) if flows is not None else load_flows(settings)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        db = await open_database(settings)
-        try:
+        # Closed in reverse: the worker finishes its jobs, then the provider, then the database.
+        async with contextlib.AsyncExitStack() as stack:
+            db = await open_database(settings)
+            stack.push_async_callback(db.close)
             app[DATABASE] = db
             catalog = WorkflowCatalog(db)
             await catalog.install_files(to_install)
@@ -85,11 +129,17 @@ def create_app(
             engine = Engine(settings.step_limit)
             app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine)
             app[sms_routes.SMS_DATABASE] = db
+            provider, provider_name = sms_provider(settings, db)
+            stack.push_async_callback(provider.close)
+            app[SMS_PROVIDER] = provider
+            if settings.worker:
+                worker = job_worker(settings, db, provider, provider_name)
+                app[JOB_WORKER] = worker
+                running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
+                stack.push_async_callback(_stop_worker, worker, running)
             if serving:
                 tune_garbage_collector()
             yield
-        finally:
-            await db.close()
 
     token = settings.auth_token
     app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
@@ -135,12 +185,23 @@ def banner(settings: Settings, flows: Sequence[Workflow], out: TextIO) -> None:
     print("Try it without a phone: ringflow call", file=out, flush=True)
 
 
+def _env_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    choices = getattr(alias, "choices", None)
+    return str(choices[0]) if choices else f"RINGFLOW_{field.upper()}"
+
+
+_ENV_NAMES = {field: _env_name(field) for field in Settings.model_fields}
+
+
 def _settings_error(error: ValidationError) -> str:
     lines = []
     for detail in error.errors():
         field = str(detail["loc"][0]) if detail["loc"] else "?"
-        name = "TWILIO_AUTH_TOKEN" if field == "twilio_auth_token" else f"RINGFLOW_{field.upper()}"
-        lines.append(f"configuration error: {name}: {detail['msg']}")
+        # Pydantic names the field, or the alias it was read by (already a variable name).
+        name = _ENV_NAMES.get(field) or (field if field.isupper() else f"RINGFLOW_{field.upper()}")
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        lines.append(f"configuration error: {name}: {message}")
     return "\n".join(lines)
 
 
@@ -231,6 +292,40 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+async def run_worker(settings: Settings) -> int:
+    """Run the job worker until SIGINT or SIGTERM, then let the jobs in flight finish."""
+    db = await open_database(settings)
+    try:
+        provider, provider_name = sms_provider(settings, db)
+        try:
+            worker = job_worker(settings, db, provider, provider_name)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(number, stop.set)
+            running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            log.info("job worker %s started (sending texts with %s)", worker.owner, provider_name)
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            log.info("job worker %s stopping", worker.owner)
+            stopping.cancel()
+            await worker.stop()
+            await running
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(number)
+        finally:
+            await provider.close()
+    finally:
+        await db.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level, [settings.auth_token or ""])
+    return asyncio.run(run_worker(settings))
+
+
 def parser() -> argparse.ArgumentParser:
     """The ``ringflow`` command line."""
     top = argparse.ArgumentParser(prog="ringflow", description=__doc__.splitlines()[0])
@@ -260,6 +355,11 @@ def parser() -> argparse.ArgumentParser:
     texts = commands.add_parser("messages", help="show the message log")
     texts.add_argument("--limit", type=int, default=50, help="how many messages (default 50)")
     texts.set_defaults(run=cmd_messages)
+
+    worker = commands.add_parser(
+        "worker", help="run only the job worker (sends texts), until SIGINT or SIGTERM"
+    )
+    worker.set_defaults(run=cmd_worker)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

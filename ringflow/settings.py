@@ -8,6 +8,7 @@ with the variable's name.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,23 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
         description="checks X-Twilio-Signature on every webhook when set",
     )
+    twilio_account_sid: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+        description="with TWILIO_AUTH_TOKEN: send texts through Twilio (else: the outbox)",
+    )
+    twilio_api_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RINGFLOW_TWILIO_API_URL", "twilio_api_base_url"),
+        description="a Twilio-compatible API instead of https://api.twilio.com",
+    )
+    sms_from: str | None = Field(
+        default=None, description="the number texts are sent from, in E.164 (+15551234567)"
+    )
+    worker: bool = Field(default=True, description="run the job worker in the server process")
+    job_lease_seconds: float = Field(
+        default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
+    )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
     flows_dir: Path | None = Field(
@@ -53,6 +73,27 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("twilio_account_sid", "sms_from")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("sms_from")
+    @classmethod
+    def _sms_from(cls, value: str | None) -> str | None:
+        if value is not None and not _E164.fullmatch(value):
+            raise ValueError("must be an E.164 number, e.g. +15551234567")
+        return value
+
+    @field_validator("twilio_api_base_url")
+    @classmethod
+    def _twilio_api_base_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
         if not value.startswith(("http://", "https://")):

@@ -10,7 +10,7 @@ delivery status webhook.
 * :mod:`sms.routes` - ``POST /twilio/sms/status``, Twilio's signed delivery callbacks.
 * :mod:`sms.segments` - GSM-7 / UCS-2 segment counting.
 
-How a text is sent (the send job handler is not written yet):
+How a text is sent (``sms.send_job``: ``queue_text`` and ``SendSmsHandler``):
 
 1. In the transaction of the event that decides on the text (e.g. a call's end), the work
    function calls ``record_outbound(conn, to=..., from_=..., body=..., idempotency_key=key)``

@@ -43,6 +43,7 @@ __all__ = [
     "Provider",
     "apply_delivery_status",
     "format_messages",
+    "mark_failed",
     "mark_sent",
     "message_by_key",
     "outbound_status",
@@ -228,6 +229,26 @@ def mark_sent(
             return False
     _advance(conn, messages.c.id == message_id, outbound_status(status) or "queued", None, now)
     return True
+
+
+def mark_failed(conn: Connection, message_id: int, error_code: int | None, error: str) -> bool:
+    """Mark outbound message ``message_id`` ``failed`` (the provider refused it), keeping
+    ``error_code`` and ``error``; whether it changed.
+
+    Only moves the status forward: a message already ``delivered``, ``undelivered`` or
+    ``failed`` is left as it is.
+    """
+    earlier = [s for s in OUTBOUND_STATUSES if _RANK[s] < _RANK["failed"]]
+    changed = conn.execute(
+        update(messages)
+        .where(
+            messages.c.id == message_id,
+            messages.c.direction == "outbound",
+            messages.c.status.in_(earlier),
+        )
+        .values(status="failed", error_code=error_code, error=error, updated_at=datetime.now(UTC))
+    ).rowcount
+    return bool(changed)
 
 
 def apply_delivery_status(

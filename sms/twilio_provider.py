@@ -140,6 +140,15 @@ def _error_for(status: int, code: int | None, message: str, retry_after: float |
         return RecipientOptedOut(message, status=status)
     if status in (408, 429) or status >= 500:
         return TransientSmsError(message, status=status, retry_after=retry_after)
+    if status in (401, 403):
+        # Our credentials, not this text: every text fails alike until an admin fixes the
+        # settings, so keep the texts and retry them rather than failing each one for good.
+        return TransientSmsError(
+            f"Twilio refused our credentials ({message}): check TWILIO_ACCOUNT_SID and "
+            "TWILIO_AUTH_TOKEN",
+            status=status,
+            retry_after=retry_after,
+        )
     return PermanentSmsError(message, code=code, status=status)
 
 

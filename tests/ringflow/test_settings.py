@@ -44,3 +44,11 @@ def test_bad_settings_are_named_by_their_variable(
     monkeypatch.setenv("RINGFLOW_PORT", "eighty")
     assert main(["calls"]) == 2
     assert "configuration error: RINGFLOW_PORT:" in capsys.readouterr().err
+
+
+def test_an_aliased_setting_is_named_by_its_own_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RINGFLOW_TWILIO_API_URL", "api.example.com")
+    assert main(["calls"]) == 2
+    assert "configuration error: RINGFLOW_TWILIO_API_URL:" in capsys.readouterr().err

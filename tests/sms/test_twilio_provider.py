@@ -112,12 +112,13 @@ async def test_other_400_is_permanent_with_twilio_code_and_message(
     assert "21211" in str(caught.value)
 
 
-async def test_wrong_credentials_are_permanent(stub: TwilioApiStub) -> None:
+async def test_wrong_credentials_are_retried_not_failed(stub: TwilioApiStub) -> None:
     async with TwilioSmsProvider(ACCOUNT_SID, "wrong", api_base_url=stub.base_url) as sender:
-        with pytest.raises(PermanentSmsError) as caught:
+        with pytest.raises(TransientSmsError) as caught:
             await sender.send(TEXT)
 
-    assert (caught.value.status, caught.value.code) == (401, 20003)
+    assert caught.value.status == 401
+    assert "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in str(caught.value)
 
 
 async def test_429_is_transient_with_retry_after(
