@@ -129,6 +129,7 @@ def create_app(
             engine = Engine(settings.step_limit)
             app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine)
             app[sms_routes.SMS_DATABASE] = db
+            app[sms_routes.SMS_SETTINGS] = settings
             provider, provider_name = sms_provider(settings, db)
             stack.push_async_callback(provider.close)
             app[SMS_PROVIDER] = provider
@@ -176,6 +177,7 @@ def banner(settings: Settings, flows: Sequence[Workflow], out: TextIO) -> None:
     print("Paste these into your Twilio number's voice configuration:", file=out)
     print(f"  A call comes in (HTTP POST):       {public}/twilio/voice", file=out)
     print(f"  Call status changes (HTTP POST):   {public}/twilio/voice/status", file=out)
+    print(f"  A message comes in (HTTP POST):    {public}/twilio/sms", file=out)
     if not settings.public_url:
         print("  (set RINGFLOW_PUBLIC_URL to the https address Twilio reaches)", file=out)
     if not settings.auth_token:

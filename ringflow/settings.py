@@ -22,6 +22,12 @@ from pydantic_settings import (
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
+DEFAULT_STOP_REPLY = (
+    "You are unsubscribed and will receive no more messages. Reply START to subscribe again."
+)
+DEFAULT_START_REPLY = "You are subscribed again. Reply STOP to unsubscribe."
+DEFAULT_HELP_REPLY = "Ringflow: reply STOP to unsubscribe. Msg&data rates may apply."
+
 
 class Settings(BaseSettings):
     """Everything the server can be configured with."""
@@ -57,6 +63,24 @@ class Settings(BaseSettings):
     sms_from: str | None = Field(
         default=None, description="the number texts are sent from, in E.164 (+15551234567)"
     )
+    sms_stop_reply: str = Field(
+        default=DEFAULT_STOP_REPLY,
+        min_length=1,
+        max_length=1600,
+        description="the confirmation texted back once to a number that texts STOP",
+    )
+    sms_start_reply: str = Field(
+        default=DEFAULT_START_REPLY,
+        min_length=1,
+        max_length=1600,
+        description="the confirmation texted back to a number that texts START",
+    )
+    sms_help_reply: str = Field(
+        default=DEFAULT_HELP_REPLY,
+        min_length=1,
+        max_length=1600,
+        description="the text sent back to a number that texts HELP",
+    )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
@@ -90,6 +114,13 @@ class Settings(BaseSettings):
         if value is not None and not _E164.fullmatch(value):
             raise ValueError("must be an E.164 number, e.g. +15551234567")
         return value
+
+    @field_validator("sms_stop_reply", "sms_start_reply", "sms_help_reply")
+    @classmethod
+    def _reply(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
 
     @field_validator("twilio_api_base_url")
     @classmethod

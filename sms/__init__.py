@@ -7,7 +7,9 @@ delivery status webhook.
 * :mod:`sms.db` / :mod:`sms.messages` - the ``messages`` table: ``record_outbound``,
   ``mark_sent``, ``apply_delivery_status`` (statuses only move forward) and the
   ``ringflow messages`` listing.
-* :mod:`sms.routes` - ``POST /twilio/sms/status``, Twilio's signed delivery callbacks.
+* :mod:`sms.routes` - ``POST /twilio/sms`` (inbound texts: recorded, STOP/START/HELP handled
+  with :mod:`sms.keywords` and :mod:`sms.optouts`) and ``POST /twilio/sms/status`` (signed
+  delivery callbacks).
 * :mod:`sms.segments` - GSM-7 / UCS-2 segment counting.
 
 How a text is sent (``sms.send_job``: ``queue_text`` and ``SendSmsHandler``):

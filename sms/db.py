@@ -5,6 +5,9 @@ marked when a provider accepts them (``provider``, ``provider_id``) and moved fo
 delivery callbacks; see :mod:`sms.messages`. ``provider_id`` (Twilio's MessageSid) is unique:
 a plain unique constraint, which lets any number of rows have none, since NULLs are distinct
 in both SQLite and PostgreSQL.
+
+The ``opt_outs`` table holds the numbers that must get no more automated texts (see
+:mod:`sms.optouts`): one row per number while it is opted out, deleted when it opts back in.
 """
 
 from __future__ import annotations
@@ -62,4 +65,16 @@ messages = Table(
     CheckConstraint("provider IN ('twilio', 'outbox')", name="provider"),
     Index("ix_messages_contact_number_created_at", "contact_number", "created_at"),
     Index("ix_messages_status", "status"),
+)
+
+OPT_OUT_SOURCES = ("keyword", "carrier_21610", "admin")
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("number", String(32), primary_key=True, comment="E.164"),
+    Column("opted_out_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(16), nullable=False, comment="keyword, carrier_21610 or admin"),
+    Column("keyword", String(32), nullable=True, comment="the keyword texted, if any"),
+    CheckConstraint("source IN ('keyword', 'carrier_21610', 'admin')", name="source"),
 )

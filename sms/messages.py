@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ringflow.database import Database
 from sms.db import OUTBOUND_STATUSES, messages
 from sms.segments import count_segments
+from workflows.contacts import ensure_contact
 from workflows.phones import normalize_number
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "message_by_key",
     "outbound_status",
     "recent_messages",
+    "record_inbound",
     "record_outbound",
 ]
 
@@ -77,6 +79,12 @@ _NEW_MESSAGE = {
     "postgresql": postgresql.insert(messages).on_conflict_do_nothing(
         index_elements=["idempotency_key"]
     ),
+}
+
+# Inbound rows conflict on their key or on their MessageSid (both derived from the MessageSid).
+_INBOUND_MESSAGE = {
+    "sqlite": sqlite.insert(messages).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(messages).on_conflict_do_nothing(),
 }
 
 
@@ -157,6 +165,51 @@ def record_outbound(
     )
     row = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key)).one()
     return _message(row)
+
+
+def record_inbound(
+    conn: Connection,
+    *,
+    from_: str,
+    to: str,
+    body: str,
+    provider_id: str,
+    default_region: str | None = None,
+) -> bool:
+    """Record a text received through Twilio as MessageSid ``provider_id``; whether it is new.
+
+    The sender's contact is ensured (:func:`workflows.contacts.ensure_contact`); ``from_`` is
+    normalised to E.164 (raising :class:`workflows.phones.InvalidPhoneNumber`), ``to`` (our
+    number, maybe a short code) kept as given. The row is ``inbound``, ``received``, provider
+    ``twilio``, idempotency key ``in:<MessageSid>``: the same MessageSid again (a repeated
+    webhook) records nothing and returns False.
+    """
+    number = ensure_contact(conn, from_, default_region).number
+    count = count_segments(body)
+    now = datetime.now(UTC)
+    inserted = conn.execute(
+        _INBOUND_MESSAGE[conn.dialect.name],
+        {
+            "direction": "inbound",
+            "contact_number": number,
+            "from_number": number,
+            "to_number": to.strip(),
+            "body": body,
+            "encoding": count.encoding,
+            "segments": count.segments,
+            "status": "received",
+            "provider": "twilio",
+            "provider_id": provider_id,
+            "idempotency_key": f"in:{provider_id}",
+            "error_code": None,
+            "error": None,
+            "created_at": now,
+            "updated_at": now,
+            "sent_at": None,
+            "delivered_at": None,
+        },
+    ).rowcount
+    return bool(inserted)
 
 
 def message_by_key(conn: Connection, idempotency_key: str) -> MessageRow | None:

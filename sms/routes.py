@@ -1,30 +1,67 @@
-"""Twilio SMS webhooks: delivery status callbacks (``POST /twilio/sms/status``).
+"""Twilio SMS webhooks: delivery status callbacks (``POST /twilio/sms/status``) and inbound
+texts (``POST /twilio/sms``).
 
 Signatures are checked like the voice webhooks' (the same :class:`ivr.signature.SignatureChecker`,
 from the app's ``VOICE_CONFIG``) before anything is read or written: a bad one is a 403. A form
-without MessageSid or MessageStatus is a 400 naming the field. Anything unexpected is logged
-with the MessageSid and answered 503 ("try again"), never a 500.
+without a required field is a 400 naming the field. Anything unexpected is logged with the
+MessageSid and answered 503 ("try again"), never a 500.
 
 Callbacks are applied with :func:`sms.messages.apply_delivery_status`, so repeated and
 out-of-order ones never move a status backwards; an unknown MessageSid (e.g. a text sent by
 another system on the same number) changes nothing and is answered 204 all the same.
+
+Inbound texts (form From, To, Body, MessageSid) are handled in one write: the message is
+recorded (:func:`sms.messages.record_inbound`, once per MessageSid, so a repeated webhook
+stores and sends nothing twice); then a compliance keyword (:mod:`sms.keywords`, the whole
+message only) acts on it:
+
+* STOP (and its synonyms): the sender is opted out (:mod:`sms.optouts`) and the
+  ``sms_stop_reply`` confirmation is queued, once, as a *compliance* text;
+* START: the sender is opted in again and ``sms_start_reply`` queued;
+* HELP: ``sms_help_reply`` is queued as a compliance text too: carriers expect HELP to be
+  answered even from a number that opted out. Compliance texts are the only ones that
+  reach an opted-out number, and only ever as the answer to that number's own keyword.
+
+Replies go from the number the text was sent to (the inbound ``To``) through the send job
+(:func:`sms.send_job.queue_text`, keys ``optout-confirm:``/``optin-confirm:``/``help:`` +
+MessageSid). The answer is always an empty TwiML ``<Response/>``: replies are sent by the job
+worker, not in TwiML. A sender that is not a phone number (e.g. an alphanumeric sender id)
+cannot be recorded; it is logged and answered with the same empty TwiML.
+
+The reply texts come from the :class:`ringflow.settings.Settings` the composition root stores
+under :data:`SMS_SETTINGS`.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from aiohttp import web
+from sqlalchemy import Connection
+from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.routes import VOICE_CONFIG
 from ivr.signature import read_signed_form
 from ringflow.database import Database
-from sms.messages import apply_delivery_status
+from ringflow.settings import Settings
+from sms.keywords import Keyword, classify, normalize
+from sms.messages import apply_delivery_status, record_inbound
+from sms.optouts import opt_in, opt_out
+from sms.send_job import queue_text
+from workflows.phones import InvalidPhoneNumber
+
+__all__ = ["SMS_DATABASE", "SMS_SETTINGS", "incoming_message", "message_status", "routes"]
 
 log = logging.getLogger(__name__)
 
 SMS_DATABASE = web.AppKey("sms_database", Database)
+SMS_SETTINGS = web.AppKey("sms_settings", Settings)
+"""Where the reply texts come from; optional (see the module docstring)."""
 _REQUIRED = ("MessageSid", "MessageStatus")
+_INBOUND_REQUIRED = ("MessageSid", "From", "To")
+"""Non-empty in every inbound webhook; Body must be present too, but may be empty (MMS)."""
+_EMPTY_TWIML: Final = str(MessagingResponse())
 
 
 def _error_code(raw: str) -> int | None:
@@ -55,6 +92,94 @@ async def message_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def handle_inbound(
+    conn: Connection,
+    *,
+    sid: str,
+    sender: str,
+    recipient: str,
+    body: str,
+    settings: Settings,
+) -> tuple[bool, Keyword | None]:
+    """Record inbound text ``sid`` and act on its keyword, in the caller's transaction.
+
+    Returns whether the text was new and its keyword; a repeated MessageSid does nothing.
+    """
+    if not record_inbound(conn, from_=sender, to=recipient, body=body, provider_id=sid):
+        return False, None
+    keyword = classify(body)
+    if keyword == "stop":
+        opt_out(conn, sender, "keyword", keyword=normalize(body))
+        queue_text(
+            conn,
+            to=sender,
+            from_=recipient,
+            body=settings.sms_stop_reply,
+            key=f"optout-confirm:{sid}",
+            compliance=True,
+        )
+    elif keyword == "start":
+        opt_in(conn, sender)
+        queue_text(
+            conn,
+            to=sender,
+            from_=recipient,
+            body=settings.sms_start_reply,
+            key=f"optin-confirm:{sid}",
+        )
+    elif keyword == "help":
+        queue_text(
+            conn,
+            to=sender,
+            from_=recipient,
+            body=settings.sms_help_reply,
+            key=f"help:{sid}",
+            compliance=True,
+        )
+    return True, keyword
+
+
+def _twiml() -> web.Response:
+    return web.Response(text=_EMPTY_TWIML, content_type="text/xml")
+
+
+async def incoming_message(request: web.Request) -> web.Response:
+    """``POST /twilio/sms``: a text received on one of our numbers."""
+    form = await read_signed_form(request, request.app[VOICE_CONFIG].checker, "MessageSid")
+    if form is None:
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    for name in _INBOUND_REQUIRED:
+        if not form.get(name, "").strip():
+            raise web.HTTPBadRequest(text=f"missing form field {name}")
+    if "Body" not in form:
+        raise web.HTTPBadRequest(text="missing form field Body")
+    sid = form["MessageSid"].strip()[:64]
+    sender, recipient, body = form["From"].strip(), form["To"].strip(), form["Body"]
+    try:
+        settings = request.app[SMS_SETTINGS]
+        db = request.app[SMS_DATABASE]
+        new, keyword = await db.write(
+            lambda conn: handle_inbound(
+                conn, sid=sid, sender=sender, recipient=recipient, body=body, settings=settings
+            )
+        )
+    except InvalidPhoneNumber:
+        log.warning("message %s: the sender is not a phone number; not recorded", sid)
+        return _twiml()
+    except Exception:
+        # Not a 500: say "try later" and keep the error, with the message id, in the log.
+        log.exception("message %s: inbound text failed", sid)
+        raise web.HTTPServiceUnavailable(text="message not recorded, try again") from None
+    if not new:
+        log.info("message %s: repeated webhook, already recorded", sid)
+    elif keyword is not None:
+        log.info("message %s: %s keyword", sid, keyword.upper())
+    return _twiml()
+
+
 def routes() -> list[web.AbstractRouteDef]:
     """The SMS webhook routes."""
-    return [web.post("/twilio/sms/status", message_status)]
+    return [
+        web.post("/twilio/sms", incoming_message),
+        web.post("/twilio/sms/status", message_status),
+    ]

@@ -19,6 +19,16 @@ Failures: :class:`~sms.errors.TransientSmsError` (and any other :class:`~sms.err
 that is not permanent) retries the job with the worker's backoff; a
 :class:`~sms.errors.PermanentSmsError` (:class:`~sms.errors.RecipientOptedOut` included, code
 21610) marks the message ``failed`` with the provider's code and kills the job.
+
+Opt-outs (:mod:`sms.optouts`): no automated text ever goes to an opted-out number. Before
+sending, the handler checks :func:`~sms.optouts.is_opted_out`; for an opted-out recipient it
+marks the message ``failed`` (error "recipient opted out", code 21610) instead of sending, and
+the job ends ``done`` (nothing to retry). The one exception is a *compliance* text, the
+confirmation of a STOP itself (``queue_text(..., compliance=True)``, ``"compliance": true`` in
+the job's payload), which goes to the number that has just opted out, once. A send refused with
+:class:`~sms.errors.RecipientOptedOut` (21610: the carrier knows the number opted out) also
+opts the number out (source ``carrier_21610``), in the same write that marks the message
+``failed``.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from sqlalchemy import Connection, select
 
 from ringflow.database import Database
 from sms.db import messages
-from sms.errors import PermanentSmsError, SmsError
+from sms.errors import OPTED_OUT_CODE, PermanentSmsError, RecipientOptedOut, SmsError
 from sms.messages import (
     FINAL_STATUSES,
     MessageRow,
@@ -41,15 +51,19 @@ from sms.messages import (
     outbound_status,
     record_outbound,
 )
+from sms.optouts import is_opted_out, opt_out
 from sms.provider import OutgoingSms, SentSms, SmsProvider
 from workflows.jobs import ClaimedJob, PermanentJobError, TransientJobError, enqueue
 
-__all__ = ["SEND_SMS", "SendSmsHandler", "queue_text"]
+__all__ = ["OPTED_OUT_ERROR", "SEND_SMS", "SendSmsHandler", "queue_text"]
 
 log = logging.getLogger(__name__)
 
 SEND_SMS: Final = "sms.send"
-"""The job kind of a text to send; its payload is ``{"message_id": <messages.id>}``."""
+"""The job kind of a text to send; its payload is ``{"message_id": <messages.id>}``, plus
+``"compliance": true`` for a text that goes out even to an opted-out number."""
+OPTED_OUT_ERROR: Final = "recipient opted out"
+"""The error of a message not sent because its recipient opted out (code 21610)."""
 
 
 def queue_text(
@@ -61,6 +75,7 @@ def queue_text(
     key: str,
     default_region: str | None = None,
     due_at: datetime | None = None,
+    compliance: bool = False,
 ) -> int | None:
     """Record a text to send and enqueue its send job, in the caller's transaction.
 
@@ -68,11 +83,17 @@ def queue_text(
     (a re-run event) records and enqueues nothing and returns None; otherwise the new
     message's id. ``to`` is normalised as :func:`sms.messages.record_outbound` does (raising
     :class:`workflows.phones.InvalidPhoneNumber`); ``due_at`` (aware) delays the send.
+
+    ``compliance`` marks a text that must reach even an opted-out number: only the
+    confirmation of a STOP. Every other text to an opted-out number is never sent.
     """
     message = record_outbound(
         conn, to=to, from_=from_, body=body, idempotency_key=key, default_region=default_region
     )
-    job_id = enqueue(conn, SEND_SMS, {"message_id": message.id}, dedupe_key=key, due_at=due_at)
+    payload: dict[str, object] = {"message_id": message.id}
+    if compliance:
+        payload["compliance"] = True
+    job_id = enqueue(conn, SEND_SMS, payload, dedupe_key=key, due_at=due_at)
     return None if job_id is None else message.id
 
 
@@ -120,6 +141,14 @@ class SendSmsHandler:
         if message.status in FINAL_STATUSES:
             log.info("message %d: already %s, not sent", message_id, message.status)
             return
+        if job.payload.get("compliance") is not True and await self._db.read(
+            lambda conn: is_opted_out(conn, message.to_number)
+        ):
+            log.info("message %d: recipient opted out, not sent", message_id)
+            await self._db.write(
+                lambda conn: mark_failed(conn, message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR)
+            )
+            return
         sent = await self._send(message)
         provider_id = sent.provider_id
         # Handed over is "sent" here, whatever the provider calls its queue (Twilio: "queued");
@@ -141,7 +170,14 @@ class SendSmsHandler:
             return await self._provider.send(outgoing)
         except PermanentSmsError as error:
             code, text = error.code, error.message
-            await self._db.write(lambda conn: mark_failed(conn, message.id, code, text))
+            opted_out = isinstance(error, RecipientOptedOut) or code == OPTED_OUT_CODE
+
+            def fail(conn: Connection) -> None:
+                mark_failed(conn, message.id, code, text)
+                if opted_out:
+                    opt_out(conn, message.to_number, "carrier_21610")
+
+            await self._db.write(fail)
             raise PermanentJobError(f"message {message.id} refused: {error}") from error
         except SmsError as error:  # TransientSmsError, or anything not said to be permanent
             raise TransientJobError(f"message {message.id} not sent: {error}") from error
