@@ -8,7 +8,6 @@ with the variable's name.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
-
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 DEFAULT_STOP_REPLY = (
     "You are unsubscribed and will receive no more messages. Reply START to subscribe again."
@@ -59,9 +56,6 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("RINGFLOW_TWILIO_API_URL", "twilio_api_base_url"),
         description="a Twilio-compatible API instead of https://api.twilio.com",
-    )
-    sms_from: str | None = Field(
-        default=None, description="the number texts are sent from, in E.164 (+15551234567)"
     )
     sms_stop_reply: str = Field(
         default=DEFAULT_STOP_REPLY,
@@ -103,17 +97,10 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("twilio_account_sid", "sms_from")
+    @field_validator("twilio_account_sid")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
-
-    @field_validator("sms_from")
-    @classmethod
-    def _sms_from(cls, value: str | None) -> str | None:
-        if value is not None and not _E164.fullmatch(value):
-            raise ValueError("must be an E.164 number, e.g. +15551234567")
-        return value
 
     @field_validator("sms_stop_reply", "sms_start_reply", "sms_help_reply")
     @classmethod

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
 from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database, open_database
@@ -289,19 +288,11 @@ async def test_the_server_uses_the_outbox_without_twilio_credentials(
 def test_sms_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setenv("RINGFLOW_TWILIO_API_URL", "http://127.0.0.1:9999/")
-    monkeypatch.setenv("RINGFLOW_SMS_FROM", FROM)
     monkeypatch.setenv("RINGFLOW_WORKER", "false")
     monkeypatch.setenv("RINGFLOW_JOB_LEASE_SECONDS", "2.5")
     settings = load_settings()
 
     assert settings.twilio_account_sid == ACCOUNT_SID
     assert settings.twilio_api_base_url == "http://127.0.0.1:9999"
-    assert settings.sms_from == FROM
     assert settings.worker is False
     assert settings.job_lease_seconds == 2.5
-
-
-def test_the_sending_number_must_be_e164(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RINGFLOW_SMS_FROM", "5005550001")
-    with pytest.raises(ValidationError, match=r"E\.164"):
-        load_settings()
