@@ -38,7 +38,7 @@ from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
-from sms.send_job import SEND_SMS, SendSmsHandler
+from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
@@ -127,7 +127,7 @@ def create_app(
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
             engine = Engine(settings.step_limit)
-            app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine)
+            app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine, queue_text)
             app[sms_routes.SMS_DATABASE] = db
             app[sms_routes.SMS_SETTINGS] = settings
             provider, provider_name = sms_provider(settings, db)

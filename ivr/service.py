@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,7 +25,10 @@ from ringflow.database import BatchConflict, Database
 from workflows.catalog import WorkflowCatalog
 from workflows.db import runs
 from workflows.engine import Engine, EngineError, RunState
+from workflows.instructions import Instruction, SendText
+from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
+    Effect,
     RunCache,
     RunIds,
     StoredRun,
@@ -61,13 +65,23 @@ def resume_prefix(base_url: str, run_id: str, turn: int) -> str:
     return f"{base_url}/twilio/voice/runs/{run_id}/{turn}"
 
 
+class TextQueue(Protocol):
+    """Queues a text as durable work inside the caller's transaction (``sms.send_job``)."""
+
+    def __call__(self, conn: Connection, *, to: str, from_: str, body: str, key: str) -> object:
+        """Record the text and enqueue its sending; nothing new for a ``key`` already used."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class NewCall:
-    """A call to store with the run its workflow started (None: no workflow took it)."""
+    """A call to store with the run its workflow started (None: no workflow took it), and
+    ``effects`` for the same transaction (texts the first turn queued)."""
 
     row: dict[str, Any]
     run: StoredRun | None
     error: str | None = None
+    effects: tuple[Effect, ...] = ()
 
 
 def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
@@ -89,6 +103,9 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
                 raise BatchConflict(f"{len(fresh) - inserted.rowcount} calls stored meanwhile")
             fresh = []
         insert_runs(conn, [run_row(c.run, VOICE, c.error) for c in fresh if c.run is not None])
+        for call in fresh:
+            for effect in call.effects:
+                effect(conn)
     if len(fresh) == len(new):
         return [None] * len(new)
     stored = dict(list(conn.execute(_STORED_ANSWERS, {"sids": sids})))
@@ -136,10 +153,13 @@ def _record_status(
 class VoiceService:
     """Runs voice turns against the database, the workflow catalog and the engine."""
 
-    def __init__(self, db: Database, catalog: WorkflowCatalog, engine: Engine) -> None:
+    def __init__(
+        self, db: Database, catalog: WorkflowCatalog, engine: Engine, texts: TextQueue
+    ) -> None:
         self._db = db
         self._catalog = catalog
         self._engine = engine
+        self._texts = texts
         self._runs = RunCache()
         self._run_ids = RunIds()
 
@@ -165,6 +185,7 @@ class VoiceService:
             return stored or apology(NOT_IN_SERVICE)
         run_id = self._run_ids.new()
         failure: str | None = None
+        effects: tuple[Effect, ...] = ()
         try:
             turn = self._engine.start(active.workflow, _call_vars(call))
         except EngineError as error:
@@ -172,9 +193,8 @@ class VoiceService:
             state, answer, failure = error.state, apology(APOLOGY), str(error)
         else:
             state = turn.state
-            answer = render(
-                turn.instructions, resume_prefix(base_url, run_id, 1), finished=turn.finished
-            )
+            voice, effects = self._split(turn.instructions, call, f"{run_id}:0")
+            answer = render(voice, resume_prefix(base_url, run_id, 1), finished=turn.finished)
         run = new_run(
             run_id=run_id,
             version_id=active.version_id,
@@ -184,7 +204,8 @@ class VoiceService:
             error=failure,
         )
         row.update(run_id=run_id, workflow_id=active.workflow.id)
-        stored = await self._db.write_batched(start_calls, NewCall(row, run, failure))
+        new_call = NewCall(row, run, failure, effects if failure is None else ())
+        stored = await self._db.write_batched(start_calls, new_call)
         if stored is not None:
             log.info("call %s: repeated incoming webhook answered from the stored turn", call.sid)
             return stored
@@ -216,6 +237,7 @@ class VoiceService:
         workflow = await self._catalog.version(stored.version_id)
         reply = parse_reply(wait, form)
         failure: str | None = None
+        effects: tuple[Effect, ...] = ()
         try:
             result = self._engine.resume(
                 workflow, RunState.from_json(stored.state), reply, _call_vars(call)
@@ -225,19 +247,41 @@ class VoiceService:
             state, answer, failure = error.state, apology(APOLOGY), str(error)
         else:
             state = result.state
+            voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}")
             answer = render(
-                result.instructions,
-                resume_prefix(base_url, run_id, turn_number + 1),
-                finished=result.finished,
+                voice, resume_prefix(base_url, run_id, turn_number + 1), finished=result.finished
             )
         updated = next_turn(stored, state, answer, failure)
-        if await self._db.write_batched(save_turns, TurnSave(updated, failure)):
+        if await self._db.write_batched(save_turns, TurnSave(updated, failure, effects)):
             self._runs.put(updated)
             return answer
         # Another request (a repeat, or another instance) stored this turn first.
         self._runs.forget(run_id)
         again = await self._db.read(lambda conn: load_run(conn, run_id))
         return (again.last_response if again else None) or apology(APOLOGY)
+
+    def _split(
+        self, instructions: tuple[Instruction, ...], call: CallFields, turn_key: str
+    ) -> tuple[tuple[Instruction, ...], tuple[Effect, ...]]:
+        """The turn's voice instructions, and its texts as effects for the turn's transaction.
+
+        A text's key names the run, the turn and its place in the turn, so a repeated webhook
+        (answered from the stored turn) never queues it again.
+        """
+        voice = tuple(i for i in instructions if not isinstance(i, SendText))
+        texts = [i for i in instructions if isinstance(i, SendText)]
+        effects = tuple(
+            partial(self._queue_text, text, call, f"voice:{turn_key}:{index}")
+            for index, text in enumerate(texts)
+        )
+        return voice, effects
+
+    def _queue_text(self, text: SendText, call: CallFields, key: str, conn: Connection) -> None:
+        try:
+            self._texts(conn, to=text.to, from_=call.called, body=text.body, key=key)
+        except InvalidPhoneNumber as error:
+            # An anonymous or malformed caller id: the call goes on without the text.
+            log.warning("call %s: text not sent: %s", call.sid, error)
 
     async def fail(self, call_sid: str | None, run_id: str | None, error: str) -> None:
         """Mark the run of a failed turn as failed, so the call log says so. Never raises."""

@@ -83,5 +83,14 @@ class Hangup:
     """End the conversation."""
 
 
-Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup
+@dataclass(frozen=True, slots=True)
+class SendText:
+    """Send a text message to ``to``: not part of the conversation's own channel, it is
+    queued as durable work when the turn is saved."""
+
+    to: str
+    body: str
+
+
+Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup | SendText
 WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -135,12 +136,18 @@ def load_run(conn: Connection, run_id: str) -> StoredRun | None:
     return None if row is None else StoredRun(*row)
 
 
+Effect = Callable[[Connection], object]
+"""More work for the turn's transaction (e.g. queue a text); runs only if the turn is saved."""
+
+
 @dataclass(frozen=True, slots=True)
 class TurnSave:
-    """``run`` as it is after turn ``run.turn - 1``; ``error`` when that turn failed."""
+    """``run`` as it is after turn ``run.turn - 1``; ``error`` when that turn failed;
+    ``effects`` to run in the same transaction once the turn is saved."""
 
     run: StoredRun
     error: str | None = None
+    effects: tuple[Effect, ...] = ()
 
     def params(self, now: datetime) -> dict[str, Any]:
         """The parameters of the conditional update."""
@@ -167,10 +174,15 @@ def save_turns(conn: Connection, saves: list[TurnSave]) -> list[bool]:
     params = [save.params(now) for save in saves]
     changed = conn.execute(_SAVE_TURN, params if len(params) > 1 else params[0]).rowcount
     if len(params) == 1:
-        return [changed == 1]
-    if changed != len(params):
+        saved = [changed == 1]
+    elif changed != len(params):
         raise BatchConflict(f"{len(params) - changed} of {len(params)} turns were already saved")
-    return [True] * len(params)
+    else:
+        saved = [True] * len(params)
+    for save, done in zip(saves, saved, strict=True):
+        for effect in save.effects if done else ():
+            effect(conn)
+    return saved
 
 
 def end_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> None:

@@ -25,7 +25,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
     "a step needs exactly one kind key, one of: "
-    "branch, dial, goto, hangup, menu, pause, play, record, say, set"
+    "branch, dial, goto, hangup, menu, pause, play, record, say, send_sms, set"
 )
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 

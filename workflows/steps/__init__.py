@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from workflows.steps import branch, dial, goto, hangup, menu, pause, play, record, say, set_vars
+from workflows.steps import (
+    branch,
+    dial,
+    goto,
+    hangup,
+    menu,
+    pause,
+    play,
+    record,
+    say,
+    send_sms,
+    set_vars,
+)
 from workflows.steps.base import StepKind
 
 STEP_KINDS: Mapping[str, StepKind[Any]] = {
@@ -21,6 +33,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         goto.KIND,
         branch.KIND,
         set_vars.KIND,
+        send_sms.KIND,
     )
 }
 

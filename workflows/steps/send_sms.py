@@ -1,0 +1,57 @@
+"""``send_sms``: text the caller (or a fixed number) during a call, then go on.
+
+The text is a template (``{{call.from}}``, ``{{vars.choice}}``, with ``| fallback``; see
+``workflows/templates.py``), checked when the workflow is loaded. The channel queues it as a
+durable job in the same transaction as the turn, so a repeated webhook queues nothing twice
+and no crash loses it; it goes out from the number the caller called.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from workflows.instructions import SendText
+from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.names import E164
+from workflows.templates import Template, TemplateError
+
+TEMPLATE_ROOTS = ("call", "vars")
+
+
+@lru_cache(maxsize=1024)
+def _template(text: str) -> Template:
+    return Template.parse(text, roots=TEMPLATE_ROOTS)
+
+
+class SendSmsParams(StepParams):
+    """``send_sms: "text"`` or ``send_sms: {body, to}``."""
+
+    shorthand = "body"
+    body: str = Field(min_length=1, max_length=1600, description="the text, a template")
+    to: E164 | None = Field(default=None, description="the number to text; default: the caller")
+
+    @model_validator(mode="after")
+    def _check_template(self) -> Self:
+        try:
+            _template(self.body)
+        except TemplateError as error:
+            raise ValueError(f"body: {error}") from None
+        return self
+
+
+class SendSmsKind(StepKind[SendSmsParams]):
+    name = "send_sms"
+    params = SendSmsParams
+    summary = "Text the caller (or `to`) a templated message, then continue with `next`."
+
+    def enter(self, params: SendSmsParams, ctx: RunContext) -> StepResult:
+        to = params.to or ctx.call.get("from", "")
+        body = _template(params.body).render({"call": ctx.call, "vars": ctx.vars})
+        ctx.emit(SendText(to=to, body=body))
+        return Next()
+
+
+KIND = SendSmsKind()
