@@ -36,18 +36,6 @@ OUR_NUMBER = "+15005550001"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub() as running:
-        yield running
-
-
 @pytest.fixture
 async def server(servers: ServerFactory) -> RunningServer:
     # No worker in the server: the test runs its own against the stub.

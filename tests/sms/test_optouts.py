@@ -33,18 +33,6 @@ class Clock:
         return datetime.now(UTC) + self.offset
 
 
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub() as running:
-        yield running
-
-
 @pytest.fixture
 async def worker(migrated_db: Database, stub: TwilioApiStub) -> AsyncIterator[JobWorker]:
     provider = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url, timeout=5)

@@ -43,13 +43,6 @@ class Clock:
         self.offset += delta
 
 
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TWILIO_EDGE / TWILIO_REGION would splice themselves into the stub's host name."""
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = await open_database(database_url)
@@ -58,19 +51,6 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub() as running:
-        yield running
-
-
-@pytest.fixture
-async def provider(stub: TwilioApiStub) -> AsyncIterator[TwilioSmsProvider]:
-    sender = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url, timeout=5)
-    yield sender
-    await sender.close()
 
 
 @pytest.fixture

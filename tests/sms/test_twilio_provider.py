@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -21,26 +20,6 @@ TEXT = OutgoingSms(
     idempotency_key="job-42-attempt-key",
     status_callback="https://ivr.example.com/sms/status",
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TWILIO_EDGE / TWILIO_REGION would splice themselves into the stub's host name."""
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub() as running:
-        yield running
-
-
-@pytest.fixture
-async def provider(stub: TwilioApiStub) -> AsyncIterator[TwilioSmsProvider]:
-    sender = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url, timeout=5)
-    yield sender
-    await sender.close()
 
 
 async def test_send_returns_the_sid_status_and_segments(
