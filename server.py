@@ -174,7 +174,7 @@ def banner(settings: Settings, flows: Sequence[Workflow], out: TextIO) -> None:
         trigger = workflow.spec.trigger
         numbers = ", ".join(trigger.to) if trigger.to else "any number"
         print(f"  workflow {workflow.id}: {trigger.event} ({numbers})", file=out)
-    print("Paste these into your Twilio number's voice configuration:", file=out)
+    print("Paste these into your Twilio number's configuration:", file=out)
     print(f"  A call comes in (HTTP POST):       {public}/twilio/voice", file=out)
     print(f"  Call status changes (HTTP POST):   {public}/twilio/voice/status", file=out)
     print(f"  A message comes in (HTTP POST):    {public}/twilio/sms", file=out)

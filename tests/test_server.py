@@ -169,3 +169,17 @@ def test_serve_refuses_a_bad_workflow_file_with_its_line(
         capsys.readouterr().err.strip()
         == f"{flows / 'main.yaml'}:5 steps.hi.next: unknown step 'bye'"
     )
+
+
+def test_the_demo_texts_the_address(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2\n2\n"))
+    assert main(["call", "--from", "+12025550143"]) == 0
+    assert "We have also texted you the address." in capsys.readouterr().out
+
+    assert main(["messages"]) == 0
+    log = capsys.readouterr().out.splitlines()
+    assert len(log) == 2, log
+    assert "+12025550143" in log[1]
+    assert "Acme: 1 Example Street, Springfield." in log[1]
