@@ -69,14 +69,20 @@ def _error_code(raw: str) -> int | None:
     return int(text) if text.isdigit() and len(text) < 10 else None
 
 
-async def message_status(request: web.Request) -> web.Response:
-    """``POST /twilio/sms/status``: Twilio's delivery status callback for a text."""
+async def _signed_fields(request: web.Request, required: tuple[str, ...]) -> dict[str, str]:
+    """The webhook's form: 403 without a valid signature, 400 naming a missing field."""
     form = await read_signed_form(request, request.app[VOICE_CONFIG].checker, "MessageSid")
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    for name in _REQUIRED:
+    for name in required:
         if not form.get(name, "").strip():
             raise web.HTTPBadRequest(text=f"missing form field {name}")
+    return form
+
+
+async def message_status(request: web.Request) -> web.Response:
+    """``POST /twilio/sms/status``: Twilio's delivery status callback for a text."""
+    form = await _signed_fields(request, _REQUIRED)
     sid = form["MessageSid"].strip()[:64]
     status = form["MessageStatus"].strip()
     error_code = _error_code(form.get("ErrorCode", ""))
@@ -145,12 +151,7 @@ def _twiml() -> web.Response:
 
 async def incoming_message(request: web.Request) -> web.Response:
     """``POST /twilio/sms``: a text received on one of our numbers."""
-    form = await read_signed_form(request, request.app[VOICE_CONFIG].checker, "MessageSid")
-    if form is None:
-        raise web.HTTPForbidden(text="invalid Twilio signature")
-    for name in _INBOUND_REQUIRED:
-        if not form.get(name, "").strip():
-            raise web.HTTPBadRequest(text=f"missing form field {name}")
+    form = await _signed_fields(request, _INBOUND_REQUIRED)
     if "Body" not in form:
         raise web.HTTPBadRequest(text="missing form field Body")
     sid = form["MessageSid"].strip()[:64]

@@ -16,15 +16,14 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, func, select
 
-from ringflow.database import Database, open_database
-from ringflow.migrate import upgrade
+from ringflow.database import Database
 from sms.db import messages
 from sms.send_job import queue_text
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
@@ -40,13 +39,8 @@ RINGFLOW = Path(sys.executable).parent / "ringflow"
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
