@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
@@ -236,36 +236,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_calls(args: argparse.Namespace) -> int:
-    from ivr.calllog import format_calls, recent_calls
-
-    settings = load_settings()
+def _print_from_database(table: Callable[[Database], Awaitable[str]]) -> int:
+    """Open the configured database, print what ``table`` makes of it, close it."""
 
     async def show() -> str:
-        db = await open_database(settings)
+        db = await open_database(load_settings())
         try:
-            return format_calls(await recent_calls(db, args.limit))
+            return await table(db)
         finally:
             await db.close()
 
     print(asyncio.run(show()))
     return 0
+
+
+def cmd_calls(args: argparse.Namespace) -> int:
+    from ivr.calllog import format_calls, recent_calls
+
+    async def table(db: Database) -> str:
+        return format_calls(await recent_calls(db, args.limit))
+
+    return _print_from_database(table)
 
 
 def cmd_messages(args: argparse.Namespace) -> int:
     from sms.messages import format_messages, recent_messages
 
-    settings = load_settings()
+    async def table(db: Database) -> str:
+        return format_messages(await recent_messages(db, args.limit))
 
-    async def show() -> str:
-        db = await open_database(settings)
-        try:
-            return format_messages(await recent_messages(db, args.limit))
-        finally:
-            await db.close()
-
-    print(asyncio.run(show()))
-    return 0
+    return _print_from_database(table)
 
 
 def cmd_call(args: argparse.Namespace) -> int:

@@ -123,6 +123,42 @@ def outbound_status(raw: str) -> str | None:
     return status if status in _RANK else None
 
 
+def _new_row(
+    *,
+    direction: str,
+    contact: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    status: str,
+    provider: str | None,
+    provider_id: str | None,
+    key: str,
+) -> dict[str, object]:
+    """A new message row, its encoding and segments counted from ``body``."""
+    count = count_segments(body)
+    now = datetime.now(UTC)
+    return {
+        "direction": direction,
+        "contact_number": contact,
+        "from_number": from_number,
+        "to_number": to_number,
+        "body": body,
+        "encoding": count.encoding,
+        "segments": count.segments,
+        "status": status,
+        "provider": provider,
+        "provider_id": provider_id,
+        "idempotency_key": key,
+        "error_code": None,
+        "error": None,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+        "delivered_at": None,
+    }
+
+
 def record_outbound(
     conn: Connection,
     *,
@@ -139,32 +175,20 @@ def record_outbound(
     ``idempotency_key`` again (a re-run event) records nothing and returns the first row.
     """
     number = normalize_number(to, default_region)
-    count = count_segments(body)
-    now = datetime.now(UTC)
-    conn.execute(
-        _NEW_MESSAGE[conn.dialect.name],
-        {
-            "direction": "outbound",
-            "contact_number": number,
-            "from_number": from_.strip(),
-            "to_number": number,
-            "body": body,
-            "encoding": count.encoding,
-            "segments": count.segments,
-            "status": "queued",
-            "provider": None,
-            "provider_id": None,
-            "idempotency_key": idempotency_key,
-            "error_code": None,
-            "error": None,
-            "created_at": now,
-            "updated_at": now,
-            "sent_at": None,
-            "delivered_at": None,
-        },
+    row = _new_row(
+        direction="outbound",
+        contact=number,
+        from_number=from_.strip(),
+        to_number=number,
+        body=body,
+        status="queued",
+        provider=None,
+        provider_id=None,
+        key=idempotency_key,
     )
-    row = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key)).one()
-    return _message(row)
+    conn.execute(_NEW_MESSAGE[conn.dialect.name], row)
+    stored = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key))
+    return _message(stored.one())
 
 
 def record_inbound(
@@ -185,31 +209,18 @@ def record_inbound(
     webhook) records nothing and returns False.
     """
     number = ensure_contact(conn, from_, default_region).number
-    count = count_segments(body)
-    now = datetime.now(UTC)
-    inserted = conn.execute(
-        _INBOUND_MESSAGE[conn.dialect.name],
-        {
-            "direction": "inbound",
-            "contact_number": number,
-            "from_number": number,
-            "to_number": to.strip(),
-            "body": body,
-            "encoding": count.encoding,
-            "segments": count.segments,
-            "status": "received",
-            "provider": "twilio",
-            "provider_id": provider_id,
-            "idempotency_key": f"in:{provider_id}",
-            "error_code": None,
-            "error": None,
-            "created_at": now,
-            "updated_at": now,
-            "sent_at": None,
-            "delivered_at": None,
-        },
-    ).rowcount
-    return bool(inserted)
+    row = _new_row(
+        direction="inbound",
+        contact=number,
+        from_number=number,
+        to_number=to.strip(),
+        body=body,
+        status="received",
+        provider="twilio",
+        provider_id=provider_id,
+        key=f"in:{provider_id}",
+    )
+    return bool(conn.execute(_INBOUND_MESSAGE[conn.dialect.name], row).rowcount)
 
 
 def message_by_key(conn: Connection, idempotency_key: str) -> MessageRow | None:

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from twilio.request_validator import RequestValidator
 
 from ringflow.database import Database, metadata, open_database
 from ringflow.database import database_url as driver_url
@@ -76,6 +78,29 @@ class RunningServer:
         """Rows in ``table``."""
         query = select(func.count()).select_from(metadata.tables[table])
         return int(await self.db.read(lambda conn: conn.execute(query).scalar_one()))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a server answered."""
+
+    status: int
+    content_type: str
+    text: str
+
+
+async def signed_post(
+    server: RunningServer, path: str, form: dict[str, str], token: str = AUTH_TOKEN
+) -> Reply:
+    """POST ``form`` to ``path``, signed as Twilio signs it for the public URL."""
+    signature = RequestValidator(token).compute_signature(PUBLIC_URL + path, form)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            server.base_url + path, data=form, headers={"X-Twilio-Signature": signature}
+        ) as response,
+    ):
+        return Reply(response.status, response.content_type, await response.text())
 
 
 def workflow(yaml_text: str) -> Workflow:

@@ -54,10 +54,12 @@ def _version_id(conn: Connection, workflow: Workflow, now: datetime) -> int:
     return int(inserted.scalar_one())
 
 
-def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> None:
+def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> list[int]:
     now = datetime.now(UTC)
+    version_ids = []
     for workflow in loaded:
         version_id = _version_id(conn, workflow, now)
+        version_ids.append(version_id)
         exists = conn.execute(select(workflows.c.id).where(workflows.c.id == workflow.id)).first()
         values = {"version_id": version_id, "enabled": True, "updated_at": now}
         if exists is None:
@@ -70,6 +72,7 @@ def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> None:
         .where(workflows.c.id.not_in([w.id for w in loaded]))
         .values(enabled=False, updated_at=now)
     )
+    return version_ids
 
 
 def _enabled_version_ids(conn: Connection) -> list[int]:
@@ -94,7 +97,9 @@ class WorkflowCatalog:
 
     async def install_files(self, loaded: Sequence[Workflow]) -> None:
         """Make ``loaded`` the active file workflows; disable file workflows no longer there."""
-        await self._db.write(lambda conn: _install_files(conn, loaded))
+        version_ids = await self._db.write(lambda conn: _install_files(conn, loaded))
+        # Just validated: no need to read these versions back and validate them again.
+        self._versions.update(zip(version_ids, loaded, strict=True))
         await self.refresh()
 
     async def refresh(self) -> None:

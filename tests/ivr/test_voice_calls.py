@@ -13,7 +13,14 @@ from twilio.request_validator import RequestValidator
 
 from ivr.db import calls
 from ivr.softphone import ScriptedCaller, Softphone
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, RunningServer, ServerFactory, workflow
+from tests.conftest import (
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    RunningServer,
+    ServerFactory,
+    workflow,
+)
+from tests.conftest import signed_post as post_signed
 from workflows.db import runs
 from workflows.steps import dial, say
 
@@ -146,15 +153,9 @@ async def test_unanswered_dial_goes_to_voicemail(servers: ServerFactory) -> None
 
 
 async def signed_post(server: RunningServer, path: str, form: dict[str, str]) -> tuple[int, str]:
-    """POST ``form`` to ``path`` signed as Twilio signs it for the public URL."""
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_URL + path, form)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            server.base_url + path, data=form, headers={"X-Twilio-Signature": signature}
-        ) as response,
-    ):
-        return response.status, await response.text()
+    """POST ``form`` to ``path`` signed for the public URL: status and body."""
+    reply = await post_signed(server, path, form)
+    return reply.status, reply.text
 
 
 def action_path(twiml: str) -> str:
@@ -390,3 +391,17 @@ async def test_an_oversized_webhook_is_refused_before_anything_is_stored(
     status, _body = await signed_post(server, "/twilio/voice", form)
     assert status == 413
     assert await server.count("calls") == 0
+
+
+async def test_any_instance_serves_any_turn(servers: ServerFactory) -> None:
+    first = await servers.start([MENU_FLOW])
+    second = await servers.start([MENU_FLOW])  # same database, its own caches
+    call = {"CallSid": "CA" + "d" * 32, "From": "+15551230000", "To": "+15559870000"}
+
+    _, greeting = await signed_post(first, "/twilio/voice", call)
+    status, answer = await signed_post(second, action_path(greeting), call | {"Digits": "2"})
+
+    assert status == 200
+    assert "<Say>We are open nine to six.</Say>" in answer
+    row = await call_row(first, call["CallSid"])
+    assert row["state"]["path"] == ["welcome", "main", "hours", "goodbye"]  # type: ignore[index]

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from ringflow.settings import (
     DEFAULT_HELP_REPLY,
@@ -24,7 +23,8 @@ from sms.messages import MessageRow, message_by_key
 from sms.optouts import is_opted_out
 from sms.send_job import OPTED_OUT_ERROR, SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, RunningServer, ServerFactory
+from tests.conftest import AUTH_TOKEN, RunningServer, ServerFactory
+from tests.conftest import signed_post as post_signed
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.fakes.twilio_api import AUTH_TOKEN as API_TOKEN
 from workflows.contacts import get_contact
@@ -76,15 +76,9 @@ def inbound(body: str | None, sid: str = "SM" + "1" * 32) -> dict[str, str]:
 async def signed_post(
     server: RunningServer, form: dict[str, str], token: str = AUTH_TOKEN
 ) -> tuple[int, str, str]:
-    """POST ``form`` signed as Twilio signs it for the public URL: status, content type, text."""
-    signature = RequestValidator(token).compute_signature(PUBLIC_URL + PATH, form)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            server.base_url + PATH, data=form, headers={"X-Twilio-Signature": signature}
-        ) as response,
-    ):
-        return response.status, response.content_type, await response.text()
+    """POST ``form`` signed for the public URL: status, content type, text."""
+    reply = await post_signed(server, PATH, form, token)
+    return reply.status, reply.content_type, reply.text
 
 
 async def post_ok(server: RunningServer, form: dict[str, str]) -> None:

@@ -4,7 +4,6 @@ the STOP confirmation, once); a 21610 from the provider opts the number out."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,21 +15,12 @@ from sms.optouts import is_opted_out, opt_in, opt_out
 from sms.send_job import OPTED_OUT_ERROR, SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
+from tests.sms.conftest import Clock
 from workflows.jobs import JobWorker, RetryPolicy, jobs
 from workflows.phones import InvalidPhoneNumber
 
 TO = "+15005550006"
 FROM = "+15005550001"
-
-
-class Clock:
-    """The real time, plus however far the test moved it forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
 
 
 @pytest.fixture

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, func, select
 
-from ringflow.database import Database, open_database
-from ringflow.migrate import upgrade
+from ringflow.database import Database
 from ringflow.settings import load_settings
 from server import JOB_WORKER, SMS_PROVIDER
 from sms.db import messages
@@ -22,6 +20,7 @@ from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from tests.conftest import PUBLIC_URL, ServerFactory
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
+from tests.sms.conftest import Clock
 from workflows.jobs import JobWorker, RetryPolicy, jobs
 
 TO = "+15005550006"
@@ -30,27 +29,9 @@ BODY = "Thanks for calling Acme! We will call you back within the hour."
 CALLBACK = "https://ivr.example.com/twilio/sms/status"
 
 
-class Clock:
-    """The real time, plus however far the test moved it forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, delta: timedelta) -> None:
-        self.offset += delta
-
-
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = await open_database(database_url)
-    try:
-        await upgrade(database)
-        yield database
-    finally:
-        await database.close()
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 @pytest.fixture

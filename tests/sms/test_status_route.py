@@ -8,11 +8,11 @@ import logging
 import aiohttp
 import pytest
 from sqlalchemy import Connection, select
-from twilio.request_validator import RequestValidator
 
 from sms.db import messages
 from sms.messages import mark_sent, record_outbound
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, RunningServer, ServerFactory
+from tests.conftest import AUTH_TOKEN, RunningServer, ServerFactory
+from tests.conftest import signed_post as post_signed
 
 PATH = "/twilio/sms/status"
 SID = "SM" + "b" * 32
@@ -21,15 +21,9 @@ SID = "SM" + "b" * 32
 async def signed_post(
     server: RunningServer, form: dict[str, str], token: str = AUTH_TOKEN
 ) -> tuple[int, str]:
-    """POST ``form`` to the status URL signed as Twilio signs it for the public URL."""
-    signature = RequestValidator(token).compute_signature(PUBLIC_URL + PATH, form)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            server.base_url + PATH, data=form, headers={"X-Twilio-Signature": signature}
-        ) as response,
-    ):
-        return response.status, await response.text()
+    """POST ``form`` to the status URL signed for the public URL: status and body."""
+    reply = await post_signed(server, PATH, form, token)
+    return reply.status, reply.text
 
 
 def callback(status: str, sid: str = SID, error_code: str = "") -> dict[str, str]:
