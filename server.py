@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -38,13 +38,24 @@ from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
+from sms.runner import MessageRunner
 from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
+from sms.workflow_jobs import (
+    CALL_EVENT,
+    RUN_TIMER,
+    SMS_INBOUND,
+    CallEventHandler,
+    InboundTextHandler,
+    RunTimerHandler,
+)
 from workflows.catalog import WorkflowCatalog
 from workflows.engine import Engine
-from workflows.jobs import JobWorker, RetryPolicy
+from workflows.jobs import JobHandler, JobWorker, RetryPolicy, utc_now
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
+from workflows.schedules import ScheduleBook, load_schedule_folder
+from workflows.schedules.overrides import load_overrides
 
 log = logging.getLogger("ringflow")
 
@@ -55,6 +66,9 @@ CATALOG = web.AppKey("catalog", WorkflowCatalog)
 SMS_PROVIDER = web.AppKey("sms_provider", SmsProvider)
 JOB_WORKER = web.AppKey("job_worker", JobWorker)
 MAX_REQUEST_BYTES = 64 * 1024
+OVERRIDES_REFRESH_SECONDS = 5.0
+"""How soon an admin's "open now" / "closed now" reaches every instance."""
+Clock = Callable[[], datetime]
 
 
 def load_flows(settings: Settings) -> list[Workflow]:
@@ -63,6 +77,29 @@ def load_flows(settings: Settings) -> list[Workflow]:
     if not folder.is_dir():
         raise WorkflowInvalid(str(folder), [Problem((), "no such folder of workflow files")])
     return from_folder(folder)
+
+
+def load_schedules(settings: Settings) -> ScheduleBook:
+    """The named schedules: the ``schedules`` folder beside the workflow files."""
+    folder = settings.flows_dir or DEMO_FLOWS
+    return ScheduleBook(load_schedule_folder(folder / "schedules"))
+
+
+async def open_catalog(db: Database, settings: Settings, clock: Clock) -> WorkflowCatalog:
+    """The workflow catalog with the schedules and their stored overrides."""
+    catalog = WorkflowCatalog(db, load_schedules(settings))
+    catalog.use_overrides(await db.read(load_overrides))
+    return catalog
+
+
+async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
+    """Re-read the manual overrides every few seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(OVERRIDES_REFRESH_SECONDS)
+        try:
+            catalog.use_overrides(await db.read(load_overrides))
+        except Exception:
+            log.exception("could not re-read the schedule overrides; keeping the last ones")
 
 
 async def open_database(settings: Settings) -> Database:
@@ -88,18 +125,40 @@ def sms_provider(settings: Settings, db: Database) -> tuple[SmsProvider, Provide
 
 
 def job_worker(
-    settings: Settings, db: Database, provider: SmsProvider, provider_name: Provider
+    settings: Settings,
+    db: Database,
+    catalog: WorkflowCatalog,
+    provider: SmsProvider,
+    provider_name: Provider,
+    clock: Clock = utc_now,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
-    handlers = {SEND_SMS: SendSmsHandler(db, provider, provider_name, callback)}
+    runner = MessageRunner(Engine(settings.step_limit), catalog)
+    handlers: dict[str, JobHandler] = {
+        SEND_SMS: SendSmsHandler(db, provider, provider_name, callback),
+        CALL_EVENT: CallEventHandler(db, catalog, runner, clock),
+        SMS_INBOUND: InboundTextHandler(db, catalog, runner, clock),
+        RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
+    }
     return JobWorker(
         db,
         handlers,
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),
         lease=timedelta(seconds=settings.job_lease_seconds),
+        clock=clock,
     )
+
+
+def _no_worker() -> None:
+    """No worker in this process: another one (``ringflow worker``) polls for the jobs."""
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _stop_worker(worker: JobWorker, running: asyncio.Task[None]) -> None:
@@ -108,10 +167,15 @@ async def _stop_worker(worker: JobWorker, running: asyncio.Task[None]) -> None:
 
 
 def create_app(
-    settings: Settings, flows: Sequence[Workflow] | None = None, *, serving: bool = False
+    settings: Settings,
+    flows: Sequence[Workflow] | None = None,
+    *,
+    serving: bool = False,
+    clock: Clock = utc_now,
 ) -> web.Application:
     """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
-    ``serving`` tunes the process for a long-running server (``ringflow serve``)."""
+    ``serving`` tunes the process for a long-running server (``ringflow serve``); ``clock``
+    is what "now" means to business hours, quiet hours and jobs (tests move it)."""
     # Twilio's webhook forms are a few kilobytes; nothing here takes uploads yet.
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
@@ -123,21 +187,28 @@ def create_app(
             db = await open_database(settings)
             stack.push_async_callback(db.close)
             app[DATABASE] = db
-            catalog = WorkflowCatalog(db)
+            catalog = await open_catalog(db, settings, clock)
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
-            engine = Engine(settings.step_limit)
-            app[voice_routes.VOICE_SERVICE] = VoiceService(db, catalog, engine, queue_text)
+            refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
+            stack.push_async_callback(_cancel, refreshing)
             app[sms_routes.SMS_DATABASE] = db
             app[sms_routes.SMS_SETTINGS] = settings
             provider, provider_name = sms_provider(settings, db)
             stack.push_async_callback(provider.close)
             app[SMS_PROVIDER] = provider
+            wake: Callable[[], None] | None = None
             if settings.worker:
-                worker = job_worker(settings, db, provider, provider_name)
+                worker = job_worker(settings, db, catalog, provider, provider_name, clock)
                 app[JOB_WORKER] = worker
+                wake = worker.wake
                 running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
                 stack.push_async_callback(_stop_worker, worker, running)
+            app[sms_routes.JOBS_WAKE] = wake or _no_worker
+            engine = Engine(settings.step_limit)
+            app[voice_routes.VOICE_SERVICE] = VoiceService(
+                db, catalog, engine, queue_text, clock=clock, events=wake
+            )
             if serving:
                 tune_garbage_collector()
             yield
@@ -298,9 +369,12 @@ async def run_worker(settings: Settings) -> int:
     """Run the job worker until SIGINT or SIGTERM, then let the jobs in flight finish."""
     db = await open_database(settings)
     try:
+        catalog = await open_catalog(db, settings, utc_now)
+        await catalog.refresh()
+        refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
         provider, provider_name = sms_provider(settings, db)
         try:
-            worker = job_worker(settings, db, provider, provider_name)
+            worker = job_worker(settings, db, catalog, provider, provider_name)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for number in (signal.SIGINT, signal.SIGTERM):
@@ -316,6 +390,7 @@ async def run_worker(settings: Settings) -> int:
             for number in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(number)
         finally:
+            await _cancel(refreshing)
             await provider.close()
     finally:
         await db.close()

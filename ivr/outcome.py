@@ -1,27 +1,49 @@
-"""How a call ended, decided once from its final status and what its run went through."""
+"""How a call ended: one outcome per call, decided once, when its final status arrives.
+
+Twilio's final status cannot say it: a call the IVR answered reads ``completed`` whether the
+caller reached an agent or gave up in the queue. The outcome is decided from what the run went
+through instead (its ``facts``):
+
+``ended``        a dial was answered: the caller spoke with someone (raises ``call.ended``);
+``after_hours``  nobody answered and the call came in while the workflow's ``hours`` were
+                 closed (raises ``call.after_hours``);
+``missed``       nobody answered although the workflow tried (a dial not answered, busy or
+                 failed; the caller hanging up while it rang), or the workflow failed and the
+                 caller heard an apology, or the call never got past ringing (Twilio's
+                 ``busy``, ``no-answer``, ``canceled``, ``failed``) (raises ``call.missed``);
+``self_service`` the workflow ran to its end without trying to reach anyone (an IVR answer);
+``abandoned``    the caller hung up in the menus, before any dial;
+``unrouted``     no workflow took the call.
+
+An agent reached wins over closed hours: the caller was served.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
+
+from workflows.triggers import OUTCOME_EVENTS
+
+_NEVER_CONNECTED: Final = frozenset({"busy", "no-answer", "canceled", "failed"})
 
 
 def decide_outcome(call_status: str, run_status: str | None, facts: Mapping[str, Any]) -> str:
-    """One word for the call log.
-
-    ``unrouted`` no workflow took the call; ``error`` the workflow failed; ``agent`` a dial was
-    answered; ``voicemail`` the caller left a recording; ``abandoned`` the caller hung up while
-    the workflow waited; ``completed`` the workflow ran to its end; otherwise Twilio's final
-    status (``busy``, ``no-answer``, ``failed``, ``canceled``) for calls never answered.
-    """
-    if run_status is None:
-        return "unrouted" if call_status == "completed" else call_status
-    if run_status == "failed":
-        return "error"
+    """The call's outcome (one of ``CALL_OUTCOMES``) from its final status and its run's state."""
     if facts.get("agent"):
-        return "agent"
-    if facts.get("recordings"):
-        return "voicemail"
-    if run_status == "waiting":
-        return "abandoned"
-    return "completed"
+        return "ended"
+    if facts.get("after_hours"):
+        return "after_hours"
+    if run_status is None:
+        return "missed" if call_status in _NEVER_CONNECTED else "unrouted"
+    tried = bool(facts.get("dials")) or bool(facts.get("ringing"))
+    if tried or run_status == "failed" or call_status in _NEVER_CONNECTED:
+        return "missed"
+    if run_status == "completed":
+        return "self_service"
+    return "abandoned"
+
+
+def outcome_event(outcome: str) -> str | None:
+    """The event an outcome raises (``call.missed``...), or None."""
+    return OUTCOME_EVENTS.get(outcome)

@@ -9,8 +9,9 @@ and changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -19,13 +20,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
 from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
-from ivr.outcome import decide_outcome
+from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
 from ringflow.database import BatchConflict, Database
-from workflows.catalog import WorkflowCatalog
+from workflows.catalog import ActiveWorkflow, WorkflowCatalog
+from workflows.conditions import FilterContext
+from workflows.contacts import get_contact, remember_numbers
 from workflows.db import runs
 from workflows.engine import Engine, EngineError, RunState
 from workflows.instructions import Instruction, SendText
+from workflows.jobs import enqueue, utc_now
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
     Effect,
@@ -41,13 +45,14 @@ from workflows.runs import (
     run_row,
     save_turns,
 )
+from workflows.schedules.values import ScheduleValues
 from workflows.steps.base import VOICE
+from workflows.triggers import CALL_EVENT_JOB, CALL_INCOMING
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "We are sorry, something went wrong. Please call again later. Goodbye."
 NOT_IN_SERVICE = "We are sorry, this number is not in service. Goodbye."
-CALL_INCOMING = "call.incoming"
 
 _NEW_CALLS = {
     "sqlite": sqlite.insert(calls).on_conflict_do_nothing(index_elements=["sid"]),
@@ -103,6 +108,7 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
                 raise BatchConflict(f"{len(fresh) - inserted.rowcount} calls stored meanwhile")
             fresh = []
         insert_runs(conn, [run_row(c.run, VOICE, c.error) for c in fresh if c.run is not None])
+        remember_numbers(conn, [c.row["caller"] for c in fresh])
         for call in fresh:
             for effect in call.effects:
                 effect(conn)
@@ -116,13 +122,47 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
     ]
 
 
+def _event_facts(
+    row: Any, state: Mapping[str, Any], outcome: str, duration: int | None, now: datetime
+) -> dict[str, Any]:
+    """What a post-call event tells the workflows it starts (``{{call.*}}``), as JSON."""
+    facts = state.get("facts", {})
+    return {
+        "sid": row.sid,
+        "from": row.caller,
+        "to": row.called,
+        "outcome": outcome,
+        "duration": duration or 0,
+        "workflow": row.workflow_id,
+        "path": list(state.get("path", [])),
+        "keys": list(state.get("keys", [])),
+        "agent": facts.get("agent"),
+        "voicemail": next(iter(facts.get("recordings", ())), None),
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "ended_at": now.isoformat(),
+    }
+
+
 def _record_status(
     conn: Connection, call: CallFields, duration: int | None, now: datetime
 ) -> str | None:
-    """Apply a status callback; the run to close when the call just ended, else None."""
+    """Apply a status callback; the run to close when the call just ended, else None.
+
+    The final status decides the call's outcome, once; an outcome that raises an event
+    (``call.missed``...) enqueues the job that runs its workflows, in this same transaction.
+    """
     rank = status_rank(call.status)
     query = (
-        select(calls.c.run_id, runs.c.status, runs.c.state)
+        select(
+            calls.c.sid,
+            calls.c.caller,
+            calls.c.called,
+            calls.c.started_at,
+            calls.c.workflow_id,
+            calls.c.run_id,
+            runs.c.status,
+            runs.c.state,
+        )
         .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
         .where(calls.c.sid == call.sid)
     )
@@ -132,19 +172,24 @@ def _record_status(
         return None
     values: dict[str, object] = {"status": call.status}
     final = call.status in FINAL_STATUSES
+    state: Mapping[str, Any] = row.state or {}
+    outcome = decide_outcome(call.status, row.status, state.get("facts", {}))
     if final:
-        facts = (row.state or {}).get("facts", {})
-        values.update(
-            outcome=decide_outcome(call.status, row.status, facts),
-            duration=duration,
-            ended_at=now,
-        )
+        values.update(outcome=outcome, duration=duration, ended_at=now)
     # Statuses only move forward: one a call already passed (or a second final one) is ignored.
     earlier = CALL_STATUS_ORDER[: min(rank, 4)]
     changed = conn.execute(
         update(calls).where(calls.c.sid == call.sid, calls.c.status.in_(earlier)).values(**values)
     ).rowcount
-    if changed and final and row.run_id is not None:
+    if not (changed and final):
+        return None
+    event = outcome_event(outcome)
+    if event is not None:
+        facts = _event_facts(row, state, outcome, duration, now)
+        payload = {"event": event, "facts": facts}
+        enqueue(conn, CALL_EVENT_JOB, payload, dedupe_key=f"call-event:{call.sid}", now=now)
+    log.info("call %s: ended, outcome %s", call.sid, outcome)
+    if row.run_id is not None:
         end_run(conn, row.run_id, "abandoned")
         return str(row.run_id)
     return None
@@ -154,25 +199,63 @@ class VoiceService:
     """Runs voice turns against the database, the workflow catalog and the engine."""
 
     def __init__(
-        self, db: Database, catalog: WorkflowCatalog, engine: Engine, texts: TextQueue
+        self,
+        db: Database,
+        catalog: WorkflowCatalog,
+        engine: Engine,
+        texts: TextQueue,
+        clock: Callable[[], datetime] = utc_now,
+        events: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._engine = engine
         self._texts = texts
+        self._clock = clock
+        self._events = events
         self._runs = RunCache()
         self._run_ids = RunIds()
 
+    async def _choose(self, call: CallFields, now: datetime) -> ActiveWorkflow | None:
+        """The workflow that answers ``call``: the first candidate whose ``when`` accepts it."""
+        candidates = self._catalog.candidates(CALL_INCOMING, call.called)
+        if all(active.check is None for active in candidates):
+            return candidates[0] if candidates else None  # the common case: nothing to read
+        contact: Mapping[str, object] = {}
+        if any(self._catalog.reads_contact(active) for active in candidates):
+            contact = await self._db.read(lambda conn: _contact_values(conn, call.caller))
+        ctx = FilterContext(
+            now=now,
+            channel=VOICE,
+            called=call.called,
+            contact=contact,
+            schedules=self._catalog.schedules.view(),
+        )
+        return next((active for active in candidates if active.accepts(ctx)), None)
+
+    def _inputs(
+        self, active: ActiveWorkflow, now: datetime
+    ) -> tuple[dict[str, Mapping[str, Any]], dict[str, Any]]:
+        """The ``schedule`` root and the start facts (``after_hours``) of a run."""
+        spec = active.workflow.spec
+        if spec.hours is None:
+            return {}, {}
+        schedules = self._catalog.schedules
+        language = spec.defaults.language or "en"
+        values = ScheduleValues(schedules, spec.hours, now, language)
+        return {"schedule": values}, {"after_hours": not schedules.is_open(spec.hours, now)}
+
     async def incoming(self, call: CallFields, base_url: str) -> str:
         """Answer a new call with the first turn of the workflow its number triggers."""
-        active = self._catalog.match(CALL_INCOMING, call.called)
+        now = self._clock()
+        active = await self._choose(call, now)
         row = {
             "sid": call.sid,
             "account_sid": call.account_sid,
             "caller": call.caller,
             "called": call.called,
             "status": call.status if call.status in CALL_STATUS_ORDER else "ringing",
-            "started_at": datetime.now(UTC),
+            "started_at": now,
             "run_id": None,
             "workflow_id": None,
             "outcome": None,
@@ -186,8 +269,11 @@ class VoiceService:
         run_id = self._run_ids.new()
         failure: str | None = None
         effects: tuple[Effect, ...] = ()
+        roots, facts = self._inputs(active, now)
         try:
-            turn = self._engine.start(active.workflow, _call_vars(call))
+            turn = self._engine.start(
+                active.workflow, _call_vars(call), now=now, roots=roots, facts=facts
+            )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", call.sid, active.workflow.id)
             state, answer, failure = error.state, apology(APOLOGY), str(error)
@@ -238,9 +324,16 @@ class VoiceService:
         reply = parse_reply(wait, form)
         failure: str | None = None
         effects: tuple[Effect, ...] = ()
+        now = self._clock()
+        roots, _facts = self._inputs(ActiveWorkflow(stored.version_id, workflow), now)
         try:
             result = self._engine.resume(
-                workflow, RunState.from_json(stored.state), reply, _call_vars(call)
+                workflow,
+                RunState.from_json(stored.state),
+                reply,
+                _call_vars(call),
+                now=now,
+                roots=roots,
             )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", call.sid, workflow.id)
@@ -305,11 +398,22 @@ class VoiceService:
         if status_rank(call.status) < 0:
             log.warning("call %s: ignored unknown status %r", call.sid, call.status[:20])
             return
-        now = datetime.now(UTC)
+        now = self._clock()
         closed = await self._db.write(lambda conn: _record_status(conn, call, duration, now))
         if closed is not None:
             self._runs.forget(closed)
+        if call.status in FINAL_STATUSES and self._events is not None:
+            self._events()  # a post-call event may be queued: look for it now, not at next poll
 
 
 def _call_vars(call: CallFields) -> dict[str, str]:
     return {"sid": call.sid, "from": call.caller, "to": call.called}
+
+
+def _contact_values(conn: Connection, number: str) -> dict[str, object]:
+    """The caller's contact as filters and templates see it; empty for an unknown number."""
+    try:
+        contact = get_contact(conn, number)
+    except InvalidPhoneNumber:
+        return {}
+    return {} if contact is None else contact.values()

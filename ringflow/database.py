@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -54,6 +55,11 @@ Batch = Callable[[Connection, list[P]], list[T]]
 """Runs many writes of one kind at once (e.g. one executemany); one result per item, in order."""
 MAX_BATCH = 100
 CHECKPOINT_INTERVAL_S = 1.0
+
+
+def stored_time(moment: datetime) -> datetime:
+    """A time read back from the database, aware in UTC (SQLite returns naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class BatchConflict(RuntimeError):

@@ -7,5 +7,13 @@ import sms.db
 import workflows.contacts_db
 import workflows.db
 import workflows.jobs.db
+import workflows.schedules.db
 
-TABLE_MODULES = (workflows.db, workflows.jobs.db, ivr.db, workflows.contacts_db, sms.db)
+TABLE_MODULES = (
+    workflows.db,
+    workflows.jobs.db,
+    ivr.db,
+    workflows.contacts_db,
+    sms.db,
+    workflows.schedules.db,
+)

@@ -35,6 +35,7 @@ under :data:`SMS_SETTINGS`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
@@ -49,15 +50,26 @@ from sms.keywords import Keyword, classify, normalize
 from sms.messages import apply_delivery_status, record_inbound
 from sms.optouts import opt_in, opt_out
 from sms.send_job import queue_text
-from workflows.phones import InvalidPhoneNumber
+from sms.workflow_jobs import SMS_INBOUND
+from workflows.jobs import enqueue
+from workflows.phones import InvalidPhoneNumber, normalize_number
 
-__all__ = ["SMS_DATABASE", "SMS_SETTINGS", "incoming_message", "message_status", "routes"]
+__all__ = [
+    "JOBS_WAKE",
+    "SMS_DATABASE",
+    "SMS_SETTINGS",
+    "incoming_message",
+    "message_status",
+    "routes",
+]
 
 log = logging.getLogger(__name__)
 
 SMS_DATABASE = web.AppKey("sms_database", Database)
 SMS_SETTINGS = web.AppKey("sms_settings", Settings)
 """Where the reply texts come from; optional (see the module docstring)."""
+JOBS_WAKE: web.AppKey[Callable[[], None]] = web.AppKey("jobs_wake")
+"""Tells this process's job worker that work is due now (optional)."""
 _REQUIRED = ("MessageSid", "MessageStatus")
 _INBOUND_REQUIRED = ("MessageSid", "From", "To")
 """Non-empty in every inbound webhook; Body must be present too, but may be empty (MMS)."""
@@ -142,6 +154,11 @@ def handle_inbound(
             key=f"help:{sid}",
             compliance=True,
         )
+    else:
+        # Any other text goes to the conversation's workflows, as durable work.
+        number = normalize_number(sender)
+        payload = {"sid": sid, "from": number, "to": recipient, "body": body}
+        enqueue(conn, SMS_INBOUND, payload, dedupe_key=f"inbound:{sid}")
     return True, keyword
 
 
@@ -171,6 +188,9 @@ async def incoming_message(request: web.Request) -> web.Response:
         # Not a 500: say "try later" and keep the error, with the message id, in the log.
         log.exception("message %s: inbound text failed", sid)
         raise web.HTTPServiceUnavailable(text="message not recorded, try again") from None
+    wake = request.app.get(JOBS_WAKE)
+    if new and wake is not None:
+        wake()
     if not new:
         log.info("message %s: repeated webhook, already recorded", sid)
     elif keyword is not None:

@@ -3,11 +3,15 @@ a real Ringflow server on a loopback port."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -155,3 +159,17 @@ async def servers(database_url: str, tmp_path: Path) -> AsyncIterator[ServerFact
     factory = ServerFactory(database_url, tmp_path)
     yield factory
     await factory.stop()
+
+
+async def eventually(check: Callable[[], Any], within: float = 5.0, what: str = "") -> None:
+    """Wait until ``check()`` (sync or async) is true, polling; fail after ``within`` s."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what or check}")
+        await asyncio.sleep(0.01)

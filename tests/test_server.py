@@ -72,7 +72,7 @@ def test_call_walks_the_demo_workflow_in_process(
     ]
     assert "+15551112222" in log[1]
     assert "welcome > main > hours > anything_else > bye" in log[1]
-    assert log[1].split()[-2:] == ["completed", log[1].split()[-1]]
+    assert log[1].split()[-2:] == ["self_service", log[1].split()[-1]]
 
 
 def test_a_caller_who_hangs_up_is_logged_as_abandoned(

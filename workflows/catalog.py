@@ -8,7 +8,10 @@ disables its workflow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import logging
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,16 +19,61 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from ringflow.database import Database
+from workflows.conditions import Check, FilterContext, FilterInvalid, compile_filter
 from workflows.db import workflow_versions, workflows
 from workflows.loader import Workflow, from_data
+from workflows.problems import Problem, WorkflowInvalid
+from workflows.schedules import ManualOverride, ScheduleBook
+from workflows.spec import Trigger
+
+log = logging.getLogger(__name__)
+
+
+_READS_CONTACT = re.compile(r'"contact"\s*:|\bcontact\.')
 
 
 @dataclass(frozen=True, slots=True)
 class ActiveWorkflow:
-    """An enabled workflow and the version id runs should record."""
+    """An enabled workflow, the version id runs should record, and its compiled filter."""
 
     version_id: int
     workflow: Workflow
+    check: Check | None = None
+
+    @property
+    def trigger(self) -> Trigger:
+        """The workflow's trigger."""
+        return self.workflow.spec.trigger
+
+    def accepts(self, ctx: FilterContext | None) -> bool:
+        """Whether the trigger's ``when`` lets the event (described by ``ctx``) start a run."""
+        return self.check is None or (ctx is not None and self.check(ctx))
+
+
+def reads_contact(workflow: Workflow) -> bool:
+    """Whether a workflow looks at its contact (a ``contact`` filter, ``contact.*`` values),
+    so that the channel reads the contact before running it."""
+    return bool(_READS_CONTACT.search(json.dumps(workflow.definition())))
+
+
+def compile_trigger(workflow: Workflow, schedule_names: Collection[str]) -> Check | None:
+    """The workflow's ``when`` compiled, its schedules (and ``hours``) checked by name.
+
+    Raises ``WorkflowInvalid`` naming each unknown schedule with its path.
+    """
+    spec = workflow.spec
+    problems = []
+    if spec.hours is not None and spec.hours not in schedule_names:
+        problems.append(Problem(("hours",), f"unknown schedule {spec.hours!r}"))
+    check = None
+    if spec.trigger.when is not None:
+        try:
+            check = compile_filter(spec.trigger.when, schedule_names, path=("trigger", "when"))
+        except FilterInvalid as error:
+            problems.extend(error.problems)
+    if problems:
+        raise WorkflowInvalid(workflow.source, problems)
+    return check
 
 
 class UnknownVersion(LookupError):
@@ -85,18 +133,39 @@ def _enabled_version_ids(conn: Connection) -> list[int]:
 class WorkflowCatalog:
     """Installs workflow versions and answers which workflow handles an event."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, schedules: ScheduleBook | None = None) -> None:
         self._db = db
+        self._schedules = schedules or ScheduleBook({})
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
+        self._contact_readers: set[int] = set()
 
     @property
     def active(self) -> Sequence[ActiveWorkflow]:
         """The enabled workflows, as last loaded."""
         return tuple(self._active)
 
+    @property
+    def schedules(self) -> ScheduleBook:
+        """The named schedules (business hours) workflows and filters refer to."""
+        return self._schedules
+
+    def use_overrides(self, overrides: Mapping[str, ManualOverride]) -> None:
+        """Apply the manual overrides (open now / closed now) as last read."""
+        self._schedules = self._schedules.with_overrides(overrides)
+
+    def reads_contact(self, active: ActiveWorkflow) -> bool:
+        """Whether ``active`` looks at its contact (see :func:`reads_contact`)."""
+        return active.version_id in self._contact_readers
+
     async def install_files(self, loaded: Sequence[Workflow]) -> None:
-        """Make ``loaded`` the active file workflows; disable file workflows no longer there."""
+        """Make ``loaded`` the active file workflows; disable file workflows no longer there.
+
+        Raises ``WorkflowInvalid`` before installing anything when one names a schedule that
+        does not exist.
+        """
+        for workflow in loaded:
+            compile_trigger(workflow, self._schedules.names)
         version_ids = await self._db.write(lambda conn: _install_files(conn, loaded))
         # Just validated: no need to read these versions back and validate them again.
         self._versions.update(zip(version_ids, loaded, strict=True))
@@ -105,7 +174,19 @@ class WorkflowCatalog:
     async def refresh(self) -> None:
         """Reload the enabled workflows from the database."""
         version_ids = await self._db.read(_enabled_version_ids)
-        self._active = [ActiveWorkflow(v, await self.version(v)) for v in version_ids]
+        active = []
+        for version_id in version_ids:
+            workflow = await self.version(version_id)
+            try:
+                check = compile_trigger(workflow, self._schedules.names)
+            except WorkflowInvalid as error:
+                # Enabled earlier, but a schedule it names is gone: it cannot start runs.
+                log.error("workflow %s disabled for now: %s", workflow.id, error)
+                continue
+            active.append(ActiveWorkflow(version_id, workflow, check))
+            if reads_contact(workflow):
+                self._contact_readers.add(version_id)
+        self._active = active
 
     async def version(self, version_id: int) -> Workflow:
         """The workflow version ``version_id`` (cached: versions never change)."""
@@ -124,19 +205,28 @@ class WorkflowCatalog:
         self._versions[version_id] = workflow
         return workflow
 
-    def match(self, event: str, called: str | None = None) -> ActiveWorkflow | None:
-        """The workflow an event starts: one naming the called number first, else a catch-all.
-
-        Among equals the workflow id decides, so the choice is the same on every instance.
-        """
-        catch_all: ActiveWorkflow | None = None
+    def candidates(self, event: str, called: str | None = None) -> list[ActiveWorkflow]:
+        """The workflows ``event`` may start, in the order they are tried: those naming the
+        called number first, then the catch-alls; among equals by workflow id, so the choice
+        is the same on every instance."""
+        named: list[ActiveWorkflow] = []
+        catch_all: list[ActiveWorkflow] = []
         for active in self._active:
-            trigger = active.workflow.spec.trigger
+            trigger = active.trigger
             if trigger.event != event:
                 continue
-            if trigger.to:
-                if called in trigger.to:
-                    return active
-            elif catch_all is None:
-                catch_all = active
-        return catch_all
+            if not trigger.to:
+                catch_all.append(active)
+            elif called in trigger.to:
+                named.append(active)
+        return named + catch_all
+
+    def match(
+        self, event: str, called: str | None = None, ctx: FilterContext | None = None
+    ) -> ActiveWorkflow | None:
+        """The one workflow an event starts: the first candidate whose ``when`` accepts
+        ``ctx`` (a workflow with a ``when`` never matches without a context)."""
+        for active in self.candidates(event, called):
+            if active.accepts(ctx):
+                return active
+        return None

@@ -13,7 +13,7 @@ Every function is a plain function of a SQLAlchemy ``Connection`` (run it throug
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,8 @@ __all__ = [
     "Scalar",
     "ensure_contact",
     "get_contact",
+    "lock_contact",
+    "remember_numbers",
     "set_attributes",
 ]
 
@@ -52,6 +54,10 @@ class ContactRow:
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        """The contact as filters and templates see it: its attributes, ``name``, ``number``."""
+        return {**self.attributes, "name": self.name, "number": self.number}
 
 
 def _contact(row: Row[Any]) -> ContactRow:
@@ -82,6 +88,27 @@ def get_contact(
     return _select(conn, normalize_number(number, default_region))
 
 
+def remember_numbers(conn: Connection, numbers: Iterable[str]) -> None:
+    """Create a contact for each number never met before, in one statement; numbers that
+    are not phone numbers (an anonymous caller id) are skipped."""
+    now = datetime.now(UTC)
+    rows: dict[str, dict[str, Any]] = {}
+    for number in numbers:
+        try:
+            e164 = normalize_number(number)
+        except InvalidPhoneNumber:
+            continue
+        rows[e164] = {
+            "number": e164,
+            "name": None,
+            "attributes": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+    if rows:
+        conn.execute(_NEW_CONTACT[conn.dialect.name], list(rows.values()))
+
+
 def ensure_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
     """The contact of ``number``, created (with no name and no attributes) on first contact."""
     e164 = normalize_number(number, default_region)
@@ -93,6 +120,15 @@ def ensure_contact(conn: Connection, number: str, default_region: str | None = N
     found = _select(conn, e164)
     assert found is not None  # inserted above, or already there; contacts are never deleted
     return found
+
+
+def lock_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
+    """The contact of ``number`` (created on first contact), locked until the transaction
+    ends on PostgreSQL, so that work per contact (a per-recipient limit) is serialised."""
+    contact = ensure_contact(conn, number, default_region)
+    locked = _select(conn, contact.number, for_update=True)
+    assert locked is not None
+    return locked
 
 
 def set_attributes(

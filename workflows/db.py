@@ -57,3 +57,17 @@ runs = Table(
     Index("ix_runs_channel_subject", "channel", "subject"),
     Index("ix_runs_version_id", "version_id"),
 )
+
+trigger_firings = Table(
+    "trigger_firings",
+    metadata,
+    Column("event_key", String(128), primary_key=True, comment="one firing per event, ever"),
+    Column("workflow_id", String(64), nullable=False),
+    Column("contact_number", String(32), nullable=False, comment="E.164"),
+    Column("status", String(16), nullable=False, comment="started, limited or failed"),
+    Column("run_id", String(32), nullable=True),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    Index("ix_trigger_firings_recent", "workflow_id", "contact_number", "fired_at"),
+)
+"""Each event that started (or was limited from starting) a workflow: makes a re-run event
+start nothing, and holds what the per-recipient limit (``once_per``) counts."""

@@ -9,7 +9,9 @@ server instance.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from workflows.events import Reply
@@ -103,21 +105,36 @@ class Engine:
     def __init__(self, step_limit: int = DEFAULT_STEP_LIMIT) -> None:
         self.step_limit = step_limit
 
-    def start(self, workflow: Workflow, call: dict[str, str]) -> Turn:
-        """Begin a run at the workflow's start step."""
-        state = RunState(cursor=workflow.spec.start)
-        ctx = self._context(workflow, state, call)
+    def start(
+        self,
+        workflow: Workflow,
+        call: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+        roots: Mapping[str, Mapping[str, Any]] | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Turn:
+        """Begin a run at the workflow's start step, knowing ``facts`` from the start."""
+        state = RunState(cursor=workflow.spec.start, facts=dict(facts or {}))
+        ctx = self._context(workflow, state, call, now, roots)
         return self._advance(workflow, state, ctx, None)
 
     def resume(
-        self, workflow: Workflow, state: RunState, reply: Reply, call: dict[str, str]
+        self,
+        workflow: Workflow,
+        state: RunState,
+        reply: Reply,
+        call: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+        roots: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Turn:
         """Hand ``reply`` to the waiting step and run on until the next wait or the end."""
         if state.status != "waiting" or state.cursor is None:
             raise RunNotWaiting(
                 f"run is {state.status}, not waiting for {type(reply).__name__}", state
             )
-        ctx = self._context(workflow, state, call)
+        ctx = self._context(workflow, state, call, now, roots)
         step = workflow.spec.step(state.cursor)
         try:
             result = step.kind.resume(step.params, ctx, reply)
@@ -126,7 +143,13 @@ class Engine:
         return self._advance(workflow, state, ctx, result)
 
     @staticmethod
-    def _context(workflow: Workflow, state: RunState, call: dict[str, str]) -> RunContext:
+    def _context(
+        workflow: Workflow,
+        state: RunState,
+        call: Mapping[str, Any],
+        now: datetime | None,
+        roots: Mapping[str, Mapping[str, Any]] | None,
+    ) -> RunContext:
         return RunContext(
             channel=TRIGGER_KINDS[workflow.spec.trigger.event].channel,
             vars=state.vars,
@@ -136,6 +159,8 @@ class Engine:
             language=workflow.spec.defaults.language,
             voice=workflow.spec.defaults.voice,
             keys=state.keys,
+            now=now,
+            roots=roots or {},
         )
 
     def _advance(

@@ -24,7 +24,8 @@ class CallStarted:
 
 @dataclass(frozen=True, slots=True)
 class DigitsReceived:
-    """The caller pressed keys (``digits``) or said something (``speech``)."""
+    """The caller pressed keys (``digits``) or said something (``speech``); on SMS the text
+    is ``speech``, and ``digits`` too when it is only keys (``"2"``)."""
 
     digits: str = ""
     speech: str = ""
@@ -52,4 +53,9 @@ class RecordingFinished:
     duration: int = 0
 
 
-Reply = DigitsReceived | InputTimedOut | DialFinished | RecordingFinished
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """The time a ``wait`` step asked for has come."""
+
+
+Reply = DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired

@@ -7,6 +7,7 @@ to report back; the renderer attaches the URL (or handle) that resumes the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 
@@ -49,6 +50,8 @@ class Gather:
     speech: bool = False
     speech_hints: tuple[str, ...] = ()
     language: str | None = None
+    choices: tuple[tuple[str, str], ...] = ()
+    """(key, label) of each option, for channels that show them (SMS: "1. Sales")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,5 +95,12 @@ class SendText:
     body: str
 
 
-Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup | SendText
-WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record)
+@dataclass(frozen=True, slots=True)
+class WaitUntil:
+    """Resume the run at ``at`` (aware): the channel keeps a durable timer."""
+
+    at: datetime
+
+
+Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup | SendText | WaitUntil
+WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil)

@@ -11,6 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from workflows.checks import check_graph
+from workflows.conditions import FILTER_KINDS
+from workflows.conditions.errors import _echo as filter_echo
+from workflows.conditions.errors import _location as filter_location
+from workflows.conditions.errors import _message as filter_message
 from workflows.problems import Path, Problem, WorkflowInvalid
 from workflows.source import Document, parse
 from workflows.spec import STEP_MODELS, WorkflowSpec
@@ -43,6 +47,8 @@ def _location(loc: tuple[int | str, ...]) -> Path:
     # the key itself, not at pydantic's "[key]" marker.
     if len(loc) >= 3 and loc[0] == "steps" and loc[2] in STEP_MODELS:
         loc = (*loc[:2], *loc[3:])
+    if loc[:2] == ("trigger", "when"):
+        return filter_location(loc[2:], ("trigger", "when"), FILTER_KINDS)
     return tuple(part for part in loc if part != "[key]")
 
 
@@ -69,9 +75,16 @@ def from_data(data: Any, source: str | None = None, document: Document | None = 
         spec = WorkflowSpec.model_validate(data)
     except ValidationError as error:
         problems = []
-        for detail in error.errors():
+        details = error.errors()
+        for detail in details:
             path = _location(detail["loc"])
-            problems.append(Problem(path, _message(detail), line_of(path)))
+            if path[:2] == ("trigger", "when"):
+                if filter_echo(detail, details):
+                    continue  # an empty list only because its items failed: those say why
+                message = filter_message(detail)
+            else:
+                message = _message(detail)
+            problems.append(Problem(path, message, line_of(path)))
         raise WorkflowInvalid(source, problems) from None
     graph_problems = sorted(
         (Problem(p.path, p.message, line_of(p.path)) for p in check_graph(spec)),

@@ -21,9 +21,19 @@ from pydantic import (
     field_validator,
 )
 
+from workflows.conditions import Filter
 from workflows.steps import STEP_KINDS
 from workflows.steps.base import StepKind, StepParams
-from workflows.steps.names import E164, E164_NUMBER, Language, StepName, Voice, WorkflowId
+from workflows.steps.names import (
+    E164,
+    E164_NUMBER,
+    Duration,
+    Language,
+    ScheduleName,
+    StepName,
+    Voice,
+    WorkflowId,
+)
 from workflows.triggers import TRIGGER_KINDS
 
 if TYPE_CHECKING:
@@ -39,7 +49,7 @@ class Strict(BaseModel):
 
 
 class Trigger(Strict):
-    """What starts the workflow: an event kind and optional filters."""
+    """What starts the workflow: an event kind, the numbers it is for, a filter and a limit."""
 
     event: EventKind = Field(description="event kind, e.g. call.incoming")
     to: Annotated[
@@ -52,12 +62,33 @@ class Trigger(Strict):
                 ]
             }
         ),
-    ] = Field(default=(), description="only calls to these numbers (E.164); none: any number")
+    ] = Field(
+        default=(),
+        description="only calls or texts to these numbers (E.164); none: any number",
+    )
+    when: Filter | None = Field(
+        default=None,
+        description="only events this filter matches (see docs/filters.md)",
+    )
+    once_per: Duration | None = Field(
+        default=None,
+        description=(
+            "per-recipient limit: at most one run for the same contact in this long"
+            " (default 10m for call.missed, call.ended and call.after_hours; 0: no limit)"
+        ),
+    )
 
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @property
+    def limit_seconds(self) -> int:
+        """The per-recipient limit in force: ``once_per``, else the event kind's default."""
+        if self.once_per is not None:
+            return self.once_per
+        return TRIGGER_KINDS[self.event].once_per
 
 
 class Defaults(Strict):
@@ -156,6 +187,13 @@ class WorkflowSpec(Strict):
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     trigger: Trigger
+    hours: ScheduleName | None = Field(
+        default=None,
+        description=(
+            "the named schedule of this line's business hours: a call while it is closed ends"
+            " as after_hours, {{schedule.*}} reads it, its quiet hours hold automated texts"
+        ),
+    )
     start: StepName = Field(description="the first step")
     defaults: Defaults = Defaults()
     steps: dict[StepName, Step] = Field(min_length=1, max_length=500)

@@ -83,7 +83,7 @@ async def test_menu_path_to_a_spoken_answer(servers: ServerFactory) -> None:
     assert row["state"]["path"] == ["welcome", "main", "hours", "goodbye"]  # type: ignore[index]
     assert row["state"]["keys"] == ["2"]  # type: ignore[index]
     assert row["status"] == "completed"
-    assert row["outcome"] == "completed"
+    assert row["outcome"] == "self_service"
     assert row["caller"] == "+15551230000"
     assert row["workflow_id"] == "support-line"
 
@@ -128,7 +128,7 @@ async def test_wrong_keys_and_silence_are_counted_apart(servers: ServerFactory) 
 
     assert "Dial: +15550001111" in result.transcript
     row = await call_row(server, result.call_sid)
-    assert row["outcome"] == "agent"
+    assert row["outcome"] == "ended"
 
 
 async def test_unanswered_dial_goes_to_voicemail(servers: ServerFactory) -> None:
@@ -148,7 +148,7 @@ async def test_unanswered_dial_goes_to_voicemail(servers: ServerFactory) -> None
     recordings = row["state"]["facts"]["recordings"]  # type: ignore[index]
     assert recordings[0]["duration"] == 17
     assert recordings[0]["url"].startswith("https://api.twilio.com/2010-04-01/Accounts/")
-    assert row["outcome"] == "voicemail"
+    assert row["outcome"] == "missed"
     assert row["duration"] == result.duration
 
 
@@ -248,7 +248,7 @@ async def test_a_step_that_raises_gets_an_apology_and_a_hangup(
     assert "the step exploded" in (failures[0].exc_text or "")
     row = await call_row(server, result.call_sid)
     assert row["run_status"] == "failed"
-    assert row["outcome"] == "error"
+    assert row["outcome"] == "missed"
 
 
 async def test_no_workflow_for_the_number(servers: ServerFactory) -> None:
@@ -292,7 +292,7 @@ steps:
         "Say: We are sorry, something went wrong. Please call again later. Goodbye.",
         "Hangup",
     ]
-    assert (await call_row(server, result.call_sid))["outcome"] == "error"
+    assert (await call_row(server, result.call_sid))["outcome"] == "missed"
 
 
 async def test_signature_checked_against_the_request_url_without_public_url(

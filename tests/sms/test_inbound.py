@@ -216,7 +216,7 @@ async def test_replies_come_from_the_settings(servers: ServerFactory) -> None:
     assert stored[-1].body == "Acme: call 555-0100 for help."
 
 
-async def test_a_normal_message_is_stored_and_changes_nothing_else(
+async def test_a_normal_message_is_stored_and_sends_nothing_without_a_workflow(
     server: RunningServer, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
     await post_ok(server, inbound("please stop calling me before 9"))
@@ -230,7 +230,9 @@ async def test_a_normal_message_is_stored_and_changes_nothing_else(
     )
     assert not await opted_out(server)
     assert stub.requests == []
-    assert await server.count("jobs") == 0
+    # Handed to the conversation's workflows as one job (no sms.received workflow here).
+    assert await server.count("jobs") == 1
+    assert await server.count("messages") == 1
     assert await server.count("opt_outs") == 0
 
 

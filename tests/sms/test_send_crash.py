@@ -16,7 +16,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from sqlalchemy import Connection, func, select
 from ringflow.database import Database
 from sms.db import messages
 from sms.send_job import queue_text
+from tests.conftest import eventually
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
 from workflows.jobs import jobs
 
@@ -41,17 +41,6 @@ RINGFLOW = Path(sys.executable).parent / "ringflow"
 @pytest.fixture
 def db(migrated_db: Database) -> Database:
     return migrated_db
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Wait until ``check()`` is true, polling; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def count(db: Database, table: str, status: str) -> int:

@@ -127,7 +127,7 @@ def test_channel_called_outcome_duration() -> None:
     assert not matches({"called": ["+15550001111"]}, called="+15550002222")
     assert not matches({"called": ["+15550001111"]}, called=None)
     assert matches({"outcome": ["missed", "ended"]}, outcome="missed")
-    assert not matches({"outcome": "missed"}, outcome="answered")
+    assert not matches({"outcome": "missed"}, outcome="ended")
     assert not matches({"outcome": "missed"}, outcome=None)
     assert matches({"duration": {"min": 10, "max": 600}}, duration=10)
     assert matches({"duration": {"min": 10, "max": 600}}, duration=600)
@@ -402,7 +402,7 @@ INVALID: list[tuple[Any, str]] = [
     (
         {"outcome": ["mised"]},
         "when.outcome.0: unknown call outcome 'mised':"
-        " use answered, missed, ended, after_hours or voicemail",
+        " use ended, after_hours, missed, self_service, abandoned or unrouted",
     ),
     ({"duration": {}}, "when.duration: give min, max or both (seconds)"),
     (

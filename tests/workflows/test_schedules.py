@@ -71,6 +71,7 @@ def test_yaml_example_parses_and_dumps_as_written() -> None:
         },
         "holidays": ["2026-12-25", "2026-12-26"],
         "dates": {"2026-12-24": ["09:00-12:00"], "2026-12-31": []},
+        "quiet_hours": [],
     }
 
 

@@ -25,7 +25,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
     "a step needs exactly one kind key, one of: "
-    "branch, dial, goto, hangup, menu, pause, play, record, say, send_sms, set"
+    "branch, dial, goto, hangup, menu, pause, play, record, say, send_sms, set, wait"
 )
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 
@@ -78,7 +78,8 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "tab-indented.json": ["tab-indented.json:6 steps.hello.next: unknown step 'bye'"],
     "unknown-trigger.yaml": [
-        "unknown-trigger.yaml:4 trigger.event: Input should be 'call.incoming'"
+        "unknown-trigger.yaml:4 trigger.event: Input should be 'call.incoming', 'call.missed',"
+        " 'call.ended', 'call.after_hours' or 'sms.received'"
     ],
     "yaml-syntax-error.yaml": [
         "yaml-syntax-error.yaml:8: not valid YAML: while parsing a block mapping"

@@ -36,9 +36,10 @@ from workflows.conditions.base import (
 )
 from workflows.conditions.combinators import AllFilter, AnyFilter, NotFilter
 from workflows.conditions.errors import _echo, _location, _message
-from workflows.conditions.facts import CALL_OUTCOMES, CHANNELS
+from workflows.conditions.facts import CHANNELS
 from workflows.conditions.keywords import keyword_matcher, normalize_text
 from workflows.problems import Path, Problem
+from workflows.triggers import CALL_OUTCOMES
 
 __all__ = [
     "CALL_OUTCOMES",

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from workflows.problems import Path, Problem, WorkflowInvalid, dotted
-from workflows.schedules import Schedule
+from workflows.schedules import OpenHours
 
 ROOT: Path = ("when",)
 
@@ -30,7 +30,8 @@ class FilterContext:
     """What a filter can look at: the moment, the channel, the message, the contact.
 
     ``now`` is timezone-aware; ``contact`` holds the contact's attributes (its name under
-    ``"name"``); ``schedules`` are the compiled schedules by name.
+    ``"name"``); ``schedules`` answer "open at this moment?" by name (compiled schedules, or
+    a ``ScheduleBook.view()`` with the admins' overrides applied).
     """
 
     now: datetime
@@ -40,7 +41,7 @@ class FilterContext:
     contact: Mapping[str, object] = field(default_factory=dict)
     outcome: str | None = None
     duration: int | None = None
-    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    schedules: Mapping[str, OpenHours] = field(default_factory=dict)
 
 
 Check = Callable[[FilterContext], bool]

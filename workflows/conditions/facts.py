@@ -21,9 +21,9 @@ from workflows.conditions.base import (
 from workflows.problems import Path
 from workflows.steps.base import CHAT, SMS, VOICE
 from workflows.steps.names import E164
+from workflows.triggers import CALL_OUTCOMES
 
 CHANNELS = (VOICE, SMS, CHAT)
-CALL_OUTCOMES = ("answered", "missed", "ended", "after_hours", "voicemail")
 Channel = Annotated[
     str, PlainValidator(_choice("channel", CHANNELS)), WithJsonSchema({"enum": list(CHANNELS)})
 ]

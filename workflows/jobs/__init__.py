@@ -12,7 +12,7 @@ from workflows.jobs.db import jobs
 from workflows.jobs.errors import JobError, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob, claim, complete, enqueue, give_up, retry_later
 from workflows.jobs.retry import RetryPolicy
-from workflows.jobs.worker import JobHandler, JobWorker
+from workflows.jobs.worker import JobHandler, JobWorker, utc_now
 
 __all__ = [
     "ClaimedJob",
@@ -28,4 +28,5 @@ __all__ = [
     "give_up",
     "jobs",
     "retry_later",
+    "utc_now",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.database import stored_time
 from workflows.jobs.db import jobs
 
 MAX_ERROR_LENGTH = 4000
@@ -64,11 +65,6 @@ def utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"job times must be timezone-aware, got {moment!r}")
     return moment.astimezone(UTC)
-
-
-def _stored(moment: datetime) -> datetime:
-    """A time read back from the database, aware (SQLite returns naive UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def enqueue(
@@ -152,7 +148,7 @@ def claim(
             dedupe_key=row.dedupe_key,
             attempts=row.attempts,
             max_attempts=row.max_attempts,
-            due_at=_stored(row.due_at),
+            due_at=stored_time(row.due_at),
         )
         for row in conn.execute(statement)
     ]

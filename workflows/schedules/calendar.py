@@ -10,7 +10,7 @@ Python compares two datetimes of the same zone by wall time, ignoring ``fold``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -104,12 +104,7 @@ class Schedule:
     def intervals_on(self, day: date) -> list[Interval]:
         """The real (UTC) start and end of each window starting on ``day``; a window that
         falls entirely into a DST gap has no real time and is left out."""
-        intervals = []
-        for window in self.windows_on(day):
-            start, end = self._instant(day, window.start), self._instant(day, window.stop)
-            if start < end:
-                intervals.append((start, end))
-        return intervals
+        return self._real(day, self.windows_on(day))
 
     def is_open(self, at: datetime) -> bool:
         """Whether the schedule is open at ``at``."""
@@ -127,6 +122,31 @@ class Schedule:
         now = _utc(at)
         is_open, change = self._state(now)
         return self._local(now if is_open else change)
+
+    def quiet_intervals_on(self, day: date) -> list[Interval]:
+        """The real (UTC) start and end of each quiet window starting on ``day``; like
+        opening windows, one that falls entirely into a DST gap is left out."""
+        return self._real(day, self.spec.quiet_hours)
+
+    def quiet_until(self, at: datetime) -> datetime | None:
+        """When the quiet period around ``at`` ends, or None if ``at`` is not in quiet hours.
+
+        Quiet windows that touch or overlap (``22:00-24:00`` and ``00:00-07:00``, or windows
+        joined by a DST gap) count as one quiet period, so the answer is when texts may go out.
+        """
+        now = _utc(at)
+        if not self.spec.quiet_hours:
+            return None
+        yesterday = now.astimezone(self.zone).date() - _DAY
+        # Validation leaves a gap in every day's quiet hours, so a quiet period ends within a
+        # few days; the horizon only guards the loop.
+        days = _days(yesterday, yesterday + timedelta(days=SEARCH_DAYS))
+        for start, end in _merge(self.quiet_intervals_on(day) for day in days):
+            if now < start:
+                return None
+            if now < end:
+                return self._local(end)
+        return None
 
     def status(self, at: datetime, override: ManualOverride | None = None) -> ScheduleStatus:
         """Open or closed at ``at``, with ``override`` applied while it is in force."""
@@ -171,19 +191,16 @@ class Schedule:
     def _merged(self, first: date, last: date) -> Iterator[Interval]:
         """Open intervals of the windows starting from ``first`` to ``last``, touching and
         overlapping ones (a window crossing into the next day's) joined into one."""
-        current: Interval | None = None
-        day = first
-        while day <= last:
-            for start, end in self.intervals_on(day):
-                if current is not None and start <= current[1]:
-                    current = (current[0], max(current[1], end))
-                    continue
-                if current is not None:
-                    yield current
-                current = (start, end)
-            day += _DAY
-        if current is not None:
-            yield current
+        return _merge(self.intervals_on(day) for day in _days(first, last))
+
+    def _real(self, day: date, windows: Iterable[Window]) -> list[Interval]:
+        """``windows`` starting on ``day`` as UTC intervals, leaving out those with no real time."""
+        intervals = []
+        for window in windows:
+            start, end = self._instant(day, window.start), self._instant(day, window.stop)
+            if start < end:
+                intervals.append((start, end))
+        return intervals
 
     def _instant(self, day: date, minutes: int) -> datetime:
         days, minute = divmod(minutes, MINUTES_PER_DAY)
@@ -192,3 +209,26 @@ class Schedule:
 
     def _local(self, instant: datetime | None) -> datetime | None:
         return None if instant is None else instant.astimezone(self.zone)
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    """Every date from ``first`` to ``last``, lazily (callers often stop early)."""
+    day = first
+    while day <= last:
+        yield day
+        day += _DAY
+
+
+def _merge(days: Iterable[Iterable[Interval]]) -> Iterator[Interval]:
+    """Intervals given day by day in start order, touching and overlapping ones joined."""
+    current: Interval | None = None
+    for intervals in days:
+        for start, end in intervals:
+            if current is not None and start <= current[1]:
+                current = (current[0], max(current[1], end))
+                continue
+            if current is not None:
+                yield current
+            current = (start, end)
+    if current is not None:
+        yield current

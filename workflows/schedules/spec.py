@@ -5,10 +5,12 @@ timezone: Europe/Berlin
 weekly: {mon: ["09:00-12:30", "13:30-18:00"], sat: ["22:00-02:00"]}
 holidays: ["2026-12-25"]
 dates: {"2026-12-24": ["09:00-12:00"]}
+quiet_hours: ["21:00-08:00"]
 ```
 
 Times are local wall-clock times in ``timezone``; a window whose end is not after its start
-crosses midnight and ends the next day; ``24:00`` ends a window at midnight.
+crosses midnight and ends the next day; ``24:00`` ends a window at midnight. Quiet hours use
+the same windows and repeat every day.
 """
 
 from __future__ import annotations
@@ -112,6 +114,18 @@ def _no_overlaps(windows: tuple[Window, ...]) -> tuple[Window, ...]:
     return tuple(ordered)
 
 
+def _quiet_every_day(windows: tuple[Window, ...]) -> tuple[Window, ...]:
+    """Quiet windows repeat daily, so the last one may run into the next day's first one; and
+    they must leave some time each day, or no automated text could ever go out."""
+    if len(windows) > 1 and windows[-1].stop - MINUTES_PER_DAY > windows[0].start:
+        raise ValueError(
+            f"windows '{windows[-1]}' and '{windows[0]}' overlap (quiet hours repeat every day)"
+        )
+    if sum(window.stop - window.start for window in windows) >= MINUTES_PER_DAY:
+        raise ValueError("quiet hours cover the whole day: leave some time for texts to go out")
+    return windows
+
+
 def _parse_date(value: Any) -> date:
     if type(value) is date:
         return value
@@ -146,11 +160,12 @@ LocalDate = Annotated[
     PlainSerializer(date.isoformat, return_type=str),
     WithJsonSchema({"type": "string", "format": "date"}),
 ]
+QuietWindows = Annotated[DayWindows, AfterValidator(_quiet_every_day)]
 Weekday = Annotated[str, PlainValidator(_parse_weekday), WithJsonSchema({"enum": list(WEEKDAYS)})]
 
 
 class ScheduleSpec(BaseModel):
-    """One named schedule: a time zone, weekly windows, holidays and one-off dates."""
+    """One named schedule: a time zone, weekly windows, holidays, one-off dates, quiet hours."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -160,6 +175,7 @@ class ScheduleSpec(BaseModel):
         tuple[LocalDate, ...], BeforeValidator(_require_list("dates", "'2026-12-25'"))
     ] = ()
     dates: dict[LocalDate, DayWindows] = Field(default_factory=dict)
+    quiet_hours: QuietWindows = ()
 
     @field_validator("timezone")
     @classmethod

@@ -17,6 +17,7 @@ from workflows.steps import (
     say,
     send_sms,
     set_vars,
+    wait,
 )
 from workflows.steps.base import StepKind
 
@@ -34,6 +35,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         branch.KIND,
         set_vars.KIND,
         send_sms.KIND,
+        wait.KIND,
     )
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
@@ -98,18 +99,23 @@ class RunContext:
 
     ``vars`` are the workflow's variables; ``step_state`` is private to the current step and
     reset each time the step is entered; ``facts`` are what the run learned that outlives it
-    (agent reached, recording URL...) for the call log and later triggers.
+    (agent reached, recording URL...) for the call log and later triggers. ``call`` holds the
+    facts of the call or text the run is about (``from`` is always the contact's number);
+    ``roots`` the other read-only values templates and branches may name (``contact``,
+    ``schedule``, ``message``); ``now`` is the moment of the turn (aware), given by the channel.
     """
 
     channel: str
     vars: dict[str, Any]
     step_state: dict[str, Any]
     facts: dict[str, Any]
-    call: dict[str, str]
+    call: Mapping[str, Any]
     language: str | None = None
     voice: str | None = None
     keys: list[str] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
+    now: datetime | None = None
+    roots: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def emit(self, instruction: Instruction) -> None:
         """Queue ``instruction`` for the channel renderer."""
@@ -118,13 +124,22 @@ class RunContext:
     def lookup(self, path: str) -> Any:
         """Value at a dotted ``path`` such as ``vars.tier`` or ``call.from``; None if absent."""
         head, _, rest = path.partition(".")
-        roots: dict[str, Any] = {"vars": self.vars, "call": self.call, "facts": self.facts}
-        value: Any = roots.get(head)
+        value: Any = self.values().get(head)
         for part in rest.split(".") if rest else ():
-            if not isinstance(value, dict):
+            if not isinstance(value, Mapping):
                 return None
             value = value.get(part)
         return value
+
+    def values(self) -> dict[str, Any]:
+        """Every root a template or a branch can name, by name."""
+        return {**self.roots, "vars": self.vars, "call": self.call, "facts": self.facts}
+
+    def clock(self) -> datetime:
+        """The moment of this turn; the channel must give one to steps that need it."""
+        if self.now is None:
+            raise RuntimeError("this channel gives no time to its runs")
+        return self.now
 
 
 P = TypeVar("P", bound=StepParams)

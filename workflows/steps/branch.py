@@ -6,7 +6,16 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 from workflows.steps.names import StepName, VarPath
 
 
@@ -34,6 +43,7 @@ def as_text(value: object) -> str | None:
 class BranchKind(StepKind[BranchParams]):
     name = "branch"
     params = BranchParams
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Jump to the step listed for a variable's value (`cases`), else to `else`."
 
     def targets(self, params: BranchParams) -> Iterator[tuple[tuple[str, ...], str]]:

@@ -81,11 +81,14 @@ class DialKind(StepKind[DialParams]):
         if params.say:
             ctx.emit(spoken(params.say, ctx))
         ctx.emit(Dial(targets=params.targets, timeout=params.timeout, caller_id=params.caller_id))
+        # Until the dial's outcome arrives: a caller who hangs up now was never answered.
+        ctx.facts["ringing"] = True
         return Wait()
 
     def resume(self, params: DialParams, ctx: RunContext, reply: Reply) -> StepResult:
         if not isinstance(reply, DialFinished):
             raise UnexpectedReply(f"dial got {type(reply).__name__}")
+        ctx.facts.pop("ringing", None)
         attempts: list[dict[str, object]] = ctx.facts.setdefault("dials", [])
         attempts.append({"status": reply.status, "duration": reply.duration})
         if reply.status == "answered":

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from workflows.steps.base import VOICE, Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 from workflows.steps.names import StepName
 
 
@@ -18,7 +27,7 @@ class GotoParams(StepParams):
 class GotoKind(StepKind[GotoParams]):
     name = "goto"
     params = GotoParams
-    channels = frozenset({VOICE})
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Jump to the named step."
 
     def targets(self, params: GotoParams) -> Iterator[tuple[tuple[str, ...], str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflows.instructions import Hangup
-from workflows.steps.base import End, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import CHAT, SMS, VOICE, End, RunContext, StepKind, StepParams, StepResult
 from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
 from workflows.steps.say import prompts
 
@@ -21,6 +21,7 @@ class HangupParams(StepParams):
 class HangupKind(StepKind[HangupParams]):
     name = "hangup"
     params = HangupParams
+    channels = frozenset({VOICE, SMS, CHAT})
     terminal = True
     summary = "Say or play a last message (optional) and end the call."
 

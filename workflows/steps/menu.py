@@ -1,5 +1,9 @@
 """``menu``: an IVR menu. Play a greeting, take a key (or a spoken keyword), branch on it.
 
+On SMS the greeting and the numbered options go out as one text ("Reply with a number:" is
+up to the greeting); the answer is the option's key, or a text holding its label or one of
+its keywords.
+
 Semantics follow FreeSWITCH's IVR menus: the full greeting plays first and the shorter
 ``repeat_say``/``repeat_play`` on every repeat; a wrong key plays ``invalid`` and repeats;
 silence plays ``no_input`` (if given) and repeats. Wrong keys and silences are counted
@@ -18,6 +22,8 @@ from pydantic import Field, StrictInt, StringConstraints, model_validator
 from workflows.events import DigitsReceived, InputTimedOut, Reply
 from workflows.instructions import Gather, Prompt
 from workflows.steps.base import (
+    SMS,
+    VOICE,
     End,
     Next,
     RunContext,
@@ -42,11 +48,21 @@ Keyword = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class MenuOption(StepParams):
-    """``"1": sales`` or ``"1": {next: sales, keywords: [sales, buy]}``."""
+    """``"1": sales`` or ``"1": {next: sales, label: Sales, keywords: [sales, buy]}``.
+
+    ``label`` is what an SMS menu shows ("1. Sales"); without one it shows the first keyword,
+    else the step name. On SMS the label's words also pick the option.
+    """
 
     shorthand = "next"
     next: StepName
+    label: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     keywords: tuple[Keyword, ...] = ()
+
+    @property
+    def shown(self) -> str:
+        """The option as an SMS menu lists it."""
+        return self.label or (self.keywords[0] if self.keywords else self.next)
 
 
 class MenuParams(StepParams):
@@ -97,6 +113,7 @@ def _words(text: str) -> set[str]:
 class MenuKind(StepKind[MenuParams]):
     name = "menu"
     params = MenuParams
+    channels = frozenset({VOICE, SMS})
     waits = True
     summary = "Play a greeting and branch on the key pressed (or keyword said)."
 
@@ -150,8 +167,11 @@ class MenuKind(StepKind[MenuParams]):
         if reply.digits in params.options:
             return reply.digits
         heard = _words(reply.speech)
+        if not heard:
+            return None
         for key, option in params.options.items():
-            if any(_words(keyword) <= heard for keyword in option.keywords):
+            words = [*option.keywords, *((option.label,) if option.label else ())]
+            if any(_words(word) and _words(word) <= heard for word in words):
                 return key
         return None
 
@@ -177,6 +197,7 @@ class MenuKind(StepKind[MenuParams]):
                 speech=bool(hints),
                 speech_hints=hints,
                 language=params.language or ctx.language,
+                choices=tuple((key, option.shown) for key, option in params.options.items()),
             )
         )
         return Wait()

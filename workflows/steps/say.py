@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, StrictInt
 
 from workflows.instructions import Play, Prompt, Say
-from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
 from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
 
 
@@ -45,6 +45,7 @@ def prompts(
 class SayKind(StepKind[SayParams]):
     name = "say"
     params = SayParams
+    channels = frozenset({VOICE, SMS})
     summary = "Speak a text, then continue with `next`."
 
     def enter(self, params: SayParams, ctx: RunContext) -> StepResult:

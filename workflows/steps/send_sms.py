@@ -1,7 +1,9 @@
 """``send_sms``: text the caller (or a fixed number) during a call, then go on.
 
-The text is a template (``{{call.from}}``, ``{{vars.choice}}``, with ``| fallback``; see
-``workflows/templates.py``), checked when the workflow is loaded. The channel queues it as a
+The text is a template (``{{call.from}}``, ``{{vars.choice}}``, ``{{contact.name}}``,
+``{{schedule.next_open}}``, ``{{message.body}}``, with ``| fallback``; see
+``workflows/templates.py``), checked when the workflow is loaded. On SMS it texts the contact
+(or ``to``) as a message of its own. The channel queues it as a
 durable job in the same transaction as the turn, so a repeated webhook queues nothing twice
 and no crash loses it; it goes out from the number the caller called.
 """
@@ -14,11 +16,11 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from workflows.instructions import SendText
-from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
 from workflows.steps.names import E164
 from workflows.templates import Template, TemplateError
 
-TEMPLATE_ROOTS = ("call", "vars")
+TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message")
 
 
 @lru_cache(maxsize=1024)
@@ -45,11 +47,12 @@ class SendSmsParams(StepParams):
 class SendSmsKind(StepKind[SendSmsParams]):
     name = "send_sms"
     params = SendSmsParams
+    channels = frozenset({VOICE, SMS})
     summary = "Text the caller (or `to`) a templated message, then continue with `next`."
 
     def enter(self, params: SendSmsParams, ctx: RunContext) -> StepResult:
         to = params.to or ctx.call.get("from", "")
-        body = _template(params.body).render({"call": ctx.call, "vars": ctx.vars})
+        body = _template(params.body).render(ctx.values())
         ctx.emit(SendText(to=to, body=body))
         return Next()
 

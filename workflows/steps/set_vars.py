@@ -15,7 +15,16 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 from workflows.steps.names import VarName
 
 Scalar = str | int | float | bool | None
@@ -61,6 +70,7 @@ class SetParams(StepParams):
 class SetKind(StepKind[SetParams]):
     name = "set"
     params = SetParams
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Set workflow variables (read by `branch` as `vars.NAME`)."
 
     def enter(self, params: SetParams, ctx: RunContext) -> StepResult:

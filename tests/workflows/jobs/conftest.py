@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,15 +69,3 @@ async def job_rows(db: Database) -> dict[int, dict[str, Any]]:
 
 async def job_row(db: Database, job_id: int) -> dict[str, Any]:
     return (await job_rows(db))[job_id]
-
-
-async def eventually(check: Callable[[], Any], within: float = 5.0) -> None:
-    """Wait until ``check()`` (sync or async) is true."""
-    async with asyncio.timeout(within):
-        while True:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.01)

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database, open_database
-from tests.workflows.jobs.conftest import Clock, create_jobs_table, eventually, job_row
+from tests.conftest import eventually
+from tests.workflows.jobs.conftest import Clock, create_jobs_table, job_row
 from workflows.jobs import (
     ClaimedJob,
     JobHandler,

@@ -1,0 +1,84 @@
+"""Trigger firings: each event starts its workflow at most once, and a workflow texts the same
+contact at most once per ``once_per`` (the per-recipient limit).
+
+Run inside the transaction that starts the run, after the contact is locked
+(:func:`workflows.contacts.lock_contact`), so that two workers handling two events of the same
+contact at once cannot both pass the limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workflows.db import trigger_firings
+
+Firing = Literal["new", "repeat", "limited"]
+
+_NEW_FIRING = {
+    "sqlite": sqlite.insert(trigger_firings).on_conflict_do_nothing(index_elements=["event_key"]),
+    "postgresql": postgresql.insert(trigger_firings).on_conflict_do_nothing(
+        index_elements=["event_key"]
+    ),
+}
+
+
+def fire(
+    conn: Connection,
+    *,
+    event_key: str,
+    workflow_id: str,
+    contact: str,
+    now: datetime,
+    once_per: int,
+) -> Firing:
+    """Record that ``event_key`` fires ``workflow_id`` for ``contact``.
+
+    ``repeat``: this event was handled before (nothing to do); ``limited``: the workflow
+    already started for this contact less than ``once_per`` seconds ago (kept as such, so
+    the log shows why no text went out); ``new``: go on and start the run.
+    """
+    inserted = conn.execute(
+        _NEW_FIRING[conn.dialect.name],
+        {
+            "event_key": event_key,
+            "workflow_id": workflow_id,
+            "contact_number": contact,
+            "status": "started",
+            "run_id": None,
+            "fired_at": now,
+        },
+    ).rowcount
+    if not inserted:
+        return "repeat"
+    if once_per <= 0:
+        return "new"
+    recent = conn.execute(
+        select(func.count())
+        .select_from(trigger_firings)
+        .where(
+            trigger_firings.c.workflow_id == workflow_id,
+            trigger_firings.c.contact_number == contact,
+            trigger_firings.c.status == "started",
+            trigger_firings.c.fired_at > now - timedelta(seconds=once_per),
+            trigger_firings.c.event_key != event_key,
+        )
+    ).scalar_one()
+    if recent:
+        _set(conn, event_key, status="limited")
+        return "limited"
+    return "new"
+
+
+def started(conn: Connection, event_key: str, run_id: str, *, failed: bool = False) -> None:
+    """Note the run a firing started (``failed``: its first turn failed)."""
+    _set(conn, event_key, run_id=run_id, status="failed" if failed else "started")
+
+
+def _set(conn: Connection, event_key: str, **values: object) -> None:
+    conn.execute(
+        update(trigger_firings).where(trigger_firings.c.event_key == event_key).values(**values)
+    )

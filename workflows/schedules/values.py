@@ -1,0 +1,57 @@
+"""The ``schedule`` values a run can read: ``{{schedule.next_open}}``, ``schedule.open``.
+
+Computed on first use and then kept for the turn, so a call whose workflow never asks about
+its business hours pays nothing for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from workflows.schedules.book import ScheduleBook
+
+SCHEDULE_VALUES: Final = ("name", "timezone", "open", "next_open", "next_open_at")
+
+
+class ScheduleValues(Mapping[str, Any]):
+    """The workflow's ``hours`` schedule seen at ``now``.
+
+    ``name``; ``timezone``; ``open`` (manual overrides applied); ``next_open``, the next
+    opening in words in the workflow's language ("on Monday at 9:00", "월요일 9시"; "" when it
+    never opens); ``next_open_at``, the same moment as an aware datetime (None if never).
+    """
+
+    def __init__(self, book: ScheduleBook, name: str, now: datetime, language: str) -> None:
+        self._book = book
+        self._name = name
+        self._now = now
+        self._language = language
+        self._values: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in SCHEDULE_VALUES:
+            raise KeyError(key)
+        if key not in self._values:
+            self._values[key] = self._compute(key)
+        return self._values[key]
+
+    def _compute(self, key: str) -> Any:
+        book, name, now = self._book, self._name, self._now
+        if key == "name":
+            return name
+        if key == "timezone":
+            schedule = book.get(name)
+            return None if schedule is None else schedule.spec.timezone
+        if key == "open":
+            return book.is_open(name, now)
+        if key == "next_open_at":
+            return book.next_open(name, now)
+        return book.describe_next_open(name, now, self._language)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCHEDULE_VALUES)
+
+    def __len__(self) -> int:
+        return len(SCHEDULE_VALUES)
