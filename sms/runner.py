@@ -75,8 +75,10 @@ class MessageRunner:
         hours = workflow.spec.hours
         if hours is not None:
             language = workflow.spec.defaults.language or "en"
+            # Words about the next opening are read when the text arrives: after quiet hours.
+            read_at = self._quiet_until(workflow, inputs)
             values["schedule"] = ScheduleValues(
-                self._catalog.schedules, hours, inputs.now, language
+                self._catalog.schedules, hours, inputs.now, language, read_at
             )
         if inputs.message is not None:
             values["message"] = inputs.message

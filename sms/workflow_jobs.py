@@ -27,7 +27,8 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from ringflow.database import Database
-from sms.conversations import Conversation, by_id, find, stop_waiting, touch
+from sms.conversations import Conversation, by_id, stop_waiting, touch
+from sms.inbound import InboundText, unhandled_texts
 from sms.runner import RUN_TIMER, MessageRunner, TurnInputs
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
@@ -55,6 +56,18 @@ CALL_EVENT: Final = CALL_EVENT_JOB
 SMS_INBOUND: Final = "sms.inbound"
 """Payload ``{"sid", "from", "to", "body"}`` of a text received; dedupe key ``inbound:<sid>``."""
 _KEYS = re.compile(r"^[0-9*#]{1,8}$")
+
+
+def _moment(text: object, default: datetime) -> datetime:
+    """An ISO time from a payload (aware), or ``default``."""
+    if isinstance(text, str):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return default
+        if moment.tzinfo is not None:
+            return moment
+    return default
 
 
 def _contact_values(conn: Connection, number: str) -> dict[str, object]:
@@ -91,15 +104,17 @@ class _Base:
         contact: str,
         call: Mapping[str, Any],
         inputs: TurnInputs,
+        happened_at: datetime,
     ) -> str:
-        """Start ``active`` unless this event fired before or the limit holds it back."""
+        """Start ``active`` unless this event fired before or the limit holds it back; the
+        limit counts from when events happened, not from when a worker got to them."""
         locked = lock_contact(conn, contact)
         firing = fire(
             conn,
             event_key=event_key,
             workflow_id=active.workflow.id,
             contact=locked.number,
-            now=inputs.now,
+            now=happened_at,
             once_per=active.trigger.limit_seconds,
         )
         if firing != "new":
@@ -141,8 +156,11 @@ class CallEventHandler(_Base):
             log.debug("call %s: no workflow for %s", facts.get("sid"), event)
             return
         inputs = TurnInputs(now, values, automated=True)
+        happened_at = _moment(facts.get("ended_at"), now)
         result = await self._db.write(
-            lambda conn: self._start(conn, active, job.dedupe_key, business, contact, facts, inputs)
+            lambda conn: self._start(
+                conn, active, job.dedupe_key, business, contact, facts, inputs, happened_at
+            )
         )
         log.info(
             "call %s: %s -> workflow %s: %s", facts.get("sid"), event, active.workflow.id, result
@@ -150,85 +168,83 @@ class CallEventHandler(_Base):
 
 
 class InboundTextHandler(_Base):
-    """Hands a received text to the run waiting for it, or to an ``sms.received`` workflow
-    (job kind :data:`SMS_INBOUND`)."""
+    """Hands received texts to the run waiting for them, or to an ``sms.received`` workflow
+    (job kind :data:`SMS_INBOUND`).
+
+    A contact's texts are handled in the order they arrived, whatever order their jobs run
+    in: under the contact's lock, the job handles every earlier text of the conversation not
+    handled yet, then its own (a text's firing row marks it handled; the earlier texts' own
+    jobs then find nothing to do). "menu" then "1" sent a second apart stay in that order.
+    """
 
     async def __call__(self, job: ClaimedJob) -> None:
         sid = _text(job.payload, "sid")
-        sender, business, body = (_text(job.payload, k) for k in ("from", "to", "body"))
+        sender, business = _text(job.payload, "from"), _text(job.payload, "to")
         now = self._clock()
-        conversation = await self._db.read(lambda conn: find(conn, business, sender))
-        waiting = conversation.waiting(now) if conversation is not None else None
-        if conversation is not None and waiting is not None:
-            if await self._answer(job, conversation, waiting, body, now):
-                return
-        elif conversation is not None and conversation.waiting_run_id is not None:
-            expired = conversation.waiting_run_id
-            log.info("conversation %d: run %s waited too long", conversation.id, expired)
-            await self._db.write(lambda conn: _expire(conn, conversation, expired))
-        await self._start_received(job, sid, sender, business, body, now)
-
-    async def _answer(
-        self, job: ClaimedJob, conversation: Conversation, run_id: str, body: str, now: datetime
-    ) -> bool:
-        """Resume run ``run_id`` with the text; False if it no longer waits for one."""
-        stored = await self._db.read(lambda conn: load_run(conn, run_id))
-        if stored is None or stored.status != "waiting":
-            return False
-        workflow = await self._catalog.version(stored.version_id)
-        values = await self._db.read(
-            lambda conn: _contact_values(conn, conversation.contact_number)
+        outcomes = await self._db.write(
+            lambda conn: self._handle_pending(conn, sid, sender, business, now)
         )
-        message = {"body": body, "sid": job.payload.get("sid")}
-        inputs = TurnInputs(now, values, automated=False, message=message)
-        stripped = body.strip()
-        reply = DigitsReceived(digits=stripped if _KEYS.match(stripped) else "", speech=body)
+        for handled_sid, outcome in outcomes:
+            log.info("message %s: %s", handled_sid, outcome)
 
-        def work(conn: Connection) -> str:
-            # The text's own firing row: a second attempt of this job changes nothing.
-            if (
+    def _handle_pending(
+        self, conn: Connection, sid: str, sender: str, business: str, now: datetime
+    ) -> list[tuple[str, str]]:
+        contact = lock_contact(conn, sender).number
+        done = []
+        for message in unhandled_texts(conn, contact, business, sid):
+            done.append((message.sid, self._handle(conn, message, contact, business, now)))
+        return done
+
+    def _handle(
+        self, conn: Connection, text: InboundText, contact: str, business: str, now: datetime
+    ) -> str:
+        key = f"inbound:{text.sid}"
+        conversation = touch(conn, business, contact, now)
+        values = _contact_values(conn, contact)
+        message = {"body": text.body, "sid": text.sid}
+        inputs = TurnInputs(now, values, automated=False, message=message)
+        run_id = conversation.waiting(now)
+        if run_id is not None:
+            stored = load_run(conn, run_id)
+            if stored is not None and stored.status == "waiting":
+                workflow = self._catalog.version_in(conn, stored.version_id)
                 fire(
                     conn,
-                    event_key=job.dedupe_key,
+                    event_key=key,
                     workflow_id=workflow.id,
-                    contact=conversation.contact_number,
+                    contact=contact,
                     now=now,
-                    once_per=0,
+                    status="reply",
                 )
-                == "repeat"
-            ):
-                return "repeat"
-            touch(conn, conversation.business_number, conversation.contact_number, now)
-            resumed = self._runner.resume(conn, stored, workflow, conversation, reply, inputs)
-            return "answered" if resumed else "stale"
-
-        result = await self._db.write(work)
-        log.info("conversation %d: reply to run %s: %s", conversation.id, run_id, result)
-        return True
-
-    async def _start_received(
-        self, job: ClaimedJob, sid: str, sender: str, business: str, body: str, now: datetime
-    ) -> None:
-        values = await self._db.read(lambda conn: _contact_values(conn, sender))
+                stripped = text.body.strip()
+                reply = DigitsReceived(
+                    digits=stripped if _KEYS.match(stripped) else "", speech=text.body
+                )
+                self._runner.resume(conn, stored, workflow, conversation, reply, inputs)
+                return f"answers run {run_id}"
+        elif conversation.waiting_run_id is not None:
+            log.info(
+                "conversation %d: run %s waited too long",
+                conversation.id,
+                conversation.waiting_run_id,
+            )
+            _expire(conn, conversation, conversation.waiting_run_id)
         ctx = FilterContext(
             now=now,
             channel=SMS,
             called=business,
-            text=body,
+            text=text.body,
             contact=values,
             schedules=self._catalog.schedules.view(),
         )
         active = self._catalog.match(SMS_RECEIVED, business, ctx)
         if active is None:
-            log.info("message %s: no sms.received workflow takes it", sid)
-            return
-        message = {"body": body, "sid": sid}
-        inputs = TurnInputs(now, values, automated=False, message=message)
-        call = {"from": sender, "to": business}
-        result = await self._db.write(
-            lambda conn: self._start(conn, active, job.dedupe_key, business, sender, call, inputs)
-        )
-        log.info("message %s: workflow %s: %s", sid, active.workflow.id, result)
+            fire(conn, event_key=key, workflow_id=None, contact=contact, now=now, status="ignored")
+            return "no sms.received workflow takes it"
+        call = {"from": contact, "to": business}
+        started = self._start(conn, active, key, business, contact, call, inputs, now)
+        return f"workflow {active.workflow.id}: {started}"
 
 
 def _expire(conn: Connection, conversation: Conversation, run_id: str) -> None:

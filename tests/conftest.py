@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,11 @@ class ServerFactory:
         *,
         auth_token: str | None = AUTH_TOKEN,
         public_url: str | None = PUBLIC_URL,
+        clock: Callable[[], datetime] | None = None,
         **settings: object,
     ) -> RunningServer:
-        """A server on a free port; ``flows`` default to the demo workflow."""
+        """A server on a free port; ``flows`` default to the demo workflow; ``clock`` is the
+        server's "now" (business hours, quiet hours, jobs)."""
         config = load_settings(
             data_dir=self.tmp_path / "data",
             database_url=self.database_url,
@@ -136,7 +139,7 @@ class ServerFactory:
             public_url=public_url,
             **settings,
         )
-        app = create_app(config, flows)
+        app = create_app(config, flows) if clock is None else create_app(config, flows, clock=clock)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self.runners.append(runner)

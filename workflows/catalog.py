@@ -14,7 +14,6 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -193,12 +192,15 @@ class WorkflowCatalog:
         cached = self._versions.get(version_id)
         if cached is not None:
             return cached
+        return await self._db.read(lambda conn: self.version_in(conn, version_id))
 
-        def fetch(conn: Connection) -> Any:
-            query = select(workflow_versions.c.definition, workflow_versions.c.source)
-            return conn.execute(query.where(workflow_versions.c.id == version_id)).first()
-
-        row = await self._db.read(fetch)
+    def version_in(self, conn: Connection, version_id: int) -> Workflow:
+        """:meth:`version`, read with ``conn`` (for work inside a transaction)."""
+        cached = self._versions.get(version_id)
+        if cached is not None:
+            return cached
+        query = select(workflow_versions.c.definition, workflow_versions.c.source)
+        row = conn.execute(query.where(workflow_versions.c.id == version_id)).first()
         if row is None:
             raise UnknownVersion(f"workflow version {version_id} does not exist")
         workflow = from_data(row.definition, row.source)

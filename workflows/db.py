@@ -64,7 +64,9 @@ trigger_firings = Table(
     Column("event_key", String(128), primary_key=True, comment="one firing per event, ever"),
     Column("workflow_id", String(64), nullable=False),
     Column("contact_number", String(32), nullable=False, comment="E.164"),
-    Column("status", String(16), nullable=False, comment="started, limited or failed"),
+    Column(
+        "status", String(16), nullable=False, comment="started, limited, failed, reply or ignored"
+    ),
     Column("run_id", String(32), nullable=True),
     Column("fired_at", DateTime(timezone=True), nullable=False),
     Index("ix_trigger_firings_recent", "workflow_id", "contact_number", "fired_at"),

@@ -30,31 +30,34 @@ def fire(
     conn: Connection,
     *,
     event_key: str,
-    workflow_id: str,
+    workflow_id: str | None,
     contact: str,
     now: datetime,
-    once_per: int,
+    once_per: int = 0,
+    status: str = "started",
 ) -> Firing:
-    """Record that ``event_key`` fires ``workflow_id`` for ``contact``.
+    """Record that ``event_key`` fires ``workflow_id`` (None: no workflow) for ``contact``.
 
     ``repeat``: this event was handled before (nothing to do); ``limited``: the workflow
     already started for this contact less than ``once_per`` seconds ago (kept as such, so
-    the log shows why no text went out); ``new``: go on and start the run.
+    the log shows why no text went out); ``new``: go on. Only ``started`` firings count for
+    the limit: an event that answers a run (``status="reply"``) or that no workflow took
+    (``"ignored"``) is kept only so that it is handled once.
     """
     inserted = conn.execute(
         _NEW_FIRING[conn.dialect.name],
         {
             "event_key": event_key,
-            "workflow_id": workflow_id,
+            "workflow_id": workflow_id or "",
             "contact_number": contact,
-            "status": "started",
+            "status": status,
             "run_id": None,
             "fired_at": now,
         },
     ).rowcount
     if not inserted:
         return "repeat"
-    if once_per <= 0:
+    if once_per <= 0 or status != "started":
         return "new"
     recent = conn.execute(
         select(func.count())

@@ -27,7 +27,10 @@ def upgrade() -> None:
         sa.Column("workflow_id", sa.String(length=64), nullable=False),
         sa.Column("contact_number", sa.String(length=32), nullable=False, comment="E.164"),
         sa.Column(
-            "status", sa.String(length=16), nullable=False, comment="started, limited or failed"
+            "status",
+            sa.String(length=16),
+            nullable=False,
+            comment="started, limited, failed, reply or ignored",
         ),
         sa.Column("run_id", sa.String(length=32), nullable=True),
         sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
