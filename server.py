@@ -49,7 +49,7 @@ from sms.workflow_jobs import (
     InboundTextHandler,
     RunTimerHandler,
 )
-from workflows.catalog import WorkflowCatalog
+from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy, utc_now
 from workflows.loader import Workflow, from_file, from_folder
@@ -278,10 +278,17 @@ def _settings_error(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def check_references(flows: Sequence[Workflow], schedules: ScheduleBook) -> None:
+    """Raise ``WorkflowInvalid`` for the first workflow naming a schedule that is not there."""
+    for workflow in flows:
+        compile_trigger(workflow, schedules.names)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port, flows_dir=args.flows)
     configure_logging(settings.log_level, [settings.auth_token or ""])
     flows = load_flows(settings)
+    check_references(flows, load_schedules(settings))  # before anything is started
     app = create_app(settings, flows, serving=True)
     web.run_app(
         app,
@@ -296,8 +303,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.files:
+        path = Path(name)
         try:
-            workflow = from_file(Path(name))
+            workflow = from_file(path)
+            # Schedules are looked for where `serve --flows` looks: beside the file.
+            schedules = ScheduleBook(load_schedule_folder(path.parent / "schedules"))
+            check_references([workflow], schedules)
         except WorkflowInvalid as error:
             failed += 1
             for message in error.messages():
@@ -335,6 +346,34 @@ def cmd_messages(args: argparse.Namespace) -> int:
 
     async def table(db: Database) -> str:
         return format_messages(await recent_messages(db, args.limit))
+
+    return _print_from_database(table)
+
+
+def cmd_hours(args: argparse.Namespace) -> int:
+    from workflows.schedules.overrides import clear_override, set_override
+    from workflows.schedules.report import describe_status
+
+    settings = load_settings(flows_dir=args.flows)
+    book = load_schedules(settings)
+    if args.name is not None and args.name not in book.names:
+        known = ", ".join(sorted(book.names)) or "none"
+        print(f"error: no schedule {args.name!r} (schedules: {known})", file=sys.stderr)
+        return 2
+
+    async def table(db: Database) -> str:
+        now = utc_now()
+        if args.action is not None:
+            name = args.name
+            if args.action == "auto":
+                await db.write(lambda conn: clear_override(conn, name))
+            else:
+                is_open = args.action == "open"
+                await db.write(lambda conn: set_override(conn, name, is_open, now, "cli"))
+        current = book.with_overrides(await db.read(load_overrides))
+        names = [args.name] if args.name is not None else sorted(current.names)
+        lines = [describe_status(current, name, now) for name in names]
+        return "\n".join(lines) or "no schedules (add files to the flows folder's schedules/)"
 
     return _print_from_database(table)
 
@@ -414,7 +453,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--flows", type=Path, help="folder of workflow files (default: demo)")
     serve.set_defaults(run=cmd_serve)
 
-    validate = commands.add_parser("validate", help="check workflow files offline")
+    validate = commands.add_parser(
+        "validate",
+        help="check workflow files offline (schedules they name: the schedules folder beside)",
+    )
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(run=cmd_validate)
 
@@ -437,6 +479,20 @@ def parser() -> argparse.ArgumentParser:
         "worker", help="run only the job worker (sends texts), until SIGINT or SIGTERM"
     )
     worker.set_defaults(run=cmd_worker)
+
+    hours = commands.add_parser(
+        "hours",
+        help="show business hours; open or close a schedule now (until its next change)",
+    )
+    hours.add_argument("name", nargs="?", help="the schedule (default: show all)")
+    hours.add_argument(
+        "action",
+        nargs="?",
+        choices=["open", "closed", "auto"],
+        help="open now / closed now until the next boundary; auto: follow the hours again",
+    )
+    hours.add_argument("--flows", type=Path, help="folder of workflow files (its schedules/)")
+    hours.set_defaults(run=cmd_hours)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

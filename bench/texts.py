@@ -132,6 +132,8 @@ SETTLE_S: Final = 0.3
 """Pause after a phase's last text, so the worker's last job records are not in the next
 phase, and at the end, so a late duplicate text would still be seen."""
 MAX_ROUNDS: Final = 100
+KEEPS_UP_SLACK_S: Final = 0.5
+"""Paced: how much more the last callbacks' lag may be than the first ones' ("keeps up")."""
 
 
 def shared_clock() -> float:
@@ -435,7 +437,8 @@ class Delivery:
     """The texts of a phase matched to its callbacks."""
 
     lags: tuple[float, ...]
-    """Per delivered call: first acceptance of its text - its callback's send time."""
+    """Per delivered call, in the order the callbacks were sent: the first acceptance of its
+    text - its callback's send time."""
     last_at: float
     """When the phase's last first-text was accepted (0 when none was)."""
     missing: int
@@ -454,30 +457,36 @@ def match_texts(
     arrivals: Sequence[Arrival],
     body_for: Callable[[str], str] = expected_text,
 ) -> Delivery:
-    """Match ``arrivals`` to callbacks sent at ``sent_at`` (by caller number)."""
+    """Match ``arrivals`` to the callbacks sent at ``sent_at`` (by caller number, in the order
+    they were sent); the lags come out in that order too."""
     counts: Counter[str] = Counter()
-    lags: list[float] = []
-    last_at = 0.0
+    first: dict[str, float] = {}
     unexpected = wrong_body = 0
     for arrival in arrivals:
-        sent = sent_at.get(arrival.to)
-        if sent is None:
+        if arrival.to not in sent_at:
             unexpected += 1
             continue
         counts[arrival.to] += 1
         if arrival.body != body_for(arrival.to):
             wrong_body += 1
-        if counts[arrival.to] == 1:
-            lags.append(arrival.at - sent)
-            last_at = max(last_at, arrival.at)
+        first.setdefault(arrival.to, arrival.at)
     return Delivery(
-        lags=tuple(lags),
-        last_at=last_at,
-        missing=len(sent_at) - len(counts),
+        lags=tuple(first[caller] - sent for caller, sent in sent_at.items() if caller in first),
+        last_at=max(first.values(), default=0.0),
+        missing=len(sent_at) - len(first),
         duplicates=sum(count - 1 for count in counts.values()),
         unexpected=unexpected,
         wrong_body=wrong_body,
     )
+
+
+def lag_trend(lags: Sequence[float]) -> tuple[float, float]:
+    """Median lag of the first and of the last 10 % of the callbacks (in the order sent): a
+    pipeline that keeps up with the offered rate shows no growth between the two."""
+    if not lags:
+        return 0.0, 0.0
+    tenth = max(1, len(lags) // 10)
+    return statistics.median(lags[:tenth]), statistics.median(lags[-tenth:])
 
 
 # --- measurement -------------------------------------------------------------------------
@@ -887,7 +896,7 @@ def targets(summaries: Mapping[str, Summary]) -> list[tuple[str, bool]]:
 
 ROUND_HEADER = (
     f"{'round':<6}{'scenario':<24}{'sent':>6}{'cb/s':>7}{'cb p99 ms':>10}{'texts':>7}"
-    f"{'texts/s':>9}{'vs base':>9}{'lag p50 s':>10}{'lag p99 s':>10}{'errors':>7}"
+    f"{'texts/s':>9}{'vs base':>9}{'lag min s':>10}{'lag p50 s':>10}{'lag p99 s':>10}{'errors':>7}"
     f"{'srv µs/text':>12}{'srv CPU':>8}{'on loop':>8}{'stub µs/text':>13}{'client CPU':>11}"
 )
 SUMMARY_HEADER = (
@@ -905,12 +914,15 @@ def round_line(phase: Phase, baselines: Mapping[int, float]) -> str:
     loop = 100 * phase.server_loop_cpu_s / phase.server_cpu_s if phase.server_cpu_s else 0.0
     start = f"{phase.round:<6}{phase.scenario:<24}{phase.callbacks:>6}"
     if phase.delivery is None:
-        middle = f"{phase.rate:>7.0f}{cb_p99:>10.1f}{'-':>7}{'-':>9}{'-':>9}{'-':>10}{'-':>10}"
+        middle = (
+            f"{phase.rate:>7.0f}{cb_p99:>10.1f}{'-':>7}{'-':>9}{'-':>9}{'-':>10}{'-':>10}{'-':>10}"
+        )
     else:
         lags = sorted(phase.delivery.lags)
         middle = (
             f"{phase.callback_rate:>7.0f}{cb_p99:>10.1f}{phase.texts:>7}{phase.rate:>9.0f}"
-            f"{ratio(phase, baselines):>8.3f}x{percentile(lags, 0.5):>10.2f}"
+            f"{ratio(phase, baselines):>8.3f}x{min(lags, default=0.0):>10.2f}"
+            f"{percentile(lags, 0.5):>10.2f}"
             f"{percentile(lags, 0.99):>10.2f}"
         )
     return (
@@ -940,6 +952,25 @@ def delivery_line(final: Delivery, posted: int) -> str:
         f"{posted - final.missing} texted, missing {final.missing}, "
         f"duplicates {final.duplicates}, unexpected {final.unexpected}, "
         f"wrong body {final.wrong_body}"
+    )
+
+
+def paced_line(phases: Sequence[Phase], rate: float) -> str:
+    """Whether the pipeline kept up with the paced rate: the lag of the first and the last
+    10 % of each round's callbacks (medians over the rounds)."""
+    trends = [lag_trend(p.delivery.lags) for p in phases if p.scenario == PACED and p.delivery]
+    if not trends:
+        return "paced: no texts"
+    early = statistics.median(t[0] for t in trends)
+    late = statistics.median(t[1] for t in trends)
+    verdict = (
+        "keeps up"
+        if late <= early + KEEPS_UP_SLACK_S
+        else "falls behind: the lag grows with every callback, so its p99 grows with --texts"
+    )
+    return (
+        f"paced at {rate:g}/s: lag p50 of the first 10 % of callbacks {early:.2f} s, of the "
+        f"last 10 % {late:.2f} s: {verdict}"
     )
 
 
@@ -985,6 +1016,7 @@ def report(
         *(summary_line(summaries[name]) for name in SCENARIOS),
         delivery_line(outcome.final, posted),
         *database_lines(outcome),
+        paced_line(phases, opts.rate),
         f"paced client: at most {behind * 1000:.1f} ms behind its schedule",
         "targets:",
         *(f"  [{'ok' if ok else 'FAIL'}] {text}" for text, ok in targets(summaries)),
@@ -1006,7 +1038,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Options from the command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.texts", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--texts", type=int, default=1000, help="calls per text phase and round")
+    parser.add_argument("--texts", type=int, default=500, help="calls per text phase and round")
     parser.add_argument("--rate", type=float, default=500.0, help="paced callbacks per second")
     parser.add_argument("--warmup", type=int, default=200, help="untimed calls, once")
     parser.add_argument("--concurrency", type=int, default=50, help="callbacks in flight")

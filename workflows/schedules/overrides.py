@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.database import stored_time
 from workflows.schedules.calendar import ManualOverride
 from workflows.schedules.db import schedule_overrides
 from workflows.schedules.files import NAME_RULE, SCHEDULE_NAME
@@ -34,11 +35,6 @@ _SET: dict[str, Insert] = {
         index_elements=["name"], set_={column: _POSTGRES.excluded[column] for column in _REPLACED}
     ),
 }
-
-
-def _stored(moment: datetime) -> datetime:
-    """A time read back from the database, aware (SQLite returns naive UTC)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def set_override(
@@ -70,5 +66,6 @@ def load_overrides(conn: Connection) -> dict[str, ManualOverride]:
     table = schedule_overrides
     rows = conn.execute(select(table.c.name, table.c.open, table.c.set_at)).all()
     return {
-        row.name: ManualOverride(open=bool(row.open), set_at=_stored(row.set_at)) for row in rows
+        row.name: ManualOverride(open=bool(row.open), set_at=stored_time(row.set_at))
+        for row in rows
     }
