@@ -121,7 +121,7 @@ steps:
 """
 
 BASELINE: Final = "baseline (bare aiohttp)"
-BURST: Final = "burst (50 in flight)"
+BURST: Final = "burst"
 PACED: Final = "paced"
 SCENARIOS: Final = (BASELINE, BURST, PACED)
 

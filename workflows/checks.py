@@ -82,6 +82,10 @@ def check_graph(spec: WorkflowSpec) -> list[Problem]:
     graph: dict[str, list[str]] = {}
     channel = TRIGGER_KINDS[spec.trigger.event].channel
     for name, step in spec.steps.items():
+        if spec.hours is None and step.kind.needs_hours(step.params):
+            problems.append(
+                Problem(("steps", name), "needs the workflow's business hours: add `hours:`")
+            )
         if channel not in step.kind.channels:
             problems.append(
                 Problem(("steps", name), f"a {step.kind.name!r} step cannot run on {channel}")

@@ -104,4 +104,8 @@ def _as_text(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, str | int | float):
         return str(value)
-    return ""  # lists and mappings are not text: never print a structure into a message
+    if isinstance(value, list | tuple) and all(
+        isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+    ):
+        return ", ".join(str(item) for item in value)  # the keys pressed: "1, 3"
+    return ""  # mappings and nested lists are not text: never print a structure into a message

@@ -103,11 +103,11 @@ def test_a_reply_matching_no_option_asks_again(text: str) -> None:
     assert not turn.finished
 
 
-def test_the_step_name_is_not_a_keyword() -> None:
-    # "billing" is shown (the step name), but only the key picks that option.
+def test_what_the_menu_shows_picks_the_option() -> None:
+    # "3. billing" is shown (the step name, for want of a label): replying "billing" picks it.
     engine = Engine()
     turn = engine.resume(MENU, engine.start(MENU, TEXT).state, reply("billing"), TEXT)
-    assert turn.state.cursor == "main"
+    assert turn.state.path[-1] == "billing"
 
 
 def test_a_dial_step_is_refused_on_sms() -> None:

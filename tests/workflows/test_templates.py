@@ -21,7 +21,7 @@ CONTEXT = {
         ("We open {{schedule.next_open}}.", "We open Monday at 9:00."),
         ("Hi {{contact.nickname | there}}!", "Hi there!"),
         ("Member: {{contact.member}}, {{call.duration}}s", "Member: yes, 42s"),
-        ("Tags: {{contact.tags|none}}", "Tags: "),
+        ("Tags: {{contact.tags|none}}", "Tags: a, b"),
         ("{{contact.name.first | friend}}", "friend"),
         ("No placeholders at all.", "No placeholders at all."),
         ("안녕하세요 {{contact.name}}님", "안녕하세요 Ada님"),

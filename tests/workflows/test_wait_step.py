@@ -47,8 +47,8 @@ def problems(steps: str, *, event: str = "sms.received") -> list[str]:
 
 
 def params(step: str) -> WaitParams:
-    """The wait parameters of a one-step SMS workflow."""
-    value = sms_flow(f"  main: {{wait: {step}}}").spec.step("main").params
+    """The wait parameters of a one-step SMS workflow (with business hours)."""
+    value = sms_flow(f"  main: {{wait: {step}}}", hours="hours: office").spec.step("main").params
     assert isinstance(value, WaitParams)
     return value
 
@@ -218,7 +218,11 @@ def test_until_open_over_a_weekend() -> None:
 def test_until_open_needs_a_schedule() -> None:
     now = MONDAY + timedelta(hours=20)
     with pytest.raises(ValueError, match="hours"):
-        due(params("{until: open}"), context(now))
+        due(params("{until: open}"), context(now))  # no schedule values given at run time
+    # ... and a workflow without `hours` is refused when it is loaded.
+    assert problems("  main: {wait: {until: open}}") == [
+        "t.yaml:6 steps.main: needs the workflow's business hours: add `hours:`"
+    ]
 
 
 # --- through the engine --------------------------------------------------------------------

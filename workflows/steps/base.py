@@ -174,6 +174,10 @@ class StepKind(Generic[P]):
         """Whether the step itself can end the conversation."""
         return self.terminal
 
+    def needs_hours(self, params: P) -> bool:
+        """Whether the step reads the workflow's ``hours`` schedule (it must then have one)."""
+        return False
+
     def enter(self, params: P, ctx: RunContext) -> StepResult:
         """Run the step when the workflow arrives at it."""
         raise NotImplementedError

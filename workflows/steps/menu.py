@@ -170,7 +170,8 @@ class MenuKind(StepKind[MenuParams]):
         if not heard:
             return None
         for key, option in params.options.items():
-            words = [*option.keywords, *((option.label,) if option.label else ())]
+            # What an SMS menu shows ("3. billing") is an answer too, as are the keywords.
+            words = [*option.keywords, option.shown]
             if any(_words(word) and _words(word) <= heard for word in words):
                 return key
         return None

@@ -21,6 +21,7 @@ KEYS = r"^[0-9*#]{1,8}$"
 ONE_KEY_OR_NONE = r"^[0-9*#]?$"
 WORKFLOW_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 SCHEDULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+UNTIL = r"^(open|([01]?\d|2[0-3]):[0-5]\d)$"
 
 PATTERN_MESSAGES = {
     STEP_NAME: "must be a step name: a letter or _, then letters, digits, _ or - (64 at most)",
@@ -33,6 +34,7 @@ PATTERN_MESSAGES = {
     LANGUAGE_TAG: "must be a language tag such as en-US or ko-KR",
     KEYS: "must be 1 to 8 phone keys: digits, * or #",
     ONE_KEY_OR_NONE: "must be one phone key (a digit, * or #) or empty",
+    UNTIL: "must be a time of day such as 09:00 (00:00 to 23:59), or open",
     WORKFLOW_ID: "must be 1 to 64 lower-case letters, digits, - or _, not starting with - or _",
 }
 

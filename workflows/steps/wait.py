@@ -27,10 +27,10 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import Duration
+from workflows.steps.names import UNTIL, Duration
 
 OPEN = "open"
-Until = Annotated[str, StringConstraints(pattern=r"^(open|([01]?\d|2[0-3]):[0-5]\d)$")]
+Until = Annotated[str, StringConstraints(pattern=UNTIL)]
 
 
 class WaitParams(StepParams):
@@ -104,6 +104,9 @@ class WaitKind(StepKind[WaitParams]):
     channels = frozenset({SMS, CHAT})
     waits = True
     summary = "Wait for a delay or until a time (or until `hours` opens), then go on."
+
+    def needs_hours(self, params: WaitParams) -> bool:
+        return params.until == OPEN
 
     def enter(self, params: WaitParams, ctx: RunContext) -> StepResult:
         ctx.emit(WaitUntil(due(params, ctx)))
