@@ -206,8 +206,15 @@ def create_app(
                 stack.push_async_callback(_stop_worker, worker, running)
             app[sms_routes.JOBS_WAKE] = wake or _no_worker
             engine = Engine(settings.step_limit)
+            post_call = CallEventHandler(db, catalog, MessageRunner(engine, catalog), clock)
             app[voice_routes.VOICE_SERVICE] = VoiceService(
-                db, catalog, engine, queue_text, clock=clock, events=wake
+                db,
+                catalog,
+                engine,
+                queue_text,
+                clock=clock,
+                events=wake,
+                post_call=post_call.handle_in,
             )
             if serving:
                 tune_garbage_collector()

@@ -70,6 +70,22 @@ def resume_prefix(base_url: str, run_id: str, turn: int) -> str:
     return f"{base_url}/twilio/voice/runs/{run_id}/{turn}"
 
 
+class PostCall(Protocol):
+    """Starts the workflow of a call's outcome event inside the caller's transaction
+    (``sms.workflow_jobs.CallEventHandler.handle_in``)."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        event: str,
+        facts: Mapping[str, Any],
+        event_key: str,
+        now: datetime,
+    ) -> str:
+        """Start it (or not: a limit, no workflow); what happened, in words."""
+        ...
+
+
 class TextQueue(Protocol):
     """Queues a text as durable work inside the caller's transaction (``sms.send_job``)."""
 
@@ -122,6 +138,36 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
     ]
 
 
+# Built once: every status callback runs them.
+_CALL_AND_RUN = (
+    select(
+        calls.c.sid,
+        calls.c.caller,
+        calls.c.called,
+        calls.c.started_at,
+        calls.c.workflow_id,
+        calls.c.run_id,
+        runs.c.status,
+        runs.c.state,
+    )
+    .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
+    .where(calls.c.sid == bindparam("sid"))
+)
+_MOVE_CALL = (
+    update(calls)
+    .where(
+        calls.c.sid == bindparam("call_sid"),
+        calls.c.status.in_(bindparam("earlier", expanding=True)),
+    )
+    .values(status=bindparam("new_status"))
+)
+_END_CALL = _MOVE_CALL.values(
+    outcome=bindparam("new_outcome"),
+    duration=bindparam("new_duration"),
+    ended_at=bindparam("now"),
+)
+
+
 def _event_facts(
     row: Any, state: Mapping[str, Any], outcome: str, duration: int | None, now: datetime
 ) -> dict[str, Any]:
@@ -143,52 +189,61 @@ def _event_facts(
     }
 
 
+def _raise_event(
+    conn: Connection,
+    post_call: PostCall | None,
+    event: str,
+    facts: dict[str, Any],
+    call_sid: str,
+    now: datetime,
+) -> None:
+    """Start the event's workflow in this transaction, or (``post_call`` None) queue it as a
+    job, retried with backoff."""
+    key = f"call-event:{call_sid}"
+    if post_call is not None:
+        result = post_call(conn, event, facts, key, now)
+        log.info("call %s: %s: %s", call_sid, event, result)
+        return
+    enqueue(conn, CALL_EVENT_JOB, {"event": event, "facts": facts}, dedupe_key=key, now=now)
+
+
 def _record_status(
-    conn: Connection, call: CallFields, duration: int | None, now: datetime
+    conn: Connection,
+    call: CallFields,
+    duration: int | None,
+    now: datetime,
+    post_call: PostCall | None = None,
 ) -> str | None:
     """Apply a status callback; the run to close when the call just ended, else None.
 
     The final status decides the call's outcome, once; an outcome that raises an event
-    (``call.missed``...) enqueues the job that runs its workflows, in this same transaction.
+    (``call.missed``...) starts its workflow (its texts queued as jobs) in this same
+    transaction, see :func:`_raise_event` and :meth:`VoiceService.status`.
     """
     rank = status_rank(call.status)
-    query = (
-        select(
-            calls.c.sid,
-            calls.c.caller,
-            calls.c.called,
-            calls.c.started_at,
-            calls.c.workflow_id,
-            calls.c.run_id,
-            runs.c.status,
-            runs.c.state,
-        )
-        .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
-        .where(calls.c.sid == call.sid)
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_CALL_AND_RUN, {"sid": call.sid}).first()
     if row is None:
         log.info("call %s: status %s for a call never seen", call.sid, call.status)
         return None
-    values: dict[str, object] = {"status": call.status}
     final = call.status in FINAL_STATUSES
     state: Mapping[str, Any] = row.state or {}
     outcome = decide_outcome(call.status, row.status, state.get("facts", {}))
-    if final:
-        values.update(outcome=outcome, duration=duration, ended_at=now)
     # Statuses only move forward: one a call already passed (or a second final one) is ignored.
-    earlier = CALL_STATUS_ORDER[: min(rank, 4)]
-    changed = conn.execute(
-        update(calls).where(calls.c.sid == call.sid, calls.c.status.in_(earlier)).values(**values)
-    ).rowcount
+    params: dict[str, object] = {
+        "call_sid": call.sid,
+        "new_status": call.status,
+        "earlier": CALL_STATUS_ORDER[: min(rank, 4)],
+    }
+    if final:
+        params.update(new_outcome=outcome, new_duration=duration, now=now)
+    changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
         return None
+    log.info("call %s: ended, outcome %s", call.sid, outcome)
     event = outcome_event(outcome)
     if event is not None:
         facts = _event_facts(row, state, outcome, duration, now)
-        payload = {"event": event, "facts": facts}
-        enqueue(conn, CALL_EVENT_JOB, payload, dedupe_key=f"call-event:{call.sid}", now=now)
-    log.info("call %s: ended, outcome %s", call.sid, outcome)
+        _raise_event(conn, post_call, event, facts, call.sid, now)
     if row.run_id is not None:
         end_run(conn, row.run_id, "abandoned")
         return str(row.run_id)
@@ -206,8 +261,10 @@ class VoiceService:
         texts: TextQueue,
         clock: Callable[[], datetime] = utc_now,
         events: Callable[[], None] | None = None,
+        post_call: PostCall | None = None,
     ) -> None:
         self._db = db
+        self._post_call = post_call
         self._catalog = catalog
         self._engine = engine
         self._texts = texts
@@ -399,11 +456,25 @@ class VoiceService:
             log.warning("call %s: ignored unknown status %r", call.sid, call.status[:20])
             return
         now = self._clock()
-        closed = await self._db.write(lambda conn: _record_status(conn, call, duration, now))
+        try:
+            closed = await self._db.write(
+                lambda conn: _record_status(conn, call, duration, now, self._post_call)
+            )
+        except Exception:
+            if self._post_call is None or call.status not in FINAL_STATUSES:
+                raise
+            # Starting the post-call workflow failed and took the whole write with it: store
+            # the status and queue the event as a job instead (retried with backoff), so the
+            # outcome is kept and no text is lost. (No savepoint: this path is rare, and two
+            # statements per call are not.)
+            log.exception("call %s: post-call workflow not started now; queued", call.sid)
+            closed = await self._db.write(
+                lambda conn: _record_status(conn, call, duration, now, None)
+            )
         if closed is not None:
             self._runs.forget(closed)
         if call.status in FINAL_STATUSES and self._events is not None:
-            self._events()  # a post-call event may be queued: look for it now, not at next poll
+            self._events()  # a post-call text may be queued: send it now, not at next poll
 
 
 def _call_vars(call: CallFields) -> dict[str, str]:

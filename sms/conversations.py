@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,15 +21,6 @@ from sms.db import conversations
 SESSION: Final = timedelta(hours=24)
 """How long a question waits for its answer before the conversation starts afresh."""
 
-_NEW = {
-    "sqlite": sqlite.insert(conversations).on_conflict_do_nothing(
-        index_elements=["business_number", "contact_number"]
-    ),
-    "postgresql": postgresql.insert(conversations).on_conflict_do_nothing(
-        index_elements=["business_number", "contact_number"]
-    ),
-}
-
 
 _COLUMNS = (
     conversations.c.id,
@@ -38,6 +29,17 @@ _COLUMNS = (
     conversations.c.waiting_run_id,
     conversations.c.waiting_since,
 )
+
+
+def _touching_upsert(dialect: Any) -> Any:
+    insert = dialect.insert(conversations)
+    return insert.on_conflict_do_update(
+        index_elements=["business_number", "contact_number"],
+        set_={"last_message_at": insert.excluded.last_message_at},
+    ).returning(*_COLUMNS)
+
+
+_TOUCH = {"sqlite": _touching_upsert(sqlite), "postgresql": _touching_upsert(postgresql)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +61,9 @@ class Conversation:
 
 def touch(conn: Connection, business: str, contact: str, now: datetime) -> Conversation:
     """The conversation of ``contact`` with ``business`` (created on first text), its last
-    message time set to ``now``."""
-    conn.execute(
-        _NEW[conn.dialect.name],
+    message time set to ``now``: one statement."""
+    row = conn.execute(
+        _TOUCH[conn.dialect.name],
         {
             "business_number": business,
             "contact_number": contact,
@@ -70,12 +72,8 @@ def touch(conn: Connection, business: str, contact: str, now: datetime) -> Conve
             "waiting_run_id": None,
             "waiting_since": None,
         },
-    )
-    where = (conversations.c.business_number == business) & (
-        conversations.c.contact_number == contact
-    )
-    conn.execute(update(conversations).where(where).values(last_message_at=now))
-    return Conversation(*conn.execute(select(*_COLUMNS).where(where)).one())
+    ).one()
+    return Conversation(*row)
 
 
 def find(conn: Connection, business: str, contact: str) -> Conversation | None:

@@ -29,10 +29,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ringflow.database import Database
+from ringflow.database import Database, stored_time
 from sms.db import OUTBOUND_STATUSES, messages
 from sms.segments import count_segments
 from workflows.contacts import ensure_contact
@@ -75,10 +85,12 @@ _ALIASES: Final[Mapping[str, str]] = {
 BODY_WIDTH = 60
 
 _NEW_MESSAGE = {
-    "sqlite": sqlite.insert(messages).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-    "postgresql": postgresql.insert(messages).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
-    ),
+    "sqlite": sqlite.insert(messages)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(messages.c.id),
+    "postgresql": postgresql.insert(messages)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(messages.c.id),
 }
 
 # Inbound rows conflict on their key or on their MessageSid (both derived from the MessageSid).
@@ -112,8 +124,16 @@ class MessageRow:
     delivered_at: datetime | None
 
 
+def message_from(values: dict[str, Any]) -> MessageRow:
+    """A ``MessageRow`` from a row of ``messages`` as a dict, its times aware in UTC."""
+    for name in ("created_at", "updated_at", "sent_at", "delivered_at"):
+        if values[name] is not None:
+            values[name] = stored_time(values[name])  # SQLite gives naive UTC back
+    return MessageRow(**values)
+
+
 def _message(row: Row[Any]) -> MessageRow:
-    return MessageRow(**row._asdict())
+    return message_from(row._asdict())
 
 
 def outbound_status(raw: str) -> str | None:
@@ -186,7 +206,9 @@ def record_outbound(
         provider_id=None,
         key=idempotency_key,
     )
-    conn.execute(_NEW_MESSAGE[conn.dialect.name], row)
+    new_id = conn.execute(_NEW_MESSAGE[conn.dialect.name], row).scalar()
+    if new_id is not None:
+        return MessageRow(id=int(new_id), **row)  # type: ignore[arg-type]
     stored = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key))
     return _message(stored.one())
 
@@ -258,6 +280,28 @@ def _advance(
     return bool(changed)
 
 
+_MARK_SENT = (
+    update(messages)
+    .where(
+        messages.c.id == bindparam("message_id"),
+        messages.c.direction == "outbound",
+        messages.c.provider_id.is_(None),
+    )
+    .values(
+        provider=bindparam("provider"),
+        provider_id=bindparam("provider_id"),
+        status=case(
+            (messages.c.status.in_(("queued", "sending")), literal("sent")),
+            else_=messages.c.status,
+        ),
+        sent_at=func.coalesce(messages.c.sent_at, bindparam("now")),
+        updated_at=bindparam("now"),
+    )
+)
+"""The usual case of :func:`mark_sent` (first status ``sent``) as one prebuilt statement:
+it runs once per text sent."""
+
+
 def mark_sent(
     conn: Connection, message_id: int, provider: Provider, provider_id: str, status: str
 ) -> bool:
@@ -268,6 +312,15 @@ def mark_sent(
     such outbound message or it was already marked with another provider id.
     """
     now = datetime.now(UTC)
+    first = outbound_status(status) or "queued"
+    params = {
+        "message_id": message_id,
+        "provider": provider,
+        "provider_id": provider_id,
+        "now": now,
+    }
+    if first == "sent" and conn.execute(_MARK_SENT, params).rowcount:
+        return True
     marked = conn.execute(
         update(messages)
         .where(
@@ -291,7 +344,7 @@ def mark_sent(
                 None if stored is None else stored.provider_id,
             )
             return False
-    _advance(conn, messages.c.id == message_id, outbound_status(status) or "queued", None, now)
+    _advance(conn, messages.c.id == message_id, first, None, now)
     return True
 
 

@@ -84,6 +84,10 @@ class MessageRunner:
             values["message"] = inputs.message
         return values
 
+    def new_run_id(self) -> str:
+        """An id for a run about to start (time-ordered, unguessable)."""
+        return self._run_ids.new()
+
     def start(
         self,
         conn: Connection,
@@ -91,11 +95,13 @@ class MessageRunner:
         conversation: Conversation,
         call: Mapping[str, Any],
         inputs: TurnInputs,
+        run_id: str | None = None,
     ) -> StoredRun:
-        """Start ``active`` for ``conversation``; ``call`` becomes ``{{call.*}}`` (its
-        ``from`` is the contact, ``to`` our number) for every turn of the run."""
+        """Start ``active`` for ``conversation`` as run ``run_id`` (default: a new id);
+        ``call`` becomes ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for
+        every turn of the run."""
         workflow = active.workflow
-        run_id = self._run_ids.new()
+        run_id = run_id or self._run_ids.new()
         failure: str | None = None
         try:
             turn = self._engine.start(
@@ -186,7 +192,7 @@ class MessageRunner:
             )
         if plan.awaits_reply and run.status == "waiting":
             set_waiting(conn, conversation.id, run.id, inputs.now)
-        else:
+        elif conversation.waiting_run_id == run.id:
             stop_waiting(conn, conversation.id, run.id)
         if due is not None and plan.texts:
             log.info("run %s: quiet hours, texts held until %s", run.id, due.isoformat())

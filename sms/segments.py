@@ -10,6 +10,7 @@ units in one segment, 67 once split, and a surrogate pair (an emoji) is never sp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
@@ -28,11 +29,24 @@ class SegmentCount:
     segments: int
 
 
-def _gsm_costs(text: str) -> list[int] | None:
+@lru_cache(maxsize=512)
+def _gsm_cost(char: str) -> int | None:
     try:
-        return [len(char.encode("gsm03.38")) for char in text]
+        return len(char.encode("gsm03.38"))
     except UnicodeEncodeError:
         return None
+
+
+def _gsm_costs(text: str) -> list[int] | None:
+    # Per character through a cache: texts repeat the same few dozen characters, and the
+    # codec costs microseconds per call (this runs for every text queued).
+    costs = []
+    for char in text:
+        cost = _gsm_cost(char)
+        if cost is None:
+            return None
+        costs.append(cost)
+    return costs
 
 
 def _ucs2_costs(text: str) -> list[int]:

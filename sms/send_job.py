@@ -37,10 +37,10 @@ import logging
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ringflow.database import Database
-from sms.db import messages
+from sms.db import messages, opt_outs
 from sms.errors import OPTED_OUT_CODE, PermanentSmsError, RecipientOptedOut, SmsError
 from sms.messages import (
     FINAL_STATUSES,
@@ -48,12 +48,13 @@ from sms.messages import (
     Provider,
     mark_failed,
     mark_sent,
+    message_from,
     outbound_status,
     record_outbound,
 )
-from sms.optouts import is_opted_out, opt_out
+from sms.optouts import opt_out
 from sms.provider import OutgoingSms, SentSms, SmsProvider
-from workflows.jobs import ClaimedJob, PermanentJobError, TransientJobError, enqueue
+from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, TransientJobError, enqueue
 
 __all__ = ["OPTED_OUT_ERROR", "SEND_SMS", "SendSmsHandler", "queue_text"]
 
@@ -97,9 +98,20 @@ def queue_text(
     return None if job_id is None else message.id
 
 
-def _message_by_id(conn: Connection, message_id: int) -> MessageRow | None:
-    row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
-    return None if row is None else MessageRow(**row._asdict())
+_OPTED_OUT = select(opt_outs.c.number).where(opt_outs.c.number == messages.c.to_number).exists()
+_TO_SEND = select(messages, _OPTED_OUT.label("opted_out")).where(
+    messages.c.id == bindparam("message_id")
+)
+
+
+def _message_to_send(conn: Connection, message_id: int) -> tuple[MessageRow, bool] | None:
+    """The message, and whether its recipient opted out: one query."""
+    row = conn.execute(_TO_SEND, {"message_id": message_id}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    opted_out = bool(values.pop("opted_out"))
+    return message_from(values), opted_out
 
 
 def _message_id(job: ClaimedJob) -> int:
@@ -128,35 +140,30 @@ class SendSmsHandler:
         self._provider_name: Provider = provider_name
         self._status_callback_url = status_callback_url
 
-    async def __call__(self, job: ClaimedJob) -> None:
+    async def __call__(self, job: ClaimedJob) -> FinalWrite | None:
         message_id = _message_id(job)
-        message = await self._db.read(lambda conn: _message_by_id(conn, message_id))
-        if message is None:
+        found = await self._db.read(lambda conn: _message_to_send(conn, message_id))
+        if found is None:
             raise PermanentJobError(f"message {message_id} does not exist")
+        message, opted_out = found
         if message.direction != "outbound":
             raise PermanentJobError(f"message {message_id} is not outbound")
         if message.provider_id is not None:
             log.info("message %d: already sent as %s", message_id, message.provider_id)
-            return
+            return None
         if message.status in FINAL_STATUSES:
             log.info("message %d: already %s, not sent", message_id, message.status)
-            return
-        if job.payload.get("compliance") is not True and await self._db.read(
-            lambda conn: is_opted_out(conn, message.to_number)
-        ):
+            return None
+        if opted_out and job.payload.get("compliance") is not True:
             log.info("message %d: recipient opted out, not sent", message_id)
-            await self._db.write(
-                lambda conn: mark_failed(conn, message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR)
-            )
-            return
+            return lambda conn: mark_failed(conn, message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR)
         sent = await self._send(message)
         provider_id = sent.provider_id
         # Handed over is "sent" here, whatever the provider calls its queue (Twilio: "queued");
         # only a final first status (a provider that already knows the outcome) is kept.
         status = sent.status if outbound_status(sent.status) in FINAL_STATUSES else "sent"
-        await self._db.write(
-            lambda conn: mark_sent(conn, message_id, self._provider_name, provider_id, status)
-        )
+        # Committed with the job's completion.
+        return lambda conn: mark_sent(conn, message_id, self._provider_name, provider_id, status)
 
     async def _send(self, message: MessageRow) -> SentSms:
         outgoing = OutgoingSms(

@@ -32,11 +32,11 @@ from sms.inbound import InboundText, unhandled_texts
 from sms.runner import RUN_TIMER, MessageRunner, TurnInputs
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
-from workflows.contacts import get_contact, lock_contact
+from workflows.contacts import ContactRow, get_contact, lock_contact
 from workflows.events import DigitsReceived, TimerFired
-from workflows.firings import fire, started
+from workflows.firings import failed, fire
 from workflows.jobs import ClaimedJob, PermanentJobError
-from workflows.phones import InvalidPhoneNumber, normalize_number
+from workflows.phones import InvalidPhoneNumber
 from workflows.runs import StoredRun, end_run, load_run
 from workflows.steps.base import SMS
 from workflows.triggers import CALL_EVENT_JOB, SMS_RECEIVED
@@ -101,14 +101,15 @@ class _Base:
         active: ActiveWorkflow,
         event_key: str,
         business: str,
-        contact: str,
+        locked: ContactRow,
         call: Mapping[str, Any],
         inputs: TurnInputs,
         happened_at: datetime,
     ) -> str:
-        """Start ``active`` unless this event fired before or the limit holds it back; the
-        limit counts from when events happened, not from when a worker got to them."""
-        locked = lock_contact(conn, contact)
+        """Start ``active`` for ``locked`` (the contact, locked by the caller) unless this
+        event fired before or the limit holds it back; the limit counts from when events
+        happened, not from when a worker got to them."""
+        run_id = self._runner.new_run_id()
         firing = fire(
             conn,
             event_key=event_key,
@@ -116,55 +117,73 @@ class _Base:
             contact=locked.number,
             now=happened_at,
             once_per=active.trigger.limit_seconds,
+            run_id=run_id,
         )
         if firing != "new":
             return firing
         conversation = touch(conn, business, locked.number, inputs.now)
-        fresh = TurnInputs(inputs.now, locked.values(), inputs.automated, inputs.message)
-        run = self._runner.start(conn, active, conversation, call, fresh)
-        started(conn, event_key, run.id, failed=run.status == "failed")
+        run = self._runner.start(conn, active, conversation, call, inputs, run_id)
+        if run.status == "failed":
+            failed(conn, event_key)
         return "started"
 
 
 class CallEventHandler(_Base):
-    """Runs the workflow of a call's outcome event (job kind :data:`CALL_EVENT`)."""
+    """Runs the workflow of a call's outcome event.
+
+    Usually inside the final status callback's own transaction (:meth:`handle_in`, given to
+    :class:`ivr.service.VoiceService` by the composition root), so that the texts are queued
+    with the outcome that caused them, one hop and one transaction fewer; as a job (kind
+    :data:`CALL_EVENT`) when that failed, or for events queued by an older server.
+    """
 
     async def __call__(self, job: ClaimedJob) -> None:
         event = _text(job.payload, "event")
         facts = job.payload.get("facts")
         if not isinstance(facts, dict):
             raise PermanentJobError("payload has no facts")
+        now = self._clock()
+        happened_at = _moment(facts.get("ended_at"), now)
+        result = await self._db.write(
+            lambda conn: self.handle_in(
+                conn, event, facts, job.dedupe_key, now, happened_at=happened_at
+            )
+        )
+        log.info("call %s: %s: %s", facts.get("sid"), event, result)
+
+    def handle_in(
+        self,
+        conn: Connection,
+        event: str,
+        facts: Mapping[str, Any],
+        event_key: str,
+        now: datetime,
+        happened_at: datetime | None = None,
+    ) -> str:
+        """Start the workflow ``event`` (with the call's ``facts``) calls for, in the caller's
+        transaction; what happened, in words. ``event_key`` makes it happen once."""
         business, caller = _text(facts, "to"), _text(facts, "from")
         try:
-            contact = normalize_number(caller)
+            contact = lock_contact(conn, caller)  # created on first contact
         except InvalidPhoneNumber:
-            log.info("call %s: %s, but the caller has no number to text", facts.get("sid"), event)
-            return
-        now = self._clock()
-        values = await self._db.read(lambda conn: _contact_values(conn, contact))
+            return "the caller has no number to text"
         ctx = FilterContext(
             now=now,
             channel=SMS,
             called=business,
-            contact=values,
+            contact=contact.values(),
             outcome=facts.get("outcome"),
             duration=facts.get("duration"),
             schedules=self._catalog.schedules.view(),
         )
         active = self._catalog.match(event, business, ctx)
         if active is None:
-            log.debug("call %s: no workflow for %s", facts.get("sid"), event)
-            return
-        inputs = TurnInputs(now, values, automated=True)
-        happened_at = _moment(facts.get("ended_at"), now)
-        result = await self._db.write(
-            lambda conn: self._start(
-                conn, active, job.dedupe_key, business, contact, facts, inputs, happened_at
-            )
+            return "no workflow takes it"
+        inputs = TurnInputs(now, contact.values(), automated=True)
+        started = self._start(
+            conn, active, event_key, business, contact, facts, inputs, happened_at or now
         )
-        log.info(
-            "call %s: %s -> workflow %s: %s", facts.get("sid"), event, active.workflow.id, result
-        )
+        return f"workflow {active.workflow.id}: {started}"
 
 
 class InboundTextHandler(_Base):
@@ -190,18 +209,19 @@ class InboundTextHandler(_Base):
     def _handle_pending(
         self, conn: Connection, sid: str, sender: str, business: str, now: datetime
     ) -> list[tuple[str, str]]:
-        contact = lock_contact(conn, sender).number
+        locked = lock_contact(conn, sender)
         done = []
-        for message in unhandled_texts(conn, contact, business, sid):
-            done.append((message.sid, self._handle(conn, message, contact, business, now)))
+        for message in unhandled_texts(conn, locked.number, business, sid):
+            done.append((message.sid, self._handle(conn, message, locked, business, now)))
         return done
 
     def _handle(
-        self, conn: Connection, text: InboundText, contact: str, business: str, now: datetime
+        self, conn: Connection, text: InboundText, locked: ContactRow, business: str, now: datetime
     ) -> str:
         key = f"inbound:{text.sid}"
+        contact = locked.number
         conversation = touch(conn, business, contact, now)
-        values = _contact_values(conn, contact)
+        values = locked.values()
         message = {"body": text.body, "sid": text.sid}
         inputs = TurnInputs(now, values, automated=False, message=message)
         run_id = conversation.waiting(now)
@@ -243,7 +263,7 @@ class InboundTextHandler(_Base):
             fire(conn, event_key=key, workflow_id=None, contact=contact, now=now, status="ignored")
             return "no sms.received workflow takes it"
         call = {"from": contact, "to": business}
-        started = self._start(conn, active, key, business, contact, call, inputs, now)
+        started = self._start(conn, active, key, business, locked, call, inputs, now)
         return f"workflow {active.workflow.id}: {started}"
 
 

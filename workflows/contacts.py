@@ -122,13 +122,34 @@ def ensure_contact(conn: Connection, number: str, default_region: str | None = N
     return found
 
 
+def _locking_upsert(dialect: Any) -> Any:
+    # Inserting, or "updating" the number to itself, takes the row's lock on PostgreSQL and
+    # returns the row: create-or-lock-and-read in one statement (it runs for every event).
+    insert = dialect.insert(contacts)
+    return insert.on_conflict_do_update(
+        index_elements=["number"], set_={"number": insert.excluded.number}
+    ).returning(*contacts.c)
+
+
+_LOCKING_UPSERT = {"sqlite": _locking_upsert(sqlite), "postgresql": _locking_upsert(postgresql)}
+
+
 def lock_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
     """The contact of ``number`` (created on first contact), locked until the transaction
-    ends on PostgreSQL, so that work per contact (a per-recipient limit) is serialised."""
-    contact = ensure_contact(conn, number, default_region)
-    locked = _select(conn, contact.number, for_update=True)
-    assert locked is not None
-    return locked
+    ends on PostgreSQL, so that work per contact (a per-recipient limit) is serialised;
+    SQLite's write transactions are serialised anyway."""
+    now = datetime.now(UTC)
+    row = conn.execute(
+        _LOCKING_UPSERT[conn.dialect.name],
+        {
+            "number": normalize_number(number, default_region),
+            "name": None,
+            "attributes": {},
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one()
+    return _contact(row)
 
 
 def set_attributes(

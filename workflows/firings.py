@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.db import trigger_firings
@@ -26,6 +26,19 @@ _NEW_FIRING = {
 }
 
 
+_RECENT = (
+    select(func.count())
+    .select_from(trigger_firings)
+    .where(
+        trigger_firings.c.workflow_id == bindparam("workflow_id"),
+        trigger_firings.c.contact_number == bindparam("contact"),
+        trigger_firings.c.status == "started",
+        trigger_firings.c.fired_at > bindparam("since"),
+        trigger_firings.c.event_key != bindparam("event_key"),
+    )
+)
+
+
 def fire(
     conn: Connection,
     *,
@@ -35,8 +48,10 @@ def fire(
     now: datetime,
     once_per: int = 0,
     status: str = "started",
+    run_id: str | None = None,
 ) -> Firing:
-    """Record that ``event_key`` fires ``workflow_id`` (None: no workflow) for ``contact``.
+    """Record that ``event_key`` fires ``workflow_id`` (None: no workflow) for ``contact``,
+    starting run ``run_id`` (if it does start one).
 
     ``repeat``: this event was handled before (nothing to do); ``limited``: the workflow
     already started for this contact less than ``once_per`` seconds ago (kept as such, so
@@ -51,7 +66,7 @@ def fire(
             "workflow_id": workflow_id or "",
             "contact_number": contact,
             "status": status,
-            "run_id": None,
+            "run_id": run_id,
             "fired_at": now,
         },
     ).rowcount
@@ -59,26 +74,22 @@ def fire(
         return "repeat"
     if once_per <= 0 or status != "started":
         return "new"
-    recent = conn.execute(
-        select(func.count())
-        .select_from(trigger_firings)
-        .where(
-            trigger_firings.c.workflow_id == workflow_id,
-            trigger_firings.c.contact_number == contact,
-            trigger_firings.c.status == "started",
-            trigger_firings.c.fired_at > now - timedelta(seconds=once_per),
-            trigger_firings.c.event_key != event_key,
-        )
-    ).scalar_one()
+    params = {
+        "workflow_id": workflow_id or "",
+        "contact": contact,
+        "since": now - timedelta(seconds=once_per),
+        "event_key": event_key,
+    }
+    recent = conn.execute(_RECENT, params).scalar_one()
     if recent:
-        _set(conn, event_key, status="limited")
+        _set(conn, event_key, status="limited", run_id=None)
         return "limited"
     return "new"
 
 
-def started(conn: Connection, event_key: str, run_id: str, *, failed: bool = False) -> None:
-    """Note the run a firing started (``failed``: its first turn failed)."""
-    _set(conn, event_key, run_id=run_id, status="failed" if failed else "started")
+def failed(conn: Connection, event_key: str) -> None:
+    """The run a firing started failed in its first turn: it does not count for the limit."""
+    _set(conn, event_key, status="failed")
 
 
 def _set(conn: Connection, event_key: str, **values: object) -> None:

@@ -185,13 +185,17 @@ def save_turns(conn: Connection, saves: list[TurnSave]) -> list[bool]:
     return saved
 
 
+_END_RUN = (
+    update(runs)
+    .where(runs.c.id == bindparam("run_id"), runs.c.status == "waiting")
+    .values(status=bindparam("new_status"), error=bindparam("failure"), updated_at=bindparam("now"))
+)
+
+
 def end_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> None:
     """Close a run that will never be resumed (failed, or its channel went away)."""
-    conn.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.status == "waiting")
-        .values(status=status, error=error, updated_at=datetime.now(UTC))
-    )
+    params = {"run_id": run_id, "new_status": status, "failure": error, "now": datetime.now(UTC)}
+    conn.execute(_END_RUN, params)
 
 
 def next_turn(run: StoredRun, state: RunState, response: str, error: str | None) -> StoredRun:

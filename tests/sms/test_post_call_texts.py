@@ -9,19 +9,23 @@ hours 21:00-08:00.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from ivr.db import calls
 from ivr.softphone import CallResult, ScriptedCaller, Softphone
 from ringflow.database import stored_time
 from sms.db import messages
 from sms.optouts import is_opted_out
+from sms.workflow_jobs import CallEventHandler
 from tests.conftest import (
     AUTH_TOKEN,
     PUBLIC_URL,
@@ -255,3 +259,45 @@ async def test_another_callers_limit_is_their_own(line: Line) -> None:
     await line.call("1", "no-answer", None, caller="+14155550199")
     await eventually(lambda: len(line.stub.accepted) == 2, what="a text to each caller")
     assert sorted(to for to, _ in await line.texts()) == ["+14155550123", "+14155550199"]
+
+
+async def test_a_post_call_workflow_that_fails_at_the_status_is_retried_as_a_job(
+    servers: ServerFactory,
+    stub: TwilioApiStub,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Starting the workflow inside the status callback's transaction blows up; the status is
+    # stored all the same and the event goes to a job, whose worker starts the workflow.
+    original = CallEventHandler.handle_in
+    attempts: list[str] = []
+
+    def flaky(
+        self: CallEventHandler, *args: Any, happened_at: datetime | None = None, **kwargs: Any
+    ) -> str:
+        from_the_job = happened_at is not None  # the job passes when the call ended
+        attempts.append("job" if from_the_job else "status")
+        if not from_the_job:
+            raise RuntimeError("the database hiccuped")
+        return original(self, *args, happened_at=happened_at, **kwargs)
+
+    monkeypatch.setattr(CallEventHandler, "handle_in", flaky)
+    server = await servers.start(
+        from_folder(EXAMPLES),
+        clock=clock,
+        flows_dir=EXAMPLES,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_api_base_url=stub.base_url,
+    )
+    line = Line(server, stub, clock)
+    with caplog.at_level(logging.ERROR):
+        await line.call("1", "no-answer", None)
+        await eventually(lambda: len(stub.accepted) == 1, what="the missed-call text, via the job")
+    assert await line.texts() == [(CALLER, MISSED)]
+    assert attempts[-1] == "job"
+    assert "status" in attempts
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("post-call workflow not started now; queued" in text for text in logged), logged
+    outcome = await server.db.read(lambda conn: conn.execute(select(calls.c.outcome)).scalar_one())
+    assert outcome == "missed"

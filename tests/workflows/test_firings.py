@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ringflow.database import Database
 from workflows.db import trigger_firings
-from workflows.firings import Firing, fire, started
+from workflows.firings import Firing, failed, fire
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ALICE = "+15550001111"
@@ -27,6 +27,7 @@ async def firing(
     at: datetime = NOW,
     once_per: int = TEN_MINUTES,
     status: str = "started",
+    run_id: str | None = None,
 ) -> Firing:
     return await db.write(
         lambda conn: fire(
@@ -37,6 +38,7 @@ async def firing(
             now=at,
             once_per=once_per,
             status=status,
+            run_id=run_id,
         )
     )
 
@@ -112,16 +114,18 @@ async def test_replies_and_ignored_events_do_not_count(migrated_db: Database) ->
     assert (await row(migrated_db, "SM4")).status == "reply"
 
 
-async def test_started_notes_the_run(migrated_db: Database) -> None:
-    assert await firing(migrated_db, "CA1") == "new"
-    await migrated_db.write(lambda conn: started(conn, "CA1", "run-1"))
+async def test_a_firing_notes_its_run(migrated_db: Database) -> None:
+    assert await firing(migrated_db, "CA1", run_id="run-1") == "new"
     stored = await row(migrated_db, "CA1")
     assert (stored.run_id, stored.status) == ("run-1", "started")
+    # A limited firing started nothing.
+    assert await firing(migrated_db, "CA2", run_id="run-2") == "limited"
+    assert (await row(migrated_db, "CA2")).run_id is None
 
 
 async def test_a_failed_first_turn_does_not_count(migrated_db: Database) -> None:
-    assert await firing(migrated_db, "CA1") == "new"
-    await migrated_db.write(lambda conn: started(conn, "CA1", "run-1", failed=True))
+    assert await firing(migrated_db, "CA1", run_id="run-1") == "new"
+    await migrated_db.write(lambda conn: failed(conn, "CA1"))
     stored = await row(migrated_db, "CA1")
     assert (stored.run_id, stored.status) == ("run-1", "failed")
     assert await firing(migrated_db, "CA2", at=NOW + timedelta(minutes=1)) == "new"

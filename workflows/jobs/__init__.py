@@ -12,10 +12,11 @@ from workflows.jobs.db import jobs
 from workflows.jobs.errors import JobError, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob, claim, complete, enqueue, give_up, retry_later
 from workflows.jobs.retry import RetryPolicy
-from workflows.jobs.worker import JobHandler, JobWorker, utc_now
+from workflows.jobs.worker import FinalWrite, JobHandler, JobWorker, utc_now
 
 __all__ = [
     "ClaimedJob",
+    "FinalWrite",
     "JobError",
     "JobHandler",
     "JobWorker",

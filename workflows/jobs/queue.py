@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Integer, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.database import stored_time
@@ -99,36 +99,29 @@ def enqueue(
     return None if new_id is None else int(new_id)
 
 
-def claim(
-    conn: Connection, owner: str, *, limit: int, now: datetime, lease: timedelta
-) -> list[ClaimedJob]:
-    """Lease up to ``limit`` due jobs (and jobs whose lease expired) to ``owner``, oldest
-    due first; each claim counts as an attempt."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
-    moment = utc(now)
+def _claim_statement(dialect: str) -> Any:
     due = (
         select(jobs.c.id)
         .where(
             or_(
-                and_(jobs.c.status == "queued", jobs.c.due_at <= moment),
-                and_(jobs.c.status == "running", jobs.c.lease_expires_at < moment),
+                and_(jobs.c.status == "queued", jobs.c.due_at <= bindparam("now")),
+                and_(jobs.c.status == "running", jobs.c.lease_expires_at < bindparam("now")),
             )
         )
         .order_by(jobs.c.due_at, jobs.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    statement = (
+    return (
         update(jobs)
         .where(jobs.c.id.in_(due.scalar_subquery()))
         .values(
             status="running",
-            lease_owner=owner,
-            lease_expires_at=moment + lease,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("lease_expires_at"),
             attempts=jobs.c.attempts + 1,
-            updated_at=moment,
+            updated_at=bindparam("now"),
         )
         .returning(
             jobs.c.id,
@@ -140,6 +133,42 @@ def claim(
             jobs.c.due_at,
         )
     )
+
+
+# Built once: the claim runs every time a worker looks for work.
+_CLAIM = {dialect: _claim_statement(dialect) for dialect in ("sqlite", "postgresql")}
+_COMPLETE = (
+    update(jobs)
+    .where(
+        jobs.c.id == bindparam("job_id"),
+        jobs.c.lease_owner == bindparam("owner"),
+        jobs.c.status == "running",
+        jobs.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        status="done",
+        lease_expires_at=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
+def claim(
+    conn: Connection, owner: str, *, limit: int, now: datetime, lease: timedelta
+) -> list[ClaimedJob]:
+    """Lease up to ``limit`` due jobs (and jobs whose lease expired) to ``owner``, oldest
+    due first; each claim counts as an attempt."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    moment = utc(now)
+    params = {
+        "now": moment,
+        "limit": limit,
+        "owner": owner,
+        "lease_expires_at": moment + lease,
+    }
+    rows = conn.execute(_CLAIM[conn.dialect.name], params)
     claimed = [
         ClaimedJob(
             id=int(row.id),
@@ -150,7 +179,7 @@ def claim(
             max_attempts=row.max_attempts,
             due_at=stored_time(row.due_at),
         )
-        for row in conn.execute(statement)
+        for row in rows
     ]
     return sorted(claimed, key=lambda job: (job.due_at, job.id))
 
@@ -188,6 +217,9 @@ def complete(
     again under the same owner name is told apart).
     """
     moment = utc(now or datetime.now(UTC))
+    if attempt is not None:  # the worker's case, once per job: a prebuilt statement
+        params = {"job_id": job_id, "owner": owner, "attempt": attempt, "now": moment}
+        return conn.execute(_COMPLETE, params).rowcount == 1
     values = {
         "status": "done",
         "lease_expires_at": None,

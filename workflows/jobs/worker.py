@@ -38,10 +38,17 @@ from workflows.jobs.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 
-class JobHandler(Protocol):
-    """Does one job's work; raises (see ``workflows.jobs.errors``) to say it failed."""
+FinalWrite = Callable[[Connection], object]
+"""A handler's last database write, committed in the same transaction as the job's
+completion (e.g. "the text was accepted as SM..."): one transaction fewer per job, and the
+record of the effect and the job's end cannot disagree."""
 
-    async def __call__(self, job: ClaimedJob) -> None: ...
+
+class JobHandler(Protocol):
+    """Does one job's work; raises (see ``workflows.jobs.errors``) to say it failed. May
+    return a ``FinalWrite`` to commit with the job's completion."""
+
+    async def __call__(self, job: ClaimedJob) -> FinalWrite | None: ...
 
 
 def utc_now() -> datetime:
@@ -200,7 +207,7 @@ class JobWorker:
         deadline = asyncio.timeout(self._lease.total_seconds())
         try:
             async with deadline:
-                await handler(job)
+                final = await handler(job)
         except PermanentJobError as error:
             log.warning("job %d (%s) failed for good: %s", job.id, job.kind, error)
             await self._record(job, "dead", _describe(error))
@@ -214,7 +221,7 @@ class JobWorker:
                 log.exception("job %d (%s) raised; treated as transient", job.id, job.kind)
             await self._failed(job, error)
             return
-        await self._record(job, "done")
+        await self._record(job, "done", final=final)
 
     async def _failed(self, job: ClaimedJob, error: Exception) -> None:
         if job.attempts >= job.max_attempts:
@@ -223,11 +230,15 @@ class JobWorker:
         else:
             await self._record(job, "queued", _describe(error))
 
-    async def _record(self, job: ClaimedJob, outcome: str, text: str = "") -> None:
+    async def _record(
+        self, job: ClaimedJob, outcome: str, text: str = "", final: FinalWrite | None = None
+    ) -> None:
         now, owner, attempt = self._clock(), self._owner, job.attempts
 
         def work(conn: Connection) -> bool:
             if outcome == "done":
+                if final is not None:
+                    final(conn)
                 return queue.complete(conn, job.id, owner, attempt=attempt, now=now)
             if outcome == "dead":
                 return queue.give_up(conn, job.id, owner, text, attempt=attempt, now=now)
