@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ivr.db import calls
 from ivr.softphone import CallResult, ScriptedCaller, Softphone
@@ -274,13 +274,19 @@ async def test_a_post_call_workflow_that_fails_at_the_status_is_retried_as_a_job
     attempts: list[str] = []
 
     def flaky(
-        self: CallEventHandler, *args: Any, happened_at: datetime | None = None, **kwargs: Any
+        self: CallEventHandler,
+        conn: Connection,
+        event: str,
+        facts: Mapping[str, Any],
+        event_key: str,
+        now: datetime,
+        happened_at: datetime | None = None,
     ) -> str:
         from_the_job = happened_at is not None  # the job passes when the call ended
         attempts.append("job" if from_the_job else "status")
         if not from_the_job:
             raise RuntimeError("the database hiccuped")
-        return original(self, *args, happened_at=happened_at, **kwargs)
+        return original(self, conn, event, facts, event_key, now, happened_at=happened_at)
 
     monkeypatch.setattr(CallEventHandler, "handle_in", flaky)
     server = await servers.start(
