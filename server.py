@@ -147,6 +147,9 @@ def job_worker(
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),
         lease=timedelta(seconds=settings.job_lease_seconds),
+        # Claim as many as may run: fewer claims per job, and texts to the provider overlap.
+        batch=settings.worker_concurrency,
+        concurrency=settings.worker_concurrency,
         clock=clock,
     )
 

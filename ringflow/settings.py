@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
     )
+    worker_concurrency: int = Field(
+        default=50,
+        ge=1,
+        le=500,
+        description="jobs a worker runs at once (texts in flight to the provider)",
+    )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
     flows_dir: Path | None = Field(

@@ -9,34 +9,60 @@ contact at once cannot both pass the limit.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    String,
+    and_,
+    bindparam,
+    case,
+    literal,
+    null,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.db import trigger_firings
 
 Firing = Literal["new", "repeat", "limited"]
 
-_NEW_FIRING = {
-    "sqlite": sqlite.insert(trigger_firings).on_conflict_do_nothing(index_elements=["event_key"]),
-    "postgresql": postgresql.insert(trigger_firings).on_conflict_do_nothing(
-        index_elements=["event_key"]
-    ),
-}
 
-
-_RECENT = (
-    select(func.count())
-    .select_from(trigger_firings)
-    .where(
-        trigger_firings.c.workflow_id == bindparam("workflow_id"),
-        trigger_firings.c.contact_number == bindparam("contact"),
-        trigger_firings.c.status == "started",
-        trigger_firings.c.fired_at > bindparam("since"),
-        trigger_firings.c.event_key != bindparam("event_key"),
+def _firing(dialect: Any) -> Any:
+    """Insert the firing, ``limited`` if the same workflow started for the same contact since
+    ``p_since``, and return its status; nothing (None) when the event fired before. One
+    statement: it runs for every post-call event and every text received."""
+    limited = and_(
+        bindparam("p_counts", type_=Boolean),
+        select(trigger_firings.c.event_key)
+        .where(
+            trigger_firings.c.workflow_id == bindparam("p_workflow_id", type_=String),
+            trigger_firings.c.contact_number == bindparam("p_contact", type_=String),
+            trigger_firings.c.status == "started",
+            trigger_firings.c.fired_at > bindparam("p_since", type_=DateTime(timezone=True)),
+        )
+        .exists(),
     )
-)
+    source = select(
+        bindparam("p_event_key", type_=String),
+        bindparam("p_workflow_id", type_=String),
+        bindparam("p_contact", type_=String),
+        case((limited, literal("limited")), else_=bindparam("p_status", type_=String)),
+        case((limited, null()), else_=bindparam("p_run_id", type_=String)),
+        bindparam("p_now", type_=DateTime(timezone=True)),
+    ).where(true())  # SQLite: a SELECT before ON CONFLICT needs a WHERE
+    columns = ["event_key", "workflow_id", "contact_number", "status", "run_id", "fired_at"]
+    insert = dialect.insert(trigger_firings).from_select(columns, source)
+    return insert.on_conflict_do_nothing(index_elements=["event_key"]).returning(
+        trigger_firings.c.status
+    )
+
+
+_FIRE = {"sqlite": _firing(sqlite), "postgresql": _firing(postgresql)}
 
 
 def fire(
@@ -59,32 +85,20 @@ def fire(
     the limit: an event that answers a run (``status="reply"``) or that no workflow took
     (``"ignored"``) is kept only so that it is handled once.
     """
-    inserted = conn.execute(
-        _NEW_FIRING[conn.dialect.name],
-        {
-            "event_key": event_key,
-            "workflow_id": workflow_id or "",
-            "contact_number": contact,
-            "status": status,
-            "run_id": run_id,
-            "fired_at": now,
-        },
-    ).rowcount
-    if not inserted:
-        return "repeat"
-    if once_per <= 0 or status != "started":
-        return "new"
     params = {
-        "workflow_id": workflow_id or "",
-        "contact": contact,
-        "since": now - timedelta(seconds=once_per),
-        "event_key": event_key,
+        "p_event_key": event_key,
+        "p_workflow_id": workflow_id or "",
+        "p_contact": contact,
+        "p_status": status,
+        "p_run_id": run_id,
+        "p_now": now,
+        "p_counts": once_per > 0 and status == "started",
+        "p_since": now - timedelta(seconds=max(once_per, 0)),
     }
-    recent = conn.execute(_RECENT, params).scalar_one()
-    if recent:
-        _set(conn, event_key, status="limited", run_id=None)
-        return "limited"
-    return "new"
+    stored = conn.execute(_FIRE[conn.dialect.name], params).scalar()
+    if stored is None:
+        return "repeat"
+    return "limited" if stored == "limited" else "new"
 
 
 def failed(conn: Connection, event_key: str) -> None:
