@@ -54,3 +54,6 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The twilio library logs each API request's URL and headers at INFO (a dozen lines per
+    # text); Ringflow logs what it sent itself. Its warnings and errors still show.
+    logging.getLogger("twilio.http_client").setLevel(max(logging.WARNING, root.level))

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ringflow.logs import Masker
+from ringflow.logs import Masker, configure_logging
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,15 @@ def test_records_and_tracebacks_are_masked() -> None:
     assert record.exc_text is not None
     assert "tok_0123456789" not in record.exc_text
     assert "+15550001111" not in record.exc_text
+
+
+def test_the_twilio_librarys_request_dumps_are_left_out_at_info() -> None:
+    configure_logging("INFO")
+    try:
+        assert not logging.getLogger("twilio.http_client").isEnabledFor(logging.INFO)
+        assert logging.getLogger("twilio.http_client").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("sms.send_job").isEnabledFor(logging.INFO)
+    finally:
+        logging.getLogger("twilio.http_client").setLevel(logging.NOTSET)
+        logging.getLogger().handlers.clear()
+        logging.getLogger().setLevel(logging.WARNING)
