@@ -138,6 +138,7 @@ class WorkflowCatalog:
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
         self._contact_readers: set[int] = set()
+        self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
 
     @property
     def active(self) -> Sequence[ActiveWorkflow]:
@@ -186,6 +187,7 @@ class WorkflowCatalog:
             if reads_contact(workflow):
                 self._contact_readers.add(version_id)
         self._active = active
+        self._candidates = {}
 
     async def version(self, version_id: int) -> Workflow:
         """The workflow version ``version_id`` (cached: versions never change)."""
@@ -211,6 +213,15 @@ class WorkflowCatalog:
         """The workflows ``event`` may start, in the order they are tried: those naming the
         called number first, then the catch-alls; among equals by workflow id, so the choice
         is the same on every instance."""
+        cached = self._candidates.get((event, called))
+        if cached is not None:
+            return cached
+        found = self._find_candidates(event, called)
+        if len(self._candidates) < 10_000:  # one entry per event and number called
+            self._candidates[(event, called)] = found
+        return found
+
+    def _find_candidates(self, event: str, called: str | None) -> list[ActiveWorkflow]:
         named: list[ActiveWorkflow] = []
         catch_all: list[ActiveWorkflow] = []
         for active in self._active:

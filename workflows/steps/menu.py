@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
@@ -89,21 +90,27 @@ class MenuParams(StepParams):
             raise ValueError("a menu needs a greeting: `say` or `play`")
         return self
 
-    @property
+    @cached_property
     def num_digits(self) -> int | None:
         """Submit as soon as this many keys are pressed (when every option is that long)."""
         lengths = {len(key) for key in self.options}
         return lengths.pop() if len(lengths) == 1 else None
 
-    @property
+    @cached_property
     def finish_on_key(self) -> str:
         """``#`` ends the caller's input, unless an option uses ``#`` itself."""
         return "" if any("#" in key for key in self.options) else "#"
 
-    @property
+    @cached_property
     def speech_hints(self) -> tuple[str, ...]:
         """Every keyword of every option, for the speech recogniser."""
         return tuple(word for option in self.options.values() for word in option.keywords)
+
+    @cached_property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        """(key, what an SMS menu shows) of each option. Cached, like the properties above:
+        a menu is rendered on every call that reaches it, and its parameters never change."""
+        return tuple((key, option.shown) for key, option in self.options.items())
 
 
 def _words(text: str) -> set[str]:
@@ -198,7 +205,7 @@ class MenuKind(StepKind[MenuParams]):
                 speech=bool(hints),
                 speech_hints=hints,
                 language=params.language or ctx.language,
-                choices=tuple((key, option.shown) for key, option in params.options.items()),
+                choices=params.choices,
             )
         )
         return Wait()
