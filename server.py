@@ -28,6 +28,9 @@ import workflows.demo
 from ivr import routes as voice_routes
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
+from ringflow.api.app import GATEKEEPER, api_application
+from ringflow.api.auth import Gatekeeper
+from ringflow.api.endpoints import Api
 from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
@@ -49,6 +52,7 @@ from sms.workflow_jobs import (
     InboundTextHandler,
     RunTimerHandler,
 )
+from workflows import api as workflows_api
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy, utc_now
@@ -65,7 +69,10 @@ DATABASE = web.AppKey("database", Database)
 CATALOG = web.AppKey("catalog", WorkflowCatalog)
 SMS_PROVIDER = web.AppKey("sms_provider", SmsProvider)
 JOB_WORKER = web.AppKey("job_worker", JobWorker)
+API_APP = web.AppKey("api_app", web.Application)
 MAX_REQUEST_BYTES = 64 * 1024
+MAX_API_BODY_BYTES = 32 * 1024 * 1024
+"""The admin API's ceiling; each endpoint checks its own, smaller limit (413)."""
 OVERRIDES_REFRESH_SECONDS = 5.0
 """How soon an admin's "open now" / "closed now" reaches every instance."""
 Clock = Callable[[], datetime]
@@ -93,13 +100,15 @@ async def open_catalog(db: Database, settings: Settings, clock: Clock) -> Workfl
 
 
 async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
-    """Re-read the manual overrides every few seconds, until cancelled."""
+    """Re-read the manual overrides and the enabled workflows every few seconds, until
+    cancelled: what an admin changed through another instance reaches this one."""
     while True:
         await asyncio.sleep(OVERRIDES_REFRESH_SECONDS)
         try:
             catalog.use_overrides(await db.read(load_overrides))
+            await catalog.refresh()
         except Exception:
-            log.exception("could not re-read the schedule overrides; keeping the last ones")
+            log.exception("could not re-read overrides and workflows; keeping the last ones")
 
 
 async def open_database(settings: Settings) -> Database:
@@ -179,10 +188,13 @@ def create_app(
     """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
     ``serving`` tunes the process for a long-running server (``ringflow serve``); ``clock``
     is what "now" means to business hours, quiet hours and jobs (tests move it)."""
-    # Twilio's webhook forms are a few kilobytes; nothing here takes uploads yet.
+    # Twilio's webhook forms are a few kilobytes; the admin API (its own limits) is a sub-app.
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     to_install = list(flows) if flows is not None else load_flows(settings)
+    api = Api()
+    workflows_api.register(api)
+    api_app = api_application(api, client_max_size=MAX_API_BODY_BYTES)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # Closed in reverse: the worker finishes its jobs, then the provider, then the database.
@@ -193,6 +205,8 @@ def create_app(
             catalog = await open_catalog(db, settings, clock)
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
+            app[workflows_api.WORKFLOW_ADMIN] = workflows_api.WorkflowAdmin(db, catalog, clock)
+            api_app[GATEKEEPER] = Gatekeeper(db, settings.admin_api_token)
             refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
             stack.push_async_callback(_cancel, refreshing)
             app[sms_routes.SMS_DATABASE] = db
@@ -232,6 +246,8 @@ def create_app(
     app.router.add_routes(
         [web.get("/healthz", healthz), *voice_routes.routes(), *sms_routes.routes()]
     )
+    app.add_subapp("/api", api_app)
+    app[API_APP] = api_app
     return app
 
 
@@ -296,7 +312,9 @@ def check_references(flows: Sequence[Workflow], schedules: ScheduleBook) -> None
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port, flows_dir=args.flows)
-    configure_logging(settings.log_level, [settings.auth_token or ""])
+    configure_logging(
+        settings.log_level, [settings.auth_token or "", settings.admin_api_token or ""]
+    )
     flows = load_flows(settings)
     check_references(flows, load_schedules(settings))  # before anything is started
     app = create_app(settings, flows, serving=True)
@@ -386,6 +404,39 @@ def cmd_hours(args: argparse.Namespace) -> int:
         return "\n".join(lines) or "no schedules (add files to the flows folder's schedules/)"
 
     return _print_from_database(table)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from ringflow.api.tokens import TokenNameTaken, create_token, list_tokens, revoke_token
+
+    async def run(db: Database) -> str:
+        now = utc_now()
+        if args.action == "create":
+            try:
+                token = await db.write(lambda conn: create_token(conn, args.name, now))
+            except (TokenNameTaken, ValueError) as error:
+                raise SystemExit(f"error: {error}") from None
+            return (
+                f"{token}\n(token {args.name!r}: shown this once; send it as"
+                " `Authorization: Bearer <token>`)"
+            )
+        if args.action == "revoke":
+            revoked = await db.write(lambda conn: revoke_token(conn, args.name, now))
+            if not revoked:
+                raise SystemExit(f"error: no live token named {args.name!r}")
+            return f"token {args.name!r} revoked"
+        rows = await db.read(list_tokens)
+        lines = [
+            f"{t.name:<24} {t.prefix}...  created {t.created_at:%Y-%m-%d %H:%M}"
+            + ("  REVOKED" if t.revoked else "")
+            for t in rows
+        ]
+        return "\n".join(lines) or "no tokens (RINGFLOW_ADMIN_TOKEN may still be set)"
+
+    if args.action in ("create", "revoke") and not args.name:
+        print(f"error: ringflow token {args.action} needs a NAME", file=sys.stderr)
+        return 2
+    return _print_from_database(run)
 
 
 def cmd_call(args: argparse.Namespace) -> int:
@@ -503,6 +554,11 @@ def parser() -> argparse.ArgumentParser:
     )
     hours.add_argument("--flows", type=Path, help="folder of workflow files (its schedules/)")
     hours.set_defaults(run=cmd_hours)
+
+    token = commands.add_parser("token", help="admin API tokens: create NAME, list, revoke NAME")
+    token.add_argument("action", choices=["create", "list", "revoke"])
+    token.add_argument("name", nargs="?", help="the token's name, e.g. the admin's")
+    token.set_defaults(run=cmd_token)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
         description="checks X-Twilio-Signature on every webhook when set",
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="a first admin API token (more with `ringflow token create NAME`)",
+    )
     twilio_account_sid: str | None = Field(
         default=None,
         validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
@@ -84,6 +88,15 @@ class Settings(BaseSettings):
         ge=1,
         le=500,
         description="jobs a worker runs at once (texts in flight to the provider)",
+    )
+    prompt_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="largest audio upload accepted, in bytes"
+    )
+    prompt_min_seconds: float = Field(
+        default=0.3, ge=0, description="shortest audio prompt accepted, in seconds"
+    )
+    prompt_max_seconds: float = Field(
+        default=600, gt=0, le=3600, description="longest audio prompt accepted, in seconds"
     )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
@@ -131,6 +144,12 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @property
+    def admin_api_token(self) -> str | None:
+        """``RINGFLOW_ADMIN_TOKEN`` in clear, or None (empty counts as unset)."""
+        token = self.admin_token
+        return token.get_secret_value() or None if token is not None else None
 
     @property
     def auth_token(self) -> str | None:

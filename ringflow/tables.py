@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ivr.db
+import prompts.db
+import ringflow.api.db
 import sms.db
 import workflows.contacts_db
 import workflows.db
@@ -16,4 +18,6 @@ TABLE_MODULES = (
     workflows.contacts_db,
     sms.db,
     workflows.schedules.db,
+    ringflow.api.db,
+    prompts.db,
 )

@@ -176,3 +176,6 @@ async def eventually(check: Callable[[], Any], within: float = 5.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what or check}")
         await asyncio.sleep(0.01)
+
+
+pytest_plugins = ["tests.api_client"]

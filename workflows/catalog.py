@@ -24,6 +24,8 @@ from workflows.loader import Workflow, from_data
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ManualOverride, ScheduleBook
 from workflows.spec import Trigger
+from workflows.versions import record_publication
+from workflows.versions import version_id as stored_version_id
 
 log = logging.getLogger(__name__)
 
@@ -79,40 +81,29 @@ class UnknownVersion(LookupError):
     """A run names a workflow version that is not in the database."""
 
 
-def _version_id(conn: Connection, workflow: Workflow, now: datetime) -> int:
-    query = select(workflow_versions.c.id).where(
-        workflow_versions.c.workflow_id == workflow.id,
-        workflow_versions.c.digest == workflow.digest,
-    )
-    found = conn.execute(query).scalar()
-    if found is not None:
-        return int(found)
-    inserted = conn.execute(
-        workflow_versions.insert()
-        .values(
-            workflow_id=workflow.id,
-            digest=workflow.digest,
-            definition=workflow.definition(),
-            source=workflow.source,
-            created_at=now,
-        )
-        .returning(workflow_versions.c.id)
-    )
-    return int(inserted.scalar_one())
-
-
 def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> list[int]:
+    """Make each file's definition the published version of its id (a new numbered
+    publication when it changed). Files win: an API workflow with a file's id becomes that
+    file's (logged by the caller)."""
     now = datetime.now(UTC)
     version_ids = []
     for workflow in loaded:
-        version_id = _version_id(conn, workflow, now)
-        version_ids.append(version_id)
-        exists = conn.execute(select(workflows.c.id).where(workflows.c.id == workflow.id)).first()
-        values = {"version_id": version_id, "enabled": True, "updated_at": now}
-        if exists is None:
-            conn.execute(workflows.insert().values(id=workflow.id, origin="file", **values))
+        version = stored_version_id(conn, workflow, now)
+        version_ids.append(version)
+        row = conn.execute(
+            select(workflows.c.version_id, workflows.c.origin).where(workflows.c.id == workflow.id)
+        ).first()
+        values = {"version_id": version, "enabled": True, "updated_at": now, "origin": "file"}
+        if row is None:
+            conn.execute(workflows.insert().values(id=workflow.id, **values))
         else:
+            if row.origin != "file":
+                log.warning(
+                    "workflow %s: the file in the flows folder replaces the API's", workflow.id
+                )
             conn.execute(update(workflows).where(workflows.c.id == workflow.id).values(**values))
+        if row is None or row.version_id != version:
+            record_publication(conn, workflow.id, version, now, note="from its file")
     conn.execute(
         update(workflows)
         .where(workflows.c.origin == "file")
@@ -124,7 +115,9 @@ def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> list[int]:
 
 def _enabled_version_ids(conn: Connection) -> list[int]:
     query = (
-        select(workflows.c.version_id).where(workflows.c.enabled.is_(True)).order_by(workflows.c.id)
+        select(workflows.c.version_id)
+        .where(workflows.c.enabled.is_(True), workflows.c.version_id.is_not(None))
+        .order_by(workflows.c.id)
     )
     return [int(v) for v in conn.execute(query).scalars()]
 

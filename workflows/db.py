@@ -35,10 +35,35 @@ workflows = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("origin", String(16), nullable=False, comment="file or api"),
-    Column("version_id", Integer, ForeignKey("workflow_versions.id"), nullable=False),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("workflow_versions.id"),
+        nullable=True,
+        comment="the published version runs start on; none while only a draft exists",
+    ),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "draft_version_id",
+        Integer,
+        ForeignKey("workflow_versions.id"),
+        nullable=True,
+        comment="the draft an admin is editing, if any",
+    ),
 )
+
+workflow_publications = Table(
+    "workflow_publications",
+    metadata,
+    Column("workflow_id", String(64), primary_key=True),
+    Column("number", Integer, primary_key=True, comment="1, 2, 3... per workflow"),
+    Column("version_id", Integer, ForeignKey("workflow_versions.id"), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("note", String(200), nullable=True, comment="e.g. rolled back to 2"),
+)
+"""Every publication of a workflow, numbered: what "version 3" means, and the history a
+roll-back adds to (rolling back to 2 publishes 2's definition again as the next number)."""
 
 runs = Table(
     "runs",

@@ -1,0 +1,122 @@
+"""Who may call the admin API: a bearer token, checked before anything else runs.
+
+``Authorization: Bearer <token>`` must name a live token from ``ringflow token create`` or the
+one in ``RINGFLOW_ADMIN_TOKEN``. A request without one, or with a wrong one, is a 401 problem.
+A client (by address) that sends ten wrong tokens within a minute gets 429 with
+``Retry-After`` until the minute is over, without its tokens being checked: guessing is slow.
+Known tokens are remembered for a minute in this process, so a busy admin client does not cost
+a database read per request; a revoked token stops working within that minute everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ringflow.api.problems import ApiProblem
+from ringflow.api.tokens import same_token, token_owner
+from ringflow.database import Database
+
+log = logging.getLogger(__name__)
+
+FAILURE_LIMIT = 10
+FAILURE_WINDOW = 60.0
+KNOWN_FOR = 60.0
+PUBLIC_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
+"""The API's own description: no data, and a browser opens the docs page without a token."""
+
+TOKEN_OWNER = web.RequestKey("token_owner", str)
+
+
+@dataclass
+class Gatekeeper:
+    """Checks tokens and counts failures per client address."""
+
+    db: Database
+    bootstrap_token: str | None = None
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _known: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+
+    def blocked_for(self, client: str) -> float:
+        """Seconds this client must wait before its tokens are checked again (0: none)."""
+        failures = self._failures.get(client)
+        if not failures:
+            return 0.0
+        now = self.clock()
+        while failures and failures[0] <= now - FAILURE_WINDOW:
+            failures.popleft()
+        if len(failures) < FAILURE_LIMIT:
+            return 0.0
+        return max(0.0, failures[0] + FAILURE_WINDOW - now)
+
+    def failed(self, client: str) -> None:
+        if len(self._failures) > 10_000:  # many addresses: forget the oldest
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(client, deque()).append(self.clock())
+
+    async def owner(self, token: str) -> str | None:
+        """Who ``token`` belongs to, or None."""
+        if self.bootstrap_token and same_token(token, self.bootstrap_token):
+            return "RINGFLOW_ADMIN_TOKEN"
+        now = self.clock()
+        known = self._known.get(token)
+        if known is not None and known[1] > now:
+            return known[0]
+        name = await self.db.read(lambda conn: token_owner(conn, token))
+        if name is not None:
+            self._known[token] = (name, now + KNOWN_FOR)
+            while len(self._known) > 1000:
+                self._known.popitem(last=False)
+        return name
+
+
+def auth_middleware(
+    gatekeeper_of: Callable[[web.Request], Gatekeeper],
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware of the ``/api`` application (see the module docstring);
+    ``gatekeeper_of`` finds the request's :class:`Gatekeeper` (made once the database is
+    open)."""
+
+    @web.middleware
+    async def check_token(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS:
+            return await handler(request)
+        gatekeeper = gatekeeper_of(request)
+        client = request.remote or "?"
+        wait = gatekeeper.blocked_for(client)
+        if wait > 0:
+            raise ApiProblem(
+                429,
+                "too many requests with a wrong token; try again later",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiProblem(
+                401,
+                "this API needs a token: send `Authorization: Bearer <token>`"
+                " (make one with `ringflow token create NAME`)",
+                headers={"WWW-Authenticate": 'Bearer realm="ringflow"'},
+            )
+        owner = await gatekeeper.owner(token.strip())
+        if owner is None:
+            gatekeeper.failed(client)
+            log.warning("API: wrong token from %s for %s %s", client, request.method, request.path)
+            raise ApiProblem(
+                401,
+                "the token is not valid (unknown or revoked)",
+                headers={"WWW-Authenticate": 'Bearer realm="ringflow", error="invalid_token"'},
+            )
+        request[TOKEN_OWNER] = owner
+        return await handler(request)
+
+    return check_token
