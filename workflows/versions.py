@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from ringflow.database import stored_time
 from workflows.db import workflow_publications, workflow_versions, workflows
 from workflows.loader import Workflow
 
@@ -267,7 +268,10 @@ def _states(conn: Connection, where: Any) -> list[WorkflowState]:
     ):
         digest = versions[pub.version_id].digest if pub.version_id in versions else ""
         publications[pub.workflow_id].append(
-            (Publication(pub.number, digest, pub.published_at, pub.note), pub.version_id)
+            (
+                Publication(pub.number, digest, stored_time(pub.published_at), pub.note),
+                pub.version_id,
+            )
         )
     states = []
     for row in rows:
@@ -287,7 +291,7 @@ def _states(conn: Connection, where: Any) -> list[WorkflowState]:
                 published=published,
                 draft_digest=None if draft is None else draft.digest,
                 publications=tuple(p for p, _ in publications[row.id]),
-                updated_at=row.updated_at,
+                updated_at=stored_time(row.updated_at),
             )
         )
     return states
