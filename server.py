@@ -560,6 +560,10 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("name", nargs="?", help="the token's name, e.g. the admin's")
     token.set_defaults(run=cmd_token)
 
+    from ringflow.cli_api import add_commands
+
+    add_commands(commands)
+
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])
     db.set_defaults(run=cmd_db)
