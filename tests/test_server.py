@@ -183,3 +183,23 @@ def test_the_demo_texts_the_address(
     assert len(log) == 2, log
     assert "+12025550143" in log[1]
     assert "Acme: 1 Example Street, Springfield." in log[1]
+
+
+def test_tokens_are_created_shown_once_listed_and_revoked(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["token", "create", "alice"]) == 0
+    token = capsys.readouterr().out.splitlines()[0]
+    assert token.startswith("rf_")
+    assert len(token) == 46
+    assert main(["token", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "alice" in listed
+    assert token not in listed
+    with pytest.raises(SystemExit, match="exists already"):
+        main(["token", "create", "alice"])
+    assert main(["token", "revoke", "alice"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    assert main(["token", "list"]) == 0
+    assert "REVOKED" in capsys.readouterr().out
+    assert main(["token", "create"]) == 2
