@@ -15,8 +15,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -25,9 +26,15 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 import workflows.demo
+from ivr import api as calls_api
 from ivr import routes as voice_routes
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
+from prompts import api as prompts_api
+from prompts import routes as prompt_routes
+from prompts.playback import PromptPlayback
+from prompts.service import PromptService, prompts_among
+from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
@@ -37,6 +44,7 @@ from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from sms import api as sms_api
 from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
@@ -53,13 +61,16 @@ from sms.workflow_jobs import (
     RunTimerHandler,
 )
 from workflows import api as workflows_api
+from workflows import contacts_api, recipes_api
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy, utc_now
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ScheduleBook, load_schedule_folder
+from workflows.schedules import api as schedules_api
 from workflows.schedules.overrides import load_overrides
+from workflows.versions import published_using
 
 log = logging.getLogger("ringflow")
 
@@ -163,6 +174,14 @@ def job_worker(
     )
 
 
+async def _published_using(db: Database, prompt_id: str) -> list[str]:
+    return await db.read(lambda conn: published_using(conn, prompt_id))
+
+
+async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
+    return await db.read(lambda conn: prompts_among(conn, ids))
+
+
 def _no_worker() -> None:
     """No worker in this process: another one (``ringflow worker``) polls for the jobs."""
 
@@ -194,7 +213,14 @@ def create_app(
     to_install = list(flows) if flows is not None else load_flows(settings)
     api = Api()
     workflows_api.register(api)
-    api_app = api_application(api, client_max_size=MAX_API_BODY_BYTES)
+    recipes_api.register(api)
+    contacts_api.register(api)
+    calls_api.register(api)
+    sms_api.register(api)
+    schedules_api.register(api)
+    api.add(*prompts_api.endpoints())
+    # Uploads stream to disk with their own limit (413); this is only the outer bound.
+    api_app = api_application(api, client_max_size=settings.prompt_max_bytes + 1024 * 1024)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # Closed in reverse: the worker finishes its jobs, then the provider, then the database.
@@ -205,7 +231,29 @@ def create_app(
             catalog = await open_catalog(db, settings, clock)
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
-            app[workflows_api.WORKFLOW_ADMIN] = workflows_api.WorkflowAdmin(db, catalog, clock)
+            speech = LazyTtsPool(workers=2, timeout=10.0)
+            stack.push_async_callback(speech.close)
+            prompt_service = PromptService(
+                db,
+                settings.data_dir,
+                speech,
+                max_bytes=settings.prompt_max_bytes,
+                min_seconds=settings.prompt_min_seconds,
+                max_seconds=settings.prompt_max_seconds,
+            )
+            stack.push_async_callback(prompt_service.close)
+            app[prompt_routes.PROMPT_SERVICE] = prompt_service
+            prompts_playing = partial(_published_using, db)
+            app[prompts_api.PROMPT_ADMIN] = prompts_api.PromptAdmin(
+                prompt_service, prompts_playing, settings.data_dir / "uploads"
+            )
+            app[workflows_api.WORKFLOW_ADMIN] = workflows_api.WorkflowAdmin(
+                db, catalog, clock, partial(_existing_prompts, db)
+            )
+            app[contacts_api.CONTACT_ADMIN] = contacts_api.ContactAdmin(db, clock)
+            app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
+            app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db)
+            app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
             api_app[GATEKEEPER] = Gatekeeper(db, settings.admin_api_token)
             refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
             stack.push_async_callback(_cancel, refreshing)
@@ -232,6 +280,8 @@ def create_app(
                 clock=clock,
                 events=wake,
                 post_call=post_call.handle_in,
+                playback=PromptPlayback(prompt_service),
+                media_base=settings.public_url or "",
             )
             if serving:
                 tune_garbage_collector()
@@ -244,7 +294,12 @@ def create_app(
     )
     app.cleanup_ctx.append(resources)
     app.router.add_routes(
-        [web.get("/healthz", healthz), *voice_routes.routes(), *sms_routes.routes()]
+        [
+            web.get("/healthz", healthz),
+            *voice_routes.routes(),
+            *sms_routes.routes(),
+            *prompt_routes.routes(),
+        ]
     )
     app.add_subapp("/api", api_app)
     app[API_APP] = api_app

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
 from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
+from ivr.media import Playback, needs_media, with_media
 from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
 from ringflow.database import BatchConflict, Database
@@ -183,7 +184,7 @@ def _event_facts(
         "path": list(state.get("path", [])),
         "keys": list(state.get("keys", [])),
         "agent": facts.get("agent"),
-        "voicemail": next(iter(facts.get("recordings", ())), None),
+        "voicemail": _recording_url(facts),
         "started_at": row.started_at.isoformat() if row.started_at else None,
         "ended_at": now.isoformat(),
     }
@@ -262,9 +263,13 @@ class VoiceService:
         clock: Callable[[], datetime] = utc_now,
         events: Callable[[], None] | None = None,
         post_call: PostCall | None = None,
+        playback: Playback | None = None,
+        media_base: str = "",
     ) -> None:
         self._db = db
         self._post_call = post_call
+        self._playback = playback
+        self._media_base = media_base
         self._catalog = catalog
         self._engine = engine
         self._texts = texts
@@ -273,39 +278,56 @@ class VoiceService:
         self._runs = RunCache()
         self._run_ids = RunIds()
 
-    async def _choose(self, call: CallFields, now: datetime) -> ActiveWorkflow | None:
-        """The workflow that answers ``call``: the first candidate whose ``when`` accepts it."""
+    async def _choose(
+        self, call: CallFields, now: datetime
+    ) -> tuple[ActiveWorkflow | None, Mapping[str, object] | None]:
+        """The workflow that answers ``call`` (the first candidate whose ``when`` accepts it),
+        and the caller's contact if it had to be read for that."""
         candidates = self._catalog.candidates(CALL_INCOMING, call.called)
         if all(active.check is None for active in candidates):
-            return candidates[0] if candidates else None  # the common case: nothing to read
-        contact: Mapping[str, object] = {}
+            # The common case: nothing to read.
+            return (candidates[0] if candidates else None), None
+        contact: Mapping[str, object] | None = None
         if any(self._catalog.reads_contact(active) for active in candidates):
-            contact = await self._db.read(lambda conn: _contact_values(conn, call.caller))
+            contact = await self._contact(call)
         ctx = FilterContext(
             now=now,
             channel=VOICE,
             called=call.called,
-            contact=contact,
+            contact=contact or {},
             schedules=self._catalog.schedules.view(),
         )
-        return next((active for active in candidates if active.accepts(ctx)), None)
+        chosen = next((active for active in candidates if active.accepts(ctx)), None)
+        return chosen, contact
 
-    def _inputs(
-        self, active: ActiveWorkflow, now: datetime
+    async def _contact(self, call: CallFields) -> Mapping[str, object]:
+        return await self._db.read(lambda conn: _contact_values(conn, call.caller))
+
+    async def _inputs(
+        self,
+        active: ActiveWorkflow,
+        call: CallFields,
+        now: datetime,
+        contact: Mapping[str, object] | None = None,
     ) -> tuple[dict[str, Mapping[str, Any]], dict[str, Any]]:
-        """The ``schedule`` root and the start facts (``after_hours``) of a run."""
+        """The ``schedule`` and ``contact`` roots of a turn (each only when the workflow uses
+        it) and the start facts (``after_hours``)."""
+        roots: dict[str, Mapping[str, Any]] = {}
+        facts: dict[str, Any] = {}
+        if self._catalog.reads_contact(active):
+            roots["contact"] = contact if contact is not None else await self._contact(call)
         spec = active.workflow.spec
-        if spec.hours is None:
-            return {}, {}
-        schedules = self._catalog.schedules
-        language = spec.defaults.language or "en"
-        values = ScheduleValues(schedules, spec.hours, now, language)
-        return {"schedule": values}, {"after_hours": not schedules.is_open(spec.hours, now)}
+        if spec.hours is not None:
+            schedules = self._catalog.schedules
+            language = spec.defaults.language or "en"
+            roots["schedule"] = ScheduleValues(schedules, spec.hours, now, language)
+            facts["after_hours"] = not schedules.is_open(spec.hours, now)
+        return roots, facts
 
     async def incoming(self, call: CallFields, base_url: str) -> str:
         """Answer a new call with the first turn of the workflow its number triggers."""
         now = self._clock()
-        active = await self._choose(call, now)
+        active, contact = await self._choose(call, now)
         row = {
             "sid": call.sid,
             "account_sid": call.account_sid,
@@ -326,7 +348,7 @@ class VoiceService:
         run_id = self._run_ids.new()
         failure: str | None = None
         effects: tuple[Effect, ...] = ()
-        roots, facts = self._inputs(active, now)
+        roots, facts = await self._inputs(active, call, now, contact)
         try:
             turn = self._engine.start(
                 active.workflow, _call_vars(call), now=now, roots=roots, facts=facts
@@ -337,6 +359,7 @@ class VoiceService:
         else:
             state = turn.state
             voice, effects = self._split(turn.instructions, call, f"{run_id}:0")
+            voice = await self._playable(voice, call)
             answer = render(voice, resume_prefix(base_url, run_id, 1), finished=turn.finished)
         run = new_run(
             run_id=run_id,
@@ -382,7 +405,7 @@ class VoiceService:
         failure: str | None = None
         effects: tuple[Effect, ...] = ()
         now = self._clock()
-        roots, _facts = self._inputs(ActiveWorkflow(stored.version_id, workflow), now)
+        roots, _facts = await self._inputs(ActiveWorkflow(stored.version_id, workflow), call, now)
         try:
             result = self._engine.resume(
                 workflow,
@@ -398,6 +421,7 @@ class VoiceService:
         else:
             state = result.state
             voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}")
+            voice = await self._playable(voice, call)
             answer = render(
                 voice, resume_prefix(base_url, run_id, turn_number + 1), finished=result.finished
             )
@@ -409,6 +433,17 @@ class VoiceService:
         self._runs.forget(run_id)
         again = await self._db.read(lambda conn: load_run(conn, run_id))
         return (again.last_response if again else None) or apology(APOLOGY)
+
+    async def _playable(
+        self, voice: tuple[Instruction, ...], call: CallFields
+    ) -> tuple[Instruction, ...]:
+        """Prompt ids and server-spoken texts as audio URLs (``media_base`` + path)."""
+        if self._playback is None or not needs_media(voice):
+            return voice
+        playable: tuple[Instruction, ...] = await with_media(
+            voice, self._playback, self._media_base, call.sid
+        )
+        return playable
 
     def _split(
         self, instructions: tuple[Instruction, ...], call: CallFields, turn_key: str
@@ -475,6 +510,14 @@ class VoiceService:
             self._runs.forget(closed)
         if call.status in FINAL_STATUSES and self._events is not None:
             self._events()  # a post-call text may be queued: send it now, not at next poll
+
+
+def _recording_url(facts: Mapping[str, Any]) -> str | None:
+    """The URL of the call's first recording (a voicemail), or None."""
+    for recording in facts.get("recordings", ()):
+        if isinstance(recording, Mapping) and recording.get("url"):
+            return str(recording["url"])
+    return None
 
 
 def _call_vars(call: CallFields) -> dict[str, str]:

@@ -10,9 +10,11 @@
     ├── AudioTooLong           longer than the maximum duration
     ├── PromptNotFound         no prompt has that id
     ├── PromptInUse            workflows still play it (.workflows: their ids): not deleted
+    ├── InvalidSpeech          the text, rate or language cannot be spoken (e.g. no text)
     ├── SpeechFailed           the speech engine could not say the text
     │   └── SpeechTimedOut     the speech engine took too long (it was stopped)
-    └── UnknownVoice           the speech engine has no such voice
+    └── UnknownVoice           the speech engine has no such voice or language
+                               (.available: what it has)
 
 All of them are permanent for the request that caused them: sending the same request again
 gives the same answer (except SpeechTimedOut, which a busy machine can cause: it may pass later).
@@ -28,6 +30,7 @@ __all__ = [
     "AudioTooLong",
     "AudioTooShort",
     "InvalidAudio",
+    "InvalidSpeech",
     "PromptError",
     "PromptInUse",
     "PromptNotFound",
@@ -109,13 +112,15 @@ class SpeechTimedOut(SpeechFailed):
     """The speech engine did not finish in time and was stopped."""
 
 
-class UnknownVoice(PromptError):
-    """The speech engine has no voice ``voice``."""
+class InvalidSpeech(PromptError, ValueError):
+    """The text, rate or language tag cannot be spoken."""
 
-    def __init__(self, voice: str, available: Sequence[str] = ()) -> None:
-        hint = f": use one of {', '.join(available)}" if available else ""
-        super().__init__(f"unknown voice {voice!r}{hint}")
-        self.voice = voice
+
+class UnknownVoice(PromptError):
+    """The speech engine has no such voice or language; ``available`` lists what it has."""
+
+    def __init__(self, reason: str, available: Sequence[str] = ()) -> None:
+        super().__init__(reason)
         self.available = tuple(available)
 
 

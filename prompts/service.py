@@ -32,7 +32,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,10 +45,13 @@ from prompts.audio import Converted, convert, prepare_upload
 from prompts.db import prompts, speech_cache
 from prompts.errors import (
     InvalidAudio,
+    InvalidSpeech,
     PromptError,
     PromptInUse,
     PromptNotFound,
     SpeechFailed,
+    SpeechTimedOut,
+    UnknownVoice,
 )
 from prompts.store import MediaFormat, PromptStore
 from ringflow.database import Database, stored_time
@@ -156,6 +159,14 @@ def _remember_speech(dialect: str, row: dict[str, Any]) -> Executable:
     )
 
 
+def prompts_among(conn: Connection, ids: Collection[str]) -> set[str]:
+    """Which of ``ids`` are prompts."""
+    if not ids:
+        return set()
+    found = conn.execute(select(prompts.c.id).where(prompts.c.id.in_(list(ids)))).scalars()
+    return set(found)
+
+
 class PromptService:
     """Prompts on ``db``, their files under ``data_dir / "prompts"``."""
 
@@ -209,7 +220,11 @@ class PromptService:
         values = self._new_values(label, "audio", now) | _audio_values(converted)
         async with self._files:
             self.store.place(converted.digest, converted.pcm, converted.ulaw)
-            await self.db.write(lambda conn: conn.execute(prompts.insert().values(values)))
+            try:
+                await self.db.write(lambda conn: conn.execute(prompts.insert().values(values)))
+            except BaseException:
+                await self._forget_unused(converted.digest)
+                raise
         return _prompt(values)
 
     async def replace_audio(
@@ -372,7 +387,7 @@ class PromptService:
             except PromptError:
                 raise
             except Exception as error:
-                raise SpeechFailed(f"the speech engine failed: {error}") from error
+                raise _speech_error(error) from error
             if not spoken.is_file() or spoken.stat().st_size == 0:
                 raise SpeechFailed("the speech engine wrote no audio")
             try:
@@ -403,6 +418,16 @@ class PromptService:
         async with self._files:
             self.store.place(converted.digest, converted.pcm, converted.ulaw)
             await self.db.write(remember)
+
+    async def spoken(self, text: str, language: str) -> Prompt:
+        """The prompt saying ``text`` for a ``say`` step rendered by the server: made (and
+        synthesised) the first time, found by its name ``say:<digest>`` afterwards."""
+        name = "say:" + text_digest(text, language, None, None)[:24]
+        query = select(prompts).where(prompts.c.name == name).order_by(prompts.c.created_at)
+        row = await self.db.read(lambda conn: conn.execute(query).first())
+        if row is not None:
+            return _prompt(row)
+        return await self.add_speech(text, language, None, None, name=name)
 
     # --- reading and removing ---------------------------------------------------------------
 
@@ -492,6 +517,15 @@ class PromptService:
                 orphans.append(digest)
         return orphans
 
+    async def _forget_unused(self, digest: str) -> None:
+        """After a failed write: remove the files of ``digest`` if no prompt uses them."""
+        try:
+            orphans = await self.db.write(lambda conn: self._orphans(conn, [digest]))
+        except Exception:
+            log.exception("could not check whether prompt audio %s is still used", digest)
+            return
+        self._discard(orphans)
+
     def _discard(self, digests: builtins.list[str]) -> None:
         for digest in digests:
             self.store.discard(digest)
@@ -522,5 +556,22 @@ def _name(name: str) -> str:
 def _text(text: str) -> str:
     said = text.strip()
     if not said:
-        raise SpeechFailed("there is no text to say")
+        raise InvalidSpeech("there is no text to say")
     return said
+
+
+def _speech_error(error: Exception) -> PromptError:
+    """A speech engine's own error as this package's (by class name: prompts.tts defines
+    look-alikes of UnknownVoice, SpeechTimedOut, InvalidSpeech and SpeechFailed that are not
+    PromptErrors yet); anything else is a SpeechFailed."""
+    kinds: dict[str, type[PromptError]] = {
+        "InvalidSpeech": InvalidSpeech,
+        "SpeechTimedOut": SpeechTimedOut,
+        "SpeechFailed": SpeechFailed,
+    }
+    name, reason = type(error).__name__, str(error) or type(error).__name__
+    if name == "UnknownVoice":
+        return UnknownVoice(reason, getattr(error, "available", ()))
+    if name in kinds:
+        return kinds[name](reason)
+    return SpeechFailed(f"the speech engine failed: {reason}")

@@ -56,6 +56,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+__all__ = [
+    "InvalidSpeech",
+    "SpeechFailed",
+    "SpeechTimedOut",
+    "TtsClosed",
+    "TtsError",
+    "TtsOverloaded",
+    "TtsPool",
+    "UnknownVoice",
+    "Voice",
+    "VoiceCatalog",
+]
+
 log = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).with_name("tts_worker.py")
@@ -336,7 +349,8 @@ class TtsPool:
         if self._state != "new":
             raise TtsClosed("a TtsPool can be started once")
         self._state = "running"
-        self._queue = asyncio.Queue(maxsize=self.max_queue)
+        # Unbounded on purpose: _submit enforces max_queue, close() must always fit its stops.
+        self._queue = asyncio.Queue()
         results = await asyncio.gather(
             *(self._spawn() for _ in range(self.workers)), return_exceptions=True
         )
@@ -372,11 +386,12 @@ class TtsPool:
                 job.future.set_exception(TtsClosed("the text-to-speech pool was closed"))
         for _ in self._tasks:
             self._queue.put_nowait(None)
-        _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
-        self._hard_close = True
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
+            self._hard_close = True
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for worker in self._slots:
             if worker is not None:
                 await worker.kill()
@@ -466,19 +481,15 @@ class TtsPool:
             part=part,
             out=out,
         )
-        try:
-            self._queue.put_nowait(job)
-        except asyncio.QueueFull:
+        if self._queue.qsize() >= self.max_queue:
             raise TtsOverloaded(
                 f"text-to-speech queue is full ({self.max_queue} jobs waiting); try again later"
-            ) from None
+            )
+        self._queue.put_nowait(job)
         try:
             await asyncio.wait_for(asyncio.shield(job.future), job.deadline - loop.time())
         except TimeoutError:
-            where = "its worker was replaced" if job.started else "still waiting for a worker"
-            raise SpeechTimedOut(
-                f"text-to-speech did not finish within {self.timeout:g} s; {where}"
-            ) from None
+            raise self._timed_out(job.started) from None
         finally:
             if not job.future.done():
                 job.future.cancel()
@@ -596,7 +607,7 @@ class TtsPool:
                             break
                         log.warning("text-to-speech worker %d: stray reply %.80s", index, reply)
             except TimeoutError:
-                self._fail(job, SpeechTimedOut(f"text-to-speech took over {self.timeout:g} s"))
+                self._fail(job, self._timed_out(started=True))
                 await self._replace(index, "job timed out")
                 return
             except _WorkerGone as exc:
@@ -636,7 +647,47 @@ class TtsPool:
                 return
         job.future.set_result(None)
 
+    def _timed_out(self, started: bool) -> SpeechTimedOut:
+        where = "its worker was replaced" if started else "it was still waiting for a worker"
+        return SpeechTimedOut(f"text-to-speech did not finish within {self.timeout:g} s; {where}")
+
     @staticmethod
     def _fail(job: _Job, error: TtsError) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+
+class LazyTtsPool:
+    """A :class:`TtsPool` started on the first request, not with the server: most servers
+    (and every test server) never speak, and its workers are processes."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._pool: TtsPool | None = None
+        self._starting = asyncio.Lock()
+        self._closed = False
+
+    async def _started(self) -> TtsPool:
+        async with self._starting:
+            if self._closed:
+                raise TtsClosed("the text-to-speech pool was closed")
+            if self._pool is None:
+                pool = TtsPool(**self._options)
+                await pool.start()
+                self._pool = pool
+            return self._pool
+
+    async def synthesize(
+        self, text: str, language: str, voice: str | None, rate: int | None, out_path: Path
+    ) -> None:
+        """See :meth:`TtsPool.synthesize`."""
+        pool = await self._started()
+        await pool.synthesize(text, language, voice, rate, out_path)
+
+    async def close(self) -> None:
+        """Close the pool if it was started."""
+        async with self._starting:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

@@ -23,8 +23,9 @@ pyttsx3 facts this relies on (see /work/shared/LIBRARY-NOTES.md): ``runAndWait()
 before the file exists, so the job waits for the ``finished-utterance`` notification; it never
 calls ``runAndWait()`` without a ``save_to_file()`` first (that hangs or repeats the previous
 text); one ``save_to_file()`` per ``runAndWait()``; voice and rate are set on every job because
-the engine keeps them between jobs; the voice id is validated here as well as in the pool,
-because the engine silently ignores unknown ones.
+the engine keeps them between jobs, then the job waits for espeak-ng to be idle (see
+``Speaker.wait_until_idle``: pyttsx3 otherwise cancels a pending rate change); the voice id
+is validated here as well as in the pool, because the engine silently ignores unknown ones.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Speaker:
         self.engine.save_to_file(text, str(path))
         self.engine.runAndWait()
         if not self.finished.wait(limit):
-            raise TimeoutError("the engine never reported the end of the utterance")
+            raise RuntimeError("the engine never reported the end of the utterance")  # fatal
         if self.error is not None:
             raise RuntimeError(str(self.error))
         size = path.stat().st_size
@@ -192,7 +193,22 @@ def serve(test_hooks: bool) -> int:
     return 0
 
 
+def die_with_parent() -> None:
+    """Linux: SIGKILL this worker when the pool's process dies, even if a job is stuck."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: stdin's end of file still stops an idle worker
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
+    die_with_parent()
     # Ctrl-C on the server reaches the whole process group: the pool ends its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _protocol

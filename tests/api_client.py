@@ -49,6 +49,7 @@ class ApiClient:
         content_type: str | None = None,
         token: str | bool | None = True,
         params: dict[str, str] | None = None,
+        form: aiohttp.FormData | None = None,
     ) -> Answer:
         headers: dict[str, str] = {}
         chosen = self.token if token is True else (None if token is False else token)
@@ -56,7 +57,9 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {chosen}"
         if content_type is not None:
             headers["Content-Type"] = content_type
-        body = io.BytesIO(data.encode() if isinstance(data, str) else data) if data else None
+        body: Any = io.BytesIO(data.encode() if isinstance(data, str) else data) if data else None
+        if form is not None:
+            body = form
         async with self.session.request(
             method,
             self.server.base_url + "/api" + path,

@@ -9,7 +9,7 @@ its path and line, the schedules a workflow names included. Workflows from the f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -28,8 +28,10 @@ from ringflow.api.problems import (
 )
 from ringflow.database import Database
 from workflows.catalog import WorkflowCatalog, compile_trigger
-from workflows.loader import Workflow, from_data, from_text
-from workflows.problems import WorkflowInvalid
+from workflows.loader import Workflow, from_data
+from workflows.problems import Path, Problem, WorkflowInvalid
+from workflows.references import prompt_references
+from workflows.source import parse
 from workflows.spec import WorkflowSpec
 from workflows.versions import (
     ManagedByFile,
@@ -60,6 +62,8 @@ class WorkflowAdmin:
     db: Database
     catalog: WorkflowCatalog
     clock: Callable[[], datetime]
+    prompts_found: Callable[[Collection[str]], Awaitable[set[str]]] | None = None
+    """Which of these prompt ids exist (None: prompts are not checked)."""
 
 
 WORKFLOW_ADMIN = web.AppKey("workflow_admin", WorkflowAdmin)
@@ -170,14 +174,36 @@ async def _definition_text(request: web.Request) -> tuple[str, str]:
         raise ApiProblem(400, "the body is not UTF-8 text") from None
 
 
-def _checked(admin: WorkflowAdmin, text: str, fmt: str) -> Workflow:
-    """Parse and validate, schedules included; a 422 problem listing every problem."""
+async def _checked(admin: WorkflowAdmin, text: str, fmt: str) -> Workflow:
+    """Parse and validate, schedules and prompts included; a 422 problem listing every
+    problem."""
     try:
-        workflow = from_text(text, "body", fmt=fmt)
+        document = parse(text, "body", fmt=fmt)
+        workflow = from_data(document.data, "body", document)
         compile_trigger(workflow, admin.catalog.schedules.names)
+        await _check_prompts(admin, workflow, document.line_of)
     except WorkflowInvalid as invalid:
         raise from_workflow_problems(invalid.problems, "the workflow") from None
     return workflow
+
+
+async def _check_prompts(
+    admin: WorkflowAdmin, workflow: Workflow, line_of: Callable[[Path], int | None]
+) -> None:
+    """Raise ``WorkflowInvalid`` for every prompt id the workflow plays that does not exist."""
+    if admin.prompts_found is None:
+        return
+    references = list(prompt_references(workflow.definition()))
+    if not references:
+        return
+    found = await admin.prompts_found({prompt_id for _path, prompt_id in references})
+    problems = [
+        Problem(path, f"unknown prompt {prompt_id!r}", line_of(path))
+        for path, prompt_id in references
+        if prompt_id not in found
+    ]
+    if problems:
+        raise WorkflowInvalid("body", problems)
 
 
 async def _state(admin: WorkflowAdmin, workflow_id: str) -> WorkflowOut:
@@ -216,7 +242,7 @@ async def create_workflow(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, CreateQuery)
     text, fmt = await _definition_text(request)
-    workflow = _checked(admin, text, fmt)
+    workflow = await _checked(admin, text, fmt)
     now = admin.clock()
 
     def store(conn: Any) -> None:
@@ -237,7 +263,7 @@ async def validate_workflow(request: web.Request) -> web.Response:
     admin = _admin(request)
     text, fmt = await _definition_text(request)
     try:
-        workflow = _checked(admin, text, fmt)
+        workflow = await _checked(admin, text, fmt)
     except ApiProblem as problem:
         found = [ProblemOut(**error.to_json()) for error in problem.errors]
         return json_answer(ValidationOut(valid=False, problems=found))
@@ -257,7 +283,7 @@ async def replace_draft(request: web.Request) -> web.Response:
     admin = _admin(request)
     workflow_id = request.match_info["workflow_id"]
     text, fmt = await _definition_text(request)
-    workflow = _checked(admin, text, fmt)
+    workflow = await _checked(admin, text, fmt)
     if workflow.id != workflow_id:
         raise ApiProblem(
             422,
@@ -364,6 +390,7 @@ async def patch_menu(request: web.Request) -> web.Response:
     try:
         workflow = from_data(definition, "body")
         compile_trigger(workflow, admin.catalog.schedules.names)
+        await _check_prompts(admin, workflow, lambda _path: None)
     except WorkflowInvalid as invalid:
         raise from_workflow_problems(invalid.problems, "the patched workflow") from None
     now = admin.clock()

@@ -131,6 +131,7 @@ class WorkflowCatalog:
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
         self._contact_readers: set[int] = set()
+        self._reads_contact: dict[str, bool] = {}
         self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
 
     @property
@@ -149,7 +150,12 @@ class WorkflowCatalog:
 
     def reads_contact(self, active: ActiveWorkflow) -> bool:
         """Whether ``active`` looks at its contact (see :func:`reads_contact`)."""
-        return active.version_id in self._contact_readers
+        if active.version_id in self._contact_readers:
+            return True
+        known = self._reads_contact.get(active.workflow.digest)
+        if known is None:
+            known = self._reads_contact[active.workflow.digest] = reads_contact(active.workflow)
+        return known
 
     async def install_files(self, loaded: Sequence[Workflow]) -> None:
         """Make ``loaded`` the active file workflows; disable file workflows no longer there.

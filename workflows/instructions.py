@@ -19,11 +19,14 @@ class Say:
     language: str | None = None
     voice: str | None = None
     loop: int = 1
+    server: bool = False
+    """Spoken by the server's own voice and played as audio (the channel renders it)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Play:
-    """Play the audio file at ``url``."""
+    """Play the audio file at ``url`` (or of the prompt ``url`` names: ``pr_...``, which the
+    channel turns into the prompt's public address)."""
 
     url: str
     loop: int = 1

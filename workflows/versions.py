@@ -10,6 +10,7 @@ reads them but does not change them. Plain functions of a ``Connection``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -295,3 +296,15 @@ def _states(conn: Connection, where: Any) -> list[WorkflowState]:
             )
         )
     return states
+
+
+def published_using(conn: Connection, needle: str) -> list[str]:
+    """The workflows whose published version mentions ``needle`` (a prompt's id), by id."""
+    rows = conn.execute(
+        select(workflows.c.id, workflow_versions.c.definition)
+        .select_from(
+            workflows.join(workflow_versions, workflows.c.version_id == workflow_versions.c.id)
+        )
+        .order_by(workflows.c.id)
+    ).all()
+    return [row.id for row in rows if needle in json.dumps(row.definition)]

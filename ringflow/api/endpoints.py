@@ -49,6 +49,8 @@ class Endpoint:
     answer: Any = None
     """A pydantic model class or a type such as ``list[Model]``; None: no JSON body."""
     status: int = 200
+    also: tuple[int, ...] = ()
+    """Other success statuses with the same answer (201 when a PUT created the resource)."""
     answer_media: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """Non-JSON answers (an export as YAML, audio) by media type, with their schemas."""
     errors: tuple[int, ...] = ()

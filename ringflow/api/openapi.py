@@ -80,6 +80,8 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     if answer_content:
         success["content"] = answer_content
     responses[str(endpoint.status)] = success
+    for status in endpoint.also:
+        responses[str(status)] = {**success, "description": _REASONS.get(status, "OK")}
     errors = sorted(set(endpoint.errors) | (set() if endpoint.public else set(COMMON_ERRORS)))
     if endpoint.body is not None:
         errors = sorted(set(errors) | {413, 415})

@@ -100,3 +100,29 @@ async def test_contacts_are_remembered_from_their_first_call(
     server = await start(servers, tmp_path, datetime(2026, 11, 30, 10, 0, tzinfo=SEOUL))
     await heard(server, REGULAR)
     assert await server.count("contacts") == 1
+
+
+BRANCHING_LINE = workflow(
+    """
+id: a-branching-line
+trigger: {event: call.incoming, to: "+15005550009"}
+start: by_tier
+steps:
+  by_tier:
+    branch: {on: contact.tier, cases: {VIP: vip}, else: everyone}
+  vip: {say: "Hello, valued customer."}
+  everyone: {say: "Hello."}
+"""
+)
+
+
+async def test_a_call_can_branch_on_the_callers_contact(
+    servers: ServerFactory, tmp_path: Path
+) -> None:
+    server = await servers.start([BRANCHING_LINE], flows_dir=office_hours(tmp_path))
+    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}))
+    phone = Softphone(server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
+    vip = await phone.call(ScriptedCaller(), from_=VIP, to="+15005550009")
+    other = await phone.call(ScriptedCaller(), from_=REGULAR, to="+15005550009")
+    assert vip.transcript[0] == "Say: Hello, valued customer."
+    assert other.transcript[0] == "Say: Hello."

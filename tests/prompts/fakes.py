@@ -23,7 +23,7 @@ class ToneSynthesizer:
     ) -> None:
         self.calls.append(text)
         if voice is not None and voice not in self.voices:
-            raise UnknownVoice(voice, self.voices)
+            raise UnknownVoice(f"no voice {voice!r}", self.voices)
         if self.delay:
             await asyncio.sleep(self.delay)
         pitch = 300 + int(hashlib.sha256(text.encode()).hexdigest()[:4], 16) % 600

@@ -25,6 +25,10 @@ from prompts.errors import AudioTooLarge, AudioTooLong, AudioTooShort, InvalidAu
 from tests.prompts.media import mean_volume_db, stream_info, tone
 
 
+def make_folder(path: Path) -> None:
+    path.mkdir(exist_ok=True)
+
+
 async def prepare(
     path: Path,
     work: Path,
@@ -33,7 +37,7 @@ async def prepare(
     min_seconds: float = 0.3,
     max_seconds: float = 600,
 ) -> Converted:
-    work.mkdir(exist_ok=True)
+    make_folder(work)
     return await prepare_upload(
         path,
         work,
@@ -163,16 +167,28 @@ async def test_too_short_and_too_long_audio_are_refused(tmp_path: Path) -> None:
 async def test_an_undecodable_file_is_refused(tmp_path: Path) -> None:
     garbage = tmp_path / "noise.mp3"
     garbage.write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 40)
-    with pytest.raises(InvalidAudio, match="could not be decoded|holds no audio"):
+    with pytest.raises(InvalidAudio, match=r"could not be decoded|holds no audio"):
         await prepare(garbage, tmp_path / "work")
 
 
 async def test_a_tool_past_its_time_is_killed(tmp_path: Path) -> None:
     marker = tmp_path / "alive"
     started = time.monotonic()
+    script = f"import time, pathlib; time.sleep(0.5); pathlib.Path({str(marker)!r}).touch()"
     with pytest.raises(ToolTimedOut):
-        script = f"import time, pathlib; time.sleep(0.5); pathlib.Path({str(marker)!r}).touch()"
         await run_tool([sys.executable, "-c", script], 0.1)
     assert time.monotonic() - started < 0.4
     await asyncio.sleep(0.6)
     assert not marker.exists()  # killed, not left running
+
+
+async def test_a_cancelled_caller_leaves_no_tool_running(tmp_path: Path) -> None:
+    marker = tmp_path / "alive"
+    script = f"import time, pathlib; time.sleep(0.5); pathlib.Path({str(marker)!r}).touch()"
+    running = asyncio.create_task(run_tool([sys.executable, "-c", script], 10))
+    await asyncio.sleep(0.2)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await asyncio.sleep(0.6)
+    assert not marker.exists()

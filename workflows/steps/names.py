@@ -16,6 +16,8 @@ VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 VAR_PATH = r"^(vars|call|facts|contact|schedule|message)(\.[A-Za-z_][A-Za-z0-9_]{0,63})+$"
 E164_NUMBER = r"^\+[1-9][0-9]{6,14}$"
 HTTP_URL = r"^https?://\S+$"
+PROMPT_ID = r"^pr_[0-9a-f]{16}$"
+AUDIO_REF = r"^(https?://\S+|pr_[0-9a-f]{16})$"
 LANGUAGE_TAG = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 KEYS = r"^[0-9*#]{1,8}$"
 ONE_KEY_OR_NONE = r"^[0-9*#]?$"
@@ -31,6 +33,9 @@ PATTERN_MESSAGES = {
     ),
     E164_NUMBER: "must be a phone number in E.164 form, such as +15550001111",
     HTTP_URL: "must be an http:// or https:// URL",
+    AUDIO_REF: (
+        "must be an http:// or https:// URL, or the id of a prompt such as pr_0123456789abcdef"
+    ),
     LANGUAGE_TAG: "must be a language tag such as en-US or ko-KR",
     KEYS: "must be 1 to 8 phone keys: digits, * or #",
     ONE_KEY_OR_NONE: "must be one phone key (a digit, * or #) or empty",
@@ -42,7 +47,8 @@ StepName = Annotated[str, StringConstraints(pattern=STEP_NAME)]
 VarName = Annotated[str, StringConstraints(pattern=VAR_NAME)]
 VarPath = Annotated[str, StringConstraints(pattern=VAR_PATH)]
 E164 = Annotated[str, StringConstraints(pattern=E164_NUMBER)]
-AudioUrl = Annotated[str, StringConstraints(pattern=HTTP_URL, max_length=2048)]
+AudioUrl = Annotated[str, StringConstraints(pattern=AUDIO_REF, max_length=2048)]
+"""Audio to play: a URL, or a prompt's id (uploaded or spoken by the server, see prompts/)."""
 SpokenText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 Language = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG)]
 Voice = Annotated[str, StringConstraints(min_length=1, max_length=64)]

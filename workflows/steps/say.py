@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, StrictInt
 
 from workflows.instructions import Play, Prompt, Say
@@ -10,13 +12,20 @@ from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
 
 
 class SayParams(StepParams):
-    """``say: "text"`` or ``say: {text, language, voice, loop}``."""
+    """``say: "text"`` or ``say: {text, language, voice, loop, render}``."""
 
     shorthand = "text"
     text: SpokenText
     language: Language | None = None
     voice: Voice | None = None
     loop: StrictInt = Field(default=1, ge=1, le=10)
+    render: Literal["twilio", "server"] = Field(
+        default="twilio",
+        description=(
+            "twilio: Twilio's <Say>; server: spoken once by the server's own voice (espeak-ng,"
+            " in `language`), cached and played as audio"
+        ),
+    )
 
 
 def spoken(
@@ -55,6 +64,7 @@ class SayKind(StepKind[SayParams]):
                 language=params.language or ctx.language,
                 voice=params.voice or ctx.voice,
                 loop=params.loop,
+                server=params.render == "server",
             )
         )
         return Next()

@@ -1,0 +1,72 @@
+"""A turn's audio made playable: ``play: pr_...`` becomes the prompt's public address, and a
+``say`` rendered by the server becomes the audio of its text (``prompts/playback.py``).
+
+Never fails a call: a prompt that no longer exists is left out (and logged with the call id),
+a text the server cannot speak goes to Twilio's ``<Say>`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from typing import Protocol
+
+from workflows.instructions import Gather, Instruction, Play, Prompt, Say
+
+log = logging.getLogger(__name__)
+
+_PROMPT_ID = re.compile(r"^pr_[0-9a-f]{16}$")
+DEFAULT_LANGUAGE = "en"
+
+
+class Playback(Protocol):
+    """Public paths of prompts and of server-spoken text (``prompts.playback``)."""
+
+    async def prompt_path(self, prompt_id: str) -> str | None: ...
+
+    async def speech_path(self, text: str, language: str) -> str | None: ...
+
+
+def needs_media(instructions: tuple[Instruction, ...]) -> bool:
+    """Whether any instruction names a prompt or asks for the server's voice (cheap)."""
+    for instruction in instructions:
+        for prompt in instruction.prompts if isinstance(instruction, Gather) else (instruction,):
+            if isinstance(prompt, Play) and _PROMPT_ID.match(prompt.url):
+                return True
+            if isinstance(prompt, Say) and prompt.server:
+                return True
+    return False
+
+
+async def with_media(
+    instructions: tuple[Instruction, ...], playback: Playback, base_url: str, call_sid: str
+) -> tuple[Instruction, ...]:
+    """``instructions`` with prompt ids and server-spoken texts turned into audio URLs."""
+    out: list[Instruction] = []
+    for instruction in instructions:
+        if isinstance(instruction, Gather):
+            prompts = [await _audio(p, playback, base_url, call_sid) for p in instruction.prompts]
+            out.append(replace(instruction, prompts=tuple(p for p in prompts if p is not None)))
+        elif isinstance(instruction, Play | Say):
+            audio = await _audio(instruction, playback, base_url, call_sid)
+            if audio is not None:
+                out.append(audio)
+        else:
+            out.append(instruction)
+    return tuple(out)
+
+
+async def _audio(prompt: Prompt, playback: Playback, base_url: str, call_sid: str) -> Prompt | None:
+    if isinstance(prompt, Play) and _PROMPT_ID.match(prompt.url):
+        path = await playback.prompt_path(prompt.url)
+        if path is None:
+            log.warning("call %s: prompt %s does not exist; not played", call_sid, prompt.url)
+            return None
+        return replace(prompt, url=base_url + path)
+    if isinstance(prompt, Say) and prompt.server:
+        path = await playback.speech_path(prompt.text, prompt.language or DEFAULT_LANGUAGE)
+        if path is None:
+            return replace(prompt, server=False)  # Twilio's voice rather than silence
+        return Play(url=base_url + path, loop=prompt.loop)
+    return prompt

@@ -1,0 +1,211 @@
+"""Admin API for business hours: every named schedule open or closed now, until when, its next
+opening, and the admins' "open now" / "closed now" overrides.
+
+Schedules themselves stay files (the ``schedules`` folder beside the workflow files, see
+``docs/schedules.md``): they are read here, not written. An override is stored (so every
+instance picks it up within seconds, see ``server.refresh_overrides``) and applied to this
+instance's catalog at once; it holds until the schedule's next natural boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from ringflow.api.auth import TOKEN_OWNER
+from ringflow.api.endpoints import Api, Body, Endpoint, json_answer, json_body
+from ringflow.api.problems import not_found
+from ringflow.database import Database
+from workflows.catalog import WorkflowCatalog
+from workflows.schedules.book import ScheduleBook
+from workflows.schedules.overrides import clear_override, load_overrides, set_override
+from workflows.schedules.report import describe_status
+
+
+@dataclass(frozen=True)
+class ScheduleAdmin:
+    """What the schedule endpoints need: the database, the catalog, the time."""
+
+    db: Database
+    catalog: WorkflowCatalog
+    clock: Callable[[], datetime]
+
+
+SCHEDULE_ADMIN = web.AppKey("schedule_admin", ScheduleAdmin)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OverrideOut(Out):
+    open: bool = Field(description="true: open now; false: closed now")
+    set_at: datetime
+
+
+class ScheduleOut(Out):
+    name: str
+    timezone: str
+    open: bool = Field(description="open now, override applied")
+    until: datetime | None = Field(
+        description="when that changes (the schedule's time zone); null: not within a year"
+    )
+    next_open: datetime | None = Field(
+        description="now if open, else the next opening; null: not within a year"
+    )
+    overridden: bool = Field(description="whether an override decides it now")
+    override: OverrideOut | None = Field(
+        description="the stored override, if any (it stops applying at the next boundary)"
+    )
+    summary: str = Field(description="the same in words")
+
+    @classmethod
+    def of(cls, book: ScheduleBook, name: str, now: datetime) -> ScheduleOut:
+        schedule = book.get(name)
+        status = book.status(name, now)
+        assert schedule is not None
+        assert status is not None
+        stored = book.overrides.get(name)
+        override = None if stored is None else OverrideOut(open=stored.open, set_at=stored.set_at)
+        return cls(
+            name=name,
+            timezone=schedule.spec.timezone,
+            open=status.open,
+            until=status.until,
+            next_open=status.next_open,
+            overridden=status.overridden,
+            override=override,
+            summary=describe_status(book, name, now),
+        )
+
+
+class OverrideIn(BaseModel):
+    """Open now (``true``) or closed now (``false``), until the schedule's next boundary."""
+
+    model_config = ConfigDict(extra="forbid")
+    open: StrictBool
+
+
+def _admin(request: web.Request) -> ScheduleAdmin:
+    return request.config_dict[SCHEDULE_ADMIN]
+
+
+def _known(admin: ScheduleAdmin, request: web.Request) -> str:
+    name = request.match_info["name"]
+    if name not in admin.catalog.schedules.names:
+        raise not_found(f"schedule {name[:64]!r}")
+    return name
+
+
+def _now(admin: ScheduleAdmin) -> datetime:
+    return admin.clock().astimezone(UTC)
+
+
+async def _reload_overrides(admin: ScheduleAdmin) -> None:
+    """Apply the stored overrides to this instance's catalog now."""
+    admin.catalog.use_overrides(await admin.db.read(load_overrides))
+
+
+# --- handlers --------------------------------------------------------------------------
+
+
+async def list_schedules(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    book = admin.catalog.schedules
+    now = _now(admin)
+    return json_answer([ScheduleOut.of(book, name, now) for name in sorted(book.names)])
+
+
+async def get_schedule(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    name = _known(admin, request)
+    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, _now(admin)))
+
+
+async def put_override(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    name = _known(admin, request)
+    body = await json_body(request, OverrideIn)
+    now = _now(admin)
+    by = request.get(TOKEN_OWNER)
+    await admin.db.write(lambda conn: set_override(conn, name, body.open, now, by))
+    await _reload_overrides(admin)
+    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, now))
+
+
+async def delete_override(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    name = _known(admin, request)
+    had = await admin.db.write(lambda conn: clear_override(conn, name))
+    await _reload_overrides(admin)
+    if not had:
+        raise not_found(f"an override of schedule {name!r}")
+    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, _now(admin)))
+
+
+# --- the endpoints ---------------------------------------------------------------------
+
+_FILES = (
+    "Schedules are files (the schedules folder beside the workflow files); this API reads"
+    " them and sets overrides, it does not change them."
+)
+
+
+def endpoints() -> list[Endpoint]:
+    """The schedule endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    tag = "schedules"
+    one = "/schedules/{name}"
+    return [
+        Endpoint(
+            "GET",
+            "/schedules",
+            list_schedules,
+            "Every schedule: open now or not, until when, next opening, overridden",
+            tag,
+            answer=list[ScheduleOut],
+            description=_FILES,
+        ),
+        Endpoint(
+            "GET",
+            one,
+            get_schedule,
+            "A schedule: open now or not, until when, next opening, overridden",
+            tag,
+            answer=ScheduleOut,
+            errors=(404,),
+            description=_FILES,
+        ),
+        Endpoint(
+            "PUT",
+            one + "/override",
+            put_override,
+            "Open now or closed now, until the schedule's next boundary",
+            tag,
+            body=Body(model=OverrideIn, description="64 KiB at most."),
+            answer=ScheduleOut,
+            errors=(400, 404, 422),
+            description=(
+                "Replaces any override the schedule had; applies on this instance at once and"
+                " on the others within seconds. " + _FILES
+            ),
+        ),
+        Endpoint(
+            "DELETE",
+            one + "/override",
+            delete_override,
+            "Remove the override: the schedule follows its hours again",
+            tag,
+            answer=ScheduleOut,
+            errors=(404,),
+            description="404 when the schedule has no override. " + _FILES,
+        ),
+    ]
+
+
+def register(api: Api) -> None:
+    """Add the schedule endpoints to ``api``."""
+    api.add(*endpoints())
