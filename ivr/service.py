@@ -31,6 +31,7 @@ from workflows.db import runs
 from workflows.engine import Engine, EngineError, RunState
 from workflows.instructions import Instruction, SendText
 from workflows.jobs import enqueue, utc_now
+from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
     Effect,
@@ -277,6 +278,8 @@ class VoiceService:
         self._events = events
         self._runs = RunCache()
         self._run_ids = RunIds()
+        self._plain: set[int] = set()
+        """Versions that need neither the contact nor business hours."""
 
     async def _choose(
         self, call: CallFields, now: datetime
@@ -314,9 +317,15 @@ class VoiceService:
         it) and the start facts (``after_hours``)."""
         roots: dict[str, Mapping[str, Any]] = {}
         facts: dict[str, Any] = {}
-        if self._catalog.reads_contact(active):
-            roots["contact"] = contact if contact is not None else await self._contact(call)
+        if active.version_id in self._plain:
+            return roots, facts  # the usual case, decided once per version
+        reads_contact = self._catalog.reads_contact(active)
         spec = active.workflow.spec
+        if not reads_contact and spec.hours is None:
+            self._plain.add(active.version_id)
+            return roots, facts
+        if reads_contact:
+            roots["contact"] = contact if contact is not None else await self._contact(call)
         if spec.hours is not None:
             schedules = self._catalog.schedules
             language = spec.defaults.language or "en"
@@ -359,7 +368,7 @@ class VoiceService:
         else:
             state = turn.state
             voice, effects = self._split(turn.instructions, call, f"{run_id}:0")
-            voice = await self._playable(voice, call)
+            voice = await self._playable(voice, call, active.workflow)
             answer = render(voice, resume_prefix(base_url, run_id, 1), finished=turn.finished)
         run = new_run(
             run_id=run_id,
@@ -421,7 +430,7 @@ class VoiceService:
         else:
             state = result.state
             voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}")
-            voice = await self._playable(voice, call)
+            voice = await self._playable(voice, call, workflow)
             answer = render(
                 voice, resume_prefix(base_url, run_id, turn_number + 1), finished=result.finished
             )
@@ -435,10 +444,12 @@ class VoiceService:
         return (again.last_response if again else None) or apology(APOLOGY)
 
     async def _playable(
-        self, voice: tuple[Instruction, ...], call: CallFields
+        self, voice: tuple[Instruction, ...], call: CallFields, workflow: Workflow
     ) -> tuple[Instruction, ...]:
         """Prompt ids and server-spoken texts as audio URLs (``media_base`` + path)."""
-        if self._playback is None or not needs_media(voice):
+        if self._playback is None or not self._catalog.uses_media(workflow):
+            return voice
+        if not needs_media(voice):
             return voice
         playable: tuple[Instruction, ...] = await with_media(
             voice, self._playback, self._media_base, call.sid

@@ -22,6 +22,7 @@ from workflows.conditions import Check, FilterContext, FilterInvalid, compile_fi
 from workflows.db import workflow_versions, workflows
 from workflows.loader import Workflow, from_data
 from workflows.problems import Problem, WorkflowInvalid
+from workflows.references import prompt_references
 from workflows.schedules import ManualOverride, ScheduleBook
 from workflows.spec import Trigger
 from workflows.versions import record_publication
@@ -132,6 +133,7 @@ class WorkflowCatalog:
         self._active: list[ActiveWorkflow] = []
         self._contact_readers: set[int] = set()
         self._reads_contact: dict[str, bool] = {}
+        self._uses_media: dict[str, bool] = {}
         self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
 
     @property
@@ -155,6 +157,18 @@ class WorkflowCatalog:
         known = self._reads_contact.get(active.workflow.digest)
         if known is None:
             known = self._reads_contact[active.workflow.digest] = reads_contact(active.workflow)
+        return known
+
+    def uses_media(self, workflow: Workflow) -> bool:
+        """Whether ``workflow`` plays prompts (``pr_...``) or has the server speak a ``say``:
+        the voice channel then resolves audio URLs for its turns (cached by digest)."""
+        known = self._uses_media.get(workflow.digest)
+        if known is None:
+            definition = workflow.definition()
+            known = bool(next(prompt_references(definition), None)) or '"render": "server"' in (
+                json.dumps(definition)
+            )
+            self._uses_media[workflow.digest] = known
         return known
 
     async def install_files(self, loaded: Sequence[Workflow]) -> None:
