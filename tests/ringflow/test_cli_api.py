@@ -69,3 +69,46 @@ async def test_no_token_or_no_server_is_a_usage_error(api: ApiClient) -> None:
     code, _, err = await ringflow(api, "workflows", "list", token="rf_wrong")
     assert code == 1
     assert "not valid" in err
+
+
+async def test_prompts_add_say_and_list(api: ApiClient, tmp_path: Path) -> None:
+    from tests.prompts.media import tone
+
+    audio = tone(tmp_path, "hello.ogg", 1.0)
+    code, out, err = await ringflow(api, "prompts", "add", str(audio), "--name", "hello")
+    assert code == 0, err
+    assert out.startswith(f"{audio}: prompt pr_")
+    code, out, err = await ringflow(api, "prompts", "say", "Thank you.", "--language", "en")
+    assert code == 0, err
+    code, out, _ = await ringflow(api, "prompts", "list")
+    assert code == 0
+    assert [line.split()[1] for line in out.splitlines()] == ["audio", "speech"]
+    notes = tmp_path / "notes.wav"
+    notes.write_text("not audio\n" * 10)
+    code, _, err = await ringflow(api, "prompts", "add", str(notes))
+    assert code == 1
+    assert "file: " in err
+
+
+async def test_recipes_list_and_install(api: ApiClient) -> None:
+    code, out, _ = await ringflow(api, "recipes", "list")
+    assert code == 0
+    assert "missed-call-text" in out
+    code, out, err = await ringflow(
+        api,
+        "recipes",
+        "install",
+        "missed-call-text",
+        "--param",
+        "workflow_id=missed",
+        "--param",
+        "business_name=Acme",
+        "--publish",
+    )
+    assert code == 0, err
+    assert out.strip() == (
+        "recipe missed-call-text: workflow missed installed, published as version 1"
+    )
+    code, _, err = await ringflow(api, "recipes", "install", "missed-call-text", "--param", "x")
+    assert code == 2
+    assert "NAME=VALUE" in err
