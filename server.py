@@ -70,6 +70,7 @@ from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ScheduleBook, load_schedule_folder
 from workflows.schedules import api as schedules_api
 from workflows.schedules.overrides import load_overrides
+from workflows.schedules.stored import load_stored
 from workflows.versions import published_using
 
 log = logging.getLogger("ringflow")
@@ -106,6 +107,7 @@ def load_schedules(settings: Settings) -> ScheduleBook:
 async def open_catalog(db: Database, settings: Settings, clock: Clock) -> WorkflowCatalog:
     """The workflow catalog with the schedules and their stored overrides."""
     catalog = WorkflowCatalog(db, load_schedules(settings))
+    catalog.use_stored_schedules(await db.read(load_stored))
     catalog.use_overrides(await db.read(load_overrides))
     return catalog
 
@@ -116,6 +118,7 @@ async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
     while True:
         await asyncio.sleep(OVERRIDES_REFRESH_SECONDS)
         try:
+            catalog.use_stored_schedules(await db.read(load_stored))
             catalog.use_overrides(await db.read(load_overrides))
             await catalog.refresh()
         except Exception:
@@ -438,14 +441,15 @@ def cmd_hours(args: argparse.Namespace) -> int:
     from workflows.schedules.report import describe_status
 
     settings = load_settings(flows_dir=args.flows)
-    book = load_schedules(settings)
-    if args.name is not None and args.name not in book.names:
-        known = ", ".join(sorted(book.names)) or "none"
-        print(f"error: no schedule {args.name!r} (schedules: {known})", file=sys.stderr)
-        return 2
+    files = load_schedules(settings)
 
     async def table(db: Database) -> str:
         now = utc_now()
+        stored = await db.read(load_stored)
+        book = ScheduleBook({**stored, **{n: s for n in files.names if (s := files.get(n))}})
+        if args.name is not None and args.name not in book.names:
+            known = ", ".join(sorted(book.names)) or "none"
+            raise SystemExit(f"error: no schedule {args.name!r} (schedules: {known})")
         if args.action is not None:
             name = args.name
             if args.action == "auto":

@@ -203,3 +203,21 @@ def test_tokens_are_created_shown_once_listed_and_revoked(
     assert main(["token", "list"]) == 0
     assert "REVOKED" in capsys.readouterr().out
     assert main(["token", "create"]) == 2
+
+
+def test_hours_shows_and_overrides_schedules(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows"
+    (flows / "schedules").mkdir(parents=True)
+    (flows / "schedules" / "office.yaml").write_text(
+        'timezone: Asia/Seoul\nweekly: {mon: ["09:00-18:00"]}\n'
+    )
+    assert main(["hours", "--flows", str(flows)]) == 0
+    assert capsys.readouterr().out.startswith("office: ")
+    assert main(["hours", "office", "open", "--flows", str(flows)]) == 0
+    assert "open until" in capsys.readouterr().out
+    assert main(["hours", "office", "auto", "--flows", str(flows)]) == 0
+    assert "by a manual override" not in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no schedule 'ofice'"):
+        main(["hours", "ofice", "--flows", str(flows)])

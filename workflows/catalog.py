@@ -23,7 +23,7 @@ from workflows.db import workflow_versions, workflows
 from workflows.loader import Workflow, from_data
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.references import prompt_references
-from workflows.schedules import ManualOverride, ScheduleBook
+from workflows.schedules import ManualOverride, Schedule, ScheduleBook
 from workflows.spec import Trigger
 from workflows.versions import record_publication
 from workflows.versions import version_id as stored_version_id
@@ -129,6 +129,11 @@ class WorkflowCatalog:
     def __init__(self, db: Database, schedules: ScheduleBook | None = None) -> None:
         self._db = db
         self._schedules = schedules or ScheduleBook({})
+        self._file_schedules: dict[str, Schedule] = {
+            name: schedule
+            for name in self._schedules.names
+            if (schedule := self._schedules.get(name)) is not None
+        }
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
         self._contact_readers: set[int] = set()
@@ -146,9 +151,20 @@ class WorkflowCatalog:
         """The named schedules (business hours) workflows and filters refer to."""
         return self._schedules
 
+    @property
+    def file_schedule_names(self) -> frozenset[str]:
+        """The schedules that come from files (the API cannot change these)."""
+        return frozenset(self._file_schedules)
+
     def use_overrides(self, overrides: Mapping[str, ManualOverride]) -> None:
         """Apply the manual overrides (open now / closed now) as last read."""
         self._schedules = self._schedules.with_overrides(overrides)
+
+    def use_stored_schedules(self, stored: Mapping[str, Schedule]) -> None:
+        """The schedules made over the API, as last read, beside the files' (a file's wins).
+        Call :meth:`refresh` afterwards so that triggers are compiled against them."""
+        combined = {**stored, **self._file_schedules}
+        self._schedules = ScheduleBook(combined, self._schedules.overrides)
 
     def reads_contact(self, active: ActiveWorkflow) -> bool:
         """Whether ``active`` looks at its contact (see :func:`reads_contact`)."""

@@ -1,10 +1,13 @@
 """Admin API for business hours: every named schedule open or closed now, until when, its next
-opening, and the admins' "open now" / "closed now" overrides.
+opening; schedules made, replaced and deleted over the API; the admins' "open now" / "closed
+now" overrides.
 
-Schedules themselves stay files (the ``schedules`` folder beside the workflow files, see
-``docs/schedules.md``): they are read here, not written. An override is stored (so every
-instance picks it up within seconds, see ``server.refresh_overrides``) and applied to this
-instance's catalog at once; it holds until the schedule's next natural boundary.
+Schedules come from files (the ``schedules`` folder beside the workflow files, see
+``docs/schedules.md``) or from this API (stored, :mod:`workflows.schedules.stored`). A file's
+schedule wins and cannot be changed here (409). A schedule an enabled workflow names cannot
+be deleted (409). Changes and overrides are stored (every instance picks them up within
+seconds, see ``server.refresh_overrides``) and applied to this instance's catalog at once; an
+override holds until the schedule's next natural boundary.
 """
 
 from __future__ import annotations
@@ -12,18 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ringflow.api.auth import TOKEN_OWNER
 from ringflow.api.endpoints import Api, Body, Endpoint, json_answer, json_body
-from ringflow.api.problems import not_found
+from ringflow.api.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.database import Database
-from workflows.catalog import WorkflowCatalog
+from workflows.catalog import WorkflowCatalog, compile_trigger
+from workflows.problems import WorkflowInvalid
 from workflows.schedules.book import ScheduleBook
+from workflows.schedules.files import NAME_RULE, SCHEDULE_NAME
 from workflows.schedules.overrides import clear_override, load_overrides, set_override
 from workflows.schedules.report import describe_status
+from workflows.schedules.spec import ScheduleSpec
+from workflows.schedules.stored import delete_schedule, load_stored, save_schedule
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class OverrideOut(Out):
 
 class ScheduleOut(Out):
     name: str
+    origin: Literal["file", "api"] = Field(description="a file in the flows folder, or this API")
+    definition: dict[str, Any] = Field(description="the schedule as written (its format)")
     timezone: str
     open: bool = Field(description="open now, override applied")
     until: datetime | None = Field(
@@ -64,7 +74,9 @@ class ScheduleOut(Out):
     summary: str = Field(description="the same in words")
 
     @classmethod
-    def of(cls, book: ScheduleBook, name: str, now: datetime) -> ScheduleOut:
+    def of(
+        cls, book: ScheduleBook, name: str, now: datetime, files: frozenset[str] = frozenset()
+    ) -> ScheduleOut:
         schedule = book.get(name)
         status = book.status(name, now)
         assert schedule is not None
@@ -73,6 +85,8 @@ class ScheduleOut(Out):
         override = None if stored is None else OverrideOut(open=stored.open, set_at=stored.set_at)
         return cls(
             name=name,
+            origin="file" if name in files else "api",
+            definition=schedule.spec.model_dump(mode="json"),
             timezone=schedule.spec.timezone,
             open=status.open,
             until=status.until,
@@ -101,6 +115,11 @@ def _known(admin: ScheduleAdmin, request: web.Request) -> str:
     return name
 
 
+def _out(admin: ScheduleAdmin, name: str, now: datetime) -> ScheduleOut:
+    catalog = admin.catalog
+    return ScheduleOut.of(catalog.schedules, name, now, catalog.file_schedule_names)
+
+
 def _now(admin: ScheduleAdmin) -> datetime:
     return admin.clock().astimezone(UTC)
 
@@ -117,13 +136,22 @@ async def list_schedules(request: web.Request) -> web.Response:
     admin = _admin(request)
     book = admin.catalog.schedules
     now = _now(admin)
-    return json_answer([ScheduleOut.of(book, name, now) for name in sorted(book.names)])
+    return json_answer(
+        [
+            ScheduleOut.of(book, name, now, admin.catalog.file_schedule_names)
+            for name in sorted(book.names)
+        ]
+    )
 
 
 async def get_schedule(request: web.Request) -> web.Response:
     admin = _admin(request)
     name = _known(admin, request)
-    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, _now(admin)))
+    return json_answer(
+        ScheduleOut.of(
+            admin.catalog.schedules, name, _now(admin), admin.catalog.file_schedule_names
+        )
+    )
 
 
 async def put_override(request: web.Request) -> web.Response:
@@ -134,7 +162,7 @@ async def put_override(request: web.Request) -> web.Response:
     by = request.get(TOKEN_OWNER)
     await admin.db.write(lambda conn: set_override(conn, name, body.open, now, by))
     await _reload_overrides(admin)
-    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, now))
+    return json_answer(_out(admin, name, now))
 
 
 async def delete_override(request: web.Request) -> web.Response:
@@ -144,14 +172,66 @@ async def delete_override(request: web.Request) -> web.Response:
     await _reload_overrides(admin)
     if not had:
         raise not_found(f"an override of schedule {name!r}")
-    return json_answer(ScheduleOut.of(admin.catalog.schedules, name, _now(admin)))
+    return json_answer(
+        ScheduleOut.of(
+            admin.catalog.schedules, name, _now(admin), admin.catalog.file_schedule_names
+        )
+    )
+
+
+async def _reload_schedules(admin: ScheduleAdmin) -> None:
+    """Apply the stored schedules to this instance's catalog now (triggers recompiled)."""
+    admin.catalog.use_stored_schedules(await admin.db.read(load_stored))
+    await admin.catalog.refresh()
+
+
+def _name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if not SCHEDULE_NAME.fullmatch(name):
+        raise ApiProblem(
+            422, f"bad schedule name: {NAME_RULE}", [FieldError("path.name", NAME_RULE)]
+        )
+    return name
+
+
+async def put_schedule(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    name = _name(request)
+    if name in admin.catalog.file_schedule_names:
+        raise conflict(f"schedule {name!r} comes from a file in the flows folder: change the file")
+    spec = await json_body(request, ScheduleSpec)
+    now = _now(admin)
+    created = await admin.db.write(lambda conn: save_schedule(conn, name, spec, now))
+    await _reload_schedules(admin)
+    out = _out(admin, name, now)
+    return json_answer(out, status=201 if created else 200)
+
+
+async def delete_schedule_endpoint(request: web.Request) -> web.Response:
+    admin = _admin(request)
+    name = _known(admin, request)
+    if name in admin.catalog.file_schedule_names:
+        raise conflict(f"schedule {name!r} comes from a file in the flows folder: remove the file")
+    others = admin.catalog.schedules.names - {name}
+    users = []
+    for active in admin.catalog.active:
+        try:
+            compile_trigger(active.workflow, others)
+        except WorkflowInvalid:
+            users.append(active.workflow.id)
+    if users:
+        raise conflict(f"schedule {name!r} is used by enabled workflows: {', '.join(users)}")
+    await admin.db.write(lambda conn: delete_schedule(conn, name))
+    await admin.db.write(lambda conn: clear_override(conn, name))
+    await _reload_schedules(admin)
+    return web.Response(status=204)
 
 
 # --- the endpoints ---------------------------------------------------------------------
 
 _FILES = (
-    "Schedules are files (the schedules folder beside the workflow files); this API reads"
-    " them and sets overrides, it does not change them."
+    "Schedules come from files (the schedules folder beside the workflow files), which this"
+    " API reads but does not change, or from this API (PUT /schedules/{name})."
 )
 
 
@@ -178,6 +258,29 @@ def endpoints() -> list[Endpoint]:
             answer=ScheduleOut,
             errors=(404,),
             description=_FILES,
+        ),
+        Endpoint(
+            "PUT",
+            one,
+            put_schedule,
+            "Create or replace a schedule (its format: timezone, weekly, holidays, dates,"
+            " quiet_hours)",
+            tag,
+            body=Body(model=ScheduleSpec, description="A schedule (docs/schedules.md)."),
+            answer=ScheduleOut,
+            also=(201,),
+            errors=(400, 409, 422),
+            description="201 when created, 200 when replaced; 409 for a file's schedule.",
+        ),
+        Endpoint(
+            "DELETE",
+            one,
+            delete_schedule_endpoint,
+            "Delete a schedule made over the API",
+            tag,
+            status=204,
+            errors=(404, 409),
+            description="409 for a file's schedule, or one an enabled workflow names.",
         ),
         Endpoint(
             "PUT",

@@ -7,7 +7,7 @@ deleted when cleared. See :mod:`workflows.schedules.overrides`.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, String, Table
+from sqlalchemy import JSON, Boolean, Column, DateTime, String, Table
 
 from ringflow.database import metadata
 
@@ -19,3 +19,12 @@ schedule_overrides = Table(
     Column("set_at", DateTime(timezone=True), nullable=False),
     Column("set_by", String(64), nullable=True, comment="who pressed it, if known"),
 )
+
+stored_schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("definition", JSON, nullable=False, comment="the schedule as written (its format)"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""Schedules made over the admin API (schedules from files are not stored here)."""

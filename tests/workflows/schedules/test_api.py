@@ -203,3 +203,59 @@ async def test_every_endpoint_needs_a_valid_token(api: ApiClient, method: str, p
     wrong = await api.call(method, path, json_body=body, token="rf_" + "x" * 43)
     assert wrong.status == 401
     assert await api.server.db.read(load_overrides) == {}
+
+
+LUNCH_LINE = """\
+id: lunch-line
+trigger: {event: call.incoming, to: "+15005550007", when: {open: lunch}}
+start: hello
+steps:
+  hello: {say: "Lunch is served."}
+"""
+
+
+async def test_schedules_made_over_the_api_are_used_by_workflows(api: ApiClient) -> None:
+    lunch = {"timezone": "Asia/Seoul", "weekly": {"mon": ["09:30-11:00"]}}
+    created = await api.call("PUT", "/schedules/lunch", json_body=lunch)
+    assert created.status == 201
+    assert created.json["origin"] == "api"
+    assert created.json["open"] is True  # Monday 10:00 in Seoul
+    assert created.json["definition"]["weekly"] == {"mon": ["09:30-11:00"]}
+    replaced = await api.call("PUT", "/schedules/lunch", json_body=lunch)
+    assert replaced.status == 200
+
+    published = await api.call(
+        "POST",
+        "/workflows",
+        data=LUNCH_LINE,
+        content_type="application/yaml",
+        params={"publish": "true"},
+    )
+    assert published.status == 201
+    phone = Softphone(api.server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
+    result = await phone.call(ScriptedCaller(), to="+15005550007")
+    assert result.transcript[0] == "Say: Lunch is served."
+
+    in_use = await api.call("DELETE", "/schedules/lunch")
+    assert in_use.status == 409
+    assert "lunch-line" in in_use.json["detail"]
+    assert (await api.call("DELETE", "/workflows/lunch-line")).status == 204
+    assert (await api.call("DELETE", "/schedules/lunch")).status == 204
+    assert (await api.call("GET", "/schedules/lunch")).status == 404
+
+
+async def test_a_files_schedule_cannot_be_changed_here_and_bad_ones_are_422(
+    api: ApiClient,
+) -> None:
+    listed = await api.call("GET", "/schedules")
+    assert {s["name"]: s["origin"] for s in listed.json} == {"office": "file", "weekend": "file"}
+    mine = {"timezone": "Asia/Seoul", "weekly": {"mon": ["09:00-10:00"]}}
+    assert (await api.call("PUT", "/schedules/office", json_body=mine)).status == 409
+    assert (await api.call("DELETE", "/schedules/office")).status == 409
+    bad = await api.call(
+        "PUT", "/schedules/new", json_body={"timezone": "Mars/Olympus", "weekly": {"mon": ["9-5"]}}
+    )
+    assert bad.status == 422
+    fields = {error["field"] for error in bad.json["errors"]}
+    assert fields == {"body.timezone", "body.weekly.mon.0"}
+    assert (await api.call("PUT", "/schedules/Bad Name", json_body=mine)).status == 422
