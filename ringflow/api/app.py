@@ -45,7 +45,6 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "This API's OpenAPI 3.1 document",
             "meta",
             answer_media={"application/json": {"type": "object"}},
-            public=True,
         ),
         Endpoint(
             "GET",
@@ -54,7 +53,6 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "This API's documentation, as a page",
             "meta",
             answer_media={"text/html": {"type": "string"}},
-            public=True,
         ),
     )
     app = web.Application(

@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 FAILURE_LIMIT = 10
 FAILURE_WINDOW = 60.0
 KNOWN_FOR = 60.0
-PUBLIC_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
-"""The API's own description: no data, and a browser opens the docs page without a token."""
 
 TOKEN_OWNER = web.RequestKey("token_owner", str)
 
@@ -88,8 +86,6 @@ def auth_middleware(
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS:
-            return await handler(request)
         gatekeeper = gatekeeper_of(request)
         client = request.remote or "?"
         wait = gatekeeper.blocked_for(client)

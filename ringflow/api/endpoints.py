@@ -56,7 +56,6 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     query: type[BaseModel] | None = None
     description: str = ""
-    public: bool = False
 
     @property
     def operation_id(self) -> str:

@@ -1,9 +1,8 @@
 """The OpenAPI 3.1 document of the admin API, made from its :class:`~ringflow.api.endpoints.Api`
 (the same pydantic models that validate requests), and a readable page of it.
 
-``GET /api/openapi.json`` and ``GET /api/docs`` need no token: they describe the API and hold no
-data. Every other operation declares the bearer token (``security``) and answers errors as
-RFC 9457 problems (``application/problem+json``).
+Every operation, ``GET /api/openapi.json`` and ``GET /api/docs`` included, declares the bearer
+token (``security``) and answers errors as RFC 9457 problems (``application/problem+json``).
 """
 
 from __future__ import annotations
@@ -82,7 +81,7 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     responses[str(endpoint.status)] = success
     for status in endpoint.also:
         responses[str(status)] = {**success, "description": _REASONS.get(status, "OK")}
-    errors = sorted(set(endpoint.errors) | (set() if endpoint.public else set(COMMON_ERRORS)))
+    errors = sorted(set(endpoint.errors) | set(COMMON_ERRORS))
     if endpoint.body is not None:
         errors = sorted(set(errors) | {413, 415})
     for status in errors:
@@ -91,8 +90,6 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {PROBLEM_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}},
         }
     operation["responses"] = responses
-    if endpoint.public:
-        operation["security"] = []
     return operation
 
 

@@ -48,10 +48,13 @@ async def test_ten_wrong_tokens_in_a_minute_are_slowed_down(api: ApiClient) -> N
     assert int(blocked.headers["Retry-After"]) >= 1
 
 
-async def test_the_description_needs_no_token(api: ApiClient) -> None:
-    document = await api.call("GET", "/openapi.json", token=False)
+async def test_the_description_needs_a_token_too(api: ApiClient) -> None:
+    assert (await api.call("GET", "/openapi.json", token=False)).status == 401
+    assert (await api.call("GET", "/docs", token=False)).status == 401
+    document = await api.call("GET", "/openapi.json")
     assert document.status == 200
     assert document.json["openapi"] == "3.1.0"
-    page = await api.call("GET", "/docs", token=False)
+    page = await api.call("GET", "/docs")
     assert page.status == 200
+    assert page.content_type == "text/html"
     assert "/api/workflows" in page.text

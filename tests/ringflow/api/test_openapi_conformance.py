@@ -65,7 +65,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api_schema(base_url: str) -> schemathesis.BaseSchema:
-    document = requests.get(base_url + "/api/openapi.json", timeout=5).json()
+    document = requests.get(
+        base_url + "/api/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    ).json()
     loaded = schemathesis.openapi.from_dict(document)
     loaded.config.update(base_url=base_url)
     return loaded
