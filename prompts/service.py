@@ -50,8 +50,6 @@ from prompts.errors import (
     PromptInUse,
     PromptNotFound,
     SpeechFailed,
-    SpeechTimedOut,
-    UnknownVoice,
 )
 from prompts.store import MediaFormat, PromptStore
 from ringflow.database import Database, stored_time
@@ -561,17 +559,8 @@ def _text(text: str) -> str:
 
 
 def _speech_error(error: Exception) -> PromptError:
-    """A speech engine's own error as this package's (by class name: prompts.tts defines
-    look-alikes of UnknownVoice, SpeechTimedOut, InvalidSpeech and SpeechFailed that are not
-    PromptErrors yet); anything else is a SpeechFailed."""
-    kinds: dict[str, type[PromptError]] = {
-        "InvalidSpeech": InvalidSpeech,
-        "SpeechTimedOut": SpeechTimedOut,
-        "SpeechFailed": SpeechFailed,
-    }
-    name, reason = type(error).__name__, str(error) or type(error).__name__
-    if name == "UnknownVoice":
-        return UnknownVoice(reason, getattr(error, "available", ()))
-    if name in kinds:
-        return kinds[name](reason)
-    return SpeechFailed(f"the speech engine failed: {reason}")
+    """A speech engine's error as a prompt error: the engine's own are already (see
+    ``prompts.tts``); anything else is a SpeechFailed."""
+    if isinstance(error, PromptError):
+        return error
+    return SpeechFailed(f"the speech engine failed: {str(error) or type(error).__name__}")

@@ -56,6 +56,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from prompts.errors import (
+    InvalidSpeech,
+    PromptError,
+    SpeechFailed,
+    SpeechTimedOut,
+    UnknownVoice,
+)
+
 __all__ = [
     "InvalidSpeech",
     "SpeechFailed",
@@ -84,35 +92,16 @@ LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 ALLOWED_CONTROL = frozenset("\t\n\r")
 
 
-class TtsError(Exception):
-    """Base of every text-to-speech error."""
+TtsError = PromptError
+"""Base of every text-to-speech error: the prompt errors of :mod:`prompts.errors`
+(``SpeechFailed``, ``SpeechTimedOut``, ``UnknownVoice``, ``InvalidSpeech``) and the two below."""
 
 
-class SpeechFailed(TtsError):
-    """The engine or its worker process failed on this job."""
-
-
-class SpeechTimedOut(TtsError):
-    """The job did not finish within the pool's timeout (its worker, if any, was replaced)."""
-
-
-class UnknownVoice(TtsError):
-    """No such language or voice in the engine; ``available`` lists what could be used."""
-
-    def __init__(self, message: str, available: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.available = tuple(available)
-
-
-class InvalidSpeech(TtsError, ValueError):
-    """The text, rate or language tag is not acceptable."""
-
-
-class TtsOverloaded(TtsError):
+class TtsOverloaded(SpeechFailed):
     """The queue is full: the request was refused without waiting."""
 
 
-class TtsClosed(TtsError):
+class TtsClosed(SpeechFailed):
     """The pool is not started, or is closing / closed."""
 
 

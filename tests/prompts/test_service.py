@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from prompts import errors as prompt_errors
+from prompts import tts
 from prompts.db import prompts, speech_cache
 from prompts.errors import (
     InvalidAudio,
@@ -213,20 +214,15 @@ async def test_deleting_speech_forgets_its_cache_entry(
     assert len(synthesizer.calls) == 2
 
 
-async def test_engine_errors_of_other_classes_become_prompt_errors(
+async def test_engine_errors_reach_the_caller_and_others_become_speech_failed(
     service: PromptService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class UnknownVoice(Exception):  # a look-alike, as prompts.tts defines its own
-        def __init__(self, message: str, available: tuple[str, ...]) -> None:
-            super().__init__(message)
-            self.available = available
-
-    class SpeechTimedOut(Exception):
-        pass
-
+    # prompts.tts raises the prompt errors themselves (TtsError is PromptError).
+    assert issubclass(tts.TtsOverloaded, SpeechFailed)
+    assert tts.UnknownVoice is prompt_errors.UnknownVoice
     raised: list[Exception] = [
-        UnknownVoice("no voice 'x' for 'en'", ("en", "en-us")),
-        SpeechTimedOut("did not finish within 10 s"),
+        prompt_errors.UnknownVoice("no voice 'x' for 'en'", ("en", "en-us")),
+        prompt_errors.SpeechTimedOut("did not finish within 10 s"),
         RuntimeError("boom"),
     ]
 
