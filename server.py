@@ -53,7 +53,6 @@ from sms.runner import MessageRunner
 from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from sms.workflow_jobs import (
-    CALL_EVENT,
     RUN_TIMER,
     SMS_INBOUND,
     CallEventHandler,
@@ -71,6 +70,7 @@ from workflows.schedules import ScheduleBook, load_schedule_folder
 from workflows.schedules import api as schedules_api
 from workflows.schedules.overrides import load_overrides
 from workflows.schedules.stored import load_stored
+from workflows.triggers import CALL_EVENT_JOB
 from workflows.versions import published_using
 
 log = logging.getLogger("ringflow")
@@ -160,7 +160,7 @@ def job_worker(
     runner = MessageRunner(Engine(settings.step_limit), catalog)
     handlers: dict[str, JobHandler] = {
         SEND_SMS: SendSmsHandler(db, provider, provider_name, callback),
-        CALL_EVENT: CallEventHandler(db, catalog, runner, clock),
+        CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
         SMS_INBOUND: InboundTextHandler(db, catalog, runner, clock),
         RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
     }

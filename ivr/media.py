@@ -28,17 +28,6 @@ class Playback(Protocol):
     async def speech_path(self, text: str, language: str) -> str | None: ...
 
 
-def needs_media(instructions: tuple[Instruction, ...]) -> bool:
-    """Whether any instruction names a prompt or asks for the server's voice (cheap)."""
-    for instruction in instructions:
-        for prompt in instruction.prompts if isinstance(instruction, Gather) else (instruction,):
-            if isinstance(prompt, Play) and _PROMPT_ID.match(prompt.url):
-                return True
-            if isinstance(prompt, Say) and prompt.server:
-                return True
-    return False
-
-
 async def with_media(
     instructions: tuple[Instruction, ...], playback: Playback, base_url: str, call_sid: str
 ) -> tuple[Instruction, ...]:

@@ -20,13 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
 from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
-from ivr.media import Playback, needs_media, with_media
+from ivr.media import Playback, with_media
 from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
 from ringflow.database import BatchConflict, Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
-from workflows.contacts import get_contact, remember_numbers
+from workflows.contacts import contact_values, remember_numbers
 from workflows.db import runs
 from workflows.engine import Engine, EngineError, RunState
 from workflows.instructions import Instruction, SendText
@@ -229,14 +229,15 @@ def _record_status(
         return None
     final = call.status in FINAL_STATUSES
     state: Mapping[str, Any] = row.state or {}
-    outcome = decide_outcome(call.status, row.status, state.get("facts", {}))
     # Statuses only move forward: one a call already passed (or a second final one) is ignored.
     params: dict[str, object] = {
         "call_sid": call.sid,
         "new_status": call.status,
         "earlier": CALL_STATUS_ORDER[: min(rank, 4)],
     }
+    outcome = ""
     if final:
+        outcome = decide_outcome(call.status, row.status, state.get("facts", {}))
         params.update(new_outcome=outcome, new_duration=duration, now=now)
     changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
@@ -304,7 +305,7 @@ class VoiceService:
         return chosen, contact
 
     async def _contact(self, call: CallFields) -> Mapping[str, object]:
-        return await self._db.read(lambda conn: _contact_values(conn, call.caller))
+        return await self._db.read(lambda conn: contact_values(conn, call.caller))
 
     async def _inputs(
         self,
@@ -449,8 +450,6 @@ class VoiceService:
         """Prompt ids and server-spoken texts as audio URLs (``media_base`` + path)."""
         if self._playback is None or not self._catalog.uses_media(workflow):
             return voice
-        if not needs_media(voice):
-            return voice
         playable: tuple[Instruction, ...] = await with_media(
             voice, self._playback, self._media_base, call.sid
         )
@@ -533,12 +532,3 @@ def _recording_url(facts: Mapping[str, Any]) -> str | None:
 
 def _call_vars(call: CallFields) -> dict[str, str]:
     return {"sid": call.sid, "from": call.caller, "to": call.called}
-
-
-def _contact_values(conn: Connection, number: str) -> dict[str, object]:
-    """The caller's contact as filters and templates see it; empty for an unknown number."""
-    try:
-        contact = get_contact(conn, number)
-    except InvalidPhoneNumber:
-        return {}
-    return {} if contact is None else contact.values()

@@ -32,17 +32,16 @@ from sms.inbound import InboundText, unhandled_texts
 from sms.runner import RUN_TIMER, MessageRunner, TurnInputs
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
-from workflows.contacts import ContactRow, get_contact, lock_contact
+from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.events import DigitsReceived, TimerFired
 from workflows.firings import failed, fire
 from workflows.jobs import ClaimedJob, PermanentJobError
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import StoredRun, end_run, load_run
 from workflows.steps.base import SMS
-from workflows.triggers import CALL_EVENT_JOB, SMS_RECEIVED
+from workflows.triggers import SMS_RECEIVED
 
 __all__ = [
-    "CALL_EVENT",
     "RUN_TIMER",
     "SMS_INBOUND",
     "CallEventHandler",
@@ -52,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CALL_EVENT: Final = CALL_EVENT_JOB
 SMS_INBOUND: Final = "sms.inbound"
 """Payload ``{"sid", "from", "to", "body"}`` of a text received; dedupe key ``inbound:<sid>``."""
 _KEYS = re.compile(r"^[0-9*#]{1,8}$")
@@ -68,11 +66,6 @@ def _moment(text: object, default: datetime) -> datetime:
         if moment.tzinfo is not None:
             return moment
     return default
-
-
-def _contact_values(conn: Connection, number: str) -> dict[str, object]:
-    contact = get_contact(conn, number)
-    return {} if contact is None else contact.values()
 
 
 def _text(payload: Mapping[str, Any], name: str) -> str:
@@ -134,7 +127,8 @@ class CallEventHandler(_Base):
     Usually inside the final status callback's own transaction (:meth:`handle_in`, given to
     :class:`ivr.service.VoiceService` by the composition root), so that the texts are queued
     with the outcome that caused them, one hop and one transaction fewer; as a job (kind
-    :data:`CALL_EVENT`) when that failed, or for events queued by an older server.
+    :data:`~workflows.triggers.CALL_EVENT_JOB`) when that failed, or for events queued by an
+    older server.
     """
 
     async def __call__(self, job: ClaimedJob) -> None:
@@ -287,9 +281,7 @@ class RunTimerHandler(_Base):
         if conversation is None:
             raise PermanentJobError(f"run {run_id} has no conversation")
         now = self._clock()
-        values = await self._db.read(
-            lambda conn: _contact_values(conn, conversation.contact_number)
-        )
+        values = await self._db.read(lambda conn: contact_values(conn, conversation.contact_number))
         inputs = TurnInputs(now, values, automated=True)
         resumed = await self._db.write(
             lambda conn: self._runner.resume(

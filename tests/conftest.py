@@ -26,6 +26,7 @@ from ringflow.database import database_url as driver_url
 from ringflow.migrate import upgrade
 from ringflow.settings import Settings, load_settings
 from server import DATABASE, create_app
+from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from workflows.loader import Workflow, from_text
 
 AUTH_TOKEN = "12345678901234567890123456789012"
@@ -154,6 +155,22 @@ class ServerFactory:
         """Stop every server started."""
         for runner in reversed(self.runners):
             await runner.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TWILIO_EDGE / TWILIO_REGION would splice themselves into a Twilio stub's host name."""
+    monkeypatch.delenv("TWILIO_EDGE", raising=False)
+    monkeypatch.delenv("TWILIO_REGION", raising=False)
+
+
+@pytest.fixture
+async def server_stub() -> AsyncIterator[TwilioApiStub]:
+    """Twilio's Messages API on a loopback port, taking the servers' auth token (a server
+    uses one token for webhook signatures and for Twilio's REST API); point a server at it
+    with ``twilio_account_sid=ACCOUNT_SID, twilio_api_base_url=server_stub.base_url``."""
+    async with TwilioApiStub(ACCOUNT_SID, AUTH_TOKEN) as running:
+        yield running
 
 
 @pytest.fixture

@@ -136,8 +136,9 @@ class WorkflowCatalog:
         }
         self._versions: dict[int, Workflow] = {}
         self._active: list[ActiveWorkflow] = []
-        self._contact_readers: set[int] = set()
         self._reads_contact: dict[str, bool] = {}
+        self._loaded: tuple[tuple[int, ...], frozenset[str]] | None = None
+        """What the active list was made from: skip the work when that is unchanged."""
         self._uses_media: dict[str, bool] = {}
         self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
 
@@ -167,9 +168,8 @@ class WorkflowCatalog:
         self._schedules = ScheduleBook(combined, self._schedules.overrides)
 
     def reads_contact(self, active: ActiveWorkflow) -> bool:
-        """Whether ``active`` looks at its contact (see :func:`reads_contact`)."""
-        if active.version_id in self._contact_readers:
-            return True
+        """Whether ``active`` looks at its contact (see :func:`reads_contact`; cached by
+        digest)."""
         known = self._reads_contact.get(active.workflow.digest)
         if known is None:
             known = self._reads_contact[active.workflow.digest] = reads_contact(active.workflow)
@@ -201,8 +201,12 @@ class WorkflowCatalog:
         await self.refresh()
 
     async def refresh(self) -> None:
-        """Reload the enabled workflows from the database."""
+        """Reload the enabled workflows from the database; nothing is recompiled when neither
+        they nor the schedules' names changed (instances call this every few seconds)."""
         version_ids = await self._db.read(_enabled_version_ids)
+        loaded = (tuple(version_ids), self._schedules.names)
+        if loaded == self._loaded:
+            return
         active = []
         for version_id in version_ids:
             workflow = await self.version(version_id)
@@ -213,10 +217,9 @@ class WorkflowCatalog:
                 log.error("workflow %s disabled for now: %s", workflow.id, error)
                 continue
             active.append(ActiveWorkflow(version_id, workflow, check))
-            if reads_contact(workflow):
-                self._contact_readers.add(version_id)
         self._active = active
         self._candidates = {}
+        self._loaded = loaded
 
     async def version(self, version_id: int) -> Workflow:
         """The workflow version ``version_id`` (cached: versions never change)."""

@@ -28,6 +28,7 @@ __all__ = [
     "ContactRow",
     "InvalidPhoneNumber",
     "Scalar",
+    "contact_values",
     "ensure_contact",
     "get_contact",
     "lock_contact",
@@ -132,6 +133,16 @@ def _locking_upsert(dialect: Any) -> Any:
 
 
 _LOCKING_UPSERT = {"sqlite": _locking_upsert(sqlite), "postgresql": _locking_upsert(postgresql)}
+
+
+def contact_values(conn: Connection, number: str) -> dict[str, Any]:
+    """The contact of ``number`` as filters and templates see it (:meth:`ContactRow.values`);
+    empty when the number was never met or is not a phone number (a withheld caller id)."""
+    try:
+        contact = get_contact(conn, number)
+    except InvalidPhoneNumber:
+        return {}
+    return {} if contact is None else contact.values()
 
 
 def lock_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:

@@ -24,13 +24,6 @@ class Clock:
         self.offset += delta
 
 
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TWILIO_EDGE / TWILIO_REGION would splice themselves into the stub's host name."""
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
 @pytest.fixture
 async def stub() -> AsyncIterator[TwilioApiStub]:
     """Twilio's Messages API on a loopback port."""

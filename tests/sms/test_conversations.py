@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,6 @@ from sqlalchemy import select
 
 from sms.db import conversations
 from tests.conftest import (
-    AUTH_TOKEN,
     RunningServer,
     ServerFactory,
     eventually,
@@ -99,13 +97,7 @@ class Chat:
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub(ACCOUNT_SID, AUTH_TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-async def chat(servers: ServerFactory, stub: TwilioApiStub) -> Chat:
+async def chat(servers: ServerFactory, server_stub: TwilioApiStub) -> Chat:
     clock = Clock()
     set_clock(clock, MONDAY_1230)
     server = await servers.start(
@@ -113,9 +105,9 @@ async def chat(servers: ServerFactory, stub: TwilioApiStub) -> Chat:
         clock=clock,
         flows_dir=EXAMPLES,  # for its schedules folder (office)
         twilio_account_sid=ACCOUNT_SID,
-        twilio_api_base_url=stub.base_url,
+        twilio_api_base_url=server_stub.base_url,
     )
-    return Chat(server, stub, clock)
+    return Chat(server, server_stub, clock)
 
 
 async def quiet_for_a_poll(chat: Chat, count: int) -> None:

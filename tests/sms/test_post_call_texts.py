@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,13 +94,6 @@ class Line:
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    # The server uses one auth token for webhook signatures and Twilio's REST API.
-    async with TwilioApiStub(ACCOUNT_SID, AUTH_TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
 def clock() -> Clock:
     moved = Clock()
     moved.advance(MONDAY_10 - datetime.now(UTC))
@@ -108,15 +101,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def line(servers: ServerFactory, stub: TwilioApiStub, clock: Clock) -> Line:
+async def line(servers: ServerFactory, server_stub: TwilioApiStub, clock: Clock) -> Line:
     server = await servers.start(
         from_folder(EXAMPLES),
         clock=clock,
         flows_dir=EXAMPLES,
         twilio_account_sid=ACCOUNT_SID,
-        twilio_api_base_url=stub.base_url,
+        twilio_api_base_url=server_stub.base_url,
     )
-    return Line(server, stub, clock)
+    return Line(server, server_stub, clock)
 
 
 def set_clock(clock: Clock, moment: datetime) -> None:
@@ -263,7 +256,7 @@ async def test_another_callers_limit_is_their_own(line: Line) -> None:
 
 async def test_a_post_call_workflow_that_fails_at_the_status_is_retried_as_a_job(
     servers: ServerFactory,
-    stub: TwilioApiStub,
+    server_stub: TwilioApiStub,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -294,12 +287,14 @@ async def test_a_post_call_workflow_that_fails_at_the_status_is_retried_as_a_job
         clock=clock,
         flows_dir=EXAMPLES,
         twilio_account_sid=ACCOUNT_SID,
-        twilio_api_base_url=stub.base_url,
+        twilio_api_base_url=server_stub.base_url,
     )
-    line = Line(server, stub, clock)
+    line = Line(server, server_stub, clock)
     with caplog.at_level(logging.ERROR):
         await line.call("1", "no-answer", None)
-        await eventually(lambda: len(stub.accepted) == 1, what="the missed-call text, via the job")
+        await eventually(
+            lambda: len(server_stub.accepted) == 1, what="the missed-call text, via the job"
+        )
     assert await line.texts() == [(CALLER, MISSED)]
     assert attempts[-1] == "job"
     assert "status" in attempts

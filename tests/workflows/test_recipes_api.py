@@ -42,19 +42,6 @@ MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK)
 SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=NEW_YORK)
 
 
-@pytest.fixture(autouse=True)
-def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TWILIO_EDGE / TWILIO_REGION would splice themselves into the stub's host name."""
-    monkeypatch.delenv("TWILIO_EDGE", raising=False)
-    monkeypatch.delenv("TWILIO_REGION", raising=False)
-
-
-@pytest.fixture
-async def stub() -> AsyncIterator[TwilioApiStub]:
-    async with TwilioApiStub(ACCOUNT_SID, AUTH_TOKEN) as running:
-        yield running
-
-
 @dataclass
 class Site:
     """A server with no workflows yet, the office schedule, an admin token and a Twilio stub."""
@@ -91,7 +78,9 @@ class Site:
 
 
 @pytest.fixture
-async def site(servers: ServerFactory, stub: TwilioApiStub, tmp_path: Path) -> AsyncIterator[Site]:
+async def site(
+    servers: ServerFactory, server_stub: TwilioApiStub, tmp_path: Path
+) -> AsyncIterator[Site]:
     flows = tmp_path / "flows"
     (flows / "schedules").mkdir(parents=True)
     shutil.copy(EXAMPLES / "schedules" / "office.yaml", flows / "schedules" / "office.yaml")
@@ -103,10 +92,10 @@ async def site(servers: ServerFactory, stub: TwilioApiStub, tmp_path: Path) -> A
         flows_dir=flows,
         admin_token=ADMIN_TOKEN,
         twilio_account_sid=ACCOUNT_SID,
-        twilio_api_base_url=stub.base_url,
+        twilio_api_base_url=server_stub.base_url,
     )
     async with aiohttp.ClientSession() as session:
-        yield Site(ApiClient(server, session), stub, clock)
+        yield Site(ApiClient(server, session), server_stub, clock)
 
 
 def said(result: CallResult) -> list[str]:

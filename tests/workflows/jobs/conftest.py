@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from ringflow.database import Database, open_database
+from ringflow.database import Database, open_database, stored_time
 from workflows.jobs.db import jobs
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -47,9 +47,7 @@ def clock() -> Clock:
 
 def aware(moment: datetime | None) -> datetime | None:
     """A stored time as an aware UTC datetime (SQLite gives naive UTC back)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment is None else stored_time(moment)
 
 
 async def job_rows(db: Database) -> dict[int, dict[str, Any]]:
