@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -38,6 +38,7 @@ from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
@@ -63,7 +64,7 @@ from workflows import api as workflows_api
 from workflows import contacts_api, recipes_api
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
-from workflows.jobs import JobHandler, JobWorker, RetryPolicy, utc_now
+from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ScheduleBook, load_schedule_folder
@@ -87,7 +88,6 @@ MAX_API_BODY_BYTES = 32 * 1024 * 1024
 """The admin API's ceiling; each endpoint checks its own, smaller limit (413)."""
 OVERRIDES_REFRESH_SECONDS = 5.0
 """How soon an admin's "open now" / "closed now" reaches every instance."""
-Clock = Callable[[], datetime]
 
 
 def load_flows(settings: Settings) -> list[Workflow]:
@@ -106,7 +106,7 @@ def load_schedules(settings: Settings) -> ScheduleBook:
 
 async def open_catalog(db: Database, settings: Settings, clock: Clock) -> WorkflowCatalog:
     """The workflow catalog with the schedules and their stored overrides."""
-    catalog = WorkflowCatalog(db, load_schedules(settings))
+    catalog = WorkflowCatalog(db, load_schedules(settings), clock=clock)
     catalog.use_stored_schedules(await db.read(load_stored))
     catalog.use_overrides(await db.read(load_overrides))
     return catalog
@@ -139,12 +139,15 @@ async def open_database(settings: Settings) -> Database:
     return db
 
 
-def sms_provider(settings: Settings, db: Database) -> tuple[SmsProvider, Provider]:
+def sms_provider(settings: Settings, db: Database, clock: Clock) -> tuple[SmsProvider, Provider]:
     """Twilio when both its account SID and auth token are set, else the local outbox."""
     sid, token = settings.twilio_account_sid, settings.auth_token
     if sid and token:
-        return TwilioSmsProvider(sid, token, api_base_url=settings.twilio_api_base_url), "twilio"
-    return OutboxProvider(db), OUTBOX
+        provider = TwilioSmsProvider(
+            sid, token, api_base_url=settings.twilio_api_base_url, clock=clock
+        )
+        return provider, "twilio"
+    return OutboxProvider(db, clock=clock), OUTBOX
 
 
 def job_worker(
@@ -153,13 +156,13 @@ def job_worker(
     catalog: WorkflowCatalog,
     provider: SmsProvider,
     provider_name: Provider,
-    clock: Clock = utc_now,
+    clock: Clock,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
     runner = MessageRunner(Engine(settings.step_limit), catalog)
     handlers: dict[str, JobHandler] = {
-        SEND_SMS: SendSmsHandler(db, provider, provider_name, callback),
+        SEND_SMS: SendSmsHandler(db, provider, provider_name, callback, clock=clock),
         CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
         SMS_INBOUND: InboundTextHandler(db, catalog, runner, clock),
         RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
@@ -205,7 +208,7 @@ def create_app(
     flows: Sequence[Workflow] | None = None,
     *,
     serving: bool = False,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> web.Application:
     """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
     ``serving`` tunes the process for a long-running server (``ringflow serve``); ``clock``
@@ -243,6 +246,7 @@ def create_app(
                 max_bytes=settings.prompt_max_bytes,
                 min_seconds=settings.prompt_min_seconds,
                 max_seconds=settings.prompt_max_seconds,
+                clock=clock,
             )
             stack.push_async_callback(prompt_service.close)
             app[prompt_routes.PROMPT_SERVICE] = prompt_service
@@ -255,14 +259,15 @@ def create_app(
             )
             app[contacts_api.CONTACT_ADMIN] = contacts_api.ContactAdmin(db, clock)
             app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
-            app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db)
+            app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db, clock)
             app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
             api_app[GATEKEEPER] = Gatekeeper(db, settings.admin_api_token)
             refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
             stack.push_async_callback(_cancel, refreshing)
             app[sms_routes.SMS_DATABASE] = db
             app[sms_routes.SMS_SETTINGS] = settings
-            provider, provider_name = sms_provider(settings, db)
+            app[sms_routes.SMS_CLOCK] = clock
+            provider, provider_name = sms_provider(settings, db, clock)
             stack.push_async_callback(provider.close)
             app[SMS_PROVIDER] = provider
             wake: Callable[[], None] | None = None
@@ -444,7 +449,7 @@ def cmd_hours(args: argparse.Namespace) -> int:
     files = load_schedules(settings)
 
     async def table(db: Database) -> str:
-        now = utc_now()
+        now = system_clock()
         stored = await db.read(load_stored)
         book = ScheduleBook({**stored, **{n: s for n in files.names if (s := files.get(n))}})
         if args.name is not None and args.name not in book.names:
@@ -469,7 +474,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from ringflow.api.tokens import TokenNameTaken, create_token, list_tokens, revoke_token
 
     async def run(db: Database) -> str:
-        now = utc_now()
+        now = system_clock()
         if args.action == "create":
             try:
                 token = await db.write(lambda conn: create_token(conn, args.name, now))
@@ -528,12 +533,12 @@ async def run_worker(settings: Settings) -> int:
     """Run the job worker until SIGINT or SIGTERM, then let the jobs in flight finish."""
     db = await open_database(settings)
     try:
-        catalog = await open_catalog(db, settings, utc_now)
+        catalog = await open_catalog(db, settings, system_clock)
         await catalog.refresh()
         refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
-        provider, provider_name = sms_provider(settings, db)
+        provider, provider_name = sms_provider(settings, db, system_clock)
         try:
-            worker = job_worker(settings, db, catalog, provider, provider_name)
+            worker = job_worker(settings, db, catalog, provider, provider_name, system_clock)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for number in (signal.SIGINT, signal.SIGTERM):

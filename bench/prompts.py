@@ -33,6 +33,7 @@ from typing import Final
 
 from prompts.audio import gain_db, parse_loudness, pass_commands
 from prompts.service import PromptService
+from ringflow.clock import system_clock
 from ringflow.database import Database, open_database
 from ringflow.migrate import upgrade
 from tests.prompts.fakes import ToneSynthesizer
@@ -100,7 +101,13 @@ async def run(
             await upgrade(db)
             engine = ToneSynthesizer()
             service = PromptService(
-                db, folder / "data", engine, max_bytes=10 << 20, min_seconds=0.3, max_seconds=600
+                db,
+                folder / "data",
+                engine,
+                max_bytes=10 << 20,
+                min_seconds=0.3,
+                max_seconds=600,
+                clock=system_clock,
             )
             work = folder / "bare"
             work.mkdir()

@@ -23,6 +23,7 @@ from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply
 from ivr.media import Playback, with_media
 from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
+from ringflow.clock import Clock
 from ringflow.database import BatchConflict, Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
@@ -30,7 +31,7 @@ from workflows.contacts import contact_values, remember_numbers
 from workflows.db import runs
 from workflows.engine import Engine, EngineError, RunState
 from workflows.instructions import Instruction, SendText
-from workflows.jobs import enqueue, utc_now
+from workflows.jobs import enqueue
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
@@ -91,8 +92,11 @@ class PostCall(Protocol):
 class TextQueue(Protocol):
     """Queues a text as durable work inside the caller's transaction (``sms.send_job``)."""
 
-    def __call__(self, conn: Connection, *, to: str, from_: str, body: str, key: str) -> object:
-        """Record the text and enqueue its sending; nothing new for a ``key`` already used."""
+    def __call__(
+        self, conn: Connection, *, to: str, from_: str, body: str, key: str, now: datetime
+    ) -> object:
+        """Record the text at ``now`` and enqueue its sending; nothing new for a ``key``
+        already used."""
         ...
 
 
@@ -125,8 +129,15 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
             if len(new) > 1:
                 raise BatchConflict(f"{len(fresh) - inserted.rowcount} calls stored meanwhile")
             fresh = []
-        insert_runs(conn, [run_row(c.run, VOICE, c.error) for c in fresh if c.run is not None])
-        remember_numbers(conn, [c.row["caller"] for c in fresh])
+        insert_runs(
+            conn,
+            [
+                run_row(c.run, VOICE, c.error, now=c.row["started_at"])
+                for c in fresh
+                if c.run is not None
+            ],
+        )
+        remember_numbers(conn, [c.row["caller"] for c in fresh], now=fresh[0].row["started_at"])
         for call in fresh:
             for effect in call.effects:
                 effect(conn)
@@ -248,7 +259,7 @@ def _record_status(
         facts = _event_facts(row, state, outcome, duration, now)
         _raise_event(conn, post_call, event, facts, call.sid, now)
     if row.run_id is not None:
-        end_run(conn, row.run_id, "abandoned")
+        end_run(conn, row.run_id, "abandoned", now=now)
         return str(row.run_id)
     return None
 
@@ -262,7 +273,7 @@ class VoiceService:
         catalog: WorkflowCatalog,
         engine: Engine,
         texts: TextQueue,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock,
         events: Callable[[], None] | None = None,
         post_call: PostCall | None = None,
         playback: Playback | None = None,
@@ -368,7 +379,7 @@ class VoiceService:
             state, answer, failure = error.state, apology(APOLOGY), str(error)
         else:
             state = turn.state
-            voice, effects = self._split(turn.instructions, call, f"{run_id}:0")
+            voice, effects = self._split(turn.instructions, call, f"{run_id}:0", now)
             voice = await self._playable(voice, call, active.workflow)
             answer = render(voice, resume_prefix(base_url, run_id, 1), finished=turn.finished)
         run = new_run(
@@ -430,13 +441,13 @@ class VoiceService:
             state, answer, failure = error.state, apology(APOLOGY), str(error)
         else:
             state = result.state
-            voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}")
+            voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}", now)
             voice = await self._playable(voice, call, workflow)
             answer = render(
                 voice, resume_prefix(base_url, run_id, turn_number + 1), finished=result.finished
             )
         updated = next_turn(stored, state, answer, failure)
-        if await self._db.write_batched(save_turns, TurnSave(updated, failure, effects)):
+        if await self._db.write_batched(save_turns, TurnSave(updated, now, failure, effects)):
             self._runs.put(updated)
             return answer
         # Another request (a repeat, or another instance) stored this turn first.
@@ -456,7 +467,11 @@ class VoiceService:
         return playable
 
     def _split(
-        self, instructions: tuple[Instruction, ...], call: CallFields, turn_key: str
+        self,
+        instructions: tuple[Instruction, ...],
+        call: CallFields,
+        turn_key: str,
+        now: datetime,
     ) -> tuple[tuple[Instruction, ...], tuple[Effect, ...]]:
         """The turn's voice instructions, and its texts as effects for the turn's transaction.
 
@@ -466,14 +481,16 @@ class VoiceService:
         voice = tuple(i for i in instructions if not isinstance(i, SendText))
         texts = [i for i in instructions if isinstance(i, SendText)]
         effects = tuple(
-            partial(self._queue_text, text, call, f"voice:{turn_key}:{index}")
+            partial(self._queue_text, text, call, f"voice:{turn_key}:{index}", now)
             for index, text in enumerate(texts)
         )
         return voice, effects
 
-    def _queue_text(self, text: SendText, call: CallFields, key: str, conn: Connection) -> None:
+    def _queue_text(
+        self, text: SendText, call: CallFields, key: str, now: datetime, conn: Connection
+    ) -> None:
         try:
-            self._texts(conn, to=text.to, from_=call.called, body=text.body, key=key)
+            self._texts(conn, to=text.to, from_=call.called, body=text.body, key=key, now=now)
         except InvalidPhoneNumber as error:
             # An anonymous or malformed caller id: the call goes on without the text.
             log.warning("call %s: text not sent: %s", call.sid, error)
@@ -486,10 +503,11 @@ class VoiceService:
             if found is None and call_sid is not None:
                 found = conn.execute(select(calls.c.run_id).where(calls.c.sid == call_sid)).scalar()
             if found is not None:
-                end_run(conn, found, "failed", error[:2000])
+                end_run(conn, found, "failed", error[:2000], now=now)
 
         if run_id is not None:
             self._runs.forget(run_id)
+        now = self._clock()
         try:
             await self._db.write(mark)
         except Exception:

@@ -34,7 +34,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
@@ -52,6 +52,7 @@ from prompts.errors import (
     SpeechFailed,
 )
 from prompts.store import MediaFormat, PromptStore
+from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
 
 __all__ = [
@@ -180,7 +181,7 @@ class PromptService:
         convert_timeout: float = 120.0,
         probe_timeout: float = 10.0,
         max_conversions: int | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock,
     ) -> None:
         if max_bytes < 1 or min_seconds < 0 or max_seconds <= min_seconds:
             raise ValueError("need max_bytes >= 1 and 0 <= min_seconds < max_seconds")
@@ -193,7 +194,7 @@ class PromptService:
         self.max_seconds = max_seconds
         self.convert_timeout = convert_timeout
         self.probe_timeout = probe_timeout
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self._slots = asyncio.Semaphore(max_conversions or os.cpu_count() or 2)
         self._files = asyncio.Lock()
         self._speaking: dict[str, asyncio.Task[None]] = {}

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
 
 from ringflow.api.endpoints import Api, Endpoint, json_answer, query_params
 from ringflow.api.problems import ApiProblem, FieldError, not_found
+from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
 from sms.conversations import Conversation, by_id
 from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES, conversations, messages, opt_outs
@@ -31,9 +32,10 @@ MAX_ROW_ID = 2**63 - 1
 
 @dataclass(frozen=True)
 class SmsAdmin:
-    """What the text endpoints need: the database."""
+    """What the text endpoints need: the database and the clock."""
 
     db: Database
+    clock: Clock
 
 
 SMS_ADMIN = web.AppKey("sms_admin", SmsAdmin)
@@ -296,9 +298,10 @@ async def put_opt_out(request: web.Request) -> web.Response:
     (then its first source and time are kept)."""
     admin = _admin(request)
     number = _number(request.match_info["number"], "path.number")
+    now = admin.clock()
 
     def store(conn: Connection) -> tuple[bool, Row[Any]]:
-        created = opt_out(conn, number, "admin")
+        created = opt_out(conn, number, "admin", now=now)
         row = _opt_out_row(conn, number)
         assert row is not None
         return created, row

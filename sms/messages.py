@@ -154,10 +154,10 @@ def _new_row(
     provider: str | None,
     provider_id: str | None,
     key: str,
+    now: datetime,
 ) -> dict[str, object]:
-    """A new message row, its encoding and segments counted from ``body``."""
+    """A new message row at ``now``, its encoding and segments counted from ``body``."""
     count = count_segments(body)
-    now = datetime.now(UTC)
     return {
         "direction": direction,
         "contact_number": contact,
@@ -187,8 +187,9 @@ def record_outbound(
     body: str,
     idempotency_key: str,
     default_region: str | None = None,
+    now: datetime,
 ) -> MessageRow:
-    """Record a text to send, ``queued`` with no provider yet; returns its row.
+    """Record a text to send at ``now``, ``queued`` with no provider yet; returns its row.
 
     ``to`` is normalised to E.164 (raising :class:`workflows.phones.InvalidPhoneNumber`);
     ``from_`` is kept as given, since it may be a short code or a sender id. The same
@@ -205,6 +206,7 @@ def record_outbound(
         provider=None,
         provider_id=None,
         key=idempotency_key,
+        now=now,
     )
     new_id = conn.execute(_NEW_MESSAGE[conn.dialect.name], row).scalar()
     if new_id is not None:
@@ -221,6 +223,7 @@ def record_inbound(
     body: str,
     provider_id: str,
     default_region: str | None = None,
+    now: datetime,
 ) -> bool:
     """Record a text received through Twilio as MessageSid ``provider_id``; whether it is new.
 
@@ -230,7 +233,7 @@ def record_inbound(
     ``twilio``, idempotency key ``in:<MessageSid>``: the same MessageSid again (a repeated
     webhook) records nothing and returns False.
     """
-    number = ensure_contact(conn, from_, default_region).number
+    number = ensure_contact(conn, from_, default_region, now=now).number
     row = _new_row(
         direction="inbound",
         contact=number,
@@ -241,6 +244,7 @@ def record_inbound(
         provider="twilio",
         provider_id=provider_id,
         key=f"in:{provider_id}",
+        now=now,
     )
     return bool(conn.execute(_INBOUND_MESSAGE[conn.dialect.name], row).rowcount)
 
@@ -303,7 +307,13 @@ it runs once per text sent."""
 
 
 def mark_sent(
-    conn: Connection, message_id: int, provider: Provider, provider_id: str, status: str
+    conn: Connection,
+    message_id: int,
+    provider: Provider,
+    provider_id: str,
+    status: str,
+    *,
+    now: datetime,
 ) -> bool:
     """Record that ``provider`` accepted message ``message_id`` as ``provider_id``, with its
     first ``status`` (moved forward only; an unknown status counts as ``queued``).
@@ -311,7 +321,6 @@ def mark_sent(
     Idempotent: marking it again with the same id changes nothing. False when there is no
     such outbound message or it was already marked with another provider id.
     """
-    now = datetime.now(UTC)
     first = outbound_status(status) or "queued"
     params = {
         "message_id": message_id,
@@ -348,7 +357,9 @@ def mark_sent(
     return True
 
 
-def mark_failed(conn: Connection, message_id: int, error_code: int | None, error: str) -> bool:
+def mark_failed(
+    conn: Connection, message_id: int, error_code: int | None, error: str, *, now: datetime
+) -> bool:
     """Mark outbound message ``message_id`` ``failed`` (the provider refused it), keeping
     ``error_code`` and ``error``; whether it changed.
 
@@ -363,13 +374,18 @@ def mark_failed(conn: Connection, message_id: int, error_code: int | None, error
             messages.c.direction == "outbound",
             messages.c.status.in_(earlier),
         )
-        .values(status="failed", error_code=error_code, error=error, updated_at=datetime.now(UTC))
+        .values(status="failed", error_code=error_code, error=error, updated_at=now)
     ).rowcount
     return bool(changed)
 
 
 def apply_delivery_status(
-    conn: Connection, provider_id: str, status: str, error_code: int | None = None
+    conn: Connection,
+    provider_id: str,
+    status: str,
+    error_code: int | None = None,
+    *,
+    now: datetime,
 ) -> bool:
     """Apply a delivery callback for MessageSid ``provider_id``; whether anything changed.
 
@@ -381,9 +397,7 @@ def apply_delivery_status(
     if mapped is None:
         log.info("message %s: ignored status %r", provider_id, status[:20])
         return False
-    return _advance(
-        conn, messages.c.provider_id == provider_id, mapped, error_code, datetime.now(UTC)
-    )
+    return _advance(conn, messages.c.provider_id == provider_id, mapped, error_code, now)
 
 
 async def recent_messages(db: Database, limit: int = 50) -> list[MessageRow]:

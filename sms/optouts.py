@@ -14,7 +14,7 @@ harmless. Numbers are normalised with :func:`workflows.phones.normalize_number` 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Connection, delete, select
@@ -39,8 +39,10 @@ def opt_out(
     source: OptOutSource,
     keyword: str | None = None,
     default_region: str | None = None,
+    *,
+    now: datetime,
 ) -> bool:
-    """Opt ``number`` out; True if it was not opted out before.
+    """Opt ``number`` out at ``now``; True if it was not opted out before.
 
     Opting out a number already opted out changes nothing (the first time, source and keyword
     are kept).
@@ -50,7 +52,7 @@ def opt_out(
         _NEW_OPT_OUT[conn.dialect.name],
         {
             "number": e164,
-            "opted_out_at": datetime.now(UTC),
+            "opted_out_at": now,
             "source": source,
             "keyword": None if keyword is None else keyword[:32],
         },

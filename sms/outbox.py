@@ -22,6 +22,7 @@ from typing import TextIO
 
 from sqlalchemy import Connection
 
+from ringflow.clock import Clock
 from ringflow.database import Database
 from sms.errors import PermanentSmsError
 from sms.messages import MessageRow, Provider, mark_sent, message_by_key
@@ -42,9 +43,10 @@ class OutboxProvider:
     """An :class:`sms.provider.SmsProvider` that prints texts to ``out`` (standard output
     when None) and marks them sent in the messages table of ``db``."""
 
-    def __init__(self, db: Database, out: TextIO | None = None) -> None:
+    def __init__(self, db: Database, out: TextIO | None = None, *, clock: Clock) -> None:
         self._db = db
         self._out = out
+        self._clock = clock
 
     async def send(self, message: OutgoingSms) -> SentSms:
         """Mark the message recorded under ``message.idempotency_key`` sent, and print it.
@@ -52,6 +54,7 @@ class OutboxProvider:
         Raises :class:`PermanentSmsError` when no message was recorded under that key.
         """
         provider_id = "OB" + uuid.uuid4().hex
+        now = self._clock()
 
         def mark(conn: Connection) -> tuple[MessageRow, bool] | None:
             row = message_by_key(conn, message.idempotency_key)
@@ -59,7 +62,7 @@ class OutboxProvider:
                 return None
             if row.provider_id is not None:
                 return row, False  # sent before: a retry after a lost answer
-            mark_sent(conn, row.id, OUTBOX, provider_id, "sent")
+            mark_sent(conn, row.id, OUTBOX, provider_id, "sent", now=now)
             return row, True
 
         marked = await self._db.write(mark)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 
 from aiohttp import web
@@ -44,6 +45,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.routes import VOICE_CONFIG
 from ivr.signature import read_signed_form
+from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
 from sms.keywords import Keyword, classify, normalize
@@ -56,6 +58,7 @@ from workflows.phones import InvalidPhoneNumber, normalize_number
 
 __all__ = [
     "JOBS_WAKE",
+    "SMS_CLOCK",
     "SMS_DATABASE",
     "SMS_SETTINGS",
     "incoming_message",
@@ -68,6 +71,8 @@ log = logging.getLogger(__name__)
 SMS_DATABASE = web.AppKey("sms_database", Database)
 SMS_SETTINGS = web.AppKey("sms_settings", Settings)
 """Where the reply texts come from; optional (see the module docstring)."""
+SMS_CLOCK: web.AppKey[Clock] = web.AppKey("sms_clock")
+"""The server's clock (required)."""
 JOBS_WAKE: web.AppKey[Callable[[], None]] = web.AppKey("jobs_wake")
 """Tells this process's job worker that work is due now (optional)."""
 _REQUIRED = ("MessageSid", "MessageStatus")
@@ -99,8 +104,10 @@ async def message_status(request: web.Request) -> web.Response:
     status = form["MessageStatus"].strip()
     error_code = _error_code(form.get("ErrorCode", ""))
     try:
-        db = request.app[SMS_DATABASE]
-        changed = await db.write(lambda conn: apply_delivery_status(conn, sid, status, error_code))
+        db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
+        changed = await db.write(
+            lambda conn: apply_delivery_status(conn, sid, status, error_code, now=now)
+        )
     except Exception:
         # Not a 500: say "try later" and keep the error, with the message id, in the log.
         log.exception("message %s: status callback failed", sid)
@@ -118,16 +125,18 @@ def handle_inbound(
     recipient: str,
     body: str,
     settings: Settings,
+    now: datetime,
 ) -> tuple[bool, Keyword | None]:
-    """Record inbound text ``sid`` and act on its keyword, in the caller's transaction.
+    """Record inbound text ``sid`` received at ``now`` and act on its keyword, in the caller's
+    transaction.
 
     Returns whether the text was new and its keyword; a repeated MessageSid does nothing.
     """
-    if not record_inbound(conn, from_=sender, to=recipient, body=body, provider_id=sid):
+    if not record_inbound(conn, from_=sender, to=recipient, body=body, provider_id=sid, now=now):
         return False, None
     keyword = classify(body)
     if keyword == "stop":
-        opt_out(conn, sender, "keyword", keyword=normalize(body))
+        opt_out(conn, sender, "keyword", keyword=normalize(body), now=now)
         queue_text(
             conn,
             to=sender,
@@ -135,6 +144,7 @@ def handle_inbound(
             body=settings.sms_stop_reply,
             key=f"optout-confirm:{sid}",
             compliance=True,
+            now=now,
         )
     elif keyword == "start":
         opt_in(conn, sender)
@@ -144,6 +154,7 @@ def handle_inbound(
             from_=recipient,
             body=settings.sms_start_reply,
             key=f"optin-confirm:{sid}",
+            now=now,
         )
     elif keyword == "help":
         queue_text(
@@ -153,12 +164,13 @@ def handle_inbound(
             body=settings.sms_help_reply,
             key=f"help:{sid}",
             compliance=True,
+            now=now,
         )
     else:
         # Any other text goes to the conversation's workflows, as durable work.
         number = normalize_number(sender)
         payload = {"sid": sid, "from": number, "to": recipient, "body": body}
-        enqueue(conn, SMS_INBOUND, payload, dedupe_key=f"inbound:{sid}")
+        enqueue(conn, SMS_INBOUND, payload, dedupe_key=f"inbound:{sid}", now=now)
     return True, keyword
 
 
@@ -175,10 +187,16 @@ async def incoming_message(request: web.Request) -> web.Response:
     sender, recipient, body = form["From"].strip(), form["To"].strip(), form["Body"]
     try:
         settings = request.app[SMS_SETTINGS]
-        db = request.app[SMS_DATABASE]
+        db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
         new, keyword = await db.write(
             lambda conn: handle_inbound(
-                conn, sid=sid, sender=sender, recipient=recipient, body=body, settings=settings
+                conn,
+                sid=sid,
+                sender=sender,
+                recipient=recipient,
+                body=body,
+                settings=settings,
+                now=now,
             )
         )
     except InvalidPhoneNumber:

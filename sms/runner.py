@@ -122,7 +122,7 @@ class MessageRunner:
             response="",
             error=failure,
         )
-        insert_runs(conn, [run_row(run, SMS, failure)])
+        insert_runs(conn, [run_row(run, SMS, failure, now=inputs.now)])
         self._apply(conn, run, 0, turn, conversation, workflow, inputs)
         log.info(
             "conversation %d: started workflow %s run %s", conversation.id, workflow.id, run_id
@@ -151,7 +151,7 @@ class MessageRunner:
             log.exception("conversation %d: workflow %s failed", conversation.id, workflow.id)
             turn, failure = Turn(error.state, ()), str(error)
         updated = next_turn(stored, turn.state, "", failure)
-        if not save_turns(conn, [TurnSave(updated, failure)])[0]:
+        if not save_turns(conn, [TurnSave(updated, inputs.now, failure)])[0]:
             return False
         self._apply(conn, updated, stored.turn, turn, conversation, workflow, inputs)
         return True
@@ -178,6 +178,7 @@ class MessageRunner:
                     body=text.body,
                     key=f"run:{run.id}:{turn_number}:{index}",
                     due_at=due,
+                    now=inputs.now,
                 )
             except InvalidPhoneNumber as error:
                 log.warning("run %s: text not sent: %s", run.id, error)

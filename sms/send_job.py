@@ -39,6 +39,7 @@ from typing import Final
 
 from sqlalchemy import Connection, bindparam, select
 
+from ringflow.clock import Clock
 from ringflow.database import Database
 from sms.db import messages, opt_outs
 from sms.errors import OPTED_OUT_CODE, PermanentSmsError, RecipientOptedOut, SmsError
@@ -77,24 +78,32 @@ def queue_text(
     default_region: str | None = None,
     due_at: datetime | None = None,
     compliance: bool = False,
+    now: datetime,
 ) -> int | None:
     """Record a text to send and enqueue its send job, in the caller's transaction.
 
     ``key`` is both the message's idempotency key and the job's dedupe key: the same key again
     (a re-run event) records and enqueues nothing and returns None; otherwise the new
     message's id. ``to`` is normalised as :func:`sms.messages.record_outbound` does (raising
-    :class:`workflows.phones.InvalidPhoneNumber`); ``due_at`` (aware) delays the send.
+    :class:`workflows.phones.InvalidPhoneNumber`); ``now`` is when it is recorded (and due,
+    unless ``due_at``, aware, delays the send).
 
     ``compliance`` marks a text that must reach even an opted-out number: only the
     confirmation of a STOP. Every other text to an opted-out number is never sent.
     """
     message = record_outbound(
-        conn, to=to, from_=from_, body=body, idempotency_key=key, default_region=default_region
+        conn,
+        to=to,
+        from_=from_,
+        body=body,
+        idempotency_key=key,
+        default_region=default_region,
+        now=now,
     )
     payload: dict[str, object] = {"message_id": message.id}
     if compliance:
         payload["compliance"] = True
-    job_id = enqueue(conn, SEND_SMS, payload, dedupe_key=key, due_at=due_at)
+    job_id = enqueue(conn, SEND_SMS, payload, dedupe_key=key, due_at=due_at, now=now)
     return None if job_id is None else message.id
 
 
@@ -134,8 +143,11 @@ class SendSmsHandler:
         provider: SmsProvider,
         provider_name: Provider,
         status_callback_url: str | None,
+        *,
+        clock: Clock,
     ) -> None:
         self._db = db
+        self._clock = clock
         self._provider = provider
         self._provider_name: Provider = provider_name
         self._status_callback_url = status_callback_url
@@ -156,14 +168,20 @@ class SendSmsHandler:
             return None
         if opted_out and job.payload.get("compliance") is not True:
             log.info("message %d: recipient opted out, not sent", message_id)
-            return lambda conn: mark_failed(conn, message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR)
+            now = self._clock()
+            return lambda conn: mark_failed(
+                conn, message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR, now=now
+            )
         sent = await self._send(message)
         provider_id = sent.provider_id
         # Handed over is "sent" here, whatever the provider calls its queue (Twilio: "queued");
         # only a final first status (a provider that already knows the outcome) is kept.
         status = sent.status if outbound_status(sent.status) in FINAL_STATUSES else "sent"
         # Committed with the job's completion.
-        return lambda conn: mark_sent(conn, message_id, self._provider_name, provider_id, status)
+        now = self._clock()
+        return lambda conn: mark_sent(
+            conn, message_id, self._provider_name, provider_id, status, now=now
+        )
 
     async def _send(self, message: MessageRow) -> SentSms:
         outgoing = OutgoingSms(
@@ -178,11 +196,12 @@ class SendSmsHandler:
         except PermanentSmsError as error:
             code, text = error.code, error.message
             opted_out = isinstance(error, RecipientOptedOut) or code == OPTED_OUT_CODE
+            now = self._clock()
 
             def fail(conn: Connection) -> None:
-                mark_failed(conn, message.id, code, text)
+                mark_failed(conn, message.id, code, text, now=now)
                 if opted_out:
-                    opt_out(conn, message.to_number, "carrier_21610")
+                    opt_out(conn, message.to_number, "carrier_21610", now=now)
 
             await self._db.write(fail)
             raise PermanentJobError(f"message {message.id} refused: {error}") from error

@@ -49,6 +49,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from ringflow.clock import Clock, system_clock
 from sms.errors import (
     OPTED_OUT_CODE,
     PermanentSmsError,
@@ -68,9 +69,11 @@ _LIBRARY_PREFIX: Final = "Unable to create record: "
 
 @dataclass
 class _Exchange:
-    """One send as its HTTP client sees it: the key to send, the Retry-After it got back."""
+    """One send as its HTTP client sees it: the key to send, when it started (an HTTP-date
+    Retry-After counts from then), the Retry-After it got back."""
 
     idempotency_key: str
+    started: datetime
     retry_after: float | None = None
 
 
@@ -110,12 +113,13 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships 
             allow_redirects=allow_redirects,
         )
         if exchange is not None:
-            exchange.retry_after = parse_retry_after(response.headers or {})
+            exchange.retry_after = parse_retry_after(response.headers or {}, exchange.started)
         return response
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds, or an HTTP date compared with
+    ``now``), or None."""
     value = headers.get("Retry-After")
     if value is None:
         return None
@@ -129,7 +133,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        seconds = (when - now).total_seconds()
     if not math.isfinite(seconds):
         return None
     return max(seconds, 0.0)
@@ -174,6 +178,7 @@ class TwilioSmsProvider:
         *,
         api_base_url: str | None = None,
         timeout: float = 10,
+        clock: Clock = system_clock,
     ) -> None:
         if not account_sid or not auth_token:
             raise ValueError("TwilioSmsProvider needs an account SID and an auth token")
@@ -189,6 +194,7 @@ class TwilioSmsProvider:
         self._auth_token = auth_token
         self._api_base_url = api_base_url
         self._timeout = float(timeout)
+        self._clock = clock
         self._http: _HttpClient | None = None
         self._client: Any = None
         self._closed = False
@@ -218,7 +224,7 @@ class TwilioSmsProvider:
         options: dict[str, str] = {}
         if message.status_callback is not None:
             options["status_callback"] = message.status_callback
-        exchange = _Exchange(message.idempotency_key)
+        exchange = _Exchange(message.idempotency_key, self._clock())
         token = _EXCHANGE.set(exchange)
         try:
             created = await messages.create_async(

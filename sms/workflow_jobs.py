@@ -158,7 +158,7 @@ class CallEventHandler(_Base):
         transaction; what happened, in words. ``event_key`` makes it happen once."""
         business, caller = _text(facts, "to"), _text(facts, "from")
         try:
-            contact = lock_contact(conn, caller)  # created on first contact
+            contact = lock_contact(conn, caller, now=now)  # created on first contact
         except InvalidPhoneNumber:
             return "the caller has no number to text"
         ctx = FilterContext(
@@ -203,7 +203,7 @@ class InboundTextHandler(_Base):
     def _handle_pending(
         self, conn: Connection, sid: str, sender: str, business: str, now: datetime
     ) -> list[tuple[str, str]]:
-        locked = lock_contact(conn, sender)
+        locked = lock_contact(conn, sender, now=now)
         done = []
         for message in unhandled_texts(conn, locked.number, business, sid):
             done.append((message.sid, self._handle(conn, message, locked, business, now)))
@@ -243,7 +243,7 @@ class InboundTextHandler(_Base):
                 conversation.id,
                 conversation.waiting_run_id,
             )
-            _expire(conn, conversation, conversation.waiting_run_id)
+            _expire(conn, conversation, conversation.waiting_run_id, now)
         ctx = FilterContext(
             now=now,
             channel=SMS,
@@ -261,8 +261,8 @@ class InboundTextHandler(_Base):
         return f"workflow {active.workflow.id}: {started}"
 
 
-def _expire(conn: Connection, conversation: Conversation, run_id: str) -> None:
-    end_run(conn, run_id, "expired")
+def _expire(conn: Connection, conversation: Conversation, run_id: str, now: datetime) -> None:
+    end_run(conn, run_id, "expired", now=now)
     stop_waiting(conn, conversation.id, run_id)
 
 

@@ -10,7 +10,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from twilio.request_validator import RequestValidator
 
+from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, metadata, open_database
 from ringflow.database import database_url as driver_url
 from ringflow.migrate import upgrade
@@ -74,6 +74,8 @@ class RunningServer:
     base_url: str
     settings: Settings
     app: web.Application
+    clock: Clock
+    """The server's one clock: what a test writes beside the server is stamped with it."""
 
     @property
     def db(self) -> Database:
@@ -128,7 +130,7 @@ class ServerFactory:
         *,
         auth_token: str | None = AUTH_TOKEN,
         public_url: str | None = PUBLIC_URL,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = system_clock,
         **settings: object,
     ) -> RunningServer:
         """A server on a free port; ``flows`` default to the demo workflow; ``clock`` is the
@@ -140,7 +142,7 @@ class ServerFactory:
             public_url=public_url,
             **settings,
         )
-        app = create_app(config, flows) if clock is None else create_app(config, flows, clock=clock)
+        app = create_app(config, flows, clock=clock)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self.runners.append(runner)
@@ -149,7 +151,7 @@ class ServerFactory:
         site = web.SockSite(runner, sock)
         await site.start()
         port = sock.getsockname()[1]
-        return RunningServer(f"http://127.0.0.1:{port}", config, app)
+        return RunningServer(f"http://127.0.0.1:{port}", config, app, clock)
 
     async def stop(self) -> None:
         """Stop every server started."""

@@ -13,10 +13,11 @@ import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.conditions import Check, FilterContext, FilterInvalid, compile_filter
 from workflows.db import workflow_versions, workflows
@@ -82,11 +83,10 @@ class UnknownVersion(LookupError):
     """A run names a workflow version that is not in the database."""
 
 
-def _install_files(conn: Connection, loaded: Sequence[Workflow]) -> list[int]:
+def _install_files(conn: Connection, loaded: Sequence[Workflow], now: datetime) -> list[int]:
     """Make each file's definition the published version of its id (a new numbered
     publication when it changed). Files win: an API workflow with a file's id becomes that
     file's (logged by the caller)."""
-    now = datetime.now(UTC)
     version_ids = []
     for workflow in loaded:
         version = stored_version_id(conn, workflow, now)
@@ -126,8 +126,11 @@ def _enabled_version_ids(conn: Connection) -> list[int]:
 class WorkflowCatalog:
     """Installs workflow versions and answers which workflow handles an event."""
 
-    def __init__(self, db: Database, schedules: ScheduleBook | None = None) -> None:
+    def __init__(
+        self, db: Database, schedules: ScheduleBook | None = None, *, clock: Clock
+    ) -> None:
         self._db = db
+        self._clock = clock
         self._schedules = schedules or ScheduleBook({})
         self._file_schedules: dict[str, Schedule] = {
             name: schedule
@@ -195,7 +198,8 @@ class WorkflowCatalog:
         """
         for workflow in loaded:
             compile_trigger(workflow, self._schedules.names)
-        version_ids = await self._db.write(lambda conn: _install_files(conn, loaded))
+        now = self._clock()
+        version_ids = await self._db.write(lambda conn: _install_files(conn, loaded, now))
         # Just validated: no need to read these versions back and validate them again.
         self._versions.update(zip(version_ids, loaded, strict=True))
         await self.refresh()

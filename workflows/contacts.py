@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
@@ -89,10 +89,9 @@ def get_contact(
     return _select(conn, normalize_number(number, default_region))
 
 
-def remember_numbers(conn: Connection, numbers: Iterable[str]) -> None:
+def remember_numbers(conn: Connection, numbers: Iterable[str], *, now: datetime) -> None:
     """Create a contact for each number never met before, in one statement; numbers that
     are not phone numbers (an anonymous caller id) are skipped."""
-    now = datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {}
     for number in numbers:
         try:
@@ -110,10 +109,11 @@ def remember_numbers(conn: Connection, numbers: Iterable[str]) -> None:
         conn.execute(_NEW_CONTACT[conn.dialect.name], list(rows.values()))
 
 
-def ensure_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
+def ensure_contact(
+    conn: Connection, number: str, default_region: str | None = None, *, now: datetime
+) -> ContactRow:
     """The contact of ``number``, created (with no name and no attributes) on first contact."""
     e164 = normalize_number(number, default_region)
-    now = datetime.now(UTC)
     conn.execute(
         _NEW_CONTACT[conn.dialect.name],
         {"number": e164, "name": None, "attributes": {}, "created_at": now, "updated_at": now},
@@ -145,11 +145,12 @@ def contact_values(conn: Connection, number: str) -> dict[str, Any]:
     return {} if contact is None else contact.values()
 
 
-def lock_contact(conn: Connection, number: str, default_region: str | None = None) -> ContactRow:
+def lock_contact(
+    conn: Connection, number: str, default_region: str | None = None, *, now: datetime
+) -> ContactRow:
     """The contact of ``number`` (created on first contact), locked until the transaction
     ends on PostgreSQL, so that work per contact (a per-recipient limit) is serialised;
     SQLite's write transactions are serialised anyway."""
-    now = datetime.now(UTC)
     row = conn.execute(
         _LOCKING_UPSERT[conn.dialect.name],
         {
@@ -168,6 +169,8 @@ def set_attributes(
     number: str,
     updates: Mapping[str, Scalar],
     default_region: str | None = None,
+    *,
+    now: datetime,
 ) -> ContactRow:
     """Merge ``updates`` into the attributes of ``number``'s contact (created if need be);
     a ``None`` value removes its key. Returns the contact as updated."""
@@ -176,7 +179,7 @@ def set_attributes(
             raise ValueError(f"attribute names are non-empty texts, not {key!r}")
         if value is not None and not isinstance(value, str | int | float | bool):
             raise ValueError(f"attribute {key!r}: {type(value).__name__} is not a scalar")
-    contact = ensure_contact(conn, number, default_region)
+    contact = ensure_contact(conn, number, default_region, now=now)
     current = _select(conn, contact.number, for_update=True)
     assert current is not None
     merged = dict(current.attributes)
@@ -187,7 +190,6 @@ def set_attributes(
             merged[key] = value
     if merged == current.attributes:
         return current
-    now = datetime.now(UTC)
     conn.execute(
         update(contacts)
         .where(contacts.c.id == current.id)

@@ -236,7 +236,7 @@ async def put_contact(request: web.Request) -> web.Response:
 
     def store(conn: Connection) -> tuple[bool, ContactRow]:
         created = get_contact(conn, number) is None
-        contact = ensure_contact(conn, number)
+        contact = ensure_contact(conn, number, now=now)
         conn.execute(
             update(contacts)
             .where(contacts.c.id == contact.id)
@@ -254,11 +254,12 @@ async def patch_contact_attributes(request: web.Request) -> web.Response:
     admin = _admin(request)
     number = _path_number(request)
     body = await json_body(request, AttributesPatchIn)
+    now = admin.clock()
 
     def change(conn: Connection) -> ContactRow:
         if get_contact(conn, number) is None:
             raise UnknownContact(number)
-        return set_attributes(conn, number, body.root)
+        return set_attributes(conn, number, body.root, now=now)
 
     try:
         contact = await admin.db.write(change)

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -106,9 +106,10 @@ def new_run(
     )
 
 
-def run_row(run: StoredRun, channel: str, error: str | None = None) -> dict[str, Any]:
-    """The row that stores a new run."""
-    now = datetime.now(UTC)
+def run_row(
+    run: StoredRun, channel: str, error: str | None = None, *, now: datetime
+) -> dict[str, Any]:
+    """The row that stores a new run, started at ``now``."""
     return {
         "id": run.id,
         "version_id": run.version_id,
@@ -142,14 +143,15 @@ Effect = Callable[[Connection], object]
 
 @dataclass(frozen=True, slots=True)
 class TurnSave:
-    """``run`` as it is after turn ``run.turn - 1``; ``error`` when that turn failed;
-    ``effects`` to run in the same transaction once the turn is saved."""
+    """``run`` as it is after turn ``run.turn - 1``, taken at ``at``; ``error`` when that turn
+    failed; ``effects`` to run in the same transaction once the turn is saved."""
 
     run: StoredRun
+    at: datetime
     error: str | None = None
     effects: tuple[Effect, ...] = ()
 
-    def params(self, now: datetime) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         """The parameters of the conditional update."""
         return {
             "run_id": self.run.id,
@@ -159,7 +161,7 @@ class TurnSave:
             "new_state": self.run.state,
             "response": self.run.last_response,
             "failure": self.error,
-            "now": now,
+            "now": self.at,
         }
 
 
@@ -170,8 +172,7 @@ def save_turns(conn: Connection, saves: list[TurnSave]) -> list[bool]:
     case); otherwise ``BatchConflict`` makes the database run them one by one, which tells
     which were already stored by another request.
     """
-    now = datetime.now(UTC)
-    params = [save.params(now) for save in saves]
+    params = [save.params() for save in saves]
     changed = conn.execute(_SAVE_TURN, params if len(params) > 1 else params[0]).rowcount
     if len(params) == 1:
         saved = [changed == 1]
@@ -192,9 +193,11 @@ _END_RUN = (
 )
 
 
-def end_run(conn: Connection, run_id: str, status: str, error: str | None = None) -> None:
-    """Close a run that will never be resumed (failed, or its channel went away)."""
-    params = {"run_id": run_id, "new_status": status, "failure": error, "now": datetime.now(UTC)}
+def end_run(
+    conn: Connection, run_id: str, status: str, error: str | None = None, *, now: datetime
+) -> None:
+    """Close a run that will never be resumed (failed, or its channel went away) at ``now``."""
+    params = {"run_id": run_id, "new_status": status, "failure": error, "now": now}
     conn.execute(_END_RUN, params)
 
 

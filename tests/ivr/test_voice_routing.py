@@ -3,16 +3,19 @@ and on business hours, tried in order (the called number's workflows first), on 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ivr.softphone import ScriptedCaller, Softphone
+from tests.clock import MONDAY, MovableClock, next_weekday_at, on_day_at
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, RunningServer, ServerFactory, workflow
-from tests.sms.conftest import Clock
 from workflows.contacts import set_attributes
 
 SEOUL = ZoneInfo("Asia/Seoul")
+MONDAY_10 = next_weekday_at(MONDAY, time(10, 0), SEOUL)
+MONDAY_20 = on_day_at(MONDAY_10, 0, time(20, 0))
+NOW = MONDAY_10
 OUR_NUMBER = "+15005550001"
 VIP = "+821012345678"
 REGULAR = "+821087654321"
@@ -67,18 +70,16 @@ async def heard(server: RunningServer, caller: str) -> str:
 
 
 async def start(servers: ServerFactory, tmp_path: Path, at: datetime) -> RunningServer:
-    clock = Clock()
-    clock.advance(at - datetime.now(UTC))
     return await servers.start(
-        [VIP_LINE, CLOSED_LINE, MAIN_LINE], clock=clock, flows_dir=office_hours(tmp_path)
+        [VIP_LINE, CLOSED_LINE, MAIN_LINE], clock=MovableClock(at), flows_dir=office_hours(tmp_path)
     )
 
 
 async def test_vip_callers_get_their_line_and_others_the_main_one(
     servers: ServerFactory, tmp_path: Path
 ) -> None:
-    server = await start(servers, tmp_path, datetime(2026, 11, 30, 10, 0, tzinfo=SEOUL))
-    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}))
+    server = await start(servers, tmp_path, MONDAY_10)
+    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}, now=NOW))
     assert await heard(server, VIP) == "Say: Welcome back. Connecting you to your account manager."
     assert await heard(server, REGULAR) == "Say: Thank you for calling."
 
@@ -88,8 +89,8 @@ async def test_the_called_numbers_workflow_is_tried_first_and_its_filter_decides
 ) -> None:
     # Monday 20:00 in Seoul: closed. The closed line names the number called, so it is tried
     # before the VIP line (a catch-all), even for a VIP.
-    server = await start(servers, tmp_path, datetime(2026, 11, 30, 20, 0, tzinfo=SEOUL))
-    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}))
+    server = await start(servers, tmp_path, MONDAY_20)
+    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}, now=NOW))
     assert await heard(server, VIP) == "Say: We are closed."
     assert await heard(server, REGULAR) == "Say: We are closed."
 
@@ -97,7 +98,7 @@ async def test_the_called_numbers_workflow_is_tried_first_and_its_filter_decides
 async def test_contacts_are_remembered_from_their_first_call(
     servers: ServerFactory, tmp_path: Path
 ) -> None:
-    server = await start(servers, tmp_path, datetime(2026, 11, 30, 10, 0, tzinfo=SEOUL))
+    server = await start(servers, tmp_path, MONDAY_10)
     await heard(server, REGULAR)
     assert await server.count("contacts") == 1
 
@@ -120,7 +121,7 @@ async def test_a_call_can_branch_on_the_callers_contact(
     servers: ServerFactory, tmp_path: Path
 ) -> None:
     server = await servers.start([BRANCHING_LINE], flows_dir=office_hours(tmp_path))
-    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}))
+    await server.db.write(lambda conn: set_attributes(conn, VIP, {"tier": "VIP"}, now=NOW))
     phone = Softphone(server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
     vip = await phone.call(ScriptedCaller(), from_=VIP, to="+15005550009")
     other = await phone.call(ScriptedCaller(), from_=REGULAR, to="+15005550009")

@@ -8,7 +8,10 @@ import pytest
 
 from prompts.service import PromptService
 from ringflow.database import Database
+from tests.clock import FrozenClock
 from tests.prompts.fakes import ToneSynthesizer
+
+CLOCK = FrozenClock()
 
 
 @pytest.fixture
@@ -26,4 +29,5 @@ def service(migrated_db: Database, tmp_path: Path, synthesizer: ToneSynthesizer)
         max_bytes=10 * 1024 * 1024,
         min_seconds=0.3,
         max_seconds=60,
+        clock=CLOCK,
     )

@@ -32,7 +32,9 @@ async def text_out(
 ) -> int:
     """A text queued to send (the server's worker sends it with the outbox)."""
     message_id = await api.server.db.write(
-        lambda conn: queue_text(conn, to=to, from_=from_, body=body, key=key)
+        lambda conn: queue_text(
+            conn, to=to, from_=from_, body=body, key=key, now=api.server.clock()
+        )
     )
     assert message_id is not None
     return message_id
@@ -49,7 +51,12 @@ async def test_the_message_log_in_both_directions(api: ApiClient) -> None:
     reply_id = await text_out(api, "Hi! How can we help?", "reply-1")
     await api.server.db.write(
         lambda conn: record_inbound(
-            conn, from_=OTHER, to=BUSINESS, body="Other person", provider_id="SM" + "2" * 32
+            conn,
+            from_=OTHER,
+            to=BUSINESS,
+            body="Other person",
+            provider_id="SM" + "2" * 32,
+            now=api.server.clock(),
         )
     )
 

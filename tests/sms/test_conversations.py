@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import datetime, timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from sms.db import conversations
+from tests.clock import MONDAY, MovableClock, next_weekday_at
 from tests.conftest import (
     RunningServer,
     ServerFactory,
@@ -21,14 +22,13 @@ from tests.conftest import (
     workflow,
 )
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
-from tests.sms.conftest import Clock
-from tests.sms.test_post_call_texts import EXAMPLES, set_clock
+from tests.sms.test_post_call_texts import EXAMPLES
 from workflows.db import runs
 
 NEW_YORK = ZoneInfo("America/New_York")
 CONTACT = "+14155550123"
 OUR_NUMBER = "+15005550001"
-MONDAY_1230 = datetime(2026, 11, 30, 12, 30, tzinfo=NEW_YORK)  # the lunch break
+MONDAY_1230 = next_weekday_at(MONDAY, time(12, 30), NEW_YORK)  # the lunch break
 MENU = "Hi! Reply with a number:\n1. Opening hours\n2. Call me back"
 
 SMS_MENU = workflow(
@@ -68,7 +68,7 @@ steps:
 class Chat:
     """A contact texting the server; the texts it got back are the stub's."""
 
-    def __init__(self, server: RunningServer, stub: TwilioApiStub, clock: Clock) -> None:
+    def __init__(self, server: RunningServer, stub: TwilioApiStub, clock: MovableClock) -> None:
         self.server = server
         self.stub = stub
         self.clock = clock
@@ -98,8 +98,7 @@ class Chat:
 
 @pytest.fixture
 async def chat(servers: ServerFactory, server_stub: TwilioApiStub) -> Chat:
-    clock = Clock()
-    set_clock(clock, MONDAY_1230)
+    clock = MovableClock(MONDAY_1230)
     server = await servers.start(
         [SMS_MENU],
         clock=clock,
@@ -134,7 +133,7 @@ async def test_the_options_label_picks_it_and_a_wait_step_wakes_the_run_later(
     await chat.expect(MENU, "Sure, we will call you within the hour.")
     await quiet_for_a_poll(chat, 2)
 
-    set_clock(chat.clock, MONDAY_1230 + timedelta(minutes=61))
+    chat.clock.set(MONDAY_1230 + timedelta(minutes=61))
     await chat.expect(
         MENU,
         "Sure, we will call you within the hour.",
@@ -172,7 +171,7 @@ async def test_a_text_no_workflow_takes_gets_no_answer(chat: Chat) -> None:
 async def test_a_question_left_unanswered_for_a_day_lapses(chat: Chat) -> None:
     await chat.send("menu")
     await chat.expect(MENU)
-    set_clock(chat.clock, MONDAY_1230 + timedelta(hours=25))
+    chat.clock.set(MONDAY_1230 + timedelta(hours=25))
     await chat.send("1")  # too late: a new conversation, which no workflow takes
     await quiet_for_a_poll(chat, 1)
 

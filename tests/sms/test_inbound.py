@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -45,13 +44,13 @@ async def server(servers: ServerFactory) -> RunningServer:
 @pytest.fixture
 async def worker(server: RunningServer, stub: TwilioApiStub) -> AsyncIterator[JobWorker]:
     provider = TwilioSmsProvider(ACCOUNT_SID, API_TOKEN, api_base_url=stub.base_url, timeout=5)
-    handler = SendSmsHandler(server.db, provider, "twilio", None)
+    handler = SendSmsHandler(server.db, provider, "twilio", None, clock=server.clock)
     yield JobWorker(
         server.db,
         {SEND_SMS: handler},
         owner="test",
         policy=RetryPolicy(),
-        clock=lambda: datetime.now(UTC),
+        clock=server.clock,
     )
     await provider.close()
 
@@ -101,9 +100,15 @@ async def drain(worker: JobWorker) -> None:
 
 
 async def automated_text(server: RunningServer, key: str) -> MessageRow:
+    now = server.clock()
     await server.db.write(
         lambda conn: queue_text(
-            conn, to=CUSTOMER, from_=OUR_NUMBER, body="Your appointment is tomorrow", key=key
+            conn,
+            to=CUSTOMER,
+            from_=OUR_NUMBER,
+            body="Your appointment is tomorrow",
+            key=key,
+            now=now,
         )
     )
     row = await server.db.read(lambda conn: message_by_key(conn, key))

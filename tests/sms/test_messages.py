@@ -22,7 +22,11 @@ from sms.messages import (
     recent_messages,
     record_outbound,
 )
+from tests.clock import FrozenClock
 from workflows.phones import InvalidPhoneNumber
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 SID = "SM" + "a" * 32
 
@@ -35,7 +39,12 @@ def db(migrated_db: Database) -> Database:
 async def record(db: Database, body: str = "Your table is ready.", key: str = "k1") -> MessageRow:
     return await db.write(
         lambda conn: record_outbound(
-            conn, to="+1 (500) 555-0006", from_="+15005550001", body=body, idempotency_key=key
+            conn,
+            to="+1 (500) 555-0006",
+            from_="+15005550001",
+            body=body,
+            idempotency_key=key,
+            now=NOW,
         )
     )
 
@@ -76,21 +85,29 @@ async def test_a_junk_recipient_is_refused(db: Database) -> None:
     with pytest.raises(InvalidPhoneNumber, match="is not a phone number"):
         await db.write(
             lambda conn: record_outbound(
-                conn, to="nobody", from_="+15005550001", body="hi", idempotency_key="k"
+                conn, to="nobody", from_="+15005550001", body="hi", idempotency_key="k", now=NOW
             )
         )
 
 
 async def test_statuses_only_move_forward(db: Database) -> None:
     message = await record(db)
-    assert await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued"))
-    assert await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued"))
-    assert not await db.write(lambda conn: mark_sent(conn, message.id, "twilio", "SMother", "sent"))
+    assert await db.write(
+        lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued", now=NOW)
+    )
+    assert await db.write(
+        lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued", now=NOW)
+    )
+    assert not await db.write(
+        lambda conn: mark_sent(conn, message.id, "twilio", "SMother", "sent", now=NOW)
+    )
     marked = await row(db, message.id)
     assert (marked.provider, marked.provider_id, marked.status) == ("twilio", SID, "queued")
 
     async def callback(status: str, error_code: int | None = None) -> bool:
-        return await db.write(lambda conn: apply_delivery_status(conn, SID, status, error_code))
+        return await db.write(
+            lambda conn: apply_delivery_status(conn, SID, status, error_code, now=NOW)
+        )
 
     assert await callback("sending")
     assert await callback("sent")
@@ -112,19 +129,27 @@ async def test_statuses_only_move_forward(db: Database) -> None:
 
 async def test_a_failure_keeps_its_error_code(db: Database) -> None:
     message = await record(db)
-    await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "accepted"))
-    assert await db.write(lambda conn: apply_delivery_status(conn, SID, "undelivered", 30003))
+    await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "accepted", now=NOW))
+    assert await db.write(
+        lambda conn: apply_delivery_status(conn, SID, "undelivered", 30003, now=NOW)
+    )
     failed = await row(db, message.id)
     assert (failed.status, failed.error_code) == ("undelivered", 30003)
-    assert not await db.write(lambda conn: apply_delivery_status(conn, SID, "delivered", None))
+    assert not await db.write(
+        lambda conn: apply_delivery_status(conn, SID, "delivered", None, now=NOW)
+    )
 
 
 async def test_unknown_sids_and_statuses_change_nothing(db: Database) -> None:
     message = await record(db)
-    await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued"))
-    assert not await db.write(lambda conn: apply_delivery_status(conn, "SMunknown", "sent", None))
-    assert not await db.write(lambda conn: apply_delivery_status(conn, SID, "received", None))
-    assert not await db.write(lambda conn: apply_delivery_status(conn, SID, "bogus", None))
+    await db.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "queued", now=NOW))
+    assert not await db.write(
+        lambda conn: apply_delivery_status(conn, "SMunknown", "sent", None, now=NOW)
+    )
+    assert not await db.write(
+        lambda conn: apply_delivery_status(conn, SID, "received", None, now=NOW)
+    )
+    assert not await db.write(lambda conn: apply_delivery_status(conn, SID, "bogus", None, now=NOW))
     assert (await row(db, message.id)).status == "queued"
 
 
@@ -201,7 +226,9 @@ def test_ringflow_messages_prints_the_table(
         database = await open_database(f"sqlite:///{tmp_path / 'data' / 'ringflow.db'}")
         try:
             message = await record(database, "Your order shipped.")
-            await database.write(lambda conn: mark_sent(conn, message.id, "twilio", SID, "sent"))
+            await database.write(
+                lambda conn: mark_sent(conn, message.id, "twilio", SID, "sent", now=NOW)
+            )
         finally:
             await database.close()
 

@@ -14,10 +14,13 @@ from sms.messages import MessageRow, message_by_key
 from sms.optouts import is_opted_out, opt_in, opt_out
 from sms.send_job import OPTED_OUT_ERROR, SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
+from tests.clock import FrozenClock, MovableClock
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
-from tests.sms.conftest import Clock
 from workflows.jobs import JobWorker, RetryPolicy, jobs
 from workflows.phones import InvalidPhoneNumber
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 TO = "+15005550006"
 FROM = "+15005550001"
@@ -26,9 +29,10 @@ FROM = "+15005550001"
 @pytest.fixture
 async def worker(migrated_db: Database, stub: TwilioApiStub) -> AsyncIterator[JobWorker]:
     provider = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url, timeout=5)
-    handler = SendSmsHandler(migrated_db, provider, "twilio", None)
+    clock = MovableClock()
+    handler = SendSmsHandler(migrated_db, provider, "twilio", None, clock=clock)
     yield JobWorker(
-        migrated_db, {SEND_SMS: handler}, owner="test", policy=RetryPolicy(), clock=Clock()
+        migrated_db, {SEND_SMS: handler}, owner="test", policy=RetryPolicy(), clock=clock
     )
     await provider.close()
 
@@ -36,7 +40,7 @@ async def worker(migrated_db: Database, stub: TwilioApiStub) -> AsyncIterator[Jo
 async def queue(db: Database, key: str, *, compliance: bool = False) -> None:
     await db.write(
         lambda conn: queue_text(
-            conn, to=TO, from_=FROM, body=f"text {key}", key=key, compliance=compliance
+            conn, to=TO, from_=FROM, body=f"text {key}", key=key, compliance=compliance, now=NOW
         )
     )
 
@@ -59,8 +63,10 @@ async def opted_out(db: Database, number: str = TO) -> bool:
 async def test_opt_out_and_in(migrated_db: Database) -> None:
     db = migrated_db
     assert not await opted_out(db)
-    assert await db.write(lambda conn: opt_out(conn, "+1 500-555-0006", "keyword", "STOP"))
-    assert not await db.write(lambda conn: opt_out(conn, TO, "admin"))  # already: kept as is
+    assert await db.write(lambda conn: opt_out(conn, "+1 500-555-0006", "keyword", "STOP", now=NOW))
+    assert not await db.write(
+        lambda conn: opt_out(conn, TO, "admin", now=NOW)
+    )  # already: kept as is
     assert await opted_out(db)
     row = await db.read(lambda conn: conn.execute(select(opt_outs)).one())
     assert (row.number, row.source, row.keyword) == (TO, "keyword", "STOP")
@@ -73,14 +79,14 @@ async def test_opt_out_and_in(migrated_db: Database) -> None:
 
 async def test_junk_numbers_are_refused(migrated_db: Database) -> None:
     with pytest.raises(InvalidPhoneNumber):
-        await migrated_db.write(lambda conn: opt_out(conn, "not a number", "admin"))
+        await migrated_db.write(lambda conn: opt_out(conn, "not a number", "admin", now=NOW))
 
 
 async def test_a_text_to_an_opted_out_number_is_never_sent(
     migrated_db: Database, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
     db = migrated_db
-    await db.write(lambda conn: opt_out(conn, TO, "admin"))
+    await db.write(lambda conn: opt_out(conn, TO, "admin", now=NOW))
     await queue(db, "reminder")
 
     assert await worker.run_once() == 1
@@ -101,7 +107,7 @@ async def test_a_compliance_text_reaches_an_opted_out_number_once(
     migrated_db: Database, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
     db = migrated_db
-    await db.write(lambda conn: opt_out(conn, TO, "keyword", "STOP"))
+    await db.write(lambda conn: opt_out(conn, TO, "keyword", "STOP", now=NOW))
     await queue(db, "optout-confirm:SM1", compliance=True)
     await queue(db, "optout-confirm:SM1", compliance=True)  # a re-run event: nothing new
 
@@ -117,7 +123,7 @@ async def test_texts_flow_again_after_opt_in(
     migrated_db: Database, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
     db = migrated_db
-    await db.write(lambda conn: opt_out(conn, TO, "keyword", "STOP"))
+    await db.write(lambda conn: opt_out(conn, TO, "keyword", "STOP", now=NOW))
     await db.write(lambda conn: opt_in(conn, TO))
     await queue(db, "reminder")
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from ringflow.database import stored_time
 from sms.db import messages
 from sms.optouts import is_opted_out
 from sms.workflow_jobs import CallEventHandler
+from tests.clock import MONDAY, SATURDAY, MovableClock, next_weekday_at, on_day_at
 from tests.conftest import (
     AUTH_TOKEN,
     PUBLIC_URL,
@@ -35,7 +36,6 @@ from tests.conftest import (
     signed_post,
 )
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
-from tests.sms.conftest import Clock
 from workflows.db import trigger_firings
 from workflows.jobs import jobs
 from workflows.loader import from_folder
@@ -44,9 +44,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "post-call"
 NEW_YORK = ZoneInfo("America/New_York")
 CALLER = "+14155550123"
 OUR_NUMBER = "+15005550001"
-MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK)
-SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=NEW_YORK)
-MONDAY_2130 = datetime(2026, 11, 30, 21, 30, tzinfo=NEW_YORK)
+MONDAY_10 = next_weekday_at(MONDAY, time(10, 0), NEW_YORK)
+SATURDAY_10 = next_weekday_at(SATURDAY, time(10, 0), NEW_YORK, after=MONDAY_10)
+MONDAY_2130 = on_day_at(MONDAY_10, 0, time(21, 30))
+TUESDAY_0759 = on_day_at(MONDAY_10, 1, time(7, 59))
+TUESDAY_0800 = on_day_at(MONDAY_10, 1, time(8, 0, 1))
 
 MISSED = (
     "Hi there, sorry we missed your call to Acme. We will call you back soon."
@@ -68,7 +70,7 @@ class Line:
 
     server: RunningServer
     stub: TwilioApiStub
-    clock: Clock
+    clock: MovableClock
 
     async def call(self, *answers: str | None, caller: str = CALLER) -> CallResult:
         phone = Softphone(self.server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
@@ -94,26 +96,25 @@ class Line:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    moved = Clock()
-    moved.advance(MONDAY_10 - datetime.now(UTC))
-    return moved
+def clock() -> MovableClock:
+    return MovableClock(MONDAY_10)
 
 
-@pytest.fixture
-async def line(servers: ServerFactory, server_stub: TwilioApiStub, clock: Clock) -> Line:
+async def start_line(servers: ServerFactory, stub: TwilioApiStub, clock: MovableClock) -> Line:
+    """The example line on a server with ``clock``, texting through ``stub``."""
     server = await servers.start(
         from_folder(EXAMPLES),
         clock=clock,
         flows_dir=EXAMPLES,
         twilio_account_sid=ACCOUNT_SID,
-        twilio_api_base_url=server_stub.base_url,
+        twilio_api_base_url=stub.base_url,
     )
-    return Line(server, server_stub, clock)
+    return Line(server, stub, clock)
 
 
-def set_clock(clock: Clock, moment: datetime) -> None:
-    clock.advance(moment - clock())
+@pytest.fixture
+async def line(servers: ServerFactory, server_stub: TwilioApiStub, clock: MovableClock) -> Line:
+    return await start_line(servers, server_stub, clock)
 
 
 async def test_a_missed_call_sends_exactly_one_text(line: Line) -> None:
@@ -146,7 +147,7 @@ async def test_a_call_that_reached_the_team_sends_the_call_ended_text(line: Line
 
 
 async def test_an_after_hours_call_names_the_next_opening(line: Line) -> None:
-    set_clock(line.clock, SATURDAY_10)
+    line.clock.set(SATURDAY_10)
     result = await line.call()
     assert "We are closed right now" in " ".join(result.transcript)
     await eventually(lambda: len(line.stub.accepted) == 1, what="the after-hours text")
@@ -190,7 +191,7 @@ async def test_a_429_then_201_sends_exactly_once(line: Line) -> None:
     line.stub.respond(201)
     await line.call("1", "no-answer", None)
     await eventually(lambda: len(line.stub.requests) == 1, what="the first attempt")
-    set_clock(line.clock, line.clock() + timedelta(minutes=5))  # past the retry's backoff
+    line.clock.set(line.clock() + timedelta(minutes=5))  # past the retry's backoff
     await eventually(lambda: len(line.stub.accepted) == 1, what="the retried text")
     await line.settled()
     assert len(line.stub.requests) == 2
@@ -204,7 +205,7 @@ async def test_error_21610_is_not_retried_and_opts_the_number_out(line: Line) ->
     await line.call("1", "no-answer", None)
     await eventually(lambda: len(line.stub.requests) == 1, what="the refused attempt")
     await line.settled()
-    set_clock(line.clock, line.clock() + timedelta(hours=2))
+    line.clock.set(line.clock() + timedelta(hours=2))
     await asyncio.sleep(0.6)  # a worker poll with every backoff long past
     await line.settled()
     assert len(line.stub.requests) == 1
@@ -213,17 +214,17 @@ async def test_error_21610_is_not_retried_and_opts_the_number_out(line: Line) ->
 
 
 async def test_a_text_due_in_quiet_hours_goes_out_when_they_end(line: Line) -> None:
-    set_clock(line.clock, MONDAY_2130)  # closed, and inside the 21:00-08:00 quiet hours
+    line.clock.set(MONDAY_2130)  # closed, and inside the 21:00-08:00 quiet hours
     await line.call()
     await line.settled()
     await asyncio.sleep(0.6)  # a worker poll
     assert await line.texts() == []
 
-    set_clock(line.clock, datetime(2026, 12, 1, 7, 59, tzinfo=NEW_YORK))
+    line.clock.set(TUESDAY_0759)
     await asyncio.sleep(0.6)
     assert await line.texts() == []
 
-    set_clock(line.clock, datetime(2026, 12, 1, 8, 0, 1, tzinfo=NEW_YORK))
+    line.clock.set(TUESDAY_0800)
     await eventually(lambda: len(line.stub.accepted) == 1, what="the held text")
     # Worded for when it is read: at 8:00 the office opens "today", not "tomorrow".
     assert await line.texts() == [(CALLER, after_hours("today at 9:00"))]
@@ -232,7 +233,7 @@ async def test_a_text_due_in_quiet_hours_goes_out_when_they_end(line: Line) -> N
 async def test_five_missed_calls_in_ten_minutes_send_one_text(line: Line) -> None:
     for _ in range(5):
         await line.call("1", "no-answer", None)
-        set_clock(line.clock, line.clock() + timedelta(minutes=2))
+        line.clock.set(line.clock() + timedelta(minutes=2))
     await line.settled()  # the worker got to the events late: the limit counts from the calls
     assert await line.texts() == [(CALLER, MISSED)]
     statuses = await line.server.db.read(
@@ -241,7 +242,7 @@ async def test_five_missed_calls_in_ten_minutes_send_one_text(line: Line) -> Non
     assert statuses == ["limited"] * 4 + ["started"]
 
     # Ten minutes after the first text, the next missed call texts again.
-    set_clock(line.clock, line.clock() + timedelta(minutes=1))
+    line.clock.set(line.clock() + timedelta(minutes=1))
     await line.call("1", "busy", None)
     await eventually(lambda: len(line.stub.accepted) == 2, what="the second text")
     assert await line.texts() == [(CALLER, MISSED)] * 2
@@ -257,7 +258,7 @@ async def test_another_callers_limit_is_their_own(line: Line) -> None:
 async def test_a_post_call_workflow_that_fails_at_the_status_is_retried_as_a_job(
     servers: ServerFactory,
     server_stub: TwilioApiStub,
-    clock: Clock,
+    clock: MovableClock,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

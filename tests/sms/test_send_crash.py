@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, func, select
 
+from ringflow.clock import system_clock
 from ringflow.database import Database
 from sms.db import messages
 from sms.send_job import queue_text
@@ -80,8 +81,9 @@ async def start_worker(env: dict[str, str], log: Path) -> asyncio.subprocess.Pro
 
 
 def queue_all(conn: Connection, keys: list[str]) -> None:
+    now = system_clock()  # the worker that sends them is another process, on the real clock
     for key in keys:
-        queue_text(conn, to=TO, from_=FROM, body=f"Reminder {key}", key=key)
+        queue_text(conn, to=TO, from_=FROM, body=f"Reminder {key}", key=key, now=now)
 
 
 async def test_a_killed_worker_loses_no_text_and_sends_none_twice(

@@ -18,10 +18,13 @@ from sms.messages import MessageRow, apply_delivery_status, mark_failed, message
 from sms.outbox import OutboxProvider
 from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
+from tests.clock import FrozenClock, MovableClock
 from tests.conftest import PUBLIC_URL, ServerFactory
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
-from tests.sms.conftest import Clock
 from workflows.jobs import JobWorker, RetryPolicy, jobs
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 TO = "+15005550006"
 FROM = "+15005550001"
@@ -35,18 +38,20 @@ def db(migrated_db: Database) -> Database:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock()
 
 
 @pytest.fixture
-def worker(db: Database, provider: TwilioSmsProvider, clock: Clock) -> JobWorker:
-    handler = SendSmsHandler(db, provider, "twilio", CALLBACK)
+def worker(db: Database, provider: TwilioSmsProvider, clock: MovableClock) -> JobWorker:
+    handler = SendSmsHandler(db, provider, "twilio", CALLBACK, clock=clock)
     return JobWorker(db, {SEND_SMS: handler}, owner="test", policy=RetryPolicy(), clock=clock)
 
 
 async def queue(db: Database, key: str = "call:CA1:thanks", to: str = TO) -> int | None:
-    return await db.write(lambda conn: queue_text(conn, to=to, from_=FROM, body=BODY, key=key))
+    return await db.write(
+        lambda conn: queue_text(conn, to=to, from_=FROM, body=BODY, key=key, now=NOW)
+    )
 
 
 async def message(db: Database, key: str = "call:CA1:thanks") -> MessageRow:
@@ -103,7 +108,7 @@ async def test_queue_text_commits_with_the_callers_transaction(db: Database) -> 
         pass
 
     def event(conn: Connection) -> None:
-        queue_text(conn, to=TO, from_=FROM, body=BODY, key="k")
+        queue_text(conn, to=TO, from_=FROM, body=BODY, key="k", now=NOW)
         raise Rollback
 
     with pytest.raises(Rollback):
@@ -113,7 +118,7 @@ async def test_queue_text_commits_with_the_callers_transaction(db: Database) -> 
 
 
 async def test_a_rate_limited_send_is_retried_and_sent_exactly_once(
-    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: Clock
+    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: MovableClock
 ) -> None:
     await queue(db)
     stub.respond(429, retry_after=1)
@@ -134,7 +139,7 @@ async def test_a_rate_limited_send_is_retried_and_sent_exactly_once(
 
 
 async def test_an_opted_out_recipient_fails_the_message_and_kills_the_job(
-    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: Clock
+    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: MovableClock
 ) -> None:
     await queue(db)
     stub.respond(400, code=21610)
@@ -153,7 +158,7 @@ async def test_an_opted_out_recipient_fails_the_message_and_kills_the_job(
 
 
 async def test_another_refusal_fails_the_message_with_its_code(
-    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: Clock
+    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: MovableClock
 ) -> None:
     await queue(db)
     stub.respond(400, code=21211)
@@ -169,7 +174,7 @@ async def test_another_refusal_fails_the_message_with_its_code(
 
 
 async def test_a_message_sent_before_a_crash_is_not_sent_again(
-    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: Clock
+    db: Database, stub: TwilioApiStub, worker: JobWorker, clock: MovableClock
 ) -> None:
     await queue(db)
     assert await worker.run_once() == 1
@@ -190,17 +195,17 @@ async def test_mark_failed_only_moves_forward(db: Database) -> None:
     await queue(db)
     row = await message(db)
     await db.write(lambda conn: conn.execute(messages.update().values(provider_id="SM1")))
-    assert await db.write(lambda conn: apply_delivery_status(conn, "SM1", "delivered"))
+    assert await db.write(lambda conn: apply_delivery_status(conn, "SM1", "delivered", now=NOW))
 
-    assert not await db.write(lambda conn: mark_failed(conn, row.id, 30003, "unreachable"))
+    assert not await db.write(lambda conn: mark_failed(conn, row.id, 30003, "unreachable", now=NOW))
     after = await message(db)
     assert (after.status, after.error_code, after.error) == ("delivered", None, None)
 
 
-async def test_the_outbox_prints_one_line(db: Database, clock: Clock) -> None:
+async def test_the_outbox_prints_one_line(db: Database, clock: MovableClock) -> None:
     out = io.StringIO()
-    outbox = OutboxProvider(db, out)
-    handler = SendSmsHandler(db, outbox, "outbox", None)
+    outbox = OutboxProvider(db, out, clock=clock)
+    handler = SendSmsHandler(db, outbox, "outbox", None, clock=clock)
     worker = JobWorker(db, {SEND_SMS: handler}, owner="test", policy=RetryPolicy(), clock=clock)
     await queue(db)
 

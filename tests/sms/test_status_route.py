@@ -11,8 +11,12 @@ from sqlalchemy import Connection, select
 
 from sms.db import messages
 from sms.messages import mark_sent, record_outbound
+from tests.clock import FrozenClock
 from tests.conftest import AUTH_TOKEN, RunningServer, ServerFactory
 from tests.conftest import signed_post as post_signed
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 PATH = "/twilio/sms/status"
 SID = "SM" + "b" * 32
@@ -47,9 +51,9 @@ async def sent_message(server: RunningServer) -> int:
 
     def work(conn: Connection) -> int:
         row = record_outbound(
-            conn, to="+15005550006", from_="+15005550001", body="Hi", idempotency_key="k1"
+            conn, to="+15005550006", from_="+15005550001", body="Hi", idempotency_key="k1", now=NOW
         )
-        mark_sent(conn, row.id, "twilio", SID, "queued")
+        mark_sent(conn, row.id, "twilio", SID, "queued", now=NOW)
         return row.id
 
     return await server.db.write(work)

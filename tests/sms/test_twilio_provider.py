@@ -11,7 +11,11 @@ import pytest
 from sms.errors import PermanentSmsError, RecipientOptedOut, SmsError, TransientSmsError
 from sms.provider import OutgoingSms, SentSms, SmsProvider
 from sms.twilio_provider import TwilioSmsProvider, parse_retry_after
+from tests.clock import FrozenClock
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 TEXT = OutgoingSms(
     to="+15551230001",
@@ -234,10 +238,10 @@ def test_bad_settings_fail_in_the_constructor(kwargs: dict[str, object], problem
 
 
 def test_parse_retry_after() -> None:
-    assert parse_retry_after({"Retry-After": "2"}) == 2.0
-    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert parse_retry_after({"Retry-After": "soon"}) is None
-    assert parse_retry_after({}) is None
+    assert parse_retry_after({"Retry-After": "2"}, now=NOW) == 2.0
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=NOW) == 0.0
+    assert parse_retry_after({"Retry-After": "soon"}, now=NOW) is None
+    assert parse_retry_after({}, now=NOW) is None
 
 
 def test_error_tree() -> None:

@@ -10,12 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from ringflow.database import Database
+from tests.clock import FrozenClock
 from workflows.catalog import WorkflowCatalog, compile_trigger, reads_contact
 from workflows.conditions import FilterContext
 from workflows.db import workflows
 from workflows.loader import Workflow, from_text
 from workflows.problems import WorkflowInvalid
 from workflows.schedules import Schedule, ScheduleBook, parse_spec
+
+CLOCK = FrozenClock()
 
 LINE = "+15550002222"
 OTHER_LINE = "+15550004444"
@@ -54,7 +57,7 @@ def flow(
 
 
 async def catalog_of(db: Database, *loaded: Workflow) -> WorkflowCatalog:
-    catalog = WorkflowCatalog(db, BOOK)
+    catalog = WorkflowCatalog(db, BOOK, clock=CLOCK)
     await catalog.install_files(loaded)
     return catalog
 
@@ -135,7 +138,7 @@ async def test_no_workflow_for_an_event_matches_nothing(migrated_db: Database) -
 
 
 async def test_an_unknown_hours_schedule_is_refused(migrated_db: Database) -> None:
-    catalog = WorkflowCatalog(migrated_db, BOOK)
+    catalog = WorkflowCatalog(migrated_db, BOOK, clock=CLOCK)
     with pytest.raises(WorkflowInvalid) as raised:
         await catalog.install_files([flow("good"), flow("closed-line", extra="hours: ofice")])
     assert raised.value.messages() == ["closed-line.yaml hours: unknown schedule 'ofice'"]
@@ -146,7 +149,7 @@ async def test_an_unknown_hours_schedule_is_refused(migrated_db: Database) -> No
 
 
 async def test_an_unknown_schedule_in_when_is_refused(migrated_db: Database) -> None:
-    catalog = WorkflowCatalog(migrated_db, BOOK)
+    catalog = WorkflowCatalog(migrated_db, BOOK, clock=CLOCK)
     bad = flow("bad", when="{any: [{open: office}, {closed: ofice}]}", extra="hours: nope")
     with pytest.raises(WorkflowInvalid) as raised:
         await catalog.install_files([bad])

@@ -9,8 +9,12 @@ import pytest
 
 from ivr.softphone import CallerHungUp, ScriptedCaller, Softphone
 from tests.api_client import ApiClient
+from tests.clock import FrozenClock
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
 from workflows.contacts import set_attributes
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 ANNA = "+14155550123"
 ANNA_PATH = "/contacts/%2B14155550123"
@@ -107,7 +111,7 @@ async def test_listing_is_newest_first_with_a_number_or_a_prefix(api: ApiClient)
     # Real contacts: a call made one, texts to the API another.
     phone = Softphone(api.server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
     await phone.call(ScriptedCaller([CallerHungUp]), from_=BORIS, to="+15005550001")
-    await api.server.db.write(lambda conn: set_attributes(conn, BORIS, {"vip": True}))
+    await api.server.db.write(lambda conn: set_attributes(conn, BORIS, {"vip": True}, now=NOW))
     await put(api, ANNA, {"name": "Anna"})
 
     listed = await api.call("GET", "/contacts")

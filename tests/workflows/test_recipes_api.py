@@ -13,7 +13,7 @@ import itertools
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,9 +23,9 @@ import pytest
 
 from ivr.softphone import CallResult, ScriptedCaller, Softphone
 from tests.api_client import ADMIN_TOKEN, ApiClient
+from tests.clock import MONDAY, SATURDAY, MovableClock, next_weekday_at
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, eventually, signed_post
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
-from tests.sms.conftest import Clock
 from workflows.contacts import set_attributes
 from workflows.recipes import bundled_recipes
 
@@ -38,8 +38,8 @@ TEAM = "+15005550009"
 VIP_TEAM = "+15005550010"
 TEAM_PHONE = "+15005550020"
 SOURCE = Path(__file__).read_text(encoding="utf-8")
-MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=NEW_YORK)
-SATURDAY_10 = datetime(2026, 11, 28, 10, 0, tzinfo=NEW_YORK)
+MONDAY_10 = next_weekday_at(MONDAY, time(10, 0), NEW_YORK)
+SATURDAY_10 = next_weekday_at(SATURDAY, time(10, 0), NEW_YORK, after=MONDAY_10)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Site:
 
     api: ApiClient
     stub: TwilioApiStub
-    clock: Clock
+    clock: MovableClock
 
     async def install(self, recipe: str, publish: bool = True, **parameters: Any) -> None:
         answer = await self.api.call(
@@ -64,10 +64,13 @@ class Site:
         return await phone.call(ScriptedCaller(answers), from_=caller, to=OUR_NUMBER)
 
     async def set_contact(self, number: str, **attributes: Any) -> None:
-        await self.api.server.db.write(lambda conn: set_attributes(conn, number, attributes))
+        now = self.clock()
+        await self.api.server.db.write(
+            lambda conn: set_attributes(conn, number, attributes, now=now)
+        )
 
     def at(self, moment: datetime) -> None:
-        self.clock.advance(moment - self.clock())
+        self.clock.set(moment)
 
     def texts(self) -> list[tuple[str, str]]:
         return [(message.to, message.body) for message in self.stub.accepted]
@@ -84,8 +87,7 @@ async def site(
     flows = tmp_path / "flows"
     (flows / "schedules").mkdir(parents=True)
     shutil.copy(EXAMPLES / "schedules" / "office.yaml", flows / "schedules" / "office.yaml")
-    clock = Clock()
-    clock.advance(MONDAY_10 - datetime.now(UTC))
+    clock = MovableClock(MONDAY_10)
     server = await servers.start(
         [],
         clock=clock,

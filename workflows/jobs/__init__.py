@@ -12,7 +12,7 @@ from workflows.jobs.db import jobs
 from workflows.jobs.errors import JobError, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob, claim, complete, enqueue, give_up, retry_later
 from workflows.jobs.retry import RetryPolicy
-from workflows.jobs.worker import FinalWrite, JobHandler, JobWorker, utc_now
+from workflows.jobs.worker import FinalWrite, JobHandler, JobWorker
 
 __all__ = [
     "ClaimedJob",
@@ -29,5 +29,4 @@ __all__ = [
     "give_up",
     "jobs",
     "retry_later",
-    "utc_now",
 ]

@@ -75,7 +75,7 @@ def enqueue(
     dedupe_key: str,
     due_at: datetime | None = None,
     max_attempts: int = 8,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int | None:
     """Add a job due at ``due_at`` (default now); its id, or None if ``dedupe_key`` exists.
 
@@ -83,7 +83,7 @@ def enqueue(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    moment = utc(now or datetime.now(UTC))
+    moment = utc(now)
     row = {
         "kind": kind,
         "payload": dict(payload),
@@ -209,14 +209,14 @@ def complete(
     owner: str,
     *,
     attempt: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Mark the job done; False if ``owner`` no longer holds its lease (nothing changes).
 
     With ``attempt`` the lease must also be that claim's (a worker that claimed the same job
     again under the same owner name is told apart).
     """
-    moment = utc(now or datetime.now(UTC))
+    moment = utc(now)
     if attempt is not None:  # the worker's case, once per job: a prebuilt statement
         params = {"job_id": job_id, "owner": owner, "attempt": attempt, "now": moment}
         return conn.execute(_COMPLETE, params).rowcount == 1
@@ -237,10 +237,10 @@ def retry_later(
     due_at: datetime,
     *,
     attempt: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Queue the job again, due at ``due_at``, keeping ``error``; False if the lease is lost."""
-    moment = utc(now or datetime.now(UTC))
+    moment = utc(now)
     values = {
         "status": "queued",
         "due_at": utc(due_at),
@@ -259,10 +259,10 @@ def give_up(
     reason: str,
     *,
     attempt: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> bool:
     """Mark the job dead with ``reason`` in ``last_error``; False if the lease is lost."""
-    moment = utc(now or datetime.now(UTC))
+    moment = utc(now)
     values = {
         "status": "dead",
         "lease_expires_at": None,

@@ -23,12 +23,13 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Protocol
 
 from sqlalchemy import Connection
 
+from ringflow.clock import Clock, system_clock
 from ringflow.database import Database
 from workflows.jobs import queue
 from workflows.jobs.errors import PermanentJobError, TransientJobError
@@ -49,11 +50,6 @@ class JobHandler(Protocol):
     return a ``FinalWrite`` to commit with the job's completion."""
 
     async def __call__(self, job: ClaimedJob) -> FinalWrite | None: ...
-
-
-def utc_now() -> datetime:
-    """The current time, in UTC."""
-    return datetime.now(UTC)
 
 
 def _describe(error: BaseException) -> str:
@@ -79,7 +75,7 @@ class JobWorker:
         concurrency: int = 10,
         poll_interval: float = 0.5,
         error_pause: float = 5.0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = system_clock,
         rng: random.Random | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1:

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select
 
 from ringflow.database import Database, open_database, stored_time
+from tests.clock import FrozenClock
 from workflows.jobs.db import jobs
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that stands still until the test moves it."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+T0 = datetime.now(UTC).replace(microsecond=0)
+"""When the job tests' frozen clock starts (the time the tests ran)."""
 
 
 async def create_jobs_table(db: Database) -> None:
@@ -41,8 +30,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
 
 
 def aware(moment: datetime | None) -> datetime | None:

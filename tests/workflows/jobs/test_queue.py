@@ -24,7 +24,7 @@ async def add(db: Database, key: str, *, due_at: datetime = T0, max_attempts: in
 async def maybe_add(
     db: Database, key: str, *, due_at: datetime = T0, max_attempts: int = 8
 ) -> int | None:
-    job = partial(enqueue, kind="sms.send", payload={"key": key}, dedupe_key=key)
+    job = partial(enqueue, kind="sms.send", payload={"key": key}, dedupe_key=key, now=T0)
     return await db.write(partial(job, due_at=due_at, max_attempts=max_attempts))
 
 
@@ -46,7 +46,7 @@ async def test_a_second_enqueue_with_the_same_key_is_a_no_op(db: Database) -> No
 
 async def test_a_job_enqueued_by_a_failed_write_does_not_exist(db: Database) -> None:
     def record_event_then_fail(conn: Connection) -> None:
-        enqueue(conn, "sms.send", {"to": "+15550100"}, dedupe_key="doomed", due_at=T0)
+        enqueue(conn, "sms.send", {"to": "+15550100"}, dedupe_key="doomed", due_at=T0, now=T0)
         raise ValueError("the event could not be stored")
 
     with pytest.raises(ValueError, match="could not be stored"):
@@ -89,21 +89,23 @@ async def test_an_expired_lease_is_claimed_again_and_fences_out_its_old_owner(
     reclaimed = await db.write(partial(claim, owner="w2", limit=5, now=later, lease=LEASE))
     assert [(job.id, job.attempts) for job in reclaimed] == [(job_id, 2)]
 
-    assert await db.write(partial(complete, job_id=job_id, owner="w1")) is False
-    assert await db.write(partial(give_up, job_id=job_id, owner="w1", reason="x")) is False
-    assert await db.write(partial(complete, job_id=job_id, owner="w2", attempt=1)) is False
-    assert await db.write(partial(complete, job_id=job_id, owner="w2", attempt=2)) is True
+    assert await db.write(partial(complete, job_id=job_id, owner="w1", now=T0)) is False
+    assert await db.write(partial(give_up, job_id=job_id, owner="w1", now=T0, reason="x")) is False
+    assert await db.write(partial(complete, job_id=job_id, owner="w2", now=T0, attempt=1)) is False
+    assert await db.write(partial(complete, job_id=job_id, owner="w2", now=T0, attempt=2)) is True
     row = await job_row(db, job_id)
     assert row["status"] == "done"
     assert row["finished_at"] is not None
-    assert await db.write(partial(complete, job_id=job_id, owner="w2")) is False, "done is final"
+    assert await db.write(partial(complete, job_id=job_id, owner="w2", now=T0)) is False, (
+        "done is final"
+    )
 
 
 async def test_retry_later_requeues_and_give_up_keeps_the_reason(db: Database) -> None:
     job_id = await add(db, "flaky", max_attempts=3)
     await take(db, "w1", T0)
     due = T0 + timedelta(seconds=7)
-    retried = partial(retry_later, job_id=job_id, owner="w1", error="timeout", due_at=due)
+    retried = partial(retry_later, job_id=job_id, owner="w1", now=T0, error="timeout", due_at=due)
     assert await db.write(retried) is True
     row = await job_row(db, job_id)
     assert (row["status"], row["due_at"], row["last_error"]) == ("queued", due, "timeout")
@@ -112,7 +114,7 @@ async def test_retry_later_requeues_and_give_up_keeps_the_reason(db: Database) -
     assert await db.write(retried) is False, "no longer running"
 
     assert await take(db, "w1", due) == [job_id]
-    assert await db.write(partial(give_up, job_id=job_id, owner="w1", reason="bad number"))
+    assert await db.write(partial(give_up, job_id=job_id, owner="w1", now=T0, reason="bad number"))
     row = await job_row(db, job_id)
     assert (row["status"], row["last_error"], row["attempts"]) == ("dead", "bad number", 2)
     assert await take(db, "w1", T0 + timedelta(days=1)) == [], "dead jobs stay dead"

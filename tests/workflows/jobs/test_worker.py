@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database, open_database
+from tests.clock import FrozenClock
 from tests.conftest import eventually
-from tests.workflows.jobs.conftest import Clock, create_jobs_table, job_row
+from tests.workflows.jobs.conftest import create_jobs_table, job_row
 from workflows.jobs import (
     ClaimedJob,
     JobHandler,
@@ -27,6 +28,9 @@ from workflows.jobs import (
     enqueue,
     jobs,
 )
+
+CLOCK = FrozenClock()
+NOW = CLOCK.now
 
 POLICY = RetryPolicy(base=timedelta(seconds=10), cap=timedelta(minutes=5))
 
@@ -45,7 +49,7 @@ class Recorder:
 
 
 def worker(
-    db: Database, clock: Clock, handlers: dict[str, JobHandler], **options: Any
+    db: Database, clock: FrozenClock, handlers: dict[str, JobHandler], **options: Any
 ) -> JobWorker:
     options.setdefault("poll_interval", 0.01)
     return JobWorker(
@@ -53,7 +57,9 @@ def worker(
     )
 
 
-async def add(db: Database, clock: Clock, key: str, kind: str = "sms.send", **extra: Any) -> int:
+async def add(
+    db: Database, clock: FrozenClock, key: str, kind: str = "sms.send", **extra: Any
+) -> int:
     job_id = await db.write(
         partial(enqueue, kind=kind, payload={}, dedupe_key=key, now=clock.now, **extra)
     )
@@ -62,7 +68,7 @@ async def add(db: Database, clock: Clock, key: str, kind: str = "sms.send", **ex
 
 
 async def test_a_transient_error_is_retried_with_backoff_then_done(
-    db: Database, clock: Clock
+    db: Database, clock: FrozenClock
 ) -> None:
     handler = Recorder(TransientJobError("provider busy"))
     job_id = await add(db, clock, "text-1")
@@ -84,7 +90,7 @@ async def test_a_transient_error_is_retried_with_backoff_then_done(
 
 
 async def test_a_job_out_of_attempts_is_dead_with_the_last_error(
-    db: Database, clock: Clock
+    db: Database, clock: FrozenClock
 ) -> None:
     handler = Recorder(RuntimeError("boom 1"), KeyError("boom 2"))
     job_id = await add(db, clock, "text-2", max_attempts=2)
@@ -99,7 +105,7 @@ async def test_a_job_out_of_attempts_is_dead_with_the_last_error(
     assert await jobs_worker.run_once() == 0
 
 
-async def test_a_permanent_error_kills_the_job_at_once(db: Database, clock: Clock) -> None:
+async def test_a_permanent_error_kills_the_job_at_once(db: Database, clock: FrozenClock) -> None:
     handler = Recorder(PermanentJobError("recipient unsubscribed (21610)"))
     job_id = await add(db, clock, "text-3")
     assert await worker(db, clock, {"sms.send": handler}).run_once() == 1
@@ -108,14 +114,14 @@ async def test_a_permanent_error_kills_the_job_at_once(db: Database, clock: Cloc
     assert row["last_error"] == "PermanentJobError: recipient unsubscribed (21610)"
 
 
-async def test_a_job_of_an_unknown_kind_is_dead(db: Database, clock: Clock) -> None:
+async def test_a_job_of_an_unknown_kind_is_dead(db: Database, clock: FrozenClock) -> None:
     job_id = await add(db, clock, "mystery", kind="fax.send")
     assert await worker(db, clock, {"sms.send": Recorder()}).run_once() == 1
     row = await job_row(db, job_id)
     assert (row["status"], row["last_error"]) == ("dead", "no handler for kind fax.send")
 
 
-async def test_a_job_whose_last_attempt_was_lost_is_dead(db: Database, clock: Clock) -> None:
+async def test_a_job_whose_last_attempt_was_lost_is_dead(db: Database, clock: FrozenClock) -> None:
     handler = Recorder()
     job_id = await add(db, clock, "once", max_attempts=1)
     lease = timedelta(seconds=60)
@@ -129,7 +135,7 @@ async def test_a_job_whose_last_attempt_was_lost_is_dead(db: Database, clock: Cl
 
 
 async def test_a_handler_that_outlives_its_lease_is_cancelled_and_retried(
-    db: Database, clock: Clock
+    db: Database, clock: FrozenClock
 ) -> None:
     async def hangs(job: ClaimedJob) -> None:
         await asyncio.sleep(10)
@@ -141,7 +147,9 @@ async def test_a_handler_that_outlives_its_lease_is_cancelled_and_retried(
     assert (row["status"], row["last_error"]) == ("queued", "TimeoutError")
 
 
-async def test_the_worker_survives_handlers_that_raise_anything(db: Database, clock: Clock) -> None:
+async def test_the_worker_survives_handlers_that_raise_anything(
+    db: Database, clock: FrozenClock
+) -> None:
     class Weird(Exception):
         def __str__(self) -> str:
             raise RuntimeError("cannot even describe myself")
@@ -200,7 +208,7 @@ class FlakyDatabase:
         await self.db.close()
 
 
-async def test_the_worker_survives_database_errors(db: Database, clock: Clock) -> None:
+async def test_the_worker_survives_database_errors(db: Database, clock: FrozenClock) -> None:
     handler = Recorder()
     job_id = await add(db, clock, "text-4")
     flaky = FlakyDatabase(db, failures=3)
@@ -212,7 +220,9 @@ async def test_the_worker_survives_database_errors(db: Database, clock: Clock) -
     assert (await job_row(db, job_id))["status"] == "done"
 
 
-async def test_wake_runs_a_new_job_without_waiting_for_the_poll(db: Database, clock: Clock) -> None:
+async def test_wake_runs_a_new_job_without_waiting_for_the_poll(
+    db: Database, clock: FrozenClock
+) -> None:
     handler = Recorder()
     jobs_worker = worker(db, clock, {"sms.send": handler}, poll_interval=60)
     running = asyncio.create_task(jobs_worker.run_until_stopped())
@@ -225,7 +235,7 @@ async def test_wake_runs_a_new_job_without_waiting_for_the_poll(db: Database, cl
     await running
 
 
-async def test_stop_waits_for_the_jobs_in_flight(db: Database, clock: Clock) -> None:
+async def test_stop_waits_for_the_jobs_in_flight(db: Database, clock: FrozenClock) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[int] = []
 
@@ -249,7 +259,9 @@ async def test_stop_waits_for_the_jobs_in_flight(db: Database, clock: Clock) -> 
     assert (await job_row(db, job_id))["status"] == "done"
 
 
-async def test_a_worker_stopped_before_it_ran_does_not_start(db: Database, clock: Clock) -> None:
+async def test_a_worker_stopped_before_it_ran_does_not_start(
+    db: Database, clock: FrozenClock
+) -> None:
     handler = Recorder()
     await add(db, clock, "never")
     jobs_worker = worker(db, clock, {"sms.send": handler})
@@ -258,7 +270,7 @@ async def test_a_worker_stopped_before_it_ran_does_not_start(db: Database, clock
     assert handler.calls == []
 
 
-async def test_handlers_run_concurrently_up_to_the_limit(db: Database, clock: Clock) -> None:
+async def test_handlers_run_concurrently_up_to_the_limit(db: Database, clock: FrozenClock) -> None:
     active, peak = 0, 0
 
     async def tracked(job: ClaimedJob) -> None:
@@ -285,7 +297,7 @@ async def test_two_workers_on_two_pools_run_every_job_exactly_once(database_url:
 
         def enqueue_all(conn: Connection) -> None:
             for n in range(total):
-                enqueue(conn, "count", {"n": n}, dedupe_key=f"job-{n}")
+                enqueue(conn, "count", {"n": n}, dedupe_key=f"job-{n}", now=NOW)
 
         await first.write(enqueue_all)
         seen: Counter[int] = Counter()

@@ -5,7 +5,7 @@ overrides that calls follow at once, and removing them; tokens and bad bodies.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,12 +14,12 @@ import pytest
 
 from ivr.softphone import ScriptedCaller, Softphone
 from tests.api_client import ADMIN_TOKEN, ApiClient
+from tests.clock import MONDAY, SATURDAY, MovableClock, next_weekday_at, on_day_at
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, workflow
-from tests.sms.conftest import Clock
 from workflows.schedules.overrides import load_overrides
 
 SEOUL = ZoneInfo("Asia/Seoul")
-MONDAY_10 = datetime(2026, 11, 30, 10, 0, tzinfo=SEOUL)
+MONDAY_10 = next_weekday_at(MONDAY, time(10, 0), SEOUL)
 OUR_NUMBER = "+15005550001"
 CLOSED_LINE = workflow(
     """
@@ -53,8 +53,7 @@ async def api(servers: ServerFactory, tmp_path: Path) -> AsyncIterator[ApiClient
     (flows / "schedules" / "weekend.yaml").write_text(
         'timezone: Europe/Berlin\nweekly: {sat: ["10:00-14:00"]}\n'
     )
-    clock = Clock()
-    clock.advance(MONDAY_10 - datetime.now(UTC))
+    clock = MovableClock(MONDAY_10)
     server = await servers.start(
         [CLOSED_LINE, MAIN_LINE], clock=clock, flows_dir=flows, admin_token=ADMIN_TOKEN
     )
@@ -84,7 +83,7 @@ async def test_every_schedule_open_or_closed_now(api: ApiClient) -> None:
     assert office["name"] == "office"
     assert office["timezone"] == "Asia/Seoul"
     assert office["open"] is True
-    assert at(office["until"]) == datetime(2026, 11, 30, 18, 0, tzinfo=SEOUL)
+    assert at(office["until"]) == on_day_at(MONDAY_10, 0, time(18, 0))
     assert about_now(office["next_open"])
     assert office["overridden"] is False
     assert office["override"] is None
@@ -92,7 +91,7 @@ async def test_every_schedule_open_or_closed_now(api: ApiClient) -> None:
 
     assert weekend["name"] == "weekend"
     assert weekend["open"] is False
-    saturday = datetime(2026, 12, 5, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    saturday = next_weekday_at(SATURDAY, time(10, 0), ZoneInfo("Europe/Berlin"), after=MONDAY_10)
     assert at(weekend["next_open"]) == saturday
     assert at(weekend["until"]) == saturday
 
@@ -113,7 +112,7 @@ async def test_closed_now_applies_to_calls_at_once_until_removed(api: ApiClient)
     assert closed.json["overridden"] is True
     assert closed.json["override"]["open"] is False
     assert about_now(closed.json["override"]["set_at"])
-    assert at(closed.json["next_open"]) == datetime(2026, 12, 1, 9, 0, tzinfo=SEOUL)
+    assert at(closed.json["next_open"]) == on_day_at(MONDAY_10, 1, time(9, 0))
     # Stored for the other instances, and applied here without waiting for their refresh.
     stored = await api.server.db.read(load_overrides)
     assert stored["office"].open is False
