@@ -310,6 +310,7 @@ def create_app(
                 playback=playback,
                 media_base=settings.public_url or "",
             )
+            stack.push_async_callback(voice_service.close, settings.voice_deadline_seconds)
             app[voice_routes.VOICE_SERVICE] = voice_service
             if serving:
                 tune_garbage_collector()
@@ -319,6 +320,7 @@ def create_app(
     app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
         checker=SignatureChecker(token, settings.public_url) if token else None,
         public_url=settings.public_url,
+        deadline=settings.voice_deadline_seconds,
     )
     app.cleanup_ctx.append(resources)
     app.router.add_routes(
