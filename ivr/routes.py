@@ -63,15 +63,16 @@ async def _turn(
         log.warning("call %s: bad webhook form on %s: %s", form.get("CallSid"), request.path, error)
         return _twiml(apology(APOLOGY))
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + request.app[VOICE_CONFIG].deadline
+    seconds = request.app[VOICE_CONFIG].deadline
+    deadline = loop.time() + seconds
     timer = asyncio.timeout_at(deadline)
     try:
         async with timer:
             return _twiml(await run(form, call))
     except Exception as error:
         if timer.expired():
-            log.error("call %s: no answer within the deadline on %s", call.sid, request.path)
-            reason = "no answer within the deadline"
+            reason = f"no answer within the deadline ({seconds:g} s)"
+            log.error("call %s: %s on %s", call.sid, reason, request.path)
         else:
             log.exception("call %s: voice turn failed on %s", call.sid, request.path)
             reason = repr(error)

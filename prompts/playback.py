@@ -91,11 +91,6 @@ class PromptPlayback:
             if known is None or known[0] is None:
                 self._start(key)
 
-    async def ready(self) -> None:
-        """Wait until the syntheses under way now have finished (or failed)."""
-        while self._preparing:
-            await asyncio.wait(list(self._preparing.values()))
-
     async def close(self) -> None:
         """Stop the background syntheses."""
         self._closed = True
