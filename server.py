@@ -28,12 +28,13 @@ from sqlalchemy import text
 import workflows.demo
 from ivr import api as calls_api
 from ivr import routes as voice_routes
+from ivr.media import server_speech
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
 from prompts import api as prompts_api
 from prompts import routes as prompt_routes
 from prompts.playback import PromptPlayback
-from prompts.service import PromptService, prompts_among
+from prompts.service import PromptService, Synthesizer, prompts_among
 from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
@@ -62,7 +63,7 @@ from sms.workflow_jobs import (
 )
 from workflows import api as workflows_api
 from workflows import contacts_api, recipes_api
-from workflows.catalog import WorkflowCatalog, compile_trigger
+from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.loader import Workflow, from_file, from_folder
@@ -188,6 +189,12 @@ async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
     return await db.read(lambda conn: prompts_among(conn, ids))
 
 
+def _prepare_speech(playback: PromptPlayback, active: Sequence[ActiveWorkflow]) -> None:
+    """Have the server's voice say every enabled workflow's ``render: server`` texts in the
+    background, so that no caller waits for them."""
+    playback.prepare(speech for each in active for speech in server_speech(each.workflow))
+
+
 def _no_worker() -> None:
     """No worker in this process: another one (``ringflow worker``) polls for the jobs."""
 
@@ -209,10 +216,13 @@ def create_app(
     *,
     serving: bool = False,
     clock: Clock = system_clock,
+    speech: Synthesizer | None = None,
 ) -> web.Application:
     """The aiohttp application. ``flows`` defaults to the files ``settings`` point at;
     ``serving`` tunes the process for a long-running server (``ringflow serve``); ``clock``
-    is what "now" means to business hours, quiet hours and jobs (tests move it)."""
+    is what "now" means to business hours, quiet hours and jobs (tests move it); ``speech``
+    is the server's voice (default: espeak-ng worker processes, started when first needed;
+    one given here is the caller's to close)."""
     # Twilio's webhook forms are a few kilobytes; the admin API (its own limits) is a sub-app.
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
@@ -237,12 +247,15 @@ def create_app(
             catalog = await open_catalog(db, settings, clock)
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
-            speech = LazyTtsPool(workers=2, timeout=10.0)
-            stack.push_async_callback(speech.close)
+            voice = speech
+            if voice is None:
+                pool = LazyTtsPool(workers=2, timeout=10.0)
+                stack.push_async_callback(pool.close)
+                voice = pool
             prompt_service = PromptService(
                 db,
                 settings.data_dir,
-                speech,
+                voice,
                 max_bytes=settings.prompt_max_bytes,
                 min_seconds=settings.prompt_min_seconds,
                 max_seconds=settings.prompt_max_seconds,
@@ -250,6 +263,12 @@ def create_app(
             )
             stack.push_async_callback(prompt_service.close)
             app[prompt_routes.PROMPT_SERVICE] = prompt_service
+            playback = PromptPlayback(prompt_service)
+            stack.push_async_callback(playback.close)
+            # Server speech is made when a workflow is published or installed and now, at
+            # start, for every enabled one: never first on a caller's turn.
+            catalog.on_change(partial(_prepare_speech, playback))
+            _prepare_speech(playback, catalog.active)
             prompts_playing = partial(_published_using, db)
             app[prompts_api.PROMPT_ADMIN] = prompts_api.PromptAdmin(
                 prompt_service, prompts_playing, settings.data_dir / "uploads"
@@ -280,7 +299,7 @@ def create_app(
             app[sms_routes.JOBS_WAKE] = wake or _no_worker
             engine = Engine(settings.step_limit)
             post_call = CallEventHandler(db, catalog, MessageRunner(engine, catalog), clock)
-            app[voice_routes.VOICE_SERVICE] = VoiceService(
+            voice_service = VoiceService(
                 db,
                 catalog,
                 engine,
@@ -288,9 +307,11 @@ def create_app(
                 clock=clock,
                 events=wake,
                 post_call=post_call.handle_in,
-                playback=PromptPlayback(prompt_service),
+                playback=playback,
                 media_base=settings.public_url or "",
             )
+            stack.push_async_callback(voice_service.close, settings.voice_deadline_seconds)
+            app[voice_routes.VOICE_SERVICE] = voice_service
             if serving:
                 tune_garbage_collector()
             yield
@@ -299,6 +320,7 @@ def create_app(
     app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
         checker=SignatureChecker(token, settings.public_url) if token else None,
         public_url=settings.public_url,
+        deadline=settings.voice_deadline_seconds,
     )
     app.cleanup_ctx.append(resources)
     app.router.add_routes(

@@ -1,8 +1,11 @@
 """A turn's audio made playable: ``play: pr_...`` becomes the prompt's public address, and a
 ``say`` rendered by the server becomes the audio of its text (``prompts/playback.py``).
 
-Never fails a call: a prompt that no longer exists is left out (and logged with the call id),
-a text the server cannot speak goes to Twilio's ``<Say>`` instead.
+Never fails or holds up a call: a prompt that no longer exists is left out (and logged with
+the call id); a text whose audio is not ready yet, or that the server cannot speak, goes to
+Twilio's ``<Say>`` with the same text, voice and language. The texts to have ready are those
+of :func:`server_speech`, synthesised when a workflow is published or installed and when the
+server starts.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from dataclasses import replace
 from typing import Protocol
 
 from workflows.instructions import Gather, Instruction, Play, Prompt, Say
+from workflows.loader import Workflow
+from workflows.steps.base import VOICE
+from workflows.steps.say import SayParams
+from workflows.triggers import TRIGGER_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +30,29 @@ DEFAULT_LANGUAGE = "en"
 class Playback(Protocol):
     """Public paths of prompts and of server-spoken text (``prompts.playback``)."""
 
-    async def prompt_path(self, prompt_id: str) -> str | None: ...
+    async def prompt_path(self, prompt_id: str) -> str | None:
+        """The prompt's audio path, or None when there is no such prompt."""
+        ...
 
-    async def speech_path(self, text: str, language: str) -> str | None: ...
+    async def speech_path(self, text: str, language: str) -> str | None:
+        """The audio path of ``text`` spoken by the server if it is ready, else None (never
+        waits for a synthesis)."""
+        ...
+
+
+def server_speech(workflow: Workflow) -> set[tuple[str, str]]:
+    """The ``(text, language)`` of every ``say`` the server speaks in ``workflow``
+    (``render: server``), in the language a call would ask for: what to synthesise before
+    the first call needs it."""
+    spoken: set[tuple[str, str]] = set()
+    if TRIGGER_KINDS[workflow.spec.trigger.event].channel != VOICE:
+        return spoken  # texted, not spoken
+    default = workflow.spec.defaults.language or DEFAULT_LANGUAGE
+    for step in workflow.spec.steps.values():
+        params = step.params
+        if isinstance(params, SayParams) and params.render == "server":
+            spoken.add((params.text, params.language or default))
+    return spoken
 
 
 async def with_media(

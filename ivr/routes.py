@@ -2,12 +2,16 @@
 
 The safety net lives here: whatever fails inside a voice turn, Twilio gets a 200 with a short
 apology and ``<Hangup/>`` (never a 500, which callers hear as "an application error has
-occurred"), and the error is logged with the call id. Signatures are checked before anything
-is read from or written to the database.
+occurred"), and the error is logged with the call id. So does a turn that has not answered
+within its deadline (``VoiceConfig.deadline``): the caller is not left in silence while the
+database or anything else holds the turn up; what such a turn leaves behind is settled in
+``ivr/failures.py``. Signatures are checked before anything is read from or written to the
+database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,10 +30,12 @@ TWIML = "text/xml"
 
 @dataclass(frozen=True, slots=True)
 class VoiceConfig:
-    """How webhooks are checked and which base URL goes into action URLs."""
+    """How webhooks are checked, which base URL goes into action URLs, and how long a
+    webhook may take to answer (seconds)."""
 
     checker: SignatureChecker | None
     public_url: str | None
+    deadline: float = 5.0
 
 
 VOICE_SERVICE = web.AppKey("voice_service", VoiceService)
@@ -51,16 +57,31 @@ async def _turn(
     form = await _signed_form(request)
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    call_sid = form.get("CallSid")
     try:
         call = CallFields.parse(form)
-        return _twiml(await run(form, call))
     except FormError as error:
-        log.warning("call %s: bad webhook form on %s: %s", call_sid, request.path, error)
+        log.warning("call %s: bad webhook form on %s: %s", form.get("CallSid"), request.path, error)
+        return _twiml(apology(APOLOGY))
+    loop = asyncio.get_running_loop()
+    seconds = request.app[VOICE_CONFIG].deadline
+    deadline = loop.time() + seconds
+    timer = asyncio.timeout_at(deadline)
+    try:
+        async with timer:
+            return _twiml(await run(form, call))
     except Exception as error:
-        log.exception("call %s: voice turn failed on %s", call_sid, request.path)
-        run_id = request.match_info.get("run_id")
-        await request.app[VOICE_SERVICE].fail(call_sid, run_id, repr(error))
+        if timer.expired():
+            reason = f"no answer within the deadline ({seconds:g} s)"
+            log.error("call %s: %s on %s", call.sid, reason, request.path)
+        else:
+            log.exception("call %s: voice turn failed on %s", call.sid, request.path)
+            reason = repr(error)
+    # A failure found early still has its run closed before the answer; after the deadline
+    # that goes on in the background.
+    run_id = request.match_info.get("run_id")
+    turn = int(request.match_info.get("turn", "0"))
+    wait = deadline - loop.time()
+    await request.app[VOICE_SERVICE].fail(call.sid, run_id, turn, reason, wait=wait)
     return _twiml(apology(APOLOGY))
 
 
@@ -100,16 +121,21 @@ async def call_status(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
+    timer = asyncio.timeout(request.app[VOICE_CONFIG].deadline)
     try:
         call = CallFields.parse(form)
         raw_duration = form.get("CallDuration", "").strip()
         duration = int(raw_duration) if raw_duration.isdigit() else None
-        await request.app[VOICE_SERVICE].status(call, duration)
+        async with timer:
+            await request.app[VOICE_SERVICE].status(call, duration)
     except FormError as error:
         raise web.HTTPBadRequest(text=str(error)) from None
     except Exception:
         # Not a 500: say "try later" and keep the error, with the call id, in the log.
-        log.exception("call %s: status callback failed", form.get("CallSid"))
+        if timer.expired():
+            log.error("call %s: status not recorded within the deadline", form.get("CallSid"))
+        else:
+            log.exception("call %s: status callback failed", form.get("CallSid"))
         raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
     return web.Response(status=204)
 

@@ -8,6 +8,8 @@ and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
+from ivr.failures import close_failed_turn
 from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
 from ivr.media import Playback, with_media
 from ivr.outcome import decide_outcome, outcome_event
@@ -292,6 +295,8 @@ class VoiceService:
         self._run_ids = RunIds()
         self._plain: set[int] = set()
         """Versions that need neither the contact nor business hours."""
+        self._closing: set[asyncio.Task[None]] = set()
+        """Runs of failed turns being closed (see :meth:`fail`)."""
 
     async def _choose(
         self, call: CallFields, now: datetime
@@ -495,23 +500,58 @@ class VoiceService:
             # An anonymous or malformed caller id: the call goes on without the text.
             log.warning("call %s: text not sent: %s", call.sid, error)
 
-    async def fail(self, call_sid: str | None, run_id: str | None, error: str) -> None:
-        """Mark the run of a failed turn as failed, so the call log says so. Never raises."""
+    async def fail(
+        self, call_sid: str, run_id: str | None, turn: int, error: str, *, wait: float
+    ) -> None:
+        """Close the run of a turn that failed or missed its deadline, and was answered with
+        the apology, as failed (see ``ivr/failures.py``): the call log says so, and a repeat
+        of the webhook gets the apology. ``turn`` is the turn's number (0: the incoming
+        call); ``run_id`` None: the call's run.
 
-        def mark(conn: Connection) -> None:
-            found = run_id
-            if found is None and call_sid is not None:
-                found = conn.execute(select(calls.c.run_id).where(calls.c.sid == call_sid)).scalar()
-            if found is not None:
-                end_run(conn, found, "failed", error[:2000], now=now)
-
+        The write runs in the background, owned by this service until :meth:`close`, since
+        the database may be what held the turn up; this waits for it at most ``wait``
+        seconds. Never raises."""
         if run_id is not None:
             self._runs.forget(run_id)
         now = self._clock()
+
+        def close_run(conn: Connection) -> str | None:
+            return close_failed_turn(
+                conn,
+                call_sid=call_sid,
+                run_id=run_id,
+                turn=turn,
+                error=error,
+                answer=apology(APOLOGY),
+                now=now,
+            )
+
+        task = asyncio.create_task(self._close_run(call_sid, close_run), name="close-run")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        if wait > 0:
+            await asyncio.wait({task}, timeout=wait)
+
+    async def _close_run(self, call_sid: str, close: Callable[[Connection], str | None]) -> None:
         try:
-            await self._db.write(mark)
+            closed = await self._db.write(close)
         except Exception:
-            log.exception("call %s: could not mark run %s failed", call_sid, run_id)
+            log.exception("call %s: could not mark its run failed", call_sid)
+            return
+        if closed is not None:
+            self._runs.forget(closed)
+            log.info("call %s: run %s closed as failed", call_sid, closed)
+
+    async def close(self, grace: float) -> None:
+        """Let the runs of failed turns be closed (at most ``grace`` seconds), then stop."""
+        pending = set(self._closing)
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=grace)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def status(self, call: CallFields, duration: int | None) -> None:
         """Record a status callback. Statuses only move forward; the outcome is set once."""

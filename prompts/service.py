@@ -421,12 +421,21 @@ class PromptService:
     async def spoken(self, text: str, language: str) -> Prompt:
         """The prompt saying ``text`` for a ``say`` step rendered by the server: made (and
         synthesised) the first time, found by its name ``say:<digest>`` afterwards."""
-        name = "say:" + text_digest(text, language, None, None)[:24]
-        query = select(prompts).where(prompts.c.name == name).order_by(prompts.c.created_at)
+        made = await self.spoken_if_made(text, language)
+        if made is not None:
+            return made
+        return await self.add_speech(text, language, None, None, name=_say_name(text, language))
+
+    async def spoken_if_made(self, text: str, language: str) -> Prompt | None:
+        """The prompt of :meth:`spoken` if it was made already, else None (one read, no
+        synthesis: what a caller's turn may afford)."""
+        query = (
+            select(prompts)
+            .where(prompts.c.name == _say_name(text, language))
+            .order_by(prompts.c.created_at)
+        )
         row = await self.db.read(lambda conn: conn.execute(query).first())
-        if row is not None:
-            return _prompt(row)
-        return await self.add_speech(text, language, None, None, name=name)
+        return None if row is None else _prompt(row)
 
     # --- reading and removing ---------------------------------------------------------------
 
@@ -543,6 +552,11 @@ def _audio_values(converted: Converted) -> dict[str, Any]:
         "size_bytes": converted.size_bytes,
         "original_format": converted.original_format,
     }
+
+
+def _say_name(text: str, language: str) -> str:
+    """The name of the prompt a ``say`` spoken by the server plays."""
+    return "say:" + text_digest(text, language, None, None)[:24]
 
 
 def _name(name: str) -> str:

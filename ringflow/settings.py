@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         default=None, description="folder of workflow files; default: the demo workflow"
     )
     step_limit: int = Field(default=50, ge=1, le=1000, description="steps one turn may run")
+    voice_deadline_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=14,
+        description=(
+            "a voice webhook is answered within this long: the turn's TwiML, else the apology"
+            " (Twilio gives up on a webhook after 15 s)"
+        ),
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     migrate: bool = Field(default=True, description="upgrade the database schema at start")
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from twilio.request_validator import RequestValidator
 
+from prompts.service import Synthesizer
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, metadata, open_database
 from ringflow.database import database_url as driver_url
@@ -131,10 +132,12 @@ class ServerFactory:
         auth_token: str | None = AUTH_TOKEN,
         public_url: str | None = PUBLIC_URL,
         clock: Clock = system_clock,
+        speech: Synthesizer | None = None,
         **settings: object,
     ) -> RunningServer:
         """A server on a free port; ``flows`` default to the demo workflow; ``clock`` is the
-        server's "now" (business hours, quiet hours, jobs)."""
+        server's "now" (business hours, quiet hours, jobs); ``speech`` its voice (default:
+        espeak-ng)."""
         config = load_settings(
             data_dir=self.tmp_path / "data",
             database_url=self.database_url,
@@ -142,7 +145,7 @@ class ServerFactory:
             public_url=public_url,
             **settings,
         )
-        app = create_app(config, flows, clock=clock)
+        app = create_app(config, flows, clock=clock, speech=speech)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self.runners.append(runner)

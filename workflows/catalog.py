@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -144,6 +144,7 @@ class WorkflowCatalog:
         """What the active list was made from: skip the work when that is unchanged."""
         self._uses_media: dict[str, bool] = {}
         self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
+        self._listeners: list[Callable[[Sequence[ActiveWorkflow]], None]] = []
 
     @property
     def active(self) -> Sequence[ActiveWorkflow]:
@@ -169,6 +170,12 @@ class WorkflowCatalog:
         Call :meth:`refresh` afterwards so that triggers are compiled against them."""
         combined = {**stored, **self._file_schedules}
         self._schedules = ScheduleBook(combined, self._schedules.overrides)
+
+    def on_change(self, listener: Callable[[Sequence[ActiveWorkflow]], None]) -> None:
+        """Call ``listener`` with the enabled workflows each time they change (files
+        installed, a workflow published, enabled or rolled back, here or on another instance
+        as :meth:`refresh` sees it). It must return quickly: it runs inside ``refresh``."""
+        self._listeners.append(listener)
 
     def reads_contact(self, active: ActiveWorkflow) -> bool:
         """Whether ``active`` looks at its contact (see :func:`reads_contact`; cached by
@@ -224,6 +231,11 @@ class WorkflowCatalog:
         self._active = active
         self._candidates = {}
         self._loaded = loaded
+        for listener in self._listeners:
+            try:
+                listener(tuple(active))
+            except Exception:
+                log.exception("a listener to workflow changes failed")
 
     async def version(self, version_id: int) -> Workflow:
         """The workflow version ``version_id`` (cached: versions never change)."""

@@ -13,7 +13,7 @@ import pytest
 
 from ivr.softphone import CallerHungUp, ScriptedCaller, Softphone
 from tests.api_client import ApiClient
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, eventually
 from tests.prompts.media import stream_info, tone
 
 YAML = "application/yaml"
@@ -181,6 +181,11 @@ steps:
         "POST", "/workflows", data=flow, content_type=YAML, params={"publish": "true"}
     )
     assert published.status == 201
+
+    async def spoken() -> bool:  # made with the server's own voice when it was published
+        return any(p["name"].startswith("say:") for p in (await api.call("GET", "/prompts")).json)
+
+    await eventually(spoken, within=30, what="the say step's speech")
     phone = Softphone(api.server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
     result = await phone.call(ScriptedCaller(), to="+15005550005")
     played = [line for line in result.transcript if line.startswith("Play: ")]
