@@ -38,6 +38,7 @@ from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
@@ -261,7 +262,9 @@ def create_app(
             app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
             app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db, clock)
             app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
-            api_app[GATEKEEPER] = Gatekeeper(db, settings.admin_api_token)
+            api_app[GATEKEEPER] = Gatekeeper(
+                db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
+            )
             refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
             stack.push_async_callback(_cancel, refreshing)
             app[sms_routes.SMS_DATABASE] = db

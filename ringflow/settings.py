@@ -8,16 +8,20 @@ with the variable's name.
 from __future__ import annotations
 
 import os
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ringflow.client_address import Network
 
 DEFAULT_STOP_REPLY = (
     "You are unsubscribed and will receive no more messages. Reply START to subscribe again."
@@ -79,6 +83,10 @@ class Settings(BaseSettings):
         max_length=1600,
         description="the text sent back to a number that texts HELP",
     )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default=(),
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
@@ -136,6 +144,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        # The environment gives "10.0.0.1, 192.168.0.0/16"; a TOML file may give a list.
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if not isinstance(value, list | tuple):
+            return value
+        networks = []
+        for item in value:
+            try:
+                networks.append(ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return tuple(networks)
 
     @field_validator("log_level")
     @classmethod
