@@ -46,6 +46,7 @@ from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
 from sms import routes as sms_routes
 from sms.messages import Provider
@@ -381,8 +382,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         settings.log_level, [settings.auth_token or "", settings.admin_api_token or ""]
     )
+    unsigned = unsigned_webhooks_warning(
+        signed=settings.auth_token is not None,
+        host=settings.host,
+        insecure_allowed=settings.insecure_webhooks,
+    )
     flows = load_flows(settings)
     check_references(flows, load_schedules(settings))  # before anything is started
+    if unsigned is not None:
+        log.warning("%s", unsigned)
     app = create_app(settings, flows, serving=True)
     web.run_app(
         app,
@@ -648,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowInvalid as error:
         print("\n".join(error.messages()), file=sys.stderr)
         return 2
-    except (SchemaMismatch, DatabaseUrlError) as error:
+    except (SchemaMismatch, DatabaseUrlError, UnsignedWebhooksRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return code

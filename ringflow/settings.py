@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default=(),
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
     )
+    insecure_webhooks: bool = Field(
+        default=False,
+        description="serve unsigned webhooks (no TWILIO_AUTH_TOKEN) on a non-loopback address",
+    )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
