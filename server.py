@@ -46,6 +46,7 @@ from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from ringflow.webhook_guard import webhook_guard
 from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
 from sms import routes as sms_routes
@@ -216,7 +217,10 @@ def create_app(
     ``serving`` tunes the process for a long-running server (``ringflow serve``); ``clock``
     is what "now" means to business hours, quiet hours and jobs (tests move it)."""
     # Twilio's webhook forms are a few kilobytes; the admin API (its own limits) is a sub-app.
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES,
+        middlewares=[webhook_guard(settings.webhook_body_seconds)],
+    )
     app[SETTINGS] = settings
     to_install = list(flows) if flows is not None else load_flows(settings)
     api = Api()

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         default=False,
         description="serve unsigned webhooks (no TWILIO_AUTH_TOKEN) on a non-loopback address",
     )
+    webhook_body_seconds: float = Field(
+        default=10, gt=0, le=300, description="most seconds a webhook's body may take to arrive"
+    )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
