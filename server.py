@@ -53,6 +53,7 @@ from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
+from sms.reply_limits import ReplyLimit
 from sms.runner import MessageRunner
 from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
@@ -167,7 +168,9 @@ def job_worker(
     handlers: dict[str, JobHandler] = {
         SEND_SMS: SendSmsHandler(db, provider, provider_name, callback, clock=clock),
         CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
-        SMS_INBOUND: InboundTextHandler(db, catalog, runner, clock),
+        SMS_INBOUND: InboundTextHandler(
+            db, catalog, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
+        ),
         RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
     }
     return JobWorker(

@@ -28,6 +28,8 @@ DEFAULT_STOP_REPLY = (
 )
 DEFAULT_START_REPLY = "You are subscribed again. Reply STOP to unsubscribe."
 DEFAULT_HELP_REPLY = "Ringflow: reply STOP to unsubscribe. Msg&data rates may apply."
+DEFAULT_SMS_REPLY_LIMIT = 10
+DEFAULT_SMS_REPLY_WINDOW_SECONDS = 600.0
 
 
 class Settings(BaseSettings):
@@ -82,6 +84,19 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=1600,
         description="the text sent back to a number that texts HELP",
+    )
+    sms_reply_limit: int = Field(
+        default=DEFAULT_SMS_REPLY_LIMIT,
+        ge=1,
+        le=10_000,
+        description="texts one number may be sent within sms_reply_window_seconds before its"
+        " texts are no longer answered automatically",
+    )
+    sms_reply_window_seconds: float = Field(
+        default=DEFAULT_SMS_REPLY_WINDOW_SECONDS,
+        gt=0,
+        le=86400,
+        description="the window of sms_reply_limit, in seconds",
     )
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
