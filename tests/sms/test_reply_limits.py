@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -60,6 +61,10 @@ async def inbound_count(server: RunningServer) -> int:
     return len(await server.db.read(lambda conn: conn.execute(query).all()))
 
 
+def received_at_least(stub: TwilioApiStub, count: int) -> bool:
+    return len(stub.accepted) >= count
+
+
 async def test_two_auto_responders_cannot_loop(
     servers: ServerFactory, server_stub: TwilioApiStub, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,12 +81,10 @@ async def test_two_auto_responders_cannot_loop(
     sid = await text(server, "Hello")
     with caplog.at_level(logging.WARNING, logger="sms.workflow_jobs"):
         for answered in range(1, 10):
-            await eventually(
-                lambda s=sid: firing_status(server, s), what=f"text {answered} handled"
-            )
+            await eventually(partial(firing_status, server, sid), what=f"text {answered} handled")
             if await firing_status(server, sid) == "limited":
                 break
-            await eventually(lambda n=answered: len(server_stub.accepted) >= n)
+            await eventually(partial(received_at_least, server_stub, answered))
             sid = await text(server, "Auto-reply: I am away until Monday.")
     assert [m.body for m in server_stub.accepted] == [ANSWER] * 3
     assert await inbound_count(server) == 4  # the fourth is recorded, not answered
