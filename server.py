@@ -44,6 +44,7 @@ from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
+from ringflow.private_files import PRIVATE_UMASK, private_dir, private_sqlite_file
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
 from ringflow.webhook_guard import webhook_guard
@@ -129,8 +130,16 @@ async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
             log.exception("could not re-read overrides and workflows; keeping the last ones")
 
 
+def private_data_files(settings: Settings) -> None:
+    """The data dir, and a SQLite database file, created owner-only if they are missing."""
+    private_dir(settings.data_dir)
+    private_sqlite_file(settings.database)
+
+
 async def open_database(settings: Settings) -> Database:
-    """The database, its schema upgraded (or checked when migrations are off)."""
+    """The database, its schema upgraded (or checked when migrations are off); the data dir
+    and a new SQLite file are made owner-only first."""
+    private_data_files(settings)
     db = await connect(settings.database)
     try:
         if settings.migrate:
@@ -398,6 +407,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_references(flows, load_schedules(settings))  # before anything is started
     if unsigned is not None:
         log.warning("%s", unsigned)
+    os.umask(PRIVATE_UMASK)  # whatever the server (or ffmpeg) creates: owner-only
     app = create_app(settings, flows, serving=True)
     web.run_app(
         app,
@@ -535,6 +545,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     async def run() -> str:
         from ringflow.migrate import current_revision, head_revision
 
+        private_data_files(settings)
         db = await connect(settings.database)
         try:
             if args.action == "upgrade":
@@ -582,6 +593,7 @@ async def run_worker(settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, [settings.auth_token or ""])
+    os.umask(PRIVATE_UMASK)
     return asyncio.run(run_worker(settings))
 
 

@@ -145,6 +145,9 @@ def test_serve_prints_the_webhook_urls_and_answers_calls(
     )
     assert call.returncode == 0, call.stderr
     assert heard(call.stdout) == DEMO_WALK
+    # What the server (and ffmpeg, which it starts) creates is readable by its owner only.
+    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+    assert "Umask:\t0077" in status
 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=15)
