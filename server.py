@@ -39,18 +39,23 @@ from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
+from ringflow.private_files import PRIVATE_UMASK, private_dir, private_sqlite_file
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from ringflow.webhook_guard import webhook_guard
+from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
 from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
+from sms.reply_limits import ReplyLimit
 from sms.runner import MessageRunner
 from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
@@ -126,8 +131,16 @@ async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
             log.exception("could not re-read overrides and workflows; keeping the last ones")
 
 
+def private_data_files(settings: Settings) -> None:
+    """The data dir, and a SQLite database file, created owner-only if they are missing."""
+    private_dir(settings.data_dir)
+    private_sqlite_file(settings.database)
+
+
 async def open_database(settings: Settings) -> Database:
-    """The database, its schema upgraded (or checked when migrations are off)."""
+    """The database, its schema upgraded (or checked when migrations are off); the data dir
+    and a new SQLite file are made owner-only first."""
+    private_data_files(settings)
     db = await connect(settings.database)
     try:
         if settings.migrate:
@@ -165,7 +178,9 @@ def job_worker(
     handlers: dict[str, JobHandler] = {
         SEND_SMS: SendSmsHandler(db, provider, provider_name, callback, clock=clock),
         CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
-        SMS_INBOUND: InboundTextHandler(db, catalog, runner, clock),
+        SMS_INBOUND: InboundTextHandler(
+            db, catalog, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
+        ),
         RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
     }
     return JobWorker(
@@ -224,7 +239,10 @@ def create_app(
     is the server's voice (default: espeak-ng worker processes, started when first needed;
     one given here is the caller's to close)."""
     # Twilio's webhook forms are a few kilobytes; the admin API (its own limits) is a sub-app.
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES,
+        middlewares=[webhook_guard(settings.webhook_body_seconds)],
+    )
     app[SETTINGS] = settings
     to_install = list(flows) if flows is not None else load_flows(settings)
     api = Api()
@@ -280,7 +298,9 @@ def create_app(
             app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
             app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db, clock)
             app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
-            api_app[GATEKEEPER] = Gatekeeper(db, settings.admin_api_token)
+            api_app[GATEKEEPER] = Gatekeeper(
+                db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
+            )
             refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
             stack.push_async_callback(_cancel, refreshing)
             app[sms_routes.SMS_DATABASE] = db
@@ -400,8 +420,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         settings.log_level, [settings.auth_token or "", settings.admin_api_token or ""]
     )
+    unsigned = unsigned_webhooks_warning(
+        signed=settings.auth_token is not None,
+        host=settings.host,
+        insecure_allowed=settings.insecure_webhooks,
+    )
     flows = load_flows(settings)
     check_references(flows, load_schedules(settings))  # before anything is started
+    if unsigned is not None:
+        log.warning("%s", unsigned)
+    os.umask(PRIVATE_UMASK)  # whatever the server (or ffmpeg) creates: owner-only
     app = create_app(settings, flows, serving=True)
     web.run_app(
         app,
@@ -539,6 +567,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     async def run() -> str:
         from ringflow.migrate import current_revision, head_revision
 
+        private_data_files(settings)
         db = await connect(settings.database)
         try:
             if args.action == "upgrade":
@@ -586,6 +615,7 @@ async def run_worker(settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, [settings.auth_token or ""])
+    os.umask(PRIVATE_UMASK)
     return asyncio.run(run_worker(settings))
 
 
@@ -667,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowInvalid as error:
         print("\n".join(error.messages()), file=sys.stderr)
         return 2
-    except (SchemaMismatch, DatabaseUrlError) as error:
+    except (SchemaMismatch, DatabaseUrlError, UnsignedWebhooksRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return code

@@ -36,6 +36,7 @@ from prompts.errors import (
 from prompts.service import Prompt, PromptService
 from ringflow.api.endpoints import Body, Endpoint, json_answer, json_body
 from ringflow.api.problems import ApiProblem, FieldError, conflict, not_found
+from ringflow.private_files import private_dir
 
 CHUNK = 64 * 1024
 LANGUAGE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
@@ -164,7 +165,7 @@ async def _upload(request: web.Request, admin: PromptAdmin) -> tuple[Path, str, 
 
 def _scratch(folder: Path) -> tuple[IO[bytes], Path]:
     """A new temporary file in ``folder`` (local disk: quick enough for the event loop)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)  # the file itself is 0600 (tempfile)
     handle = tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", delete=False)  # noqa: SIM115
     return handle, Path(handle.name)
 

@@ -4,7 +4,8 @@
 files, and a file's name never changes meaning: its URL can be cached forever. Files arrive
 through :meth:`PromptStore.place` (converted in ``tmp/`` beside them, then renamed: a reader
 never sees half a file) and leave through :meth:`PromptStore.discard`, which the service calls
-only for a digest no prompt uses any more (see :mod:`prompts.service`).
+only for a digest no prompt uses any more (see :mod:`prompts.service`). Folders and files are
+owner-only (:mod:`ringflow.private_files`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import time
 from pathlib import Path
 from typing import Final, Literal
+
+from ringflow.private_files import make_private, private_dir
 
 __all__ = ["MediaFormat", "PromptStore"]
 
@@ -29,7 +32,7 @@ class PromptStore:
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "prompts"
         self.work = self.root / "tmp"
-        self.work.mkdir(parents=True, exist_ok=True)
+        private_dir(self.work)
 
     def path(self, digest: str, fmt: MediaFormat) -> Path:
         """Where the ``fmt`` file of ``digest`` lives (whether or not it exists)."""
@@ -41,7 +44,10 @@ class PromptStore:
 
     def place(self, digest: str, pcm: Path, ulaw: Path) -> None:
         """Move converted files (in :attr:`work`, same file system) to their places, each
-        atomically. The mu-law file goes first: once ``<digest>.wav`` exists, both do."""
+        atomically and owner-only (a converter writes with its own umask). The mu-law file
+        goes first: once ``<digest>.wav`` exists, both do."""
+        make_private(ulaw)
+        make_private(pcm)
         os.replace(ulaw, self.path(digest, "ulaw"))
         os.replace(pcm, self.path(digest, "wav"))
 

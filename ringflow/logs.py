@@ -1,7 +1,17 @@
-"""Logging that never writes phone numbers or secrets in full.
+"""Logging that never writes phone numbers or secrets in full, and that a caller cannot forge.
 
-Every record passes through ``Masker``: E.164-looking numbers keep their first three and last
-two digits (``+15***67``), and configured secrets (auth tokens) are replaced by ``***``.
+Every record passes through ``Masker``:
+
+* configured secrets (auth tokens) are replaced by ``***``;
+* phone numbers keep their first two and last two digits: E.164 ones (``+15550001111`` ->
+  ``+15***11``, also written ``+1 (555) 000-1111`` or form-encoded ``%2B1555...``) and the
+  same numbers written without the ``+`` (``14155550123`` -> ``14***23``, ``4155550123``,
+  ``(415) 555-0123``, ``415-555-0123``): a bare run of 10 to 15 digits, or a North American
+  number in its usual groups. Dates, times, ports and ids (``CA0123...``) are left alone;
+* control characters (``\\r``, ``\\n``, tabs, the rest of C0 and C1, DEL and the Unicode line
+  and paragraph separators) in the message are escaped (``\\n``, ``\\x1b``, ``\\u2028``), so a
+  value a caller sent (a webhook field, a header) can never start a log line of its own.
+  Tracebacks keep their line breaks; every other control character in them is escaped.
 """
 
 from __future__ import annotations
@@ -12,6 +22,19 @@ from collections.abc import Iterable
 
 # Twilio sends E.164 (+15550001111); people write +1 (555) 000-1111; forms encode + as %2B.
 _PHONE = re.compile(r"(?:\+|%2B)\d[\d\- ().]{5,18}\d(?!\w)", re.IGNORECASE)
+# The same numbers without their +: 10 to 15 digits in a row (not part of a word, a decimal
+# number or a longer digit run), or a North American number in groups: (415) 555-0123,
+# 415-555-0123, 415.555.0123, 1 415 555 0123. Dates (2026-11-26) and times never match.
+_BARE_PHONE = re.compile(
+    r"(?<![\w.+%-])(?:"
+    r"\d{10,15}"
+    r"|(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}"
+    r")(?![\w-])(?!\.\d)"
+)
+# C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def mask_phone(match: re.Match[str]) -> str:
@@ -23,8 +46,29 @@ def mask_phone(match: re.Match[str]) -> str:
     return f"+{digits[:2]}***{digits[-2:]}"
 
 
+def mask_bare_phone(match: re.Match[str]) -> str:
+    """``14155550123`` -> ``14***23`` (no ``+`` added: the log shows what was written)."""
+    digits = re.sub(r"\D", "", match.group(0))
+    return f"{digits[:2]}***{digits[-2:]}"
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters written as escapes (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(_escape, text)
+
+
 class Masker(logging.Filter):
-    """Rewrites each record's message with numbers and secrets masked."""
+    """Rewrites each record's message with numbers and secrets masked and control
+    characters escaped (see the module docstring)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -34,14 +78,15 @@ class Masker(logging.Filter):
         """``text`` with secrets and phone numbers masked."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return _PHONE.sub(mask_phone, text)
+        text = _PHONE.sub(mask_phone, text)
+        return _BARE_PHONE.sub(mask_bare_phone, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = self.mask(record.getMessage())
+        message = self.mask(escape_controls(record.getMessage()))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = self.mask(record.exc_text)
+            record.exc_text = self.mask(_CONTROL_BUT_NEWLINE.sub(_escape, record.exc_text))
         record.msg, record.args = message, None
         return True
 

@@ -8,22 +8,28 @@ with the variable's name.
 from __future__ import annotations
 
 import os
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ringflow.client_address import Network
 
 DEFAULT_STOP_REPLY = (
     "You are unsubscribed and will receive no more messages. Reply START to subscribe again."
 )
 DEFAULT_START_REPLY = "You are subscribed again. Reply STOP to unsubscribe."
 DEFAULT_HELP_REPLY = "Ringflow: reply STOP to unsubscribe. Msg&data rates may apply."
+DEFAULT_SMS_REPLY_LIMIT = 10
+DEFAULT_SMS_REPLY_WINDOW_SECONDS = 600.0
 
 
 class Settings(BaseSettings):
@@ -78,6 +84,30 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=1600,
         description="the text sent back to a number that texts HELP",
+    )
+    sms_reply_limit: int = Field(
+        default=DEFAULT_SMS_REPLY_LIMIT,
+        ge=1,
+        le=10_000,
+        description="texts one number may be sent within sms_reply_window_seconds before its"
+        " texts are no longer answered automatically",
+    )
+    sms_reply_window_seconds: float = Field(
+        default=DEFAULT_SMS_REPLY_WINDOW_SECONDS,
+        gt=0,
+        le=86400,
+        description="the window of sms_reply_limit, in seconds",
+    )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default=(),
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+    insecure_webhooks: bool = Field(
+        default=False,
+        description="serve unsigned webhooks (no TWILIO_AUTH_TOKEN) on a non-loopback address",
+    )
+    webhook_body_seconds: float = Field(
+        default=10, gt=0, le=300, description="most seconds a webhook's body may take to arrive"
     )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
@@ -145,6 +175,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        # The environment gives "10.0.0.1, 192.168.0.0/16"; a TOML file may give a list.
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if not isinstance(value, list | tuple):
+            return value
+        networks = []
+        for item in value:
+            try:
+                networks.append(ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return tuple(networks)
 
     @field_validator("log_level")
     @classmethod

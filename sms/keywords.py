@@ -4,11 +4,23 @@
 (``"start"``) or a request for help (``"help"``), or none of them (None).
 
 Like US carriers and Twilio's own Advanced Opt-Out, a keyword counts only when it is the
-**whole message**: trimmed, case-insensitive, with trailing punctuation ignored, so
-``"Stop."``, ``" stop "`` and ``"STOP!"`` opt out, while ``"please stop calling"`` or
-``"stop it"`` do not (they are ordinary messages, stored for a person to read). Matching
-keywords inside longer texts would opt people out of things they never meant to leave, and
-would not match what the carrier itself does with the same text.
+**whole message**, so ``"please stop calling"`` or ``"stop it"`` do not opt out (they are
+ordinary messages, stored for a person to read): matching keywords inside longer texts would
+opt people out of things they never meant to leave. What "the whole message" is, is read
+generously (:func:`normalize`), because a STOP that is not recognised keeps texting someone
+who asked us not to:
+
+* NFKC normalisation first: full-width ``ＳＴＯＰ``, ligatures and compatibility forms become
+  plain letters, a no-break space a space;
+* invisible characters are removed wherever they are: zero-width space, (non-)joiner, word
+  joiner, BOM, soft hyphen, direction marks and other format characters (Unicode category
+  Cf), variation selectors, the combining grapheme joiner and the Hangul fillers;
+* every dash (``‐``, ``–``, ``—``...) is a hyphen, runs of spaces are one space;
+* punctuation and spaces around the word are ignored, at either end: ``"Stop."``,
+  ``"¡STOP!"``, ``"'stop'"``, ``"(Stop)"``;
+* case does not matter.
+
+``OPT OUT`` and ``OPT-OUT`` are STOP words too, besides ``OPTOUT``.
 
 Pure functions, no I/O.
 """
@@ -24,7 +36,18 @@ __all__ = ["HELP_KEYWORDS", "START_KEYWORDS", "STOP_KEYWORDS", "Keyword", "class
 Keyword = Literal["stop", "start", "help"]
 
 STOP_KEYWORDS: Final = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+        "OPT OUT",
+        "OPT-OUT",
+    }
 )
 START_KEYWORDS: Final = frozenset({"START", "YES", "UNSTOP"})
 HELP_KEYWORDS: Final = frozenset({"HELP", "INFO"})
@@ -36,17 +59,44 @@ _KEYWORDS: Final[Mapping[str, Keyword]] = {
 }
 
 
-def _is_punctuation(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
+_INVISIBLE_OTHERS: Final = frozenset(
+    "\u034f"  # combining grapheme joiner
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers (they render as nothing)
+)
+
+
+def _is_invisible(char: str) -> bool:
+    """Format characters (ZWSP, ZWJ, BOM, soft hyphen, direction marks...), variation
+    selectors and the few other characters that show nothing."""
+    code = ord(char)
+    return (
+        unicodedata.category(char) == "Cf"
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or char in _INVISIBLE_OTHERS
+    )
+
+
+def _is_punctuation_or_space(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("P")
 
 
 def normalize(body: str) -> str:
-    """``body`` trimmed, without trailing punctuation, upper-cased: what keywords match."""
-    text = body.strip()
-    end = len(text)
-    while end and (_is_punctuation(text[end - 1]) or text[end - 1].isspace()):
+    """What keywords match: ``body`` NFKC-normalised, invisible characters removed, dashes
+    as hyphens, spaces collapsed, punctuation around it removed, upper-cased."""
+    text = unicodedata.normalize("NFKC", body)
+    text = "".join(
+        "-" if unicodedata.category(char) == "Pd" else char
+        for char in text
+        if not _is_invisible(char)
+    )
+    text = " ".join(text.split())
+    start, end = 0, len(text)
+    while start < end and _is_punctuation_or_space(text[start]):
+        start += 1
+    while end > start and _is_punctuation_or_space(text[end - 1]):
         end -= 1
-    return text[:end].upper()
+    return text[start:end].upper()
 
 
 def classify(body: str) -> Keyword | None:

@@ -16,11 +16,18 @@ stores and sends nothing twice); then a compliance keyword (:mod:`sms.keywords`,
 message only) acts on it:
 
 * STOP (and its synonyms): the sender is opted out (:mod:`sms.optouts`) and the
-  ``sms_stop_reply`` confirmation is queued, once, as a *compliance* text;
+  ``sms_stop_reply`` confirmation is queued as a *compliance* text: always for the STOP that
+  opts the number out, at most once a day for further STOPs;
 * START: the sender is opted in again and ``sms_start_reply`` queued;
 * HELP: ``sms_help_reply`` is queued as a compliance text too: carriers expect HELP to be
-  answered even from a number that opted out. Compliance texts are the only ones that
-  reach an opted-out number, and only ever as the answer to that number's own keyword.
+  answered even from a number that opted out, but such a number is answered at most once a
+  day. Compliance texts are the only ones that reach an opted-out number, and only ever as
+  the answer to that number's own keyword.
+
+START and HELP (from a number that did not opt out) are answered only while the sender is
+under the per-number reply limit (:class:`sms.reply_limits.ReplyLimit`), like the texts
+that go to workflows (:mod:`sms.workflow_jobs`): a text over it is recorded, not answered,
+and logged.
 
 Replies go from the number the text was sent to (the inbound ``To``) through the send job
 (:func:`sms.send_job.queue_text`, keys ``optout-confirm:``/``optin-confirm:``/``help:`` +
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -50,7 +58,8 @@ from ringflow.database import Database
 from ringflow.settings import Settings
 from sms.keywords import Keyword, classify, normalize
 from sms.messages import apply_delivery_status, record_inbound
-from sms.optouts import opt_in, opt_out
+from sms.optouts import is_opted_out, opt_in, opt_out
+from sms.reply_limits import COMPLIANCE_EVERY, ReplyLimit, answered_since
 from sms.send_job import queue_text
 from sms.workflow_jobs import SMS_INBOUND
 from workflows.jobs import enqueue
@@ -61,6 +70,8 @@ __all__ = [
     "SMS_CLOCK",
     "SMS_DATABASE",
     "SMS_SETTINGS",
+    "Inbound",
+    "handle_inbound",
     "incoming_message",
     "message_status",
     "routes",
@@ -117,6 +128,18 @@ async def message_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What became of an inbound text: whether it was new, its keyword, and why a keyword
+    got no reply (None: it got one, or it has no keyword)."""
+
+    new: bool
+    keyword: Keyword | None = None
+    unanswered: str | None = None
+    limited: bool = False
+    """The reply was held back by the per-number reply limit (a possible loop)."""
+
+
 def handle_inbound(
     conn: Connection,
     *,
@@ -126,52 +149,46 @@ def handle_inbound(
     body: str,
     settings: Settings,
     now: datetime,
-) -> tuple[bool, Keyword | None]:
+) -> Inbound:
     """Record inbound text ``sid`` received at ``now`` and act on its keyword, in the caller's
-    transaction.
+    transaction; a repeated MessageSid does nothing.
 
-    Returns whether the text was new and its keyword; a repeated MessageSid does nothing.
+    Keyword replies are limited (:mod:`sms.reply_limits`): a first STOP is always
+    confirmed, a STOP from a number already opted out and a HELP from an opted-out number at
+    most once a day; START and HELP otherwise only while the number is under the reply limit.
     """
     if not record_inbound(conn, from_=sender, to=recipient, body=body, provider_id=sid, now=now):
-        return False, None
+        return Inbound(new=False)
     keyword = classify(body)
-    if keyword == "stop":
-        opt_out(conn, sender, "keyword", keyword=normalize(body), now=now)
-        queue_text(
-            conn,
-            to=sender,
-            from_=recipient,
-            body=settings.sms_stop_reply,
-            key=f"optout-confirm:{sid}",
-            compliance=True,
-            now=now,
-        )
-    elif keyword == "start":
-        opt_in(conn, sender)
-        queue_text(
-            conn,
-            to=sender,
-            from_=recipient,
-            body=settings.sms_start_reply,
-            key=f"optin-confirm:{sid}",
-            now=now,
-        )
-    elif keyword == "help":
-        queue_text(
-            conn,
-            to=sender,
-            from_=recipient,
-            body=settings.sms_help_reply,
-            key=f"help:{sid}",
-            compliance=True,
-            now=now,
-        )
-    else:
+    number = normalize_number(sender)
+    if keyword is None:
         # Any other text goes to the conversation's workflows, as durable work.
-        number = normalize_number(sender)
         payload = {"sid": sid, "from": number, "to": recipient, "body": body}
         enqueue(conn, SMS_INBOUND, payload, dedupe_key=f"inbound:{sid}", now=now)
-    return True, keyword
+        return Inbound(new=True)
+    limit = ReplyLimit.from_settings(settings)
+    day_ago = now - COMPLIANCE_EVERY
+    if keyword == "stop":
+        newly = opt_out(conn, sender, "keyword", keyword=normalize(body), now=now)
+        if not newly and answered_since(conn, number, "optout-confirm:", day_ago):
+            return Inbound(True, keyword, "already opted out, and confirmed within a day")
+        reply, key, compliance = settings.sms_stop_reply, f"optout-confirm:{sid}", True
+    elif keyword == "start":
+        opt_in(conn, sender)
+        if limit.reached(conn, number, now):
+            return Inbound(True, keyword, limit.describe(), limited=True)
+        reply, key, compliance = settings.sms_start_reply, f"optin-confirm:{sid}", False
+    else:  # help: answered even to an opted-out number, but not over and over
+        if is_opted_out(conn, number):
+            if answered_since(conn, number, "help:", day_ago):
+                return Inbound(True, keyword, "opted out, and answered a HELP within a day")
+        elif limit.reached(conn, number, now):
+            return Inbound(True, keyword, limit.describe(), limited=True)
+        reply, key, compliance = settings.sms_help_reply, f"help:{sid}", True
+    queue_text(
+        conn, to=sender, from_=recipient, body=reply, key=key, compliance=compliance, now=now
+    )
+    return Inbound(True, keyword)
 
 
 def _twiml() -> web.Response:
@@ -188,7 +205,7 @@ async def incoming_message(request: web.Request) -> web.Response:
     try:
         settings = request.app[SMS_SETTINGS]
         db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
-        new, keyword = await db.write(
+        inbound = await db.write(
             lambda conn: handle_inbound(
                 conn,
                 sid=sid,
@@ -207,12 +224,21 @@ async def incoming_message(request: web.Request) -> web.Response:
         log.exception("message %s: inbound text failed", sid)
         raise web.HTTPServiceUnavailable(text="message not recorded, try again") from None
     wake = request.app.get(JOBS_WAKE)
-    if new and wake is not None:
+    if inbound.new and wake is not None:
         wake()
-    if not new:
+    if not inbound.new:
         log.info("message %s: repeated webhook, already recorded", sid)
-    elif keyword is not None:
-        log.info("message %s: %s keyword", sid, keyword.upper())
+    elif inbound.keyword is not None and inbound.unanswered is not None:
+        log.log(
+            logging.WARNING if inbound.limited else logging.INFO,
+            "message %s: %s keyword from %s not answered: %s",
+            sid,
+            inbound.keyword.upper(),
+            sender,
+            inbound.unanswered,
+        )
+    elif inbound.keyword is not None:
+        log.info("message %s: %s keyword", sid, inbound.keyword.upper())
     return _twiml()
 
 

@@ -7,7 +7,8 @@ was handled before or the workflow's per-recipient limit (``once_per``) holds it
 
 ``sms.inbound`` (queued with an inbound text that is not a compliance keyword, see
 :mod:`sms.routes`): a run waiting for this contact's reply (an SMS menu) takes the text;
-otherwise it starts the ``sms.received`` workflow the text matches, if any.
+otherwise it starts the ``sms.received`` workflow the text matches, if any; neither when the
+contact has reached the per-number reply limit (:mod:`sms.reply_limits`).
 
 ``run.timer`` (queued by a ``wait`` step, see :mod:`sms.runner`): wakes the run.
 
@@ -29,6 +30,7 @@ from sqlalchemy import Connection
 from ringflow.database import Database
 from sms.conversations import Conversation, by_id, stop_waiting, touch
 from sms.inbound import InboundText, unhandled_texts
+from sms.reply_limits import ReplyLimit
 from sms.runner import RUN_TIMER, MessageRunner, TurnInputs
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
@@ -188,7 +190,23 @@ class InboundTextHandler(_Base):
     in: under the contact's lock, the job handles every earlier text of the conversation not
     handled yet, then its own (a text's firing row marks it handled; the earlier texts' own
     jobs then find nothing to do). "menu" then "1" sent a second apart stay in that order.
+
+    A text from a number that has reached ``reply_limit`` (:class:`sms.reply_limits.ReplyLimit`)
+    is marked handled (firing status ``limited``) without being answered, and logged: two
+    auto-responders cannot keep each other going.
     """
+
+    def __init__(
+        self,
+        db: Database,
+        catalog: WorkflowCatalog,
+        runner: MessageRunner,
+        clock: Callable[[], datetime],
+        *,
+        reply_limit: ReplyLimit | None = None,
+    ) -> None:
+        super().__init__(db, catalog, runner, clock)
+        self._reply_limit = reply_limit or ReplyLimit()
 
     async def __call__(self, job: ClaimedJob) -> None:
         sid = _text(job.payload, "sid")
@@ -215,6 +233,15 @@ class InboundTextHandler(_Base):
         key = f"inbound:{text.sid}"
         contact = locked.number
         conversation = touch(conn, business, contact, now)
+        if self._reply_limit.reached(conn, contact, now):
+            fire(conn, event_key=key, workflow_id=None, contact=contact, now=now, status="limited")
+            log.warning(
+                "message %s from %s: not answered, the number reached %s",
+                text.sid,
+                contact,
+                self._reply_limit.describe(),
+            )
+            return "not answered (reply limit)"
         values = locked.values()
         message = {"body": text.body, "sid": text.sid}
         inputs = TurnInputs(now, values, automated=False, message=message)

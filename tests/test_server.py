@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -92,12 +93,13 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def running_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``ringflow serve`` in its own process, stopped with SIGINT afterwards."""
+@contextlib.contextmanager
+def serving(*options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``ringflow serve --port P *options`` in its own process (stdout and stderr, i.e. the
+    banner and the log, together), stopped with SIGINT afterwards."""
     port = free_port()
     process = subprocess.Popen(
-        [RINGFLOW, "serve", "--port", str(port)],
+        [RINGFLOW, "serve", "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -122,6 +124,13 @@ def running_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]
             process.wait(timeout=15)
 
 
+@pytest.fixture
+def running_server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``ringflow serve`` (the demo, 127.0.0.1, no auth token) in its own process."""
+    with serving() as running:
+        yield running
+
+
 def test_serve_prints_the_webhook_urls_and_answers_calls(
     running_server: tuple[str, subprocess.Popen[str]],
 ) -> None:
@@ -136,6 +145,9 @@ def test_serve_prints_the_webhook_urls_and_answers_calls(
     )
     assert call.returncode == 0, call.stderr
     assert heard(call.stdout) == DEMO_WALK
+    # What the server (and ffmpeg, which it starts) creates is readable by its owner only.
+    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+    assert "Umask:\t0077" in status
 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=15)
@@ -144,6 +156,55 @@ def test_serve_prints_the_webhook_urls_and_answers_calls(
     assert f"A call comes in (HTTP POST):       {base}/twilio/voice" in output
     assert f"Call status changes (HTTP POST):   {base}/twilio/voice/status" in output
     assert "workflow demo-line: call.incoming (any number)" in output
+    # Unsigned webhooks are allowed on loopback, and the log says so (not only the banner).
+    assert " WARNING ringflow: TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT" in output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "ivr.example.com"])  # noqa: S104
+def test_serve_refuses_unsigned_webhooks_on_an_address_others_reach(
+    data_dir: Path, host: str
+) -> None:
+    refused = subprocess.run(
+        [RINGFLOW, "serve", "--host", host, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a server that started would never return
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: TWILIO_AUTH_TOKEN is not set")
+    assert f"listen on {host!r}" in refused.stderr
+    assert "RINGFLOW_INSECURE_WEBHOOKS=true" in refused.stderr
+    assert not data_dir.exists(), "refused before anything was created"
+
+
+def test_serve_on_all_addresses_unsigned_only_when_allowed_and_logged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RINGFLOW_INSECURE_WEBHOOKS", "true")
+    with serving("--host", "0.0.0.0") as (base, process):  # noqa: S104
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:  # noqa: S310
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert (
+        " WARNING ringflow: TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked"
+        " (listening on 0.0.0.0, RINGFLOW_INSECURE_WEBHOOKS=true)"
+    ) in output
+
+
+def test_serve_on_all_addresses_with_a_token_needs_no_permission(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "12345678901234567890123456789012")
+    with serving("--host", "0.0.0.0") as (base, process):  # noqa: S104
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:  # noqa: S310
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "NOT checked" not in output
 
 
 def test_serve_refuses_a_missing_flows_folder(

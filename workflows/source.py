@@ -17,6 +17,7 @@ from yaml.constructor import ConstructorError
 from yaml.error import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ringflow.nesting import MAX_DEPTH, deeper_than
 from workflows.problems import Path, Problem, WorkflowInvalid
 
 MAX_NODES = 100_000
@@ -145,6 +146,8 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _parse_json(text: str, source: str | None) -> Document:
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except RecursionError:
+        raise WorkflowInvalid(source, [Problem((), "the file is nested too deeply")]) from None
     except json.JSONDecodeError as error:
         problem = Problem((), f"not valid JSON: {error.msg} (column {error.colno})", error.lineno)
         raise WorkflowInvalid(source, [problem]) from None
@@ -173,6 +176,9 @@ def parse(text: str, source: str | None = None, *, fmt: str | None = None) -> Do
     """Parse ``text`` as JSON when ``fmt`` (or the source's extension) says so, else YAML."""
     if fmt is None:
         fmt = "json" if source and source.lower().endswith(".json") else "yaml"
-    if fmt == "json":
-        return _parse_json(text, source)
-    return _parse_yaml(text, source)
+    document = _parse_json(text, source) if fmt == "json" else _parse_yaml(text, source)
+    if deeper_than(document.data):
+        # Far deeper than any workflow; walking it further could exhaust the stack.
+        message = f"the file is nested more than {MAX_DEPTH} levels deep"
+        raise WorkflowInvalid(source, [Problem((), message)])
+    return document

@@ -2,8 +2,15 @@
 
 ``Authorization: Bearer <token>`` must name a live token from ``ringflow token create`` or the
 one in ``RINGFLOW_ADMIN_TOKEN``. A request without one, or with a wrong one, is a 401 problem.
-A client (by address) that sends ten wrong tokens within a minute gets 429 with
-``Retry-After`` until the minute is over, without its tokens being checked: guessing is slow.
+
+The token is checked first: a valid token is always let in, whatever other clients (or the
+same address) sent before, so a flood of wrong tokens cannot lock an admin out. Wrong tokens
+are counted per client address (the direct peer, or the address a trusted proxy forwarded, see
+:mod:`ringflow.client_address`): a client that sent ten wrong tokens within a minute gets 429
+with ``Retry-After`` for its further wrong ones, until a minute has passed since the tenth-last
+(guessing keeps it blocked). Tokens are 256 random bits, so the limit is not what makes
+guessing hopeless; it keeps a guesser's noise out of the log and tells it to stop.
+
 Known tokens are remembered for a minute in this process, so a busy admin client does not cost
 a database read per request; a revoked token stops working within that minute everywhere.
 """
@@ -20,6 +27,7 @@ from aiohttp import web
 
 from ringflow.api.problems import ApiProblem
 from ringflow.api.tokens import same_token, token_owner
+from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 
 log = logging.getLogger(__name__)
@@ -27,36 +35,50 @@ log = logging.getLogger(__name__)
 FAILURE_LIMIT = 10
 FAILURE_WINDOW = 60.0
 KNOWN_FOR = 60.0
+MAX_CLIENTS = 10_000
+"""Addresses whose failures are remembered; beyond, the oldest are forgotten."""
 
 TOKEN_OWNER = web.RequestKey("token_owner", str)
 
 
 @dataclass
 class Gatekeeper:
-    """Checks tokens and counts failures per client address."""
+    """Checks tokens and counts wrong ones per client address.
+
+    ``clock`` is a monotonic clock in seconds (the windows are durations, not dates);
+    ``clients`` finds a request's client address (trusted proxies).
+    """
 
     db: Database
     bootstrap_token: str | None = None
     clock: Callable[[], float] = time.monotonic
+    clients: ClientAddress = field(default_factory=ClientAddress)
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _known: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
 
     def blocked_for(self, client: str) -> float:
-        """Seconds this client must wait before its tokens are checked again (0: none)."""
+        """Seconds until this client's wrong tokens are answered 401 again (0: now)."""
         failures = self._failures.get(client)
         if not failures:
             return 0.0
         now = self.clock()
         while failures and failures[0] <= now - FAILURE_WINDOW:
             failures.popleft()
+        if not failures:
+            del self._failures[client]
+            return 0.0
         if len(failures) < FAILURE_LIMIT:
             return 0.0
         return max(0.0, failures[0] + FAILURE_WINDOW - now)
 
     def failed(self, client: str) -> None:
-        if len(self._failures) > 10_000:  # many addresses: forget the oldest
-            self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(client, deque()).append(self.clock())
+        """Count a wrong token from ``client`` (the last ``FAILURE_LIMIT`` are kept)."""
+        failures = self._failures.get(client)
+        if failures is None:
+            if len(self._failures) >= MAX_CLIENTS:  # many addresses: forget the oldest
+                self._failures.pop(next(iter(self._failures)))
+            failures = self._failures[client] = deque(maxlen=FAILURE_LIMIT)
+        failures.append(self.clock())
 
     async def owner(self, token: str) -> str | None:
         """Who ``token`` belongs to, or None."""
@@ -87,14 +109,6 @@ def auth_middleware(
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         gatekeeper = gatekeeper_of(request)
-        client = request.remote or "?"
-        wait = gatekeeper.blocked_for(client)
-        if wait > 0:
-            raise ApiProblem(
-                429,
-                "too many requests with a wrong token; try again later",
-                headers={"Retry-After": str(int(wait) + 1)},
-            )
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiProblem(
@@ -104,15 +118,33 @@ def auth_middleware(
                 headers={"WWW-Authenticate": 'Bearer realm="ringflow"'},
             )
         owner = await gatekeeper.owner(token.strip())
-        if owner is None:
-            gatekeeper.failed(client)
-            log.warning("API: wrong token from %s for %s %s", client, request.method, request.path)
+        if owner is not None:
+            request[TOKEN_OWNER] = owner
+            return await handler(request)
+        client = gatekeeper.clients.of(request)
+        already_blocked = gatekeeper.blocked_for(client) > 0
+        gatekeeper.failed(client)
+        wait = gatekeeper.blocked_for(client)
+        if already_blocked:
             raise ApiProblem(
-                401,
-                "the token is not valid (unknown or revoked)",
-                headers={"WWW-Authenticate": 'Bearer realm="ringflow", error="invalid_token"'},
+                429,
+                "too many requests with a wrong token; try again later",
+                headers={"Retry-After": str(int(wait) + 1)},
             )
-        request[TOKEN_OWNER] = owner
-        return await handler(request)
+        if wait > 0:
+            log.warning(
+                "API: %d wrong tokens from %s within %d s; its wrong tokens get 429 for %d s",
+                FAILURE_LIMIT,
+                client,
+                FAILURE_WINDOW,
+                wait,
+            )
+        else:
+            log.warning("API: wrong token from %s for %s %s", client, request.method, request.path)
+        raise ApiProblem(
+            401,
+            "the token is not valid (unknown or revoked)",
+            headers={"WWW-Authenticate": 'Bearer realm="ringflow", error="invalid_token"'},
+        )
 
     return check_token

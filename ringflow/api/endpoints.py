@@ -5,7 +5,8 @@ An :class:`Endpoint` names its handler, a :class:`Body` (a pydantic model for JS
 media types such as YAML or an audio upload), its answer's type and the problem statuses it
 can answer with. Handlers read a validated body with :func:`json_body` and answer with
 :func:`json_answer`; a body that is not JSON is a 400, one that does not validate a 422
-naming the fields, one of a type the endpoint does not take a 415.
+naming the fields, one nested more than :data:`ringflow.nesting.MAX_DEPTH` levels a 422 too,
+one of a type the endpoint does not take a 415.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ringflow.api.problems import ApiProblem, from_validation
+from ringflow.api.problems import ApiProblem, FieldError, from_validation
+from ringflow.nesting import MAX_DEPTH, deeper_than
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -87,6 +89,8 @@ async def json_body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         where = (
             f" (line {error.lineno}, column {error.colno})"
@@ -94,10 +98,21 @@ async def json_body(request: web.Request, model: type[M]) -> M:
             else ""
         )
         raise ApiProblem(400, f"the body is not valid JSON{where}") from None
+    if deeper_than(data):
+        raise too_deep()
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise from_validation(error) from None
+
+
+def too_deep() -> ApiProblem:
+    """The 422 problem of a body nested more than :data:`MAX_DEPTH` levels."""
+    return ApiProblem(
+        422,
+        f"the body is nested more than {MAX_DEPTH} levels deep",
+        [FieldError("body", f"nested more than {MAX_DEPTH} levels")],
+    )
 
 
 def query_params(request: web.Request, model: type[M]) -> M:

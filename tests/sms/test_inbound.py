@@ -169,6 +169,19 @@ async def test_stop_opts_out_and_confirms_once(
     )
 
 
+@pytest.mark.parametrize(
+    "body", ["\u200bSTOP", "\uff33\uff34\uff2f\uff30\uff01", "Opt-Out", "opt out", "\ufeff'stop'"]
+)
+async def test_stop_words_in_disguise_opt_out_all_the_same(
+    server: RunningServer, body: str
+) -> None:
+    await post_ok(server, inbound(body))
+    assert await opted_out(server)
+    row = await server.db.read(lambda conn: conn.execute(select(opt_outs)).one())
+    assert row.keyword in {"STOP", "OPT-OUT", "OPT OUT"}
+    assert [m.idempotency_key for m in await all_messages(server)][-1].startswith("optout-")
+
+
 async def test_start_opts_in_again_and_texts_flow(
     server: RunningServer, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
