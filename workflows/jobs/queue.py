@@ -252,6 +252,32 @@ def retry_later(
     return _fenced(conn, job_id, owner, attempt, values)
 
 
+def defer(
+    conn: Connection,
+    job_id: int,
+    owner: str,
+    reason: str,
+    due_at: datetime,
+    *,
+    attempt: int | None = None,
+    now: datetime,
+) -> bool:
+    """Queue the job again, due at ``due_at``, without counting the claim that deferred it as
+    an attempt (``attempts`` goes back by one); ``reason`` is kept in ``last_error``. False if
+    the lease is lost."""
+    moment = utc(now)
+    values = {
+        "status": "queued",
+        "due_at": utc(due_at),
+        "attempts": jobs.c.attempts - 1,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": reason[:MAX_ERROR_LENGTH],
+        "updated_at": moment,
+    }
+    return _fenced(conn, job_id, owner, attempt, values)
+
+
 def give_up(
     conn: Connection,
     job_id: int,
