@@ -34,6 +34,7 @@ async def test_a_deferred_job_runs_at_the_time_named_and_keeps_its_attempts(
     job_id = await db.write(
         partial(enqueue, kind="sms.send", payload={}, dedupe_key="k", max_attempts=2, now=clock())
     )
+    assert job_id is not None
     handler = HeldBack(clock, times=5)
     worker = JobWorker(
         db,
