@@ -193,6 +193,10 @@ def test_format_messages_shortens_bodies() -> None:
         updated_at=now,
         sent_at=now,
         delivered_at=now,
+        send_attempts=1,
+        first_sending_at=now,
+        sending_at=now,
+        compliance=False,
     )
     lines = format_messages([entry]).splitlines()
     assert lines[0].split() == [
