@@ -335,9 +335,13 @@ class SendSmsHandler:
 
     def _pause(self, error: CredentialsRefused) -> JobDeferred:
         """Pause sending after ``error``, loudly; the deferral of the job that met it."""
-        until = self._clock() + CREDENTIALS_PAUSE
-        self._paused = (until, str(error))
-        log.error("%s; sending texts paused until %s", error, until.isoformat())
+        now = self._clock()
+        if self._paused is not None and now < self._paused[0]:
+            until = self._paused[0]  # a send in flight when the pause began: said already
+        else:
+            until = now + CREDENTIALS_PAUSE
+            self._paused = (until, str(error))
+            log.error("%s; sending texts paused until %s", error, until.isoformat())
         return JobDeferred(until, f"{error}; sending paused until {until}")
 
     async def _look_up(self, message: MessageRow, outgoing: OutgoingSms) -> SentSms | None:

@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database
@@ -262,3 +263,31 @@ def test_sms_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.twilio_api_base_url == "http://127.0.0.1:9999"
     assert settings.worker is False
     assert settings.job_lease_seconds == 2.5
+
+
+def test_send_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().allowed_countries is None  # default: the sending number's country
+    assert load_settings().sms_hourly_cap == 1000
+    monkeypatch.setenv("RINGFLOW_SMS_ALLOWED_COUNTRIES", " us, ca ,US")
+    monkeypatch.setenv("RINGFLOW_SMS_HOURLY_CAP", "250")
+    settings = load_settings()
+
+    assert settings.allowed_countries == frozenset({"US", "CA"})
+    assert settings.sms_hourly_cap == 250
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("RINGFLOW_SMS_ALLOWED_COUNTRIES", "US,XX", "unknown country codes XX"),
+        ("RINGFLOW_SMS_HOURLY_CAP", "0", "greater than or equal to 1"),
+    ],
+)
+def test_bad_send_limits_fail_at_start_with_their_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        load_settings()
+    assert name.removeprefix("RINGFLOW_").lower() in str(caught.value)
+    assert problem in str(caught.value)
