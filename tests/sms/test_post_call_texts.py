@@ -238,7 +238,7 @@ async def test_a_retry_that_comes_due_in_quiet_hours_waits_for_the_morning(line:
     await asyncio.sleep(0.6)  # a worker poll
     await line.settled()
     assert line.stub.accepted == []
-    assert len(line.stub.requests) == 1
+    assert len(line.stub.creations()) == 1
 
     line.clock.set(TUESDAY_0800)
     await eventually(lambda: len(line.stub.accepted) == 1, what="the held text")
