@@ -47,7 +47,7 @@ class ClaimedJob:
 
     Delivery is at least once: a worker may die after a handler's side effect but before the
     job is marked done, and the job then runs again after its lease expires. Handlers make
-    their side effects idempotent with ``dedupe_key`` (e.g. as the provider's idempotency key)
+    their side effects idempotent with ``dedupe_key`` (e.g. as the key of the message to send)
     and can tell a repeat by ``attempts`` (1 on the first claim).
     """
 
