@@ -57,7 +57,7 @@ from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
 from sms.reply_limits import ReplyLimit
 from sms.runner import MessageRunner
-from sms.send_job import SEND_SMS, SendSmsHandler, queue_text
+from sms.send_job import SEND_SMS, SendRules, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from sms.workflow_jobs import (
     RUN_TIMER,
@@ -164,6 +164,15 @@ def sms_provider(settings: Settings, db: Database, clock: Clock) -> tuple[SmsPro
     return OutboxProvider(db, clock=clock), OUTBOX
 
 
+def send_rules(settings: Settings, catalog: WorkflowCatalog) -> SendRules:
+    """The limits every text obeys when it leaves: countries, the hourly cap, quiet hours."""
+    return SendRules(
+        allowed_countries=settings.allowed_countries,
+        hourly_cap=settings.sms_hourly_cap,
+        quiet_until=lambda name, at: catalog.schedules.quiet_until(name, at),
+    )
+
+
 def job_worker(
     settings: Settings,
     db: Database,
@@ -176,7 +185,9 @@ def job_worker(
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
     runner = MessageRunner(Engine(settings.step_limit), catalog)
     handlers: dict[str, JobHandler] = {
-        SEND_SMS: SendSmsHandler(db, provider, provider_name, callback, clock=clock),
+        SEND_SMS: SendSmsHandler(
+            db, provider, provider_name, callback, clock=clock, rules=send_rules(settings, catalog)
+        ),
         CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
         SMS_INBOUND: InboundTextHandler(
             db, catalog, runner, clock, reply_limit=ReplyLimit.from_settings(settings)

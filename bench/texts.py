@@ -183,13 +183,13 @@ class TimedStub(TwilioApiStub):
         super().__init__(account_sid, auth_token)
         self.arrivals: list[tuple[str, str, float]] = []
 
-    def _accept(self, form: Mapping[str, str], token: str | None) -> bytes:
-        body = super()._accept(form, token)
+    def _accept(self, form: Mapping[str, str]) -> bytes:
+        body = super()._accept(form)
         self.arrivals.append((form["To"], form["Body"], shared_clock()))
         self.requests.clear()  # the stub keeps every request otherwise; nobody reads them here
         return body
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == ARRIVALS_PATH and request.method == "GET":
             since = int(request.query.get("since", "0"))
             return web.json_response({"arrivals": self.arrivals[since:]})

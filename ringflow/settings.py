@@ -12,6 +12,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any
 
+import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -109,6 +110,19 @@ class Settings(BaseSettings):
     webhook_body_seconds: float = Field(
         default=10, gt=0, le=300, description="most seconds a webhook's body may take to arrive"
     )
+    sms_allowed_countries: str | None = Field(
+        default=None,
+        description=(
+            "ISO 3166 country codes texts may go to, comma-separated (e.g. US,CA); "
+            "default: the country of the number a text is sent from"
+        ),
+    )
+    sms_hourly_cap: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000_000,
+        description="most automated texts handed to the provider in any hour (all processes)",
+    )
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
@@ -167,6 +181,19 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _countries(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        codes = {code.strip().upper() for code in value.split(",") if code.strip()}
+        unknown = sorted(code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown country codes {', '.join(unknown)}: use ISO 3166 codes such as US,CA"
+            )
+        return ",".join(sorted(codes))
+
     @field_validator("twilio_api_base_url")
     @classmethod
     def _twilio_api_base_url(cls, value: str | None) -> str | None:
@@ -211,6 +238,12 @@ class Settings(BaseSettings):
         """The Twilio auth token, or None when signatures are not checked."""
         token = self.twilio_auth_token
         return token.get_secret_value() if token and token.get_secret_value() else None
+
+    @property
+    def allowed_countries(self) -> frozenset[str] | None:
+        """The countries texts may go to, or None: the country of the sending number."""
+        value = self.sms_allowed_countries
+        return None if value is None else frozenset(value.split(","))
 
     @property
     def database(self) -> str:

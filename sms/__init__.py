@@ -19,12 +19,12 @@ How a text is sent (``sms.send_job``: ``queue_text`` and ``SendSmsHandler``):
    (status ``queued``) and ``workflows.jobs.queue.enqueue(conn, ...)`` a send job whose
    dedupe key is that same ``key`` and whose payload names the message. Both commit together
    or neither does; a re-run event records and enqueues nothing new.
-2. The job handler reads the message, calls ``provider.send(OutgoingSms(..., idempotency_key=
-   key, status_callback=<public URL>/twilio/sms/status))`` outside any transaction, then
-   ``mark_sent(conn, message_id, provider_name, sent.provider_id, sent.status)`` in one
-   write. ``mark_sent`` is idempotent, and the outbox marks the row itself inside ``send``
-   (so a retried send prints nothing twice), so a job run again after a crash is harmless.
-   Transient errors retry the job; permanent ones should mark the message ``failed``.
+2. The job handler reads the message, checks the opt-out, the workflow's quiet hours, the
+   destination and the hourly cap, records it ``sending`` in a write of its own, then calls
+   ``provider.send(OutgoingSms(...))`` outside any transaction and ``mark_sent`` with the job's
+   completion. A message found ``sending`` by a later attempt (a timeout, a lost answer, a
+   dead worker) is first looked up with ``provider.find_sent`` and recorded if found, so
+   nothing is sent twice at a provider that keeps duplicates (:mod:`sms.send_job`).
 3. Twilio's delivery callbacks then move the status forward by MessageSid. A callback that
    arrives before ``mark_sent`` committed finds no MessageSid and is dropped (answered 204).
 """

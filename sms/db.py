@@ -1,10 +1,14 @@
 """The ``messages`` table: every text sent or received, one row per message.
 
 Outbound rows are written when a text is decided on (``status`` ``queued``, no provider yet),
-marked when a provider accepts them (``provider``, ``provider_id``) and moved forward by
-delivery callbacks; see :mod:`sms.messages`. ``provider_id`` (Twilio's MessageSid) is unique:
-a plain unique constraint, which lets any number of rows have none, since NULLs are distinct
-in both SQLite and PostgreSQL.
+marked ``sending`` in a write of its own just before each call to the provider
+(``send_attempts``, ``first_sending_at``, ``sending_at``: a retry that finds a message
+``sending`` knows an earlier call may have created it, and looks it up first), marked when a
+provider accepts them (``provider``, ``provider_id``) and moved forward by delivery callbacks;
+see :mod:`sms.messages`. ``compliance`` marks the texts the law requires (the confirmation of
+a STOP, HELP's answer), which the hourly cap on automated texts does not count.
+``provider_id`` (Twilio's MessageSid) is unique: a plain unique constraint, which lets any
+number of rows have none, since NULLs are distinct in both SQLite and PostgreSQL.
 
 The ``opt_outs`` table holds the numbers that must get no more automated texts (see
 :mod:`sms.optouts`): one row per number while it is opted out, deleted when it opts back in.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -23,6 +28,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 from ringflow.database import metadata
@@ -54,6 +61,32 @@ messages = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column(
+        "send_attempts",
+        Integer,
+        nullable=False,
+        server_default=text("0"),
+        comment="calls made to the provider for this text",
+    ),
+    Column(
+        "first_sending_at",
+        DateTime(timezone=True),
+        nullable=True,
+        comment="when the first call to the provider started",
+    ),
+    Column(
+        "sending_at",
+        DateTime(timezone=True),
+        nullable=True,
+        comment="when the latest call to the provider started",
+    ),
+    Column(
+        "compliance",
+        Boolean,
+        nullable=False,
+        server_default=false(),
+        comment="a text the law requires (STOP confirmation, HELP): not capped",
+    ),
     UniqueConstraint("provider_id"),
     UniqueConstraint("idempotency_key"),
     CheckConstraint("direction IN ('outbound', 'inbound')", name="direction"),
@@ -65,6 +98,7 @@ messages = Table(
     CheckConstraint("provider IN ('twilio', 'outbox')", name="provider"),
     Index("ix_messages_contact_number_created_at", "contact_number", "created_at"),
     Index("ix_messages_status", "status"),
+    Index("ix_messages_first_sending_at", "first_sending_at"),
 )
 
 OPT_OUT_SOURCES = ("keyword", "carrier_21610", "admin")

@@ -2,14 +2,20 @@
 
 ::
 
-    SmsError                      anything a provider's send() raises
-    ├── TransientSmsError         retry later: 408, 429, 5xx, timeouts, connection errors
-    │                             (.retry_after: seconds from a Retry-After header, or None)
+    SmsError                      anything a provider's send() or find_sent() raises
+    ├── TransientSmsError         retry later: 408, 429, connection refused (nothing was created)
+    │   │                         (.retry_after: seconds from a Retry-After header, or None)
+    │   └── SendOutcomeUnknown    the provider may have created the message: a timeout, a
+    │                             connection lost after the request was written, a 5xx, an
+    │                             unreadable 2xx. Look it up (find_sent) before sending again
+    ├── CredentialsRefused        401/403: our account SID or auth token is wrong; every text
+    │                             would fail alike, so sending pauses until an admin fixes it
     └── PermanentSmsError         never retry: any other 4xx (.code: the provider's error code)
         └── RecipientOptedOut     Twilio 21610: the recipient texted STOP
 
-A retry of a transient failure is safe only because every send carries an idempotency key:
-a provider that already accepted the message answers the retry with the same message.
+Providers do not deduplicate sends (Twilio's Messages API creates a new message for every
+request, whatever header it carries), so a retry is safe only when the first attempt surely
+created nothing: after :class:`SendOutcomeUnknown` the sender must look the message up first.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from typing import Final
 
 __all__ = [
     "OPTED_OUT_CODE",
+    "CredentialsRefused",
     "PermanentSmsError",
     "RecipientOptedOut",
+    "SendOutcomeUnknown",
     "SmsError",
     "TransientSmsError",
 ]
@@ -41,7 +49,8 @@ class SmsError(Exception):
 
 
 class TransientSmsError(SmsError):
-    """The provider is busy, failing or unreachable: send the same message again later.
+    """The provider is busy or unreachable and created nothing: send the same message again
+    later.
 
     ``retry_after`` is how many seconds the provider asked us to wait (its ``Retry-After``
     header), or None when it did not say.
@@ -52,6 +61,19 @@ class TransientSmsError(SmsError):
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class SendOutcomeUnknown(TransientSmsError):
+    """No clear answer: the provider may or may not have created the message.
+
+    Sending again could text the recipient twice; look the message up with the provider's
+    ``find_sent`` first and send again only if it is not there.
+    """
+
+
+class CredentialsRefused(SmsError):
+    """The provider refused our credentials (HTTP 401 or 403): nothing can be sent until an
+    admin fixes them. Nothing was created."""
 
 
 class PermanentSmsError(SmsError):

@@ -3,11 +3,18 @@
 Plain functions of a SQLAlchemy ``Connection`` (run them through ``Database.write``), except
 :func:`recent_messages`, which reads through the ``Database`` itself for ``ringflow messages``.
 
-Outbound statuses only move forward::
+Outbound statuses move forward::
 
     queued < sending < sent < delivered | undelivered | failed
 
-A status a message already passed, the one it has, or anything after a final one changes
+``sending`` is written by the send job, in a write of its own, just before each call to the
+provider (:func:`mark_sending`, which counts the attempt and refuses an opted-out recipient);
+a message found ``sending`` later is one whose last call had an unclear outcome (a timeout, a
+lost connection, a worker that died), to be looked up at the provider before it is sent
+again. The one step back is :func:`mark_not_sent` (``sending`` to ``queued``), for a call that
+surely created nothing (refused before anything was made, or never connected).
+
+Otherwise a status a message already passed, the one it has, or anything after a final one changes
 nothing (``UPDATE ... WHERE status IN (earlier statuses)``), so repeated and out-of-order
 callbacks are harmless. Twilio's other MessageStatus values are mapped by
 :func:`outbound_status`:
@@ -26,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
@@ -43,18 +50,24 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.database import Database, stored_time
-from sms.db import OUTBOUND_STATUSES, messages
+from sms.db import OUTBOUND_STATUSES, messages, opt_outs
 from sms.segments import count_segments
 from workflows.contacts import ensure_contact
 from workflows.phones import normalize_number
 
 __all__ = [
     "FINAL_STATUSES",
+    "HOUR",
+    "HourlyCap",
     "MessageRow",
     "Provider",
+    "SendRefusal",
     "apply_delivery_status",
+    "automated_texts_since",
     "format_messages",
     "mark_failed",
+    "mark_not_sent",
+    "mark_sending",
     "mark_sent",
     "message_by_key",
     "outbound_status",
@@ -83,6 +96,7 @@ _ALIASES: Final[Mapping[str, str]] = {
     "canceled": "failed",
 }
 BODY_WIDTH = 60
+HOUR: Final = timedelta(hours=1)
 
 _NEW_MESSAGE = {
     "sqlite": sqlite.insert(messages)
@@ -122,11 +136,18 @@ class MessageRow:
     updated_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    send_attempts: int
+    first_sending_at: datetime | None
+    sending_at: datetime | None
+    compliance: bool
+
+
+_TIMES = ("created_at", "updated_at", "sent_at", "delivered_at", "first_sending_at", "sending_at")
 
 
 def message_from(values: dict[str, Any]) -> MessageRow:
     """A ``MessageRow`` from a row of ``messages`` as a dict, its times aware in UTC."""
-    for name in ("created_at", "updated_at", "sent_at", "delivered_at"):
+    for name in _TIMES:
         if values[name] is not None:
             values[name] = stored_time(values[name])  # SQLite gives naive UTC back
     return MessageRow(**values)
@@ -155,6 +176,7 @@ def _new_row(
     provider_id: str | None,
     key: str,
     now: datetime,
+    compliance: bool = False,
 ) -> dict[str, object]:
     """A new message row at ``now``, its encoding and segments counted from ``body``."""
     count = count_segments(body)
@@ -176,6 +198,10 @@ def _new_row(
         "updated_at": now,
         "sent_at": None,
         "delivered_at": None,
+        "send_attempts": 0,
+        "first_sending_at": None,
+        "sending_at": None,
+        "compliance": compliance,
     }
 
 
@@ -187,6 +213,7 @@ def record_outbound(
     body: str,
     idempotency_key: str,
     default_region: str | None = None,
+    compliance: bool = False,
     now: datetime,
 ) -> MessageRow:
     """Record a text to send at ``now``, ``queued`` with no provider yet; returns its row.
@@ -194,6 +221,8 @@ def record_outbound(
     ``to`` is normalised to E.164 (raising :class:`workflows.phones.InvalidPhoneNumber`);
     ``from_`` is kept as given, since it may be a short code or a sender id. The same
     ``idempotency_key`` again (a re-run event) records nothing and returns the first row.
+    ``compliance`` marks a text the law requires (STOP confirmation, HELP), which the hourly
+    cap on automated texts does not count.
     """
     number = normalize_number(to, default_region)
     row = _new_row(
@@ -207,6 +236,7 @@ def record_outbound(
         provider_id=None,
         key=idempotency_key,
         now=now,
+        compliance=compliance,
     )
     new_id = conn.execute(_NEW_MESSAGE[conn.dialect.name], row).scalar()
     if new_id is not None:
@@ -355,6 +385,123 @@ def mark_sent(
             return False
     _advance(conn, messages.c.id == message_id, first, None, now)
     return True
+
+
+_OPTED_OUT = select(opt_outs.c.number).where(opt_outs.c.number == messages.c.to_number).exists()
+_SENDABLE = ("queued", "sending")
+
+
+SendRefusal = Literal["not_sendable", "opted_out", "over_cap"]
+"""Why :func:`mark_sending` refused: the message is sent or final already (nothing to do), its
+recipient opted out, or the hourly cap on automated texts is reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyCap:
+    """At most ``limit`` automated (non-compliance) texts handed to a provider in the hour
+    before a send."""
+
+    limit: int
+
+
+def mark_sending(
+    conn: Connection,
+    message_id: int,
+    *,
+    compliance: bool,
+    cap: HourlyCap | None = None,
+    now: datetime,
+) -> int | SendRefusal:
+    """Record that a call to the provider for outbound message ``message_id`` starts at
+    ``now``: status ``sending``, one more ``send_attempts``, ``first_sending_at`` (kept from
+    the first call) and ``sending_at``. Returns the attempt's number (1 for the first call).
+
+    Nothing changes, and the reason is returned instead, when the message must not be sent:
+    it has a provider id or a final status (``not_sendable``), its recipient is opted out
+    (``opted_out``; unless ``compliance``: a STOP's own confirmation) or ``cap`` is reached
+    (``over_cap``; compliance texts are not capped). Both are checked in this very statement,
+    so a STOP committed before it wins, and processes sending at once share one count.
+    """
+    conditions: list[ColumnElement[bool]] = [
+        messages.c.id == message_id,
+        messages.c.direction == "outbound",
+        messages.c.provider_id.is_(None),
+        messages.c.status.in_(_SENDABLE),
+    ]
+    if not compliance:
+        conditions.append(~_OPTED_OUT)
+        if cap is not None:
+            conditions.append(_sent_in_the_hour(now, message_id) < cap.limit)
+    attempt = conn.execute(
+        update(messages)
+        .where(*conditions)
+        .values(
+            status="sending",
+            send_attempts=messages.c.send_attempts + 1,
+            first_sending_at=func.coalesce(messages.c.first_sending_at, now),
+            sending_at=now,
+            updated_at=now,
+        )
+        .returning(messages.c.send_attempts)
+    ).scalar()
+    if attempt is not None:
+        return int(attempt)
+    state = conn.execute(
+        select(messages.c.provider_id, messages.c.status, _OPTED_OUT.label("opted_out")).where(
+            messages.c.id == message_id, messages.c.direction == "outbound"
+        )
+    ).first()
+    if state is None or state.provider_id is not None or state.status not in _SENDABLE:
+        return "not_sendable"
+    return "opted_out" if state.opted_out and not compliance else "over_cap"
+
+
+_COUNTED = messages.alias("counted")
+
+
+def _sent_in_the_hour(now: datetime, message_id: int) -> Any:
+    """The automated texts (but ``message_id``) first tried in the hour before ``now``."""
+    return (
+        select(func.count())
+        .select_from(_COUNTED)
+        .where(
+            _COUNTED.c.first_sending_at > now - HOUR,
+            _COUNTED.c.direction == "outbound",
+            _COUNTED.c.compliance.is_(False),
+            _COUNTED.c.id != message_id,
+        )
+        .scalar_subquery()
+    )
+
+
+def mark_not_sent(conn: Connection, message_id: int, *, now: datetime) -> bool:
+    """Move message ``message_id`` from ``sending`` back to ``queued``: its last call to the
+    provider surely created nothing, so the next attempt need not look it up first."""
+    changed = conn.execute(
+        update(messages)
+        .where(
+            messages.c.id == message_id,
+            messages.c.status == "sending",
+            messages.c.provider_id.is_(None),
+        )
+        .values(status="queued", updated_at=now)
+    ).rowcount
+    return bool(changed)
+
+
+def automated_texts_since(conn: Connection, since: datetime) -> int:
+    """How many outbound texts other than compliance texts were first handed to a provider
+    (or tried) after ``since``: what the hourly cap on automated texts counts."""
+    query = (
+        select(func.count())
+        .select_from(messages)
+        .where(
+            messages.c.first_sending_at > since,
+            messages.c.direction == "outbound",
+            messages.c.compliance.is_(False),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def mark_failed(

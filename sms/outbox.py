@@ -11,13 +11,15 @@ with the full number and body: this is the admin's own terminal, not a log.
 The outbound row must already exist (the caller recorded it with
 :func:`sms.messages.record_outbound`, under the key it passes as ``idempotency_key``); the
 outbox only marks it, so a send repeated with the same key (a retried job) prints nothing
-more and answers with the first provider id.
+more and answers with the first provider id. For the same reason its lookup
+(:meth:`OutboxProvider.find_sent`) is that row's provider id, if it has one.
 """
 
 from __future__ import annotations
 
 import sys
 import uuid
+from datetime import datetime
 from typing import TextIO
 
 from sqlalchemy import Connection
@@ -77,6 +79,14 @@ class OutboxProvider:
         return SentSms(
             provider_id=row.provider_id or provider_id, status="sent", segments=row.segments
         )
+
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> list[SentSms]:
+        """The message recorded under ``message.idempotency_key``, if the outbox printed it
+        (``since`` does not matter: the outbox keeps its own record)."""
+        row = await self._db.read(lambda conn: message_by_key(conn, message.idempotency_key))
+        if row is None or row.provider_id is None or row.provider != OUTBOX:
+            return []
+        return [SentSms(provider_id=row.provider_id, status="sent", segments=row.segments)]
 
     async def close(self) -> None:
         """Nothing to release: the database belongs to the caller."""

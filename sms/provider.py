@@ -1,13 +1,15 @@
 """The interface every SMS provider implements (Twilio, the local outbox, test fakes).
 
-A provider hands one text to a carrier-facing API and reports what the API said; it does
-not retry, schedule or check opt-outs. Failures are the :mod:`sms.errors` tree, so the
-caller decides from the exception's class alone whether a retry makes sense.
+A provider hands one text to a carrier-facing API and reports what the API said, and can look
+up the texts it already created; it does not retry, schedule or check opt-outs. Failures are
+the :mod:`sms.errors` tree, so the caller decides from the exception's class alone whether a
+retry makes sense, and whether it must look the text up before sending it again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 __all__ = ["OutgoingSms", "SentSms", "SmsProvider"]
@@ -17,8 +19,9 @@ __all__ = ["OutgoingSms", "SentSms", "SmsProvider"]
 class OutgoingSms:
     """One text to send.
 
-    ``idempotency_key`` must be the same on every attempt to send the same text (e.g. the
-    job's dedupe key), so a retry after a lost response cannot send it twice.
+    ``idempotency_key`` is the same on every attempt to send the same text (the message's
+    key): providers that keep their own record (the outbox) use it; Twilio cannot, so the
+    sender looks a text up by its fields after an unclear outcome instead.
     ``status_callback`` is the URL the provider posts delivery updates to, if any.
     """
 
@@ -31,10 +34,10 @@ class OutgoingSms:
 
 @dataclass(frozen=True, slots=True)
 class SentSms:
-    """What the provider said when it accepted a text.
+    """What the provider said when it accepted a text (or what its lookup found).
 
     ``provider_id`` is its id for the message (Twilio's ``SM...`` sid), ``status`` its
-    first status (usually ``"queued"``), ``segments`` how many segments it will bill, when
+    status then (usually ``"queued"``), ``segments`` how many segments it will bill, when
     it says so.
     """
 
@@ -48,6 +51,12 @@ class SmsProvider(Protocol):
 
     async def send(self, message: OutgoingSms) -> SentSms:
         """Hand ``message`` to the provider."""
+        ...
+
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> list[SentSms]:
+        """The messages the provider created for ``message`` (same recipient, sender and body)
+        at or after ``since``, oldest first; used after an unclear outcome
+        (:class:`sms.errors.SendOutcomeUnknown`) before sending again."""
         ...
 
     async def close(self) -> None:

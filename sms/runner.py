@@ -9,7 +9,8 @@ Keys make every effect happen once: a text is keyed ``run:<run>:<turn>:<n>``, a 
 ``timer:<run>:<turn>``; a turn is saved only if the run still expects it.
 
 *Automated* turns (started by a post-call event, or woken by a timer) respect the quiet
-hours of the workflow's ``hours`` schedule: their texts are due when the quiet hours end.
+hours of the workflow's ``hours`` schedule: their texts are due when the quiet hours end, and
+carry the schedule's name so that the send job checks the quiet hours again when they leave.
 Turns that answer the contact's own text go out at once.
 """
 
@@ -168,6 +169,9 @@ class MessageRunner:
     ) -> None:
         plan = plan_turn(turn.instructions)
         due = self._quiet_until(workflow, inputs)
+        # The send job checks these quiet hours again when the text leaves (a retry or a
+        # backlog may come due at night); texts answering the contact are not held.
+        hours = workflow.spec.hours if inputs.automated else None
         contact, business = conversation.contact_number, conversation.business_number
         for index, text in enumerate(plan.texts):
             try:
@@ -178,6 +182,7 @@ class MessageRunner:
                     body=text.body,
                     key=f"run:{run.id}:{turn_number}:{index}",
                     due_at=due,
+                    hours=hours,
                     now=inputs.now,
                 )
             except InvalidPhoneNumber as error:

@@ -1,15 +1,10 @@
 """Sends texts through Twilio's Messages API with the twilio library's async client.
 
-:class:`TwilioSmsProvider` calls ``client.messages.create_async(...)`` on a twilio
-``Client`` whose HTTP client is a small subclass of ``AsyncTwilioHttpClient``
-(twilio 9.13), because the library offers no per-request header and no response headers
-on its exceptions. The subclass changes only this, for every request it makes:
+:class:`TwilioSmsProvider` calls ``client.messages.create_async(...)`` (and, to look a text
+up, ``client.messages.stream_async(...)``) on a twilio ``Client`` whose HTTP client is a small
+subclass of ``AsyncTwilioHttpClient`` (twilio 9.13), because the library offers no response
+headers on its exceptions. The subclass changes only this, for every request it makes:
 
-- it adds ``I-Twilio-Idempotency-Token: <OutgoingSms.idempotency_key>`` (the header name
-  Twilio itself puts on the webhook requests it sends). A provider that honours it (the test
-  stub does) answers a retried send whose response was lost with the first message instead
-  of sending a second one. Twilio's REST API does not document honouring it, so against
-  Twilio itself "never twice" must not rely on this header alone (the send job has to);
 - it sends the Basic credentials as an ``Authorization`` header (aiohttp's
   ``encode_basic_auth``) instead of the deprecated ``aiohttp.BasicAuth`` the library uses,
   so no ``DeprecationWarning`` is raised;
@@ -18,8 +13,23 @@ on its exceptions. The subclass changes only this, for every request it makes:
 - it keeps the ``Retry-After`` header of the response, which becomes
   :attr:`TransientSmsError.retry_after`.
 
+Twilio creates a new message for every create request (its REST API honours no idempotency
+header), so failures are sorted by whether a message may exist (:mod:`sms.errors`): a 4xx
+refusal or a connection that could not be opened created nothing (:class:`TransientSmsError`,
+:class:`PermanentSmsError`, :class:`CredentialsRefused`); a timeout, a connection lost after
+the request was sent, a 5xx or an unreadable 2xx may have (:class:`SendOutcomeUnknown`), and
+the sender then calls :meth:`~TwilioSmsProvider.find_sent` before sending again.
+
+:meth:`~TwilioSmsProvider.find_sent` lists the messages from our number to the recipient,
+newest first, in small pages (``GET .../Messages.json?To=&From=&PageSize=``), and keeps those
+with the same body created at or after ``since``; when more than :data:`LOOKUP_LIMIT` messages
+went to the recipient since then, it says it cannot tell (a :class:`TransientSmsError`)
+rather than "not found", which would send the text again. It does not filter on
+``DateSent``: that is a day-precision date set only once Twilio has sent the message, so a
+message still ``queued`` or ``accepted`` would not match it.
+
 The send in progress reaches the HTTP client through a context variable, so concurrent
-sends (each in its own task) never see each other's key.
+sends (each in its own task) never see each other's Retry-After.
 
 ``api_base_url`` replaces ``https://api.twilio.com`` (Twilio-compatible providers, or the
 local stub in tests): requests go to
@@ -27,16 +37,17 @@ local stub in tests): requests go to
 ``TWILIO_EDGE`` / ``TWILIO_REGION`` are ignored, since the library would splice them into
 the host name.
 
-The aiohttp session needs a running event loop, so it is created on the first
-:meth:`~TwilioSmsProvider.send` (or on entering ``async with``), and
-:meth:`~TwilioSmsProvider.close` closes it.
+The aiohttp session needs a running event loop, so it is created on the first request (or on
+entering ``async with``), and :meth:`~TwilioSmsProvider.close` closes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -45,34 +56,41 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from ringflow.clock import Clock, system_clock
 from sms.errors import (
     OPTED_OUT_CODE,
+    CredentialsRefused,
     PermanentSmsError,
     RecipientOptedOut,
+    SendOutcomeUnknown,
     SmsError,
     TransientSmsError,
 )
 from sms.provider import OutgoingSms, SentSms
 
-__all__ = ["IDEMPOTENCY_HEADER", "TwilioSmsProvider"]
+__all__ = ["LOOKUP_LIMIT", "LOOKUP_PAGE_SIZE", "TwilioSmsProvider"]
 
-IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
-"""The request header that carries a send's idempotency key (see the module docstring)."""
+LOOKUP_PAGE_SIZE: Final = 20
+"""Messages per page when looking a text up (the newest few are almost always enough)."""
+LOOKUP_LIMIT: Final = 200
+"""At most this many messages from our number to the recipient are read in one lookup."""
 
-_LIBRARY_PREFIX: Final = "Unable to create record: "
+_LIBRARY_PREFIXES: Final = ("Unable to create record: ", "Unable to fetch page: ")
 
 
 @dataclass
 class _Exchange:
-    """One send as its HTTP client sees it: the key to send, when it started (an HTTP-date
-    Retry-After counts from then), the Retry-After it got back."""
+    """One request as its HTTP client sees it: when it started (an HTTP-date Retry-After
+    counts from then), the Retry-After it got back."""
 
-    idempotency_key: str
     started: datetime
     retry_after: float | None = None
 
@@ -83,7 +101,7 @@ _EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
 
 
 class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
-    """``AsyncTwilioHttpClient`` plus idempotency header, header auth, timeout, Retry-After."""
+    """``AsyncTwilioHttpClient`` plus header auth, a timeout and Retry-After."""
 
     async def request(
         self,
@@ -98,8 +116,6 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships 
     ) -> Any:
         headers = dict(headers or {})
         exchange = _EXCHANGE.get()
-        if exchange is not None:
-            headers[IDEMPOTENCY_HEADER] = exchange.idempotency_key
         if auth is not None:
             headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
         response = await super().request(
@@ -142,18 +158,42 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None
 def _error_for(status: int, code: int | None, message: str, retry_after: float | None) -> SmsError:
     if code == OPTED_OUT_CODE:
         return RecipientOptedOut(message, status=status)
-    if status in (408, 429) or status >= 500:
+    if status >= 500:
+        # Twilio (or a proxy in front of it) failed while handling the request: it may have
+        # created the message before failing.
+        return SendOutcomeUnknown(message, status=status, retry_after=retry_after)
+    if status in (408, 429):
         return TransientSmsError(message, status=status, retry_after=retry_after)
     if status in (401, 403):
-        # Our credentials, not this text: every text fails alike until an admin fixes the
-        # settings, so keep the texts and retry them rather than failing each one for good.
-        return TransientSmsError(
-            f"Twilio refused our credentials ({message}): check TWILIO_ACCOUNT_SID and "
-            "TWILIO_AUTH_TOKEN",
+        # Our credentials, not this text: every text fails alike until an admin fixes them.
+        return CredentialsRefused(
+            f"Twilio refused our credentials (HTTP {status}"
+            + ("" if code is None else f", code {code}")
+            + f": {message}): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
             status=status,
-            retry_after=retry_after,
         )
     return PermanentSmsError(message, code=code, status=status)
+
+
+def _page_error(exc: TwilioException, retry_after: float | None) -> SmsError:
+    """The error of a list page that was not 200 (the library raises a bare
+    ``TwilioException("Unable to fetch page", response)`` for it)."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        return TransientSmsError(f"the Twilio API failed a lookup: {exc}")
+    code, message = None, f"HTTP {status}"
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        body = json.loads(str(getattr(response, "text", "")))
+        code, message = body.get("code"), str(body.get("message") or message)
+    return _error_for(status, code if isinstance(code, int) else None, message, retry_after)
+
+
+def _connection_error(exc: BaseException, doing: str) -> SmsError:
+    """A failure without an answer: clear if no connection was ever made, unclear otherwise."""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return TransientSmsError(f"could not reach the Twilio API to {doing}: {exc!r}")
+    return SendOutcomeUnknown(f"no answer from the Twilio API to {doing}: {exc!r}")
 
 
 def _segments(value: object) -> int | None:
@@ -224,28 +264,78 @@ class TwilioSmsProvider:
         options: dict[str, str] = {}
         if message.status_callback is not None:
             options["status_callback"] = message.status_callback
-        exchange = _Exchange(message.idempotency_key, self._clock())
+        async with self._exchange("send a text") as exchange:
+            try:
+                created = await messages.create_async(
+                    to=message.to, from_=message.from_, body=message.body, **options
+                )
+            except ValueError as exc:  # a 2xx whose body is not JSON
+                raise SendOutcomeUnknown(f"unreadable answer from the Twilio API: {exc}") from exc
+        del exchange
+        if not created.sid or not created.status:
+            raise SendOutcomeUnknown("the Twilio API accepted the message but gave no sid/status")
+        return SentSms(str(created.sid), str(created.status), _segments(created.num_segments))
+
+    async def find_sent(self, message: OutgoingSms, *, since: datetime) -> list[SentSms]:
+        """The messages Twilio created from ``message.from_`` to ``message.to`` with
+        ``message.body`` at or after ``since``, oldest first (see the module docstring)."""
+        messages = self._twilio().messages
+        found: list[SentSms] = []
+        async with self._exchange("look a text up"):
+            try:
+                listed = await messages.stream_async(
+                    to=message.to,
+                    from_=message.from_,
+                    limit=LOOKUP_LIMIT,
+                    page_size=LOOKUP_PAGE_SIZE,
+                )
+                read, complete = 0, False
+                async for record in listed:
+                    read += 1
+                    created = record.date_created
+                    if not isinstance(created, datetime):
+                        continue
+                    if created < since:
+                        complete = True  # newest first: every later one is older still
+                        break
+                    if record.body == message.body and record.sid:
+                        status = str(record.status or "queued")
+                        found.append(
+                            SentSms(str(record.sid), status, _segments(record.num_segments))
+                        )
+            except ValueError as exc:
+                raise TransientSmsError(f"unreadable answer from the Twilio API: {exc}") from exc
+        if read >= LOOKUP_LIMIT and not complete:
+            # The one we look for may be further down: saying "not found" could send it twice.
+            raise TransientSmsError(
+                f"lookup inconclusive: more than {LOOKUP_LIMIT} messages to this number since "
+                f"{since.isoformat()}"
+            )
+        found.reverse()
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _exchange(self, doing: str) -> AsyncIterator[_Exchange]:
+        """One request to Twilio, its failures as the :mod:`sms.errors` tree."""
+        exchange = _Exchange(self._clock())
         token = _EXCHANGE.set(exchange)
         try:
-            created = await messages.create_async(
-                to=message.to, from_=message.from_, body=message.body, **options
-            )
+            yield exchange
         except TwilioRestException as exc:
-            text = str(exc.msg).removeprefix(_LIBRARY_PREFIX)
+            text = str(exc.msg)
+            for prefix in _LIBRARY_PREFIXES:
+                text = text.removeprefix(prefix)
             status, code = int(exc.status), exc.code
             raise _error_for(status, code, text, exchange.retry_after) from exc
         except TwilioServiceException as exc:
             text = str(exc.detail or exc.title)
             raise _error_for(int(exc.status), exc.code, text, exchange.retry_after) from exc
+        except TwilioException as exc:  # a list page answered with an error
+            raise _page_error(exc, exchange.retry_after) from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise TransientSmsError(f"no answer from the Twilio API: {exc!r}") from exc
-        except ValueError as exc:  # a 2xx whose body is not JSON
-            raise TransientSmsError(f"unreadable answer from the Twilio API: {exc}") from exc
+            raise _connection_error(exc, doing) from exc
         finally:
             _EXCHANGE.reset(token)
-        if not created.sid or not created.status:
-            raise TransientSmsError("the Twilio API accepted the message but gave no sid/status")
-        return SentSms(str(created.sid), str(created.status), _segments(created.num_segments))
 
     async def close(self) -> None:
         """Close the HTTP session; the provider cannot send afterwards."""

@@ -1,7 +1,9 @@
 """A stand-in for Twilio's REST API (the Messages resource) on a loopback port.
 
 :class:`TwilioApiStub` is an aiohttp server on ``127.0.0.1`` (port 0, so the OS picks one)
-that answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` the way Twilio does:
+that answers like Twilio does:
+
+``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (create a message)
 
 - HTTP Basic auth with the stub's account SID and auth token, else 401 (code 20003);
   another account's path gives 404 (code 20404); a form without ``To``, ``From`` or
@@ -10,14 +12,32 @@ that answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` the way Tw
   empty: a Message resource (``sid`` "SM" + 32 hex digits, ``status`` "queued",
   ``num_segments`` from :func:`sms.segments.count_segments`, RFC 2822 dates, ``uri``...);
 - errors carry Twilio's JSON body ``{"code", "message", "more_info", "status"}`` and a 429
-  may carry ``Retry-After``; a scripted answer can be held back (``delay``) to test timeouts;
-- ``I-Twilio-Idempotency-Token``: a token that already got a 201 gets the very same 201
-  again, without consuming the script or accepting a second message (as a provider that
-  honours the token would; Twilio's REST API does not document it, so tests that count
-  duplicates look at ``accepted`` and at the tokens of ``requests``).
+  may carry ``Retry-After``;
+- every 201 creates a NEW message, like Twilio: nothing is deduplicated, whatever headers the
+  request carries (Twilio's REST API does not honour ``I-Twilio-Idempotency-Token``);
+- a 201 can be *stalled* (the message is created at once, its answer comes ``delay`` seconds
+  later: past a client's timeout, the client never learns the SID) or *lost* (``drop``: the
+  message is created and the connection closed without an answer). :attr:`answer_delay`
+  stalls every unscripted 201.
 
-Every request is recorded in :attr:`TwilioApiStub.requests` (form, headers, credentials);
-:attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per accepted message.
+``GET /2010-04-01/Accounts/{AccountSid}/Messages.json`` (list messages)
+
+- filters ``To``, ``From`` and ``DateSent`` / ``DateSent<`` / ``DateSent>`` (Twilio's
+  ``DateSent=``, ``DateSent<=`` and ``DateSent>=``: GMT dates, day precision, matched against
+  the day the message was *sent*, so a message still ``queued`` has no ``date_sent`` and
+  matches no ``DateSent`` filter); ``PageSize`` (default 50, at most 1000) and ``Page``;
+- newest first (by ``date_created``), in Twilio's list format (``messages``, ``page``,
+  ``page_size``, ``uri``, ``next_page_uri``...), so the twilio library's
+  ``messages.list_async(...)`` / ``stream_async(...)`` read it as they read Twilio's.
+
+A message counts as sent (``status`` "sent", ``date_sent`` set) once ``send_delay`` seconds of
+the stub's clock have passed since it was created; with ``send_delay=None`` messages stay
+``queued``. The stub's clock (``clock``, default the system's) stamps ``date_created``: give it
+the server's clock when the server's clock is moved.
+
+Every request is recorded in :attr:`TwilioApiStub.requests` (form, query, headers,
+credentials); :attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per message
+created, duplicates included.
 """
 
 from __future__ import annotations
@@ -32,20 +52,21 @@ import socket
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from types import TracebackType
 from typing import Final, Self
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ringflow.clock import Clock, system_clock
 from sms.segments import count_segments
 
 __all__ = [
     "ACCOUNT_SID",
     "AUTH_TOKEN",
-    "IDEMPOTENCY_HEADER",
     "AcceptedMessage",
     "RecordedRequest",
     "ScriptedResponse",
@@ -54,12 +75,14 @@ __all__ = [
 
 ACCOUNT_SID: Final = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN: Final = "twilio-stub-auth-token-0123456789"
-IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
 API_VERSION: Final = "2010-04-01"
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 1000
 
 _DEFAULT_ERRORS: Final[Mapping[int, tuple[int, str]]] = {
     400: (21211, "Invalid 'To' Phone Number"),
     401: (20003, "Authenticate"),
+    403: (20003, "Permission Denied"),
     404: (20404, "The requested resource was not found"),
     429: (20429, "Too Many Requests"),
     500: (20500, "Internal Server Error"),
@@ -78,25 +101,21 @@ class RecordedRequest:
     path: str
     headers: CIMultiDictProxy[str]
     form: Mapping[str, str]
+    query: Mapping[str, str]
     auth: tuple[str, str] | None
     """The Basic credentials (user, password), or None."""
-
-    @property
-    def idempotency_token(self) -> str | None:
-        """The ``I-Twilio-Idempotency-Token`` header, if sent."""
-        return self.headers.get(IDEMPOTENCY_HEADER)
 
 
 @dataclass(frozen=True, slots=True)
 class AcceptedMessage:
-    """A message the stub accepted (answered 201 for the first time)."""
+    """A message the stub created (one per 201 it decided on, answered or not)."""
 
     sid: str
     to: str
     from_: str
     body: str
     status_callback: str | None
-    idempotency_token: str | None
+    created: datetime
     resource: Mapping[str, object]
     """The JSON body of the 201."""
 
@@ -110,6 +129,7 @@ class ScriptedResponse:
     message: str | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    drop: bool = False
 
 
 def _error_body(status: int, code: int | None, message: str | None) -> dict[str, object]:
@@ -139,16 +159,36 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if colon else None
 
 
+def _day(value: str) -> date:
+    """A ``DateSent`` filter's day: ``YYYY-MM-DD``, or the date part of an ISO 8601 time (the
+    twilio library sends ``YYYY-MM-DDTHH:MM:SSZ``; Twilio reads only the date)."""
+    return date.fromisoformat(value.strip()[:10])
+
+
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
+
+
 class TwilioApiStub:
     """Twilio's Messages API on a loopback port; use ``async with`` or start()/close()."""
 
-    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+    def __init__(
+        self,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
+        *,
+        clock: Clock = system_clock,
+        send_delay: float | None = 0.0,
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.clock = clock
+        self.send_delay = send_delay
+        self.answer_delay = 0.0
+        """Seconds every unscripted 201 is held back after its message was created."""
         self.requests: list[RecordedRequest] = []
         self.accepted: list[AcceptedMessage] = []
         self._script: deque[ScriptedResponse] = deque()
-        self._by_token: dict[str, bytes] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
@@ -161,15 +201,28 @@ class TwilioApiStub:
         return f"http://127.0.0.1:{self._port}"
 
     @property
+    def messages_path(self) -> str:
+        """The path of the Messages resource of the stub's account."""
+        return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+    @property
     def messages_url(self) -> str:
         """The full URL of the Messages resource of the stub's account."""
-        return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+        return self.base_url + self.messages_path
 
     @property
     def open_connections(self) -> int:
         """HTTP connections currently open to the stub (keep-alive ones included)."""
         server = self._runner.server if self._runner is not None else None
         return 0 if server is None else len(server.connections)
+
+    def creations(self) -> list[RecordedRequest]:
+        """The requests that asked to create a message (POSTs to the Messages resource)."""
+        return [r for r in self.requests if r.method == "POST" and r.path == self.messages_path]
+
+    def lookups(self) -> list[RecordedRequest]:
+        """The requests that listed messages (GETs of the Messages resource)."""
+        return [r for r in self.requests if r.method == "GET" and r.path == self.messages_path]
 
     def respond(
         self,
@@ -179,12 +232,15 @@ class TwilioApiStub:
         message: str | None = None,
         retry_after: float | None = None,
         delay: float = 0.0,
+        drop: bool = False,
     ) -> None:
-        """Queue the answer to the next valid request (201 accepts the message).
+        """Queue the answer to the next valid create request (201 creates the message).
 
-        ``delay`` holds the answer back that many seconds (or until the stub closes).
+        ``delay`` holds the answer back that many seconds (or until the stub closes); a 201's
+        message is created before the wait. ``drop`` closes the connection instead of
+        answering (after creating the message, for a 201).
         """
-        self._script.append(ScriptedResponse(status, code, message, retry_after, delay))
+        self._script.append(ScriptedResponse(status, code, message, retry_after, delay, drop))
 
     async def start(self) -> Self:
         """Listen on a free loopback port."""
@@ -217,19 +273,25 @@ class TwilioApiStub:
     ) -> None:
         await self.close()
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         posted = await request.post()
         form = {key: value for key, value in posted.items() if isinstance(value, str)}
         auth = _basic_credentials(request.headers.get("Authorization"))
         recorded = RecordedRequest(
-            request.method, request.path, CIMultiDictProxy(CIMultiDict(request.headers)), form, auth
+            request.method,
+            request.path,
+            CIMultiDictProxy(CIMultiDict(request.headers)),
+            form,
+            dict(request.query),
+            auth,
         )
         self.requests.append(recorded)
         if auth != (self.account_sid, self.auth_token):
             return self._error(401)
-        expected = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
-        if request.method != "POST" or request.path != expected:
+        if request.path != self.messages_path or request.method not in ("GET", "POST"):
             return self._error(404, message=f"The requested resource {request.path} was not found")
+        if request.method == "GET":
+            return self._list(request)
         for field, code, text in (
             ("To", 21604, "A 'To' phone number is required."),
             ("From", 21603, "A 'From' phone number is required."),
@@ -237,25 +299,33 @@ class TwilioApiStub:
         ):
             if not form.get(field):
                 return self._error(400, code=code, message=text)
-        token = recorded.idempotency_token
-        if token is not None and token in self._by_token:
-            return self._created(self._by_token[token])
-        scripted = self._script.popleft() if self._script else ScriptedResponse(201)
+        scripted = self._script.popleft() if self._script else None
+        if scripted is None:
+            scripted = ScriptedResponse(201, delay=self.answer_delay)
+        body = self._accept(form) if scripted.status == 201 else None
         if scripted.delay > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), scripted.delay)
-        if scripted.status != 201:
+        if scripted.drop:
+            return self._hang_up(request)
+        if body is None:
             return self._error(
                 scripted.status, scripted.code, scripted.message, scripted.retry_after
             )
-        body = self._accept(form, token)
-        if token is not None:
-            self._by_token[token] = body
-        return self._created(body)
+        return web.Response(status=201, body=body, content_type="application/json")
 
-    def _accept(self, form: Mapping[str, str], token: str | None) -> bytes:
+    @staticmethod
+    def _hang_up(request: web.Request) -> web.StreamResponse:
+        """Close the connection without an answer (the client sees it reset)."""
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return web.Response(status=500)  # never reaches the client: its connection is gone
+
+    def _accept(self, form: Mapping[str, str]) -> bytes:
         sid = "SM" + secrets.token_hex(16)
-        now = format_datetime(datetime.now(UTC).replace(microsecond=0))
+        created = self.clock().astimezone(UTC).replace(microsecond=0)
+        now = _rfc2822(created)
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         resource: dict[str, object] = {
             "account_sid": self.account_sid,
@@ -286,15 +356,85 @@ class TwilioApiStub:
                 from_=form["From"],
                 body=form["Body"],
                 status_callback=form.get("StatusCallback"),
-                idempotency_token=token,
+                created=created,
                 resource=resource,
             )
         )
         return json.dumps(resource).encode()
 
+    def _as_listed(self, message: AcceptedMessage, now: datetime) -> dict[str, object]:
+        """The message as the list shows it now: sent once ``send_delay`` has passed."""
+        resource = dict(message.resource)
+        if self.send_delay is not None:
+            sent_at = message.created + timedelta(seconds=self.send_delay)
+            if sent_at <= now:
+                resource.update(status="sent", date_sent=_rfc2822(sent_at))
+        return resource
+
+    def _list(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            size = int(query.get("PageSize", DEFAULT_PAGE_SIZE))
+            page = int(query.get("Page", 0))
+            days = {
+                name: _day(query[name])
+                for name in ("DateSent", "DateSent<", "DateSent>")
+                if name in query
+            }
+        except ValueError as error:
+            return self._error(400, code=20001, message=f"Invalid parameter: {error}")
+        if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
+            return self._error(400, code=20001, message="Invalid PageSize or Page")
+        now = self.clock()
+        listed = []
+        newest_first = sorted(
+            enumerate(self.accepted), key=lambda item: (item[1].created, item[0]), reverse=True
+        )
+        for _, message in newest_first:
+            if "To" in query and message.to != query["To"]:
+                continue
+            if "From" in query and message.from_ != query["From"]:
+                continue
+            resource = self._as_listed(message, now)
+            if days and not self._sent_within(resource, days):
+                continue
+            listed.append(resource)
+        chunk = listed[page * size : (page + 1) * size]
+        filters = {key: value for key, value in query.items() if key not in ("Page", "PageSize")}
+
+        def page_uri(number: int) -> str:
+            params = {**filters, "PageSize": str(size), "Page": str(number)}
+            return f"{self.messages_path}?{urlencode(params)}"
+
+        more = (page + 1) * size < len(listed)
+        body = {
+            "messages": chunk,
+            "end": page * size + max(len(chunk) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": page * size,
+            "uri": page_uri(page),
+        }
+        return web.json_response(body)
+
     @staticmethod
-    def _created(body: bytes) -> web.Response:
-        return web.Response(status=201, body=body, content_type="application/json")
+    def _sent_within(resource: Mapping[str, object], days: Mapping[str, date]) -> bool:
+        """Whether the message's sending day satisfies every ``DateSent`` filter."""
+        sent = resource.get("date_sent")
+        if not isinstance(sent, str):
+            return False  # not sent yet: Twilio's DateSent filters do not see it
+        day = parsedate_to_datetime(sent).astimezone(UTC).date()
+        for name, limit in days.items():
+            if name == "DateSent" and day != limit:
+                return False
+            if name == "DateSent<" and day > limit:  # Twilio's DateSent<=
+                return False
+            if name == "DateSent>" and day < limit:  # Twilio's DateSent>=
+                return False
+        return True
 
     @staticmethod
     def _error(

@@ -4,24 +4,30 @@ by delivery callbacks only; and ``ringflow messages``."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from ringflow.database import Database, open_database
+from ringflow.database import Database, open_database, stored_time
 from server import main
 from sms.db import messages
 from sms.messages import (
+    HOUR,
+    HourlyCap,
     MessageRow,
     apply_delivery_status,
+    automated_texts_since,
     format_messages,
+    mark_not_sent,
+    mark_sending,
     mark_sent,
     outbound_status,
     recent_messages,
     record_outbound,
 )
+from sms.optouts import opt_out
 from tests.clock import FrozenClock
 from workflows.phones import InvalidPhoneNumber
 
@@ -36,7 +42,9 @@ def db(migrated_db: Database) -> Database:
     return migrated_db
 
 
-async def record(db: Database, body: str = "Your table is ready.", key: str = "k1") -> MessageRow:
+async def record(
+    db: Database, body: str = "Your table is ready.", key: str = "k1", compliance: bool = False
+) -> MessageRow:
     return await db.write(
         lambda conn: record_outbound(
             conn,
@@ -44,6 +52,7 @@ async def record(db: Database, body: str = "Your table is ready.", key: str = "k
             from_="+15005550001",
             body=body,
             idempotency_key=key,
+            compliance=compliance,
             now=NOW,
         )
     )
@@ -193,6 +202,10 @@ def test_format_messages_shortens_bodies() -> None:
         updated_at=now,
         sent_at=now,
         delivered_at=now,
+        send_attempts=1,
+        first_sending_at=now,
+        sending_at=now,
+        compliance=False,
     )
     lines = format_messages([entry]).splitlines()
     assert lines[0].split() == [
@@ -246,3 +259,55 @@ def test_ringflow_messages_prints_the_table(
         "order",
         "shipped.",
     ]
+
+
+async def test_mark_sending_counts_attempts_and_keeps_the_first_time(db: Database) -> None:
+    message = await record(db)
+    later = NOW + timedelta(minutes=1)
+
+    assert await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=NOW)) == 1
+    assert await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=later)) == 2
+    stored = await row(db, message.id)
+    assert (stored.status, stored.send_attempts) == ("sending", 2)
+    assert stored.first_sending_at is not None
+    assert stored_time(stored.first_sending_at) == NOW
+    assert stored.sending_at is not None
+    assert stored_time(stored.sending_at) == later
+
+    assert await db.write(lambda c: mark_not_sent(c, message.id, now=later))
+    assert (await row(db, message.id)).status == "queued"
+    await db.write(lambda c: mark_sent(c, message.id, "twilio", SID, "queued", now=later))
+    assert (
+        await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=later))
+        == "not_sendable"
+    )
+    assert not await db.write(lambda c: mark_not_sent(c, message.id, now=later))
+
+
+async def test_mark_sending_refuses_an_opted_out_recipient_in_the_same_statement(
+    db: Database,
+) -> None:
+    message = await record(db)
+    await db.write(lambda c: opt_out(c, "+15005550006", "keyword", "STOP", now=NOW))
+
+    refused = await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=NOW))
+    confirmed = await db.write(lambda c: mark_sending(c, message.id, compliance=True, now=NOW))
+
+    assert (refused, confirmed) == ("opted_out", 1)
+
+
+async def test_mark_sending_counts_the_hourly_cap_without_compliance_texts(db: Database) -> None:
+    cap = HourlyCap(2)
+    ids = [(await record(db, key=f"k{n}", compliance=n == 1)).id for n in range(4)]
+
+    async def start(message_id: int, compliance: bool = False) -> int | str:
+        return await db.write(
+            lambda c: mark_sending(c, message_id, compliance=compliance, cap=cap, now=NOW)
+        )
+
+    assert await start(ids[0]) == 1
+    assert await start(ids[1], compliance=True) == 1  # not counted
+    assert await start(ids[2]) == 1
+    assert await start(ids[3]) == "over_cap"
+    assert await start(ids[0]) == 2  # a retry of a counted text is not refused by itself
+    assert await db.read(lambda c: automated_texts_since(c, NOW - HOUR)) == 2

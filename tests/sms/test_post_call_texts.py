@@ -196,8 +196,7 @@ async def test_a_429_then_201_sends_exactly_once(line: Line) -> None:
     await line.settled()
     assert len(line.stub.requests) == 2
     assert await line.texts() == [(CALLER, MISSED)]
-    tokens = {request.idempotency_token for request in line.stub.requests}
-    assert len(tokens) == 1  # the retry carries the first attempt's idempotency key
+    assert line.stub.lookups() == []  # a 429 created nothing: no lookup before the retry
 
 
 async def test_error_21610_is_not_retried_and_opts_the_number_out(line: Line) -> None:
@@ -228,6 +227,22 @@ async def test_a_text_due_in_quiet_hours_goes_out_when_they_end(line: Line) -> N
     await eventually(lambda: len(line.stub.accepted) == 1, what="the held text")
     # Worded for when it is read: at 8:00 the office opens "today", not "tomorrow".
     assert await line.texts() == [(CALLER, after_hours("today at 9:00"))]
+
+
+async def test_a_retry_that_comes_due_in_quiet_hours_waits_for_the_morning(line: Line) -> None:
+    line.clock.set(MONDAY_2130 - timedelta(minutes=31))  # 20:59: closed, not yet quiet
+    line.stub.respond(429, delay=1)  # answered once the clock below has moved on
+    await line.call()
+    await eventually(lambda: len(line.stub.requests) == 1, what="the first attempt")
+    line.clock.set(MONDAY_2130)  # so the retry comes due inside the quiet hours
+    await asyncio.sleep(0.6)  # a worker poll
+    await line.settled()
+    assert line.stub.accepted == []
+    assert len(line.stub.creations()) == 1
+
+    line.clock.set(TUESDAY_0800)
+    await eventually(lambda: len(line.stub.accepted) == 1, what="the held text")
+    assert len(line.stub.creations()) == 2
 
 
 async def test_five_missed_calls_in_ten_minutes_send_one_text(line: Line) -> None:

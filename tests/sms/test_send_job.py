@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database
@@ -71,7 +72,7 @@ async def count(db: Database, table: str) -> int:
     return int(await db.read(lambda conn: conn.execute(query).scalar_one()))
 
 
-async def test_a_queued_text_is_sent_once_with_its_key_as_token(
+async def test_a_queued_text_is_sent_once(
     db: Database, stub: TwilioApiStub, worker: JobWorker
 ) -> None:
     message_id = await queue(db)
@@ -82,7 +83,6 @@ async def test_a_queued_text_is_sent_once_with_its_key_as_token(
 
     (accepted,) = stub.accepted
     assert (accepted.to, accepted.from_, accepted.body) == (TO, FROM, BODY)
-    assert accepted.idempotency_token == "call:CA1:thanks"
     assert accepted.status_callback == CALLBACK
     row = await message(db)
     assert row.id == message_id
@@ -132,7 +132,8 @@ async def test_a_rate_limited_send_is_retried_and_sent_exactly_once(
     assert await worker.run_once() == 1
 
     (accepted,) = stub.accepted
-    assert [request.idempotency_token for request in stub.requests] == ["call:CA1:thanks"] * 2
+    assert len(stub.creations()) == 2
+    assert stub.lookups() == [], "a 429 created nothing: the retry sends without a lookup"
     row = await message(db)
     assert (row.status, row.provider_id) == ("sent", accepted.sid)
     assert await job_status(db) == "done"
@@ -233,7 +234,7 @@ async def test_the_server_runs_the_worker_with_twilio(
     worker.wake()
 
     for _ in range(200):  # up to 10 s
-        if (await message(server.db)).status != "queued":
+        if (await message(server.db)).status == "sent":
             break
         await asyncio.sleep(0.05)
 
@@ -262,3 +263,31 @@ def test_sms_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.twilio_api_base_url == "http://127.0.0.1:9999"
     assert settings.worker is False
     assert settings.job_lease_seconds == 2.5
+
+
+def test_send_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().allowed_countries is None  # default: the sending number's country
+    assert load_settings().sms_hourly_cap == 1000
+    monkeypatch.setenv("RINGFLOW_SMS_ALLOWED_COUNTRIES", " us, ca ,US")
+    monkeypatch.setenv("RINGFLOW_SMS_HOURLY_CAP", "250")
+    settings = load_settings()
+
+    assert settings.allowed_countries == frozenset({"US", "CA"})
+    assert settings.sms_hourly_cap == 250
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("RINGFLOW_SMS_ALLOWED_COUNTRIES", "US,XX", "unknown country codes XX"),
+        ("RINGFLOW_SMS_HOURLY_CAP", "0", "greater than or equal to 1"),
+    ],
+)
+def test_bad_send_limits_fail_at_start_with_their_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        load_settings()
+    assert name.removeprefix("RINGFLOW_").lower() in str(caught.value)
+    assert problem in str(caught.value)

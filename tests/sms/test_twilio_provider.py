@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from twilio.rest import Client
 
-from sms.errors import PermanentSmsError, RecipientOptedOut, SmsError, TransientSmsError
+from sms.errors import (
+    CredentialsRefused,
+    PermanentSmsError,
+    RecipientOptedOut,
+    SendOutcomeUnknown,
+    SmsError,
+    TransientSmsError,
+)
 from sms.provider import OutgoingSms, SentSms, SmsProvider
-from sms.twilio_provider import TwilioSmsProvider, parse_retry_after
+from sms.twilio_provider import LOOKUP_PAGE_SIZE, TwilioSmsProvider, parse_retry_after
 from tests.clock import FrozenClock
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioApiStub
 
@@ -36,7 +45,7 @@ async def test_send_returns_the_sid_status_and_segments(
     assert stub.accepted[0].resource["date_created"]
 
 
-async def test_request_carries_auth_form_and_idempotency_header(
+async def test_request_carries_auth_and_form(
     stub: TwilioApiStub, provider: TwilioSmsProvider
 ) -> None:
     await provider.send(TEXT)
@@ -51,8 +60,8 @@ async def test_request_carries_auth_form_and_idempotency_header(
         "Body": TEXT.body,
         "StatusCallback": TEXT.status_callback,
     }
-    assert request.headers["I-Twilio-Idempotency-Token"] == TEXT.idempotency_key
-    assert request.idempotency_token == TEXT.idempotency_key
+    # Twilio's REST API honours no idempotency header: none is sent, none is relied on.
+    assert "I-Twilio-Idempotency-Token" not in request.headers
 
 
 async def test_no_status_callback_sends_no_field(
@@ -95,13 +104,25 @@ async def test_other_400_is_permanent_with_twilio_code_and_message(
     assert "21211" in str(caught.value)
 
 
-async def test_wrong_credentials_are_retried_not_failed(stub: TwilioApiStub) -> None:
-    async with TwilioSmsProvider(ACCOUNT_SID, "wrong", api_base_url=stub.base_url) as sender:
-        with pytest.raises(TransientSmsError) as caught:
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_are_their_own_error(stub: TwilioApiStub, status: int) -> None:
+    if status == 401:
+        sender = TwilioSmsProvider(ACCOUNT_SID, "wrong", api_base_url=stub.base_url)
+    else:
+        stub.respond(403)
+        sender = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url)
+    async with sender:
+        with pytest.raises(CredentialsRefused) as caught:
             await sender.send(TEXT)
+        if status == 401:  # a lookup with wrong credentials is refused alike
+            with pytest.raises(CredentialsRefused):
+                await sender.find_sent(TEXT, since=NOW)
 
-    assert caught.value.status == 401
+    assert not isinstance(caught.value, TransientSmsError | PermanentSmsError)
+    assert caught.value.status == status
+    assert f"HTTP {status}, code 20003" in str(caught.value)
     assert "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN" in str(caught.value)
+    assert stub.accepted == []
 
 
 async def test_429_is_transient_with_retry_after(
@@ -116,12 +137,12 @@ async def test_429_is_transient_with_retry_after(
     assert caught.value.retry_after == 2.0
 
 
-async def test_500_is_transient_without_retry_after(
+async def test_500_is_an_unknown_outcome_without_retry_after(
     stub: TwilioApiStub, provider: TwilioSmsProvider
 ) -> None:
     stub.respond(500)
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(SendOutcomeUnknown) as caught:
         await provider.send(TEXT)
 
     assert caught.value.status == 500
@@ -140,17 +161,32 @@ async def test_retry_after_a_transient_error_is_accepted(
     assert [message.sid for message in stub.accepted] == [sent.provider_id]
 
 
-async def test_timeout_is_transient(stub: TwilioApiStub) -> None:
+async def test_a_201_stalled_past_the_timeout_is_an_unknown_outcome(stub: TwilioApiStub) -> None:
     stub.respond(201, delay=10)
     sender = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url, timeout=0.2)
     try:
-        with pytest.raises(TransientSmsError, match="no answer"):
+        with pytest.raises(SendOutcomeUnknown, match="no answer"):
             await asyncio.wait_for(sender.send(TEXT), 5)
     finally:
         await sender.close()
 
+    assert len(stub.accepted) == 1, "the stub created the message; only its answer was late"
 
-async def test_connection_refused_is_transient() -> None:
+
+async def test_an_answer_lost_after_the_message_was_created_is_an_unknown_outcome(
+    stub: TwilioApiStub, provider: TwilioSmsProvider
+) -> None:
+    stub.respond(201, drop=True)
+
+    with pytest.raises(SendOutcomeUnknown):
+        await provider.send(TEXT)
+
+    assert len(stub.accepted) == 1
+    (found,) = await provider.find_sent(TEXT, since=NOW - timedelta(minutes=1))
+    assert found.provider_id == stub.accepted[0].sid
+
+
+async def test_connection_refused_is_transient_and_clear() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -161,40 +197,88 @@ async def test_connection_refused_is_transient() -> None:
     finally:
         await sender.close()
 
+    assert not isinstance(caught.value, SendOutcomeUnknown), "nothing can have been created"
     assert caught.value.status is None
 
 
-async def test_same_idempotency_key_twice_is_one_message(
+async def test_the_same_text_twice_is_two_messages(
     stub: TwilioApiStub, provider: TwilioSmsProvider
 ) -> None:
     first = await provider.send(TEXT)
     second = await provider.send(TEXT)
-    other = await provider.send(
-        OutgoingSms(to=TEXT.to, from_=TEXT.from_, body=TEXT.body, idempotency_key="other")
-    )
 
-    assert second == first
-    assert other.provider_id != first.provider_id
-    assert len(stub.requests) == 3
-    assert [message.idempotency_token for message in stub.accepted] == [
-        TEXT.idempotency_key,
-        "other",
-    ]
+    assert second.provider_id != first.provider_id
+    assert [message.sid for message in stub.accepted] == [first.provider_id, second.provider_id]
 
 
-async def test_concurrent_sends_keep_their_own_keys(
+async def test_find_sent_finds_the_same_text_created_since_oldest_first(
     stub: TwilioApiStub, provider: TwilioSmsProvider
 ) -> None:
-    keys = [f"key-{n}" for n in range(5)]
-    texts = [
-        OutgoingSms(to=TEXT.to, from_=TEXT.from_, body=key, idempotency_key=key) for key in keys
-    ]
+    clock = FrozenClock(NOW)
+    stub.clock = clock
+    old = await provider.send(TEXT)  # an hour before the attempt looked up: not it
+    clock.advance(timedelta(hours=1))
+    other_body = OutgoingSms(to=TEXT.to, from_=TEXT.from_, body="Other", idempotency_key="o")
+    other_to = OutgoingSms(to="+15005550009", from_=TEXT.from_, body=TEXT.body, idempotency_key="t")
+    await provider.send(other_body)
+    await provider.send(other_to)
+    first = await provider.send(TEXT)
+    clock.advance(timedelta(seconds=30))
+    second = await provider.send(TEXT)
 
-    await asyncio.gather(*(provider.send(text) for text in texts))
+    found = await provider.find_sent(TEXT, since=clock.now - timedelta(minutes=5))
 
-    assert sorted((r.form["Body"], r.idempotency_token) for r in stub.requests) == [
-        (key, key) for key in keys
-    ]
+    assert [sent.provider_id for sent in found] == [first.provider_id, second.provider_id]
+    assert old.provider_id not in {sent.provider_id for sent in found}
+    assert {sent.status for sent in found} == {"sent"}  # the stub sent them at once
+    (lookup,) = stub.lookups()
+    assert lookup.query["To"] == TEXT.to
+    assert lookup.query["From"] == TEXT.from_
+    assert "DateSent>" not in lookup.query  # a queued message would not match it
+
+
+async def test_find_sent_reads_further_pages_while_they_are_recent(
+    stub: TwilioApiStub, provider: TwilioSmsProvider
+) -> None:
+    wanted = await provider.send(TEXT)
+    for number in range(LOOKUP_PAGE_SIZE * 2):  # newer texts to the same number
+        await provider.send(
+            OutgoingSms(TEXT.to, TEXT.from_, f"Reminder {number}", idempotency_key=f"r{number}")
+        )
+
+    (found,) = await provider.find_sent(TEXT, since=NOW - timedelta(minutes=5))
+
+    assert found.provider_id == wanted.provider_id
+    assert len(stub.lookups()) == 3
+
+
+async def test_a_queued_message_matches_no_date_sent_filter(stub: TwilioApiStub) -> None:
+    """Why the lookup filters on To and From only: Twilio's DateSent is set when sent."""
+    stub.send_delay = None  # every message stays queued
+    client = Client(ACCOUNT_SID, AUTH_TOKEN)
+    client.api.base_url = stub.base_url
+    client.edge = client.region = None
+    sender = TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url)
+    async with sender:
+        sent = await sender.send(TEXT)
+    today = stub.accepted[0].created.date()
+
+    def listed(**filters: object) -> list[str]:
+        """The SIDs the real (blocking) twilio client lists, run off the stub's loop."""
+        return [message.sid for message in client.messages.list(**filters)]
+
+    by_number = await asyncio.to_thread(client.messages.list, to=TEXT.to, from_=TEXT.from_)
+    midnight = datetime.combine(today, time(), tzinfo=UTC)
+
+    assert [message.sid for message in by_number] == [sent.provider_id]
+    assert by_number[0].status == "queued"
+    assert await asyncio.to_thread(listed, to=TEXT.to, date_sent_after=midnight) == []
+    stub.send_delay = 0.0  # now it counts as sent, on the day it was created
+    assert await asyncio.to_thread(listed, date_sent=midnight) == [sent.provider_id]
+    assert await asyncio.to_thread(listed, date_sent_after=midnight) == [sent.provider_id]
+    day_before = midnight - timedelta(days=1)
+    assert await asyncio.to_thread(listed, date_sent_before=day_before) == []
+    assert await asyncio.to_thread(listed, date_sent_after=midnight + timedelta(days=1)) == []
 
 
 async def test_close_closes_the_http_session(
@@ -245,6 +329,8 @@ def test_parse_retry_after() -> None:
 
 
 def test_error_tree() -> None:
+    assert issubclass(SendOutcomeUnknown, TransientSmsError)
+    assert not issubclass(CredentialsRefused, TransientSmsError | PermanentSmsError)
     assert issubclass(RecipientOptedOut, PermanentSmsError)
     assert issubclass(PermanentSmsError, SmsError)
     assert issubclass(TransientSmsError, SmsError)

@@ -47,7 +47,7 @@ class ClaimedJob:
 
     Delivery is at least once: a worker may die after a handler's side effect but before the
     job is marked done, and the job then runs again after its lease expires. Handlers make
-    their side effects idempotent with ``dedupe_key`` (e.g. as the provider's idempotency key)
+    their side effects idempotent with ``dedupe_key`` (e.g. as the key of the message to send)
     and can tell a repeat by ``attempts`` (1 on the first claim).
     """
 
@@ -247,6 +247,32 @@ def retry_later(
         "lease_owner": None,
         "lease_expires_at": None,
         "last_error": error[:MAX_ERROR_LENGTH],
+        "updated_at": moment,
+    }
+    return _fenced(conn, job_id, owner, attempt, values)
+
+
+def defer(
+    conn: Connection,
+    job_id: int,
+    owner: str,
+    reason: str,
+    due_at: datetime,
+    *,
+    attempt: int | None = None,
+    now: datetime,
+) -> bool:
+    """Queue the job again, due at ``due_at``, without counting the claim that deferred it as
+    an attempt (``attempts`` goes back by one); ``reason`` is kept in ``last_error``. False if
+    the lease is lost."""
+    moment = utc(now)
+    values = {
+        "status": "queued",
+        "due_at": utc(due_at),
+        "attempts": jobs.c.attempts - 1,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "last_error": reason[:MAX_ERROR_LENGTH],
         "updated_at": moment,
     }
     return _fenced(conn, job_id, owner, attempt, values)

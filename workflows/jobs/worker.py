@@ -7,7 +7,8 @@ and may look at ``job.attempts`` (1 on the first claim). A handler that outlives
 cancelled and counts as a transient failure, since another worker may claim the job by then.
 
 Outcomes: a handler that returns completes the job; ``PermanentJobError`` kills it at once
-(reason kept in ``last_error``); any other exception (``TransientJobError`` or anything
+(reason kept in ``last_error``); ``JobDeferred`` queues it again for the moment it names,
+without counting the claim as an attempt; any other exception (``TransientJobError`` or anything
 unexpected, the latter logged with its traceback) queues it again after the policy's backoff,
 until the job's ``max_attempts`` are used up and it is dead. A job whose kind has no handler is
 dead at once; so is a job claimed again after its last attempt's worker was lost.
@@ -23,7 +24,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
@@ -32,7 +33,7 @@ from sqlalchemy import Connection
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database
 from workflows.jobs import queue
-from workflows.jobs.errors import PermanentJobError, TransientJobError
+from workflows.jobs.errors import JobDeferred, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob
 from workflows.jobs.retry import RetryPolicy
 
@@ -208,6 +209,10 @@ class JobWorker:
             log.warning("job %d (%s) failed for good: %s", job.id, job.kind, error)
             await self._record(job, "dead", _describe(error))
             return
+        except JobDeferred as deferred:
+            log.info("job %d (%s) deferred to %s: %s", job.id, job.kind, deferred.until, deferred)
+            await self._record(job, "deferred", str(deferred), due=deferred.until)
+            return
         except Exception as error:
             if deadline.expired():
                 log.warning("job %d (%s) outlived its lease: cancelled", job.id, job.kind)
@@ -227,7 +232,12 @@ class JobWorker:
             await self._record(job, "queued", _describe(error))
 
     async def _record(
-        self, job: ClaimedJob, outcome: str, text: str = "", final: FinalWrite | None = None
+        self,
+        job: ClaimedJob,
+        outcome: str,
+        text: str = "",
+        final: FinalWrite | None = None,
+        due: datetime | None = None,
     ) -> None:
         now, owner, attempt = self._clock(), self._owner, job.attempts
 
@@ -238,9 +248,11 @@ class JobWorker:
                 return queue.complete(conn, job.id, owner, attempt=attempt, now=now)
             if outcome == "dead":
                 return queue.give_up(conn, job.id, owner, text, attempt=attempt, now=now)
+            if outcome == "deferred":
+                return queue.defer(conn, job.id, owner, text, due_at, attempt=attempt, now=now)
             return queue.retry_later(conn, job.id, owner, text, due_at, attempt=attempt, now=now)
 
-        due_at = now + self._policy.delay(job.attempts, self._rng)
+        due_at = due or now + self._policy.delay(job.attempts, self._rng)
         try:
             recorded = await self._db.write(work)
         except Exception:
