@@ -251,8 +251,11 @@ def keypress_jobs(
     """One ``Digits=1`` per call, posted (signed) to the action of the menu it was answered."""
     jobs = []
     for call, answer in zip(calls, answers, strict=True):
-        params = {**call_params(call_sid_of(call), "in-progress"), "Digits": "1"}
-        params["FinishedOnKey"] = ""
+        params = {
+            **call_params(call_sid_of(call), "in-progress"),
+            "Digits": "1",
+            "FinishedOnKey": "",
+        }
         jobs.append(signed_job(signer, gather_action(answer, base_url), params))
     return jobs
 
@@ -629,7 +632,7 @@ LOAD_BOUND_PCT = 90.0
 
 
 def notes(phases: Sequence[Phase]) -> list[str]:
-    """What makes a phase's figures suspect: failures, a busy server CPU, a saturated wrk."""
+    """What makes figures suspect: failures, other work on the server's CPU, a busy wrk."""
     lines = []
     for p in phases:
         where = f"  round {p.round}, {p.scenario}:"
@@ -641,15 +644,19 @@ def notes(phases: Sequence[Phase]) -> list[str]:
                 f"{where} wrk saw {p.wrk.socket_errors} socket errors and "
                 f"{p.wrk.timeouts} answers over its 10 s timeout"
             )
-        if p.other_pct > DISTURBED_PCT:
-            lines.append(
-                f"{where} other work took {p.other_pct:.0f} % of the server's CPU "
-                "(req/s understated; µs/req less affected)"
-            )
-        if p.wrk_pct > LOAD_BOUND_PCT:
-            lines.append(
-                f"{where} wrk used {p.wrk_pct:.0f} % of its CPU: it may have been the limit"
-            )
+    disturbed = [p.other_pct for p in phases if p.other_pct > DISTURBED_PCT]
+    if disturbed:
+        lines.append(
+            f"  other work took over {DISTURBED_PCT:.0f} % of the server's CPU in "
+            f"{len(disturbed)} of {len(phases)} phases (up to {max(disturbed):.0f} %): their "
+            "req/s are understated, and CPU per request is inflated too when it is much"
+        )
+    saturated = [p.wrk_pct for p in phases if p.wrk_pct > LOAD_BOUND_PCT]
+    if saturated:
+        lines.append(
+            f"  wrk used over {LOAD_BOUND_PCT:.0f} % of its CPU in {len(saturated)} phases (up "
+            f"to {max(saturated):.0f} %): the load generator may have been the limit"
+        )
     return lines
 
 

@@ -7,6 +7,7 @@ No timing here: the benchmark itself is ``python -m bench.webhooks`` (see bench/
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from bench.webhooks import (
     Phase,
     baseline_command,
     keypress_jobs,
+    notes,
     summarize,
 )
 from bench.wrk import (
@@ -302,7 +304,7 @@ def phase(scenario: str, number: int, rps: float, server_cpu_s: float) -> Phase:
         timeouts=0,
         status_errors=0,
         latency_us=((1000, 980), (50_000, 20)),
-        wrk_cpu_s=0.1,
+        wrk_cpu_s=0.2 * 1000 / rps,  # wrk at 20 % of its CPU
     )
     return Phase(scenario, number, 1000, result, server_cpu_s, 0.0, 1000 / rps + 0.1)
 
@@ -323,3 +325,21 @@ def test_ratios_are_taken_against_the_same_rounds_baselines() -> None:
     assert incoming.server_us == pytest.approx(510)  # all CPU over all requests
     assert (incoming.p50_ms, incoming.p99_ms) == (1.0, 50.0)  # both rounds' requests pooled
     assert summarize(BARE, phases).server_us == pytest.approx(55)
+
+
+def test_phases_with_other_work_on_the_server_cpu_or_failures_get_notes() -> None:
+    quiet = phase(BARE, 1, 10_000, 0.05)
+    disturbed = dataclasses.replace(phase(INCOMING, 1, 10_000, 0.5), other_cpu_s=0.05)
+    failed = dataclasses.replace(
+        phase(MENU, 1, 10_000, 0.2),
+        wrk=dataclasses.replace(quiet.wrk, answered=998, bad=1, first_bad="500 boom"),
+    )
+
+    lines = notes([quiet, disturbed, failed])
+
+    assert lines == [
+        "  round 1, aiohttp + VoiceResponse: 3 of 1000 requests failed, e.g. '500 boom'",
+        "  other work took over 10 % of the server's CPU in 1 of 3 phases (up to 25 %): their "
+        "req/s are understated, and CPU per request is inflated too when it is much",
+    ]
+    assert notes([quiet]) == []
