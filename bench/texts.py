@@ -68,18 +68,18 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bench.webhooks import (
+from bench.harness import (
     HOST,
     VOICE_PATH,
     BenchError,
     Job,
     Server,
-    _clear_ringflow_env,
-    _host,
     call_params,
+    clear_ringflow_env,
     client_session,
     fire,
     first_failure,
+    host_app,
     loads,
     make_signer,
     new_call_sid,
@@ -173,7 +173,7 @@ def serve_baseline(conn: Connection) -> None:
     from ringflow.logs import configure_logging
 
     configure_logging("WARNING")
-    asyncio.run(_host(conn, _baseline_app, None))
+    asyncio.run(host_app(conn, _baseline_app, None))
 
 
 class TimedStub(TwilioApiStub):
@@ -252,12 +252,12 @@ def serve_ringflow(
     """Child process: Ringflow with the bench's workflows, its job worker and Twilio provider."""
     from ringflow.logs import configure_logging
 
-    _clear_ringflow_env()
+    clear_ringflow_env()
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_EDGE", "TWILIO_REGION"):
         os.environ.pop(name, None)
     configure_logging("WARNING", [token])
     make = _ringflow_factory(token, stub_url, Path(data_dir), Path(flows_dir))
-    asyncio.run(_host(conn, make, profile))
+    asyncio.run(host_app(conn, make, profile))
 
 
 # --- requests ----------------------------------------------------------------------------

@@ -1,299 +1,232 @@
-"""Webhook benchmark: bare aiohttp against Ringflow's full voice path, interleaved in one run.
+"""Webhook benchmark: what a Twilio voice webhook costs the server, next to two baselines.
 
-Two server processes on 127.0.0.1, both started once and kept up for the whole run, while this
-process generates the load (50 requests in flight, one keep-alive ``aiohttp.ClientSession`` per
-server):
+Three server processes, each a command of its own, all pinned to one CPU (``--server-cpu``,
+default 1), loaded by wrk (a C load generator, one thread) pinned to another (``--load-cpu``,
+default 0), on 127.0.0.1:
 
-* ``baseline``: a bare aiohttp server whose one POST handler reads the form and returns a
-  fixed TwiML string. It is the ceiling the machine allows right now.
-* ``incoming call``: ``POST /twilio/voice`` on the real app (signature check, SQLite, engine,
-  TwiML), each request a new call (unique ``CallSid``).
-* ``keypress turn``: ``Digits=1`` posted to the ``<Gather action>`` of each call the same
-  round's incoming phase started, one keypress per call.
+* ``bare aiohttp``: one POST handler reads the form and answers a fixed TwiML string;
+* ``aiohttp + VoiceResponse``: the same, building the demo's menu with twilio's
+  ``VoiceResponse`` on every request (no signature check, no database);
+* Ringflow as ``ringflow serve`` runs it (SQLite, the demo workflow, signatures checked):
+  ``incoming call`` (``POST /twilio/voice``, a new CallSid each) and ``keypress turn``
+  (``Digits=1`` on the menu of a call started, untimed, just before).
 
-The machine is noisy, so the scenarios run in interleaved rounds (baseline, incoming,
-keypress; again), each round's ratios are taken against that round's baseline, and the
-summary gives the median of the rounds' req/s and ratios with p50/p99 over all timed requests
-of a scenario pooled across the rounds.
+Every request is signed with twilio's ``RequestValidator.compute_signature`` for the public URL
+the server is configured with, written to a file beforehand, and sent exactly once. For each
+phase: req/s and latency percentiles from wrk, and the server process's CPU time (utime +
+stime from /proc) per request. The scenarios run in interleaved rounds; each round's ratios
+are taken against that round's baselines.
 
-Usage: ``python -m bench.webhooks [--rounds R] [--requests N] [--no-check]``. The exit status
-is 1 when a request failed or, unless ``--no-check``, when a target does not hold.
+Usage: ``python -m bench.webhooks [--rounds R] [--requests N] [--json FILE]`` (see
+bench/README.md). Needs wrk (``apt-get install wrk``). Exit status 1 when a request failed or
+the benchmark could not run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import cProfile
 import html
-import math
-import multiprocessing
+import importlib.metadata
+import json
 import os
 import platform
 import re
 import secrets
-import signal
-import socket
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from urllib.parse import urlencode
 
-import aiohttp
-from aiohttp import web
-
+from bench.harness import (
+    HOST,
+    VOICE_PATH,
+    BenchError,
+    Job,
+    Server,
+    Signer,
+    call_params,
+    client_session,
+    cpu_busy_seconds,
+    fire,
+    first_failure,
+    loads,
+    make_signer,
+    new_call_sid,
+    process_cpu_seconds,
+    signed_job,
+)
+from bench.processes import (
+    ROOT,
+    check_cpus,
+    free_port,
+    pinned_server,
+    python_command,
+    server_env,
+)
+from bench.wrk import WrkResult, find_wrk, histogram_percentile, run_wrk, wrk_version
+from bench.wrk import write_requests as write_request_file
 from ivr.service import APOLOGY, NOT_IN_SERVICE
 
-HOST = "127.0.0.1"
-VOICE_PATH = "/twilio/voice"
-FORM_TYPE = "application/x-www-form-urlencoded"
-CALLER = "+14155550123"
-CALLED = "+15005550001"
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-FIXED_TWIML = (
-    '<?xml version="1.0" encoding="UTF-8"?><Response><Say language="en-US">Thank you for '
-    'calling Acme.</Say><Gather action="/twilio/voice/runs/0/1/gather" method="POST" '
-    'numDigits="1" timeout="6" actionOnEmptyResult="true"><Say language="en-US">For our '
-    'opening hours, press 1.</Say></Gather><Redirect method="POST">'
-    "/twilio/voice/runs/0/1/gather</Redirect></Response>"
-)
-GATHER_ACTION = re.compile(r'<Gather\b[^>]*\baction="([^"]*)"')
-
-BASELINE = "baseline (bare aiohttp)"
+BARE = "bare aiohttp"
+MENU = "aiohttp + VoiceResponse"
 INCOMING = "incoming call"
 KEYPRESS = "keypress turn"
-SCENARIOS = (BASELINE, INCOMING, KEYPRESS)
+SCENARIOS = (BARE, MENU, INCOMING, KEYPRESS)
+BASELINES = (BARE, MENU)
+REJECTS = (APOLOGY, NOT_IN_SERVICE)
+"""Ringflow's apologies: a 200 with one of them is a failed turn."""
+GATHER_ACTION = re.compile(r'<Gather\b[^>]*\baction="([^"]*)"')
 
-RATIO_TARGET = 0.30
-P99_TARGET_MS = 50.0
-STARTUP_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
-REQUEST_TIMEOUT_S = 10.0
-MAX_REQUESTS = 1_000_000
-MAX_ROUNDS = 100
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run as planned (a server did not start, set-up failed)."""
+MAX_ROUNDS = 50
+MAX_REQUESTS = 200_000
+MAX_TOTAL_REQUESTS = 1_000_000
+MAX_LIMIT_S = 3600.0
 
 
-# --- servers (each runs in a spawned child process) ---------------------------------------
+# --- options -------------------------------------------------------------------------------
 
 
-def _baseline_app(_port: int) -> web.Application:
-    """The bare server: read the form, answer a fixed TwiML string."""
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Command-line options."""
 
-    async def answer(request: web.Request) -> web.Response:
-        await request.post()
-        return web.Response(text=FIXED_TWIML, content_type="text/xml")
-
-    app = web.Application()
-    app.router.add_post(VOICE_PATH, answer)
-    return app
-
-
-def _clear_ringflow_env() -> None:
-    """Keep the caller's RINGFLOW_* / TWILIO_AUTH_TOKEN out of the benchmarked settings."""
-    for key in list(os.environ):
-        upper = key.upper()
-        if upper.startswith("RINGFLOW_") or upper == "TWILIO_AUTH_TOKEN":
-            del os.environ[key]
+    rounds: int
+    requests: int
+    warmup: int
+    connections: int
+    limit_s: float
+    server_cpu: int
+    load_cpu: int
+    profile: str | None
+    json_path: Path | None
 
 
-def _full_app_factory(token: str, data_dir: Path) -> Callable[[int], web.Application]:
-    """Ringflow's app for a port, as ``ringflow serve`` builds it, data in ``data_dir``."""
-
-    def make(port: int) -> web.Application:
-        import server
-        from ringflow.settings import load_settings
-
-        settings = load_settings(
-            data_dir=data_dir,
-            public_url=f"http://{HOST}:{port}",
-            twilio_auth_token=token,
-            log_level="WARNING",
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Options from the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument(
+        "--requests", type=int, default=10_000, help="requests per scenario and round (10000)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=500, help="untimed requests per scenario, once (500)"
+    )
+    parser.add_argument("--connections", type=int, default=50, help="requests in flight (50)")
+    parser.add_argument(
+        "--limit", type=float, default=120.0, help="seconds a phase may take at most (120)"
+    )
+    parser.add_argument("--server-cpu", type=int, default=1, help="CPU of the servers (1)")
+    parser.add_argument("--load-cpu", type=int, default=0, help="CPU of wrk and this script (0)")
+    parser.add_argument("--profile", help="cProfile the Ringflow server into this file")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds must be 1-{MAX_ROUNDS}")
+    if not 1 <= args.requests <= MAX_REQUESTS or args.rounds * args.requests > MAX_TOTAL_REQUESTS:
+        parser.error(
+            f"--requests must be 1-{MAX_REQUESTS}, and rounds x requests <= {MAX_TOTAL_REQUESTS}"
         )
-        # As `ringflow serve` builds it.
-        return server.create_app(settings, server.load_flows(settings), serving=True)
-
-    return make
-
-
-def _listening_socket() -> socket.socket:
-    """A socket bound to a free port on 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    return sock
-
-
-async def _host(
-    conn: Connection, make_app: Callable[[int], web.Application], profile: str | None
-) -> None:
-    """Serve ``make_app(port)`` on a free port, report the port on ``conn``, stop on SIGTERM."""
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    profiler = cProfile.Profile() if profile else None
-    with _listening_socket() as sock:
-        port = sock.getsockname()[1]
-        try:
-            runner = web.AppRunner(make_app(port), access_log=None)
-            await runner.setup()
-        except Exception as error:
-            conn.send(f"server failed to start: {error!r}")
-            raise
-        try:
-            await web.SockSite(runner, sock).start()
-            conn.send(port)
-            if profiler is not None:
-                profiler.enable()
-            await stop.wait()
-        finally:
-            if profiler is not None and profile:
-                profiler.disable()
-                profiler.dump_stats(profile)
-            await runner.cleanup()
+    if not 0 <= args.warmup <= MAX_REQUESTS:
+        parser.error(f"--warmup must be 0-{MAX_REQUESTS}")
+    if not 1 <= args.connections <= 1000:
+        parser.error("--connections must be 1-1000")
+    if not 1 <= args.limit <= MAX_LIMIT_S:
+        parser.error(f"--limit must be 1-{MAX_LIMIT_S:.0f} s")
+    return Options(
+        rounds=args.rounds,
+        requests=args.requests,
+        warmup=args.warmup,
+        connections=args.connections,
+        limit_s=args.limit,
+        server_cpu=args.server_cpu,
+        load_cpu=args.load_cpu,
+        profile=str(Path(args.profile).resolve()) if args.profile else None,
+        json_path=args.json,
+    )
 
 
-def serve_baseline(conn: Connection) -> None:
-    """Child process: the bare aiohttp server."""
-    from ringflow.logs import configure_logging
-
-    configure_logging("WARNING")
-    asyncio.run(_host(conn, _baseline_app, None))
-
-
-def serve_full(conn: Connection, token: str, profile: str | None) -> None:
-    """Child process: Ringflow's app with the demo workflow, SQLite in a temporary folder."""
-    from ringflow.logs import configure_logging
-
-    _clear_ringflow_env()
-    configure_logging("WARNING", [token])
-    with tempfile.TemporaryDirectory(prefix="ringflow-bench-") as data_dir:
-        asyncio.run(_host(conn, _full_app_factory(token, Path(data_dir)), profile))
+# --- servers -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Server:
-    """A running server process."""
+class Servers:
+    """The three servers of a run, by scenario."""
 
-    name: str
-    pid: int
-    base_url: str
+    bare: Server
+    menu: Server
+    ringflow: Server
 
-
-def _await_port(proc: BaseProcess, conn: Connection, name: str) -> int:
-    """The port the child reports on ``conn``; BenchError when it fails or takes too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if conn.poll(0.1):
-            try:
-                message = conn.recv()
-            except EOFError:
-                raise BenchError(f"{name}: server exited, see its errors above") from None
-            if isinstance(message, int):
-                return message
-            raise BenchError(f"{name}: {message}")
-        if not proc.is_alive():
-            raise BenchError(f"{name}: server exited with status {proc.exitcode}")
-    raise BenchError(f"{name}: server not ready after {STARTUP_TIMEOUT_S:.0f} s")
+    def of(self, scenario: str) -> Server:
+        """The server ``scenario`` loads."""
+        return {BARE: self.bare, MENU: self.menu}.get(scenario, self.ringflow)
 
 
-def _stop(proc: BaseProcess) -> None:
-    """SIGTERM the child (so it can write its profile), SIGKILL it if it lingers."""
-    if proc.is_alive() and proc.pid is not None:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.join(STOP_TIMEOUT_S)
-    if proc.is_alive():
-        proc.kill()
-        proc.join(STOP_TIMEOUT_S)
+def ringflow_command(port: int, profile: str | None) -> list[str]:
+    """``ringflow serve`` on ``port`` of 127.0.0.1 (under cProfile when ``profile`` is set)."""
+    serve = ["-m", "server", "serve", "--host", HOST, "--port", str(port)]
+    if profile:
+        return python_command("-m", "cProfile", "-o", profile, *serve)
+    return python_command(*serve)
 
 
-@contextlib.contextmanager
-def server_process(name: str, target: Callable[..., None], *args: object) -> Iterator[Server]:
-    """Start ``target(conn, *args)`` in a spawned process; always stop it on the way out."""
-    spawn = multiprocessing.get_context("spawn")
-    reader, writer = spawn.Pipe(duplex=False)
-    proc = spawn.Process(target=target, args=(writer, *args), name=name, daemon=True)
-    proc.start()
-    writer.close()
-    try:
-        port = _await_port(proc, reader, name)
-        assert proc.pid is not None
-        yield Server(name, proc.pid, f"http://{HOST}:{port}")
-    finally:
-        _stop(proc)
-        reader.close()
+def ringflow_env(port: int, token: str, data_dir: Path) -> dict[str, str]:
+    """Ringflow's settings: SQLite in ``data_dir``, the demo workflow, signatures checked for
+    the public URL ``http://127.0.0.1:<port>``, warnings only in the log."""
+    return server_env(
+        {
+            "RINGFLOW_DATA_DIR": str(data_dir),
+            "RINGFLOW_PUBLIC_URL": f"http://{HOST}:{port}",
+            "RINGFLOW_LOG_LEVEL": "WARNING",
+            "TWILIO_AUTH_TOKEN": token,
+        }
+    )
 
 
-# --- requests ----------------------------------------------------------------------------
+def baseline_command(kind: str, port: int) -> list[str]:
+    """A baseline server (``bench.baselines``) of ``kind`` on ``port``."""
+    return python_command(
+        "-m", "bench.baselines", kind, "--port", str(port), "--public-url", f"http://{HOST}:{port}"
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One prepared request: URL, url-encoded form and headers (with the signature)."""
+@contextmanager
+def start_servers(opts: Options, token: str, work: Path) -> Iterator[Servers]:
+    """The three servers, up for the whole run, each pinned to ``opts.server_cpu``."""
+    with ExitStack() as stack:
 
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
+        def start(name: str, command: list[str], env: Mapping[str, str], port: int) -> Server:
+            log = work / f"{name.split()[0]}.log"
+            return stack.enter_context(
+                pinned_server(name, command, env, port, opts.server_cpu, log)
+            )
 
-
-def call_params(call_sid: str, status: str) -> dict[str, str]:
-    """The form Twilio posts for a voice call (the usual fields of a US call)."""
-    place = {"City": "SAN FRANCISCO", "State": "CA", "Zip": "94105", "Country": "US"}
-    params = {
-        "AccountSid": ACCOUNT_SID,
-        "ApiVersion": "2010-04-01",
-        "CallSid": call_sid,
-        "CallStatus": status,
-        "Direction": "inbound",
-        "From": CALLER,
-        "Caller": CALLER,
-        "To": CALLED,
-        "Called": CALLED,
-    }
-    for prefix in ("From", "Caller", "To", "Called"):
-        params.update({prefix + key: value for key, value in place.items()})
-    return params
+        ports = [free_port() for _ in range(3)]
+        data_dir = work / "ringflow-data"
+        data_dir.mkdir()
+        yield Servers(
+            bare=start(BARE, baseline_command("fixed", ports[0]), server_env({}), ports[0]),
+            menu=start(MENU, baseline_command("menu", ports[1]), server_env({}), ports[1]),
+            ringflow=start(
+                "ringflow",
+                ringflow_command(ports[2], opts.profile),
+                ringflow_env(ports[2], token, data_dir),
+                ports[2],
+            ),
+        )
 
 
-def new_call_sid() -> str:
-    """A fresh, unique CallSid."""
-    return "CA" + secrets.token_hex(16)
+# --- requests ------------------------------------------------------------------------------
 
 
-def signed_job(
-    signer: Callable[[str, Mapping[str, str]], str], url: str, params: dict[str, str]
-) -> Job:
-    """``params`` posted to ``url`` with the X-Twilio-Signature ``signer`` computes."""
-    headers = {"Content-Type": FORM_TYPE, "X-Twilio-Signature": signer(url, params)}
-    return Job(url, urlencode(params).encode(), headers)
-
-
-def make_signer(token: str) -> Callable[[str, Mapping[str, str]], str]:
-    """Twilio's own signature function for ``token``."""
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(token)
-
-    def sign(url: str, params: Mapping[str, str]) -> str:
-        signature: str = validator.compute_signature(url, dict(params))
-        return signature
-
-    return sign
-
-
-def incoming_jobs(
-    signer: Callable[[str, Mapping[str, str]], str], base_url: str, count: int
-) -> list[Job]:
-    """``count`` new calls to ``base_url``'s voice webhook."""
+def incoming_jobs(signer: Signer, base_url: str, count: int) -> list[Job]:
+    """``count`` new calls to ``base_url``'s voice webhook, each with a new CallSid."""
     url = base_url + VOICE_PATH
     return [signed_job(signer, url, call_params(new_call_sid(), "ringing")) for _ in range(count)]
 
@@ -307,125 +240,55 @@ def gather_action(twiml: str, base_url: str) -> str:
     return action if action.startswith("http") else base_url + action
 
 
+def call_sid_of(job: Job) -> str:
+    """The CallSid of a call's incoming-call request."""
+    return job.body.decode().split("CallSid=", 1)[1].split("&", 1)[0]
+
+
 def keypress_jobs(
-    signer: Callable[[str, Mapping[str, str]], str],
-    base_url: str,
-    started: Sequence[Job],
-    answers: Sequence[str],
+    signer: Signer, base_url: str, calls: Sequence[Job], answers: Sequence[str]
 ) -> list[Job]:
-    """One ``Digits=1`` per started call, posted to its Gather's action URL."""
+    """One ``Digits=1`` per call, posted (signed) to the action of the menu it was answered."""
     jobs = []
-    for job, answer in zip(started, answers, strict=True):
-        sid = job.body.decode().split("CallSid=", 1)[1].split("&", 1)[0]
-        params = {**call_params(sid, "in-progress"), "Digits": "1", "FinishedOnKey": ""}
+    for call, answer in zip(calls, answers, strict=True):
+        params = {
+            **call_params(call_sid_of(call), "in-progress"),
+            "Digits": "1",
+            "FinishedOnKey": "",
+        }
         jobs.append(signed_job(signer, gather_action(answer, base_url), params))
     return jobs
 
 
-# --- load generation ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Batch:
-    """What a batch of requests gave: per-request latency (s), success, answer; wall time."""
-
-    latencies: list[float]
-    ok: list[bool]
-    answers: list[str]
-    seconds: float
-
-    @property
-    def errors(self) -> int:
-        """Failed requests."""
-        return self.ok.count(False)
-
-
-def is_answer(text: str) -> bool:
-    """Whether ``text`` is TwiML that goes on with the call (not Ringflow's apology)."""
-    return "<Response>" in text and APOLOGY not in text and NOT_IN_SERVICE not in text
-
-
-@contextlib.asynccontextmanager
-async def client_session(concurrency: int) -> AsyncIterator[aiohttp.ClientSession]:
-    """A keep-alive session with at most ``concurrency`` connections."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        yield session
-
-
-async def _send(session: aiohttp.ClientSession, job: Job) -> tuple[bool, str]:
-    """Post ``job``: (whether it got a 200 answer that goes on with the call, the body)."""
-    try:
-        async with session.post(job.url, data=job.body, headers=job.headers) as response:
-            text = await response.text()
-            return response.status == 200 and is_answer(text), text
-    except (aiohttp.ClientError, TimeoutError) as error:
-        return False, repr(error)
-
-
-async def fire(
-    session: aiohttp.ClientSession, jobs: Sequence[Job], concurrency: int, timeout_s: float
-) -> Batch:
-    """Send ``jobs`` with ``concurrency`` requests in flight; fail after ``timeout_s``."""
-    count = len(jobs)
-    batch = Batch([0.0] * count, [False] * count, [""] * count, 0.0)
-    pending = iter(range(count))
-
-    async def worker() -> None:
-        for index in pending:
-            started = time.perf_counter()
-            batch.ok[index], batch.answers[index] = await _send(session, jobs[index])
-            batch.latencies[index] = time.perf_counter() - started
-
-    began = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-    except TimeoutError:
-        raise BenchError(f"{count} requests not done within {timeout_s:g} s") from None
-    batch.seconds = time.perf_counter() - began
-    return batch
-
-
-def first_failure(batch: Batch) -> str:
-    """The body (or error) of the first failed request of ``batch``, shortened."""
-    index = batch.ok.index(False) if batch.errors else 0
-    return batch.answers[index][:200] if batch.answers else ""
-
-
-async def fire_or_fail(
-    what: str, session: aiohttp.ClientSession, jobs: Sequence[Job], opts: Options
-) -> Batch:
-    """An untimed batch (warm-up, set-up) that must succeed entirely."""
-    batch = await fire(session, jobs, opts.concurrency, opts.timeout)
+async def post_all(what: str, jobs: Sequence[Job], opts: Options) -> list[str]:
+    """Post ``jobs`` untimed with the Python client; their answers. BenchError if any failed."""
+    async with client_session(opts.connections) as session:
+        batch = await fire(session, jobs, opts.connections, opts.limit_s)
     if batch.errors:
         raise BenchError(f"{what}: {batch.errors} failed requests, e.g. {first_failure(batch)!r}")
-    return batch
+    return batch.answers
 
 
-# --- measurement -------------------------------------------------------------------------
+async def started_calls(signer: Signer, ringflow: Server, count: int, opts: Options) -> list[Job]:
+    """``count`` calls started on Ringflow (untimed), each waiting in the menu: a keypress on
+    each."""
+    calls = incoming_jobs(signer, ringflow.base_url, count)
+    answers = await post_all("starting calls for the keypresses", calls, opts)
+    return keypress_jobs(signer, ringflow.base_url, calls, answers)
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
-    """Command-line options."""
-
-    rounds: int
-    requests: int
-    warmup: int
-    concurrency: int
-    timeout: float
-    check: bool
-    profile: str | None
+async def warm_up(servers: Servers, signers: tuple[Signer, Signer], opts: Options) -> None:
+    """Untimed, once: ``--warmup`` requests to each baseline, calls and keypresses to Ringflow
+    (their answers checked, so a broken server stops the run before any timing)."""
+    bare_signer, signer = signers
+    for server in (servers.bare, servers.menu):
+        jobs = incoming_jobs(bare_signer, server.base_url, opts.warmup)
+        await post_all(f"{server.name} warm-up", jobs, opts)
+    presses = await started_calls(signer, servers.ringflow, opts.warmup, opts)
+    await post_all("keypress warm-up", presses, opts)
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A server under load and the session that loads it."""
-
-    server: Server
-    session: aiohttp.ClientSession
+# --- measurement ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,351 +297,482 @@ class Phase:
 
     scenario: str
     round: int
-    latencies: tuple[float, ...]
-    errors: int
-    seconds: float
+    requests: int
+    """Requests in the phase's file (each sent once)."""
+    wrk: WrkResult
     server_cpu_s: float
-    client_cpu_s: float
-
-    @property
-    def requests(self) -> int:
-        """Timed requests."""
-        return len(self.latencies)
+    """The loaded server's CPU time (utime + stime) over the phase."""
+    other_cpu_s: float
+    """The rest of the server CPU's busy time over the phase: other processes (the idle
+    servers, anything else on the machine) and time the hypervisor took (steal)."""
+    window_s: float
+    """Wall time from starting wrk to its end (its start-up included), over which the CPU
+    times are read."""
 
     @property
     def rps(self) -> float:
-        """Requests per second."""
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Answered requests per second."""
+        return self.wrk.rps
+
+    @property
+    def errors(self) -> int:
+        """Requests without a good answer (not 200, no TwiML, an apology, or none at all)."""
+        return self.wrk.errors(self.requests)
+
+    @property
+    def server_us(self) -> float:
+        """Server CPU µs per answered request."""
+        return self.server_cpu_s / self.wrk.answered * 1e6 if self.wrk.answered else 0.0
+
+    @property
+    def server_pct(self) -> float:
+        """The server's CPU time over the phase's wall time (100 % = one core busy)."""
+        return 100 * self.server_cpu_s / self.wrk.duration_s if self.wrk.duration_s else 0.0
+
+    @property
+    def other_pct(self) -> float:
+        """Other work on the server's CPU over the phase's window (should be near 0)."""
+        return 100 * self.other_cpu_s / self.window_s if self.window_s else 0.0
+
+    @property
+    def wrk_pct(self) -> float:
+        """wrk's CPU time over the phase's wall time (well under 100 %: not the bound)."""
+        return 100 * self.wrk.wrk_cpu_s / self.wrk.duration_s if self.wrk.duration_s else 0.0
+
+    def latency_ms(self, fraction: float) -> float:
+        """A percentile of the phase's latency (wrk's histogram), in ms."""
+        return histogram_percentile(self.wrk.latency_us, fraction) / 1000
 
 
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending sequence."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def measure(
-    scenario: str, number: int, target: Target, jobs: Sequence[Job], opts: Options
-) -> tuple[Phase, Batch]:
-    """Time ``jobs`` against ``target``: the phase's figures, and the batch (for the answers)."""
-    server_cpu = process_cpu_seconds(target.server.pid)
-    client_cpu = time.process_time()
-    batch = await fire(target.session, jobs, opts.concurrency, opts.timeout)
-    phase = Phase(
-        scenario=scenario,
-        round=number,
-        latencies=tuple(batch.latencies),
-        errors=batch.errors,
-        seconds=batch.seconds,
-        server_cpu_s=process_cpu_seconds(target.server.pid) - server_cpu,
-        client_cpu_s=time.process_time() - client_cpu,
-    )
-    return phase, batch
-
-
-async def keypresses(
-    full: Target,
-    signer: Callable[[str, Mapping[str, str]], str],
-    calls: Sequence[Job],
-    batch: Batch,
-    opts: Options,
-) -> list[Job]:
-    """A keypress for each call ``batch`` started; calls that failed are replaced (untimed)."""
-    started = [
-        (job, text) for job, ok, text in zip(calls, batch.ok, batch.answers, strict=True) if ok
-    ]
-    missing = len(calls) - len(started)
-    if missing:
-        extra = incoming_jobs(signer, full.server.base_url, missing)
-        done = await fire_or_fail("starting replacement calls", full.session, extra, opts)
-        started += zip(extra, done.answers, strict=True)
-    return keypress_jobs(
-        signer, full.server.base_url, [job for job, _ in started], [text for _, text in started]
-    )
+def measure(
+    scenario: str, number: int, server: Server, requests: Path, count: int, opts: Options
+) -> Phase:
+    """Send the ``count`` requests of the file ``requests`` to ``server`` with wrk."""
+    wrk = find_wrk()
+    server_before = process_cpu_seconds(server.pid)
+    busy_before = cpu_busy_seconds(opts.server_cpu)
+    began = time.monotonic()
+    result = run_wrk(wrk, server.base_url, requests, opts.connections, opts.limit_s)
+    window = time.monotonic() - began
+    server_cpu = process_cpu_seconds(server.pid) - server_before
+    other = max(0.0, cpu_busy_seconds(opts.server_cpu) - busy_before - server_cpu)
+    return Phase(scenario, number, count, result, server_cpu, other, window)
 
 
 @dataclass(frozen=True, slots=True)
-class Signers:
-    """Signature functions: any token for the bare server, the app's token for Ringflow."""
+class RunFiles:
+    """Where a run writes its request files."""
 
-    bare: Callable[[str, Mapping[str, str]], str]
-    full: Callable[[str, Mapping[str, str]], str]
+    work: Path
 
-
-async def warm_up(bare: Target, full: Target, signers: Signers, opts: Options) -> None:
-    """Untimed, once per server: calls on both, then a keypress on each of Ringflow's."""
-    await fire_or_fail(
-        "baseline warm-up",
-        bare.session,
-        incoming_jobs(signers.bare, bare.server.base_url, opts.warmup),
-        opts,
-    )
-    calls = incoming_jobs(signers.full, full.server.base_url, opts.warmup)
-    batch = await fire_or_fail("incoming-call warm-up", full.session, calls, opts)
-    presses = keypress_jobs(signers.full, full.server.base_url, calls, batch.answers)
-    await fire_or_fail("keypress warm-up", full.session, presses, opts)
+    def write(self, name: str, jobs: Sequence[Job]) -> Path:
+        """``jobs`` as wrk's request file ``name``; Ringflow's apologies count as failures."""
+        return write_request_file(self.work / f"{name}.requests", jobs, REJECTS)
 
 
-async def one_round(
-    number: int, bare: Target, full: Target, signers: Signers, opts: Options
+def one_round(
+    number: int,
+    servers: Servers,
+    signer: Signer,
+    baseline_requests: Path,
+    files: RunFiles,
+    opts: Options,
 ) -> list[Phase]:
-    """Baseline, incoming calls, then a keypress on each of those calls; fresh calls each."""
-    bare_jobs = incoming_jobs(signers.bare, bare.server.base_url, opts.requests)
-    calls = incoming_jobs(signers.full, full.server.base_url, opts.requests)
-    baseline, _ = await measure(BASELINE, number, bare, bare_jobs, opts)
-    incoming, batch = await measure(INCOMING, number, full, calls, opts)
-    presses = await keypresses(full, signers.full, calls, batch, opts)
-    keypress, _ = await measure(KEYPRESS, number, full, presses, opts)
-    return [baseline, incoming, keypress]
+    """Untimed: sign new calls, start the calls to press a key on. Then, timed one right
+    after the other: both baselines, the incoming calls, the keypresses."""
+    calls = files.write(
+        f"incoming-{number}", incoming_jobs(signer, servers.ringflow.base_url, opts.requests)
+    )
+    presses = files.write(
+        f"keypress-{number}",
+        asyncio.run(started_calls(signer, servers.ringflow, opts.requests, opts)),
+    )
+    plan = ((BARE, baseline_requests), (MENU, baseline_requests), (INCOMING, calls))
+    phases = [
+        measure(name, number, servers.of(name), path, opts.requests, opts) for name, path in plan
+    ]
+    phases.append(measure(KEYPRESS, number, servers.ringflow, presses, opts.requests, opts))
+    return phases
 
 
 def progress(phases: Sequence[Phase], rounds: int) -> None:
     """One line on stderr per finished round (a run takes a while)."""
-    number = phases[0].round
-    rates = ", ".join(f"{p.scenario.split()[0]} {p.rps:.0f}/s" for p in phases)
-    print(f"round {number}/{rounds}: {rates}", file=sys.stderr, flush=True)
+    rates = ", ".join(f"{p.scenario} {p.rps:,.0f}/s {p.server_us:.0f} µs" for p in phases)
+    print(f"round {phases[0].round}/{rounds}: {rates}", file=sys.stderr, flush=True)
 
 
-async def bench(bare_server: Server, full_server: Server, token: str, opts: Options) -> list[Phase]:
-    """Warm both servers up once, then run the rounds; every timed phase, in order."""
-    signers = Signers(bare=make_signer(secrets.token_hex(16)), full=make_signer(token))
-    async with (
-        client_session(opts.concurrency) as bare_session,
-        client_session(opts.concurrency) as full_session,
+def bench(opts: Options) -> list[Phase]:
+    """Start the servers, warm them up, run the rounds, stop the servers: every timed phase."""
+    find_wrk()
+    check_cpus(opts.server_cpu, opts.load_cpu)
+    # This process (signing, set-up) and wrk, its child, share the load CPU.
+    os.sched_setaffinity(0, {opts.load_cpu})
+    token = secrets.token_hex(16)
+    signer = make_signer(token)
+    bare_signer = make_signer(secrets.token_hex(16))  # the baselines do not check it
+    with (
+        tempfile.TemporaryDirectory(prefix="ringflow-bench-") as folder,
+        start_servers(opts, token, Path(folder)) as servers,
     ):
-        bare = Target(bare_server, bare_session)
-        full = Target(full_server, full_session)
-        await warm_up(bare, full, signers, opts)
+        files = RunFiles(Path(folder))
+        asyncio.run(warm_up(servers, (bare_signer, signer), opts))
+        # The baselines ignore CallSid and signature: one file serves both, every round.
+        baseline_requests = files.write(
+            "baseline", incoming_jobs(bare_signer, servers.bare.base_url, opts.requests)
+        )
         phases: list[Phase] = []
         for number in range(1, opts.rounds + 1):
-            done = await one_round(number, bare, full, signers, opts)
+            done = one_round(number, servers, signer, baseline_requests, files, opts)
             progress(done, opts.rounds)
             phases += done
     return phases
 
 
-def run(opts: Options) -> list[Phase]:
-    """Start both servers, keep them up for every round, stop them."""
-    token = secrets.token_hex(16)
-    with (
-        server_process("baseline", serve_baseline) as bare,
-        server_process("ringflow", serve_full, token, opts.profile) as full,
-    ):
-        return asyncio.run(bench(bare, full, token, opts))
+# --- summary -------------------------------------------------------------------------------
 
 
-# --- summary -----------------------------------------------------------------------------
+def round_rps(phases: Sequence[Phase], scenario: str) -> dict[int, float]:
+    """``scenario``'s req/s in each round, by round number."""
+    return {p.round: p.rps for p in phases if p.scenario == scenario}
+
+
+def ratio(phase: Phase, baseline: Mapping[int, float]) -> float:
+    """``phase``'s req/s relative to the same round's baseline req/s."""
+    base = baseline.get(phase.round, 0.0)
+    return phase.rps / base if base else 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """One scenario over all rounds: medians of the rounds, percentiles of pooled requests."""
+    """One scenario over all rounds."""
 
     scenario: str
     requests: int
     errors: int
-    rps: Sequence[float]
-    ratios: Sequence[float]
+    rps: tuple[float, ...]
+    """Each round's req/s."""
+    vs_bare: tuple[float, ...]
+    """Each round's req/s over that round's bare aiohttp req/s."""
+    vs_menu: tuple[float, ...]
     p50_ms: float
     p99_ms: float
-    server_cpu_us: float
-    client_cpu_pct: float
+    """Over all rounds' requests pooled (wrk's histograms merged)."""
+    server_us: float
+    """All rounds' server CPU over all rounds' answered requests."""
+    server_pct: float
+    other_pct: float
+    wrk_pct: float
 
     @property
     def median_rps(self) -> float:
         """Median of the rounds' req/s."""
         return statistics.median(self.rps)
 
-    @property
-    def median_ratio(self) -> float:
-        """Median of the rounds' req/s relative to the same round's baseline."""
-        return statistics.median(self.ratios)
-
-
-def baseline_rps(phases: Sequence[Phase]) -> dict[int, float]:
-    """Each round's baseline req/s, by round number."""
-    return {p.round: p.rps for p in phases if p.scenario == BASELINE}
-
-
-def ratio(phase: Phase, baselines: Mapping[int, float]) -> float:
-    """``phase``'s req/s relative to its round's baseline."""
-    base = baselines.get(phase.round, 0.0)
-    return phase.rps / base if base else 0.0
-
 
 def summarize(scenario: str, phases: Sequence[Phase]) -> Summary:
     """``scenario``'s phases across the rounds, summed up."""
     mine = [p for p in phases if p.scenario == scenario]
-    baselines = baseline_rps(phases)
-    pooled = sorted(latency for p in mine for latency in p.latencies)
-    requests = len(pooled)
-    seconds = sum(p.seconds for p in mine)
+    bare, menu = round_rps(phases, BARE), round_rps(phases, MENU)
+    histogram = [bucket for p in mine for bucket in p.wrk.latency_us]
+    answered = sum(p.wrk.answered for p in mine)
+    seconds = sum(p.wrk.duration_s for p in mine)
+    server_cpu = sum(p.server_cpu_s for p in mine)
+    other_cpu = sum(p.other_cpu_s for p in mine)
+    window = sum(p.window_s for p in mine)
     return Summary(
         scenario=scenario,
-        requests=requests,
+        requests=sum(p.requests for p in mine),
         errors=sum(p.errors for p in mine),
-        rps=[p.rps for p in mine],
-        ratios=[ratio(p, baselines) for p in mine],
-        p50_ms=percentile(pooled, 0.50) * 1000,
-        p99_ms=percentile(pooled, 0.99) * 1000,
-        server_cpu_us=sum(p.server_cpu_s for p in mine) / requests * 1e6 if requests else 0.0,
-        client_cpu_pct=100 * sum(p.client_cpu_s for p in mine) / seconds if seconds else 0.0,
+        rps=tuple(p.rps for p in mine),
+        vs_bare=tuple(ratio(p, bare) for p in mine),
+        vs_menu=tuple(ratio(p, menu) for p in mine),
+        p50_ms=histogram_percentile(histogram, 0.50) / 1000,
+        p99_ms=histogram_percentile(histogram, 0.99) / 1000,
+        server_us=server_cpu / answered * 1e6 if answered else 0.0,
+        server_pct=100 * server_cpu / seconds if seconds else 0.0,
+        other_pct=100 * other_cpu / window if window else 0.0,
+        wrk_pct=100 * sum(p.wrk.wrk_cpu_s for p in mine) / seconds if seconds else 0.0,
     )
 
 
-def targets(summaries: Mapping[str, Summary]) -> list[tuple[str, bool]]:
-    """Each target as (description with the measured value, holds)."""
-    incoming = summaries[INCOMING]
-    checks = [
-        (
-            f"incoming call req/s >= {RATIO_TARGET:.0%} of baseline (median of rounds): "
-            f"{incoming.median_ratio:.1%}",
-            incoming.median_ratio >= RATIO_TARGET,
-        )
-    ]
-    for name in (INCOMING, KEYPRESS):
-        stats = summaries[name]
-        checks.append(
-            (
-                f"{name} p99 <= {P99_TARGET_MS:.0f} ms (all rounds pooled): {stats.p99_ms:.1f} ms",
-                stats.p99_ms <= P99_TARGET_MS,
-            )
-        )
-    return checks
+def spread(values: Sequence[float], unit: str = "x", digits: int = 2) -> str:
+    """The median of ``values`` with their min-max."""
+    if not values:
+        return "-"
+    mid, low, high = statistics.median(values), min(values), max(values)
+    return f"{mid:.{digits}f}{unit} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-# --- report ------------------------------------------------------------------------------
+# --- report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """What the numbers were measured on."""
+
+    cpus: int
+    cpu_model: str
+    server_cpu: int
+    load_cpu: int
+    wrk: str
+    python: str
+    versions: str
+    commit: str
+    load_before: tuple[float, ...]
+    load_after: tuple[float, ...]
+
+
+def cpu_model() -> str:
+    """The CPU's model name, from /proc/cpuinfo."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def library_versions() -> str:
+    """Versions of what the servers run on."""
+    names = ("aiohttp", "twilio", "SQLAlchemy")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join([*found, f"SQLite {sqlite3.sqlite_version}"])
+
+
+def git_commit() -> str:
+    """The project's commit (with "+changes" when the tree differs from it), or "unknown"."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head + ("+changes" if dirty else "")) or "unknown"
+
+
+def machine_facts(opts: Options, load_before: Sequence[float]) -> Machine:
+    """The machine, the CPUs used, the versions, the load before and now."""
+    return Machine(
+        cpus=os.cpu_count() or 0,
+        cpu_model=cpu_model(),
+        server_cpu=opts.server_cpu,
+        load_cpu=opts.load_cpu,
+        wrk=wrk_version(find_wrk()),
+        python=platform.python_version(),
+        versions=library_versions(),
+        commit=git_commit(),
+        load_before=tuple(load_before),
+        load_after=tuple(os.getloadavg()),
+    )
+
 
 ROUND_HEADER = (
-    f"{'round':<6}{'scenario':<24}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
-    f"{'vs base':>9}{'srv CPU µs/req':>16}{'client CPU':>12}"
+    f"{'round':<6}{'scenario':<25}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+    f"{'srv µs/req':>11}{'srv CPU':>9}{'other':>7}{'wrk CPU':>9}{'vs bare':>9}{'vs menu':>9}"
 )
 SUMMARY_HEADER = (
-    f"{'scenario':<24}{'req/s (min-max)':>22}{'vs base (min-max)':>22}{'p50 ms':>8}"
-    f"{'p99 ms':>8}{'errors':>7}{'srv CPU µs/req':>16}{'client CPU':>12}"
+    f"{'scenario':<25}{'req/s (min-max)':>22}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+    f"{'srv µs/req':>11}{'srv CPU':>9}{'other':>7}{'wrk CPU':>9}{'vs bare (min-max)':>22}"
+    f"{'vs menu (min-max)':>22}"
 )
 
 
-def round_line(phase: Phase, baselines: Mapping[int, float]) -> str:
+def round_line(phase: Phase, bare: Mapping[int, float], menu: Mapping[int, float]) -> str:
     """One row of the per-round table."""
-    latencies = sorted(phase.latencies)
-    p50 = percentile(latencies, 0.50) * 1000
-    p99 = percentile(latencies, 0.99) * 1000
-    cpu_us = phase.server_cpu_s / phase.requests * 1e6 if phase.requests else 0.0
-    client = 100 * phase.client_cpu_s / phase.seconds if phase.seconds else 0.0
     return (
-        f"{phase.round:<6}{phase.scenario:<24}{phase.rps:>8.0f}{p50:>8.1f}{p99:>8.1f}"
-        f"{phase.errors:>7}{ratio(phase, baselines):>8.2f}x{cpu_us:>16.0f}{client:>11.0f}%"
+        f"{phase.round:<6}{phase.scenario:<25}{phase.rps:>8.0f}{phase.latency_ms(0.5):>8.1f}"
+        f"{phase.latency_ms(0.99):>8.1f}{phase.errors:>7}{phase.server_us:>11.0f}"
+        f"{phase.server_pct:>8.0f}%{phase.other_pct:>6.0f}%{phase.wrk_pct:>8.0f}%"
+        f"{ratio(phase, bare):>8.2f}x{ratio(phase, menu):>8.2f}x"
     )
 
 
 def summary_line(s: Summary) -> str:
     """One row of the summary table."""
     rps = f"{s.median_rps:.0f} ({min(s.rps):.0f}-{max(s.rps):.0f})"
-    ratios = f"{s.median_ratio:.2f}x ({min(s.ratios):.2f}-{max(s.ratios):.2f})"
     return (
-        f"{s.scenario:<24}{rps:>22}{ratios:>22}{s.p50_ms:>8.1f}{s.p99_ms:>8.1f}"
-        f"{s.errors:>7}{s.server_cpu_us:>16.0f}{s.client_cpu_pct:>11.0f}%"
+        f"{s.scenario:<25}{rps:>22}{s.p50_ms:>8.1f}{s.p99_ms:>8.1f}{s.errors:>7}"
+        f"{s.server_us:>11.0f}{s.server_pct:>8.0f}%{s.other_pct:>6.0f}%{s.wrk_pct:>8.0f}%"
+        f"{spread(s.vs_bare):>22}{spread(s.vs_menu):>22}"
     )
 
 
-def loads(values: Sequence[float]) -> str:
-    """A load average triple, printed."""
-    return " ".join(f"{value:.2f}" for value in values)
+def ratio_lines(summaries: Mapping[str, Summary]) -> list[str]:
+    """Ringflow's scenarios against each baseline: throughput and CPU per request."""
+    lines = []
+    for name in (INCOMING, KEYPRESS):
+        s = summaries[name]
+        for base_name, rounds in ((BARE, s.vs_bare), (MENU, s.vs_menu)):
+            base = summaries[base_name]
+            cpu = s.server_us / base.server_us if base.server_us else 0.0
+            lines.append(
+                f"  {name} vs {base_name}: {spread(rounds)} the req/s (median of rounds), "
+                f"{cpu:.1f}x the server CPU per request ({s.server_us:.0f} vs "
+                f"{base.server_us:.0f} µs)"
+            )
+    return lines
 
 
-def report(
-    phases: Sequence[Phase],
-    opts: Options,
-    load_before: Sequence[float],
-    load_after: Sequence[float],
-) -> str:
-    """The per-round table, the summary and the targets, as plain text."""
-    baselines = baseline_rps(phases)
+DISTURBED_PCT = 10.0
+"""Other work on the server's CPU above this share of a phase: its req/s are understated."""
+LOAD_BOUND_PCT = 90.0
+"""wrk's CPU above this share of a phase: the load generator may have been the limit."""
+
+
+def notes(phases: Sequence[Phase]) -> list[str]:
+    """What makes figures suspect: failures, other work on the server's CPU, a busy wrk."""
+    lines = []
+    for p in phases:
+        where = f"  round {p.round}, {p.scenario}:"
+        if p.errors:
+            example = f", e.g. {p.wrk.first_bad!r}" if p.wrk.first_bad else ""
+            lines.append(f"{where} {p.errors} of {p.requests} requests failed{example}")
+        if p.wrk.socket_errors or p.wrk.timeouts:
+            lines.append(
+                f"{where} wrk saw {p.wrk.socket_errors} socket errors and "
+                f"{p.wrk.timeouts} answers over its 10 s timeout"
+            )
+    disturbed = [p.other_pct for p in phases if p.other_pct > DISTURBED_PCT]
+    if disturbed:
+        lines.append(
+            f"  other work took over {DISTURBED_PCT:.0f} % of the server's CPU in "
+            f"{len(disturbed)} of {len(phases)} phases (up to {max(disturbed):.0f} %): their "
+            "req/s are understated, and CPU per request is inflated too when it is much"
+        )
+    saturated = [p.wrk_pct for p in phases if p.wrk_pct > LOAD_BOUND_PCT]
+    if saturated:
+        lines.append(
+            f"  wrk used over {LOAD_BOUND_PCT:.0f} % of its CPU in {len(saturated)} phases (up "
+            f"to {max(saturated):.0f} %): the load generator may have been the limit"
+        )
+    return lines
+
+
+def report(phases: Sequence[Phase], opts: Options, machine: Machine) -> str:
+    """The machine, the per-round table, the summary and the ratios, as plain text."""
+    bare, menu = round_rps(phases, BARE), round_rps(phases, MENU)
     summaries = {name: summarize(name, phases) for name in SCENARIOS}
-    lines = [
-        f"Ringflow webhook benchmark: {opts.rounds} rounds x {opts.requests} timed requests per "
-        f"scenario (+{opts.warmup} warm-up once), {opts.concurrency} in flight, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
-        f"load average (1/5/15 min) before the run: {loads(load_before)}; "
-        f"after: {loads(load_after)}",
-        "",
-        ROUND_HEADER,
-        "-" * len(ROUND_HEADER),
-        *(round_line(phase, baselines) for phase in phases),
-        "",
-        "summary: req/s and vs base are the median of the rounds (each round against its own "
-        "baseline); p50/p99 over all timed requests pooled",
-        SUMMARY_HEADER,
-        "-" * len(SUMMARY_HEADER),
-        *(summary_line(summaries[name]) for name in SCENARIOS),
-        "targets:",
-        *(f"  [{'ok' if ok else 'FAIL'}] {text}" for text, ok in targets(summaries)),
-    ]
-    return "\n".join(lines)
-
-
-def exit_status(phases: Sequence[Phase], check: bool) -> int:
-    """1 when any request failed, or (with ``check``) when a target does not hold."""
-    if any(p.errors for p in phases):
-        return 1
-    summaries = {name: summarize(name, phases) for name in SCENARIOS}
-    if check and not all(ok for _text, ok in targets(summaries)):
-        return 1
-    return 0
-
-
-def parse_options(argv: Sequence[str] | None = None) -> Options:
-    """Options from the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--requests", type=int, default=2000, help="timed requests/scenario/round")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed requests/server")
-    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per batch")
-    parser.add_argument("--no-check", action="store_true", help="report only; exit 0")
-    parser.add_argument("--profile", help="cProfile the Ringflow server into this file")
-    args = parser.parse_args(argv)
-    if not 1 <= args.rounds <= MAX_ROUNDS:
-        parser.error(f"--rounds must be 1-{MAX_ROUNDS}")
-    if args.requests < 1 or args.rounds * args.requests > MAX_REQUESTS:
-        parser.error(f"--requests must be at least 1, and rounds x requests <= {MAX_REQUESTS}")
-    if not 0 <= args.warmup <= MAX_REQUESTS:
-        parser.error(f"--warmup must be 0-{MAX_REQUESTS}")
-    if not 1 <= args.concurrency <= 1000 or not 0 < args.timeout <= 3600:
-        parser.error("--concurrency must be 1-1000 and --timeout 0-3600 s")
-    return Options(
-        rounds=args.rounds,
-        requests=args.requests,
-        warmup=args.warmup,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        check=not args.no_check,
-        profile=str(Path(args.profile).resolve()) if args.profile else None,
+    return "\n".join(
+        [
+            f"Ringflow webhook benchmark: {opts.rounds} rounds x {opts.requests} requests per "
+            f"scenario (+{opts.warmup} warm-up once), {opts.connections} connections, each "
+            "request sent once",
+            f"machine: {machine.cpus} CPUs ({machine.cpu_model}); servers on CPU "
+            f"{machine.server_cpu}, wrk (1 thread) and this script on CPU {machine.load_cpu}",
+            f"{machine.wrk}; Python {machine.python}; {machine.versions}; "
+            f"Ringflow {machine.commit}",
+            f"load average (1/5/15 min) before the run: {loads(machine.load_before)}; "
+            f"after: {loads(machine.load_after)}",
+            "",
+            ROUND_HEADER,
+            "-" * len(ROUND_HEADER),
+            *(round_line(phase, bare, menu) for phase in phases),
+            "",
+            "summary: req/s and ratios are the median of the rounds (min-max), each round "
+            "against its own baselines; p50/p99 over all rounds' requests pooled; srv µs/req "
+            "= all rounds' server CPU / their requests",
+            SUMMARY_HEADER,
+            "-" * len(SUMMARY_HEADER),
+            *(summary_line(summaries[name]) for name in SCENARIOS),
+            "",
+            "ratios (same run):",
+            *ratio_lines(summaries),
+            *(["", "notes:", *found] if (found := notes(phases)) else []),
+        ]
     )
+
+
+def figures(phases: Sequence[Phase], opts: Options, machine: Machine) -> dict[str, object]:
+    """Everything the report says, for ``--json`` (to compare runs)."""
+    summaries = {name: summarize(name, phases) for name in SCENARIOS}
+    return {
+        "options": {
+            "rounds": opts.rounds,
+            "requests": opts.requests,
+            "warmup": opts.warmup,
+            "connections": opts.connections,
+        },
+        "machine": {
+            "cpus": machine.cpus,
+            "cpu_model": machine.cpu_model,
+            "server_cpu": machine.server_cpu,
+            "load_cpu": machine.load_cpu,
+            "wrk": machine.wrk,
+            "python": machine.python,
+            "versions": machine.versions,
+            "commit": machine.commit,
+            "load_before": machine.load_before,
+            "load_after": machine.load_after,
+        },
+        "rounds": [
+            {
+                "round": p.round,
+                "scenario": p.scenario,
+                "requests": p.requests,
+                "errors": p.errors,
+                "rps": round(p.rps, 1),
+                "p50_ms": p.latency_ms(0.50),
+                "p99_ms": p.latency_ms(0.99),
+                "server_us_per_request": round(p.server_us, 1),
+                "server_cpu_pct": round(p.server_pct, 1),
+                "other_cpu_pct": round(p.other_pct, 1),
+                "wrk_cpu_pct": round(p.wrk_pct, 1),
+                "load_seconds": round(p.wrk.duration_s, 3),
+                "window_seconds": round(p.window_s, 3),
+            }
+            for p in phases
+        ],
+        "summary": {
+            name: {
+                "requests": s.requests,
+                "errors": s.errors,
+                "median_rps": round(s.median_rps, 1),
+                "median_vs_bare": round(statistics.median(s.vs_bare), 3),
+                "median_vs_menu": round(statistics.median(s.vs_menu), 3),
+                "p50_ms": s.p50_ms,
+                "p99_ms": s.p99_ms,
+                "server_us_per_request": round(s.server_us, 1),
+                "server_cpu_pct": round(s.server_pct, 1),
+                "other_cpu_pct": round(s.other_pct, 1),
+                "wrk_cpu_pct": round(s.wrk_pct, 1),
+            }
+            for name, s in summaries.items()
+        },
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark, print the report; the exit status says whether it passed."""
+    """Run the benchmark and print the report; 1 when a request failed or it could not run."""
     opts = parse_options(argv)
     load_before = os.getloadavg()
     try:
-        phases = run(opts)
+        phases = bench(opts)
     except BenchError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
-    print(report(phases, opts, load_before, os.getloadavg()))
+    machine = machine_facts(opts, load_before)
+    print(report(phases, opts, machine))
+    if opts.json_path:
+        opts.json_path.write_text(json.dumps(figures(phases, opts, machine), indent=2) + "\n")
     if opts.profile:
-        print(f"(profiled run, numbers are slowed down; profile in {opts.profile})")
-    return exit_status(phases, opts.check)
+        print(f"(profiled run, Ringflow's numbers are slowed down; profile in {opts.profile})")
+    failed = sum(p.errors for p in phases)
+    if failed:
+        print(f"{failed} requests failed", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
