@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Annotated, Literal
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from prompts.errors import (
@@ -131,7 +132,7 @@ async def _upload(request: web.Request, admin: PromptAdmin) -> tuple[Path, str, 
         raise ApiProblem(413, f"an audio file is at most {limit} bytes")
     try:
         reader = await request.multipart()
-    except (ValueError, AssertionError):
+    except (ValueError, AssertionError, HttpProcessingError):
         raise ApiProblem(400, "the body is not valid multipart/form-data") from None
     upload: Path | None = None
     filename = ""
@@ -152,7 +153,8 @@ async def _upload(request: web.Request, admin: PromptAdmin) -> tuple[Path, str, 
         if upload is not None:
             _discard(upload)
         raise
-    except (ValueError, AssertionError, UnicodeDecodeError):
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError):
+        # HttpProcessingError: a part's headers aiohttp cannot parse (control characters...)
         if upload is not None:
             _discard(upload)
         raise ApiProblem(400, "the body is not valid multipart/form-data") from None

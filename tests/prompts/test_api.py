@@ -135,6 +135,19 @@ async def test_bad_uploads_are_refused_with_a_clear_message(api: ApiClient, tmp_
     assert no_token.status == 401
 
 
+async def test_a_part_with_a_control_character_in_its_headers_is_a_400(api: ApiClient) -> None:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="\x0b\x01"\r\n\r\n2\r\n--b--\r\n'
+    )
+    answer = await api.call(
+        "POST", "/prompts", data=body, content_type="multipart/form-data; boundary=b"
+    )
+    assert answer.status == 400
+    assert answer.json["detail"] == "the body is not valid multipart/form-data"
+    assert list((api.server.settings.data_dir / "uploads").glob("*")) == []
+
+
 async def test_text_is_spoken_once_in_english_and_korean(api: ApiClient) -> None:
     english = await api.call(
         "POST", "/prompts/speech", json_body={"text": "Thank you for calling.", "language": "en"}

@@ -3,6 +3,21 @@ generated requests (valid and not) never get a 5xx, and every answer matches its
 
 The server is ``ringflow serve`` in a subprocess (SQLite in a temporary folder, an admin
 token), so the generated traffic goes over a real socket like an admin client's.
+
+Two of schemathesis's checks are left out, as beyond what this test promises:
+
+* ``ignored_auth`` probes every successful case again with a wrong token, and wrong tokens
+  beyond ten a minute from one address are answered 429 by design (the valid token still
+  works). That every operation refuses a missing or wrong token with 401 is checked in
+  ``test_every_endpoint.py``.
+* ``positive_data_acceptance`` (a body or query that fits the schema must not get a 4xx):
+  the API checks more than its schema says (a workflow's steps must exist, a YAML body is a
+  plain string to OpenAPI, ``GET /api/contacts?number=`` must be a phone number), so those
+  answers are 422s naming the problem, which is right.
+
+Until the token was checked ahead of the lockout, the ``ignored_auth`` probes locked the
+test's own token out within seconds and every later request was answered 429, which hid the
+second point.
 """
 
 from __future__ import annotations
@@ -20,8 +35,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 TOKEN = "rf_" + "s" * 43
+LEFT_OUT = [ignored_auth, positive_data_acceptance]
+"""Checks this test does not make (see the module docstring)."""
 
 
 def _free_port() -> int:
@@ -91,7 +109,9 @@ def test_no_5xx_and_every_answer_matches_its_schema(api_schema: schemathesis.Bas
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
-            case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+            case.call_and_validate(
+                headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=LEFT_OUT
+            )
 
         try:
             check()
