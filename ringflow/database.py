@@ -27,8 +27,9 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, event, pool, text
 from sqlalchemy import create_engine as create_sync_engine
@@ -125,7 +126,11 @@ async def open_database(url: str) -> Database:
     return PostgresDatabase(parsed)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+SqliteSync = Literal["FULL", "NORMAL"]
+"""How SQLite syncs commits: FULL (the default) or NORMAL (for measuring what FULL costs)."""
+
+
+def _sqlite_connect(synchronous: SqliteSync, dbapi_connection: Any, _record: Any) -> None:
     # Autocommit at the driver level, so that SQLAlchemy's BEGIN (below) is the only one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -134,7 +139,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # commits, e.g. a STOP that Twilio will not send again). The busy timeout makes a write
     # wait for another process's writer (bounded) instead of failing at once.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # Checkpoints run on a reader thread (SqliteDatabase._checkpoint_loop), not in commits.
@@ -156,7 +161,7 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def sqlite_engine(url: URL) -> Engine:
+def sqlite_engine(url: URL, synchronous: SqliteSync = "FULL") -> Engine:
     """A synchronous engine for a SQLite file, with the pragmas and transactions above."""
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +172,7 @@ def sqlite_engine(url: URL) -> Engine:
         max_overflow=0,
         connect_args={"check_same_thread": False},
     )
-    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "connect", partial(_sqlite_connect, synchronous))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
@@ -175,12 +180,15 @@ def sqlite_engine(url: URL) -> Engine:
 class SqliteDatabase:
     """SQLite with one writer thread (group commit) and a few reader threads.
 
-    ``stall_after``: seconds after which a writer still on one transaction counts as stuck.
+    ``stall_after``: seconds after which a writer still on one transaction counts as stuck;
+    ``synchronous``: FULL unless a benchmark compares (bench/sqlite_writes.py).
     """
 
-    def __init__(self, url: URL, *, stall_after: float = STALL_AFTER_S) -> None:
+    def __init__(
+        self, url: URL, *, stall_after: float = STALL_AFTER_S, synchronous: SqliteSync = "FULL"
+    ) -> None:
         self.url = url
-        self.engine = sqlite_engine(url)
+        self.engine = sqlite_engine(url, synchronous)
         self._writes = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._untransacted = self.engine.execution_options(sqlite_begin="NONE")
         self._readers = ThreadPoolExecutor(max_workers=3, thread_name_prefix="sqlite-reader")
