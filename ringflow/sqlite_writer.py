@@ -185,19 +185,22 @@ class SqliteWriter:
         """Run writes of one batch function together in a savepoint; if that fails, each
         in a savepoint of its own."""
         items = [write.item for write in group]
+        savepoint = conn.begin_nested()
         try:
-            with conn.begin_nested():
-                results = group[0].batch(conn, items)
-                if len(results) != len(items):
-                    raise RuntimeError(f"a batch gave {len(results)} results for {len(items)}")
-                return [(True, result) for result in results]
+            results = group[0].batch(conn, items)
+            if len(results) != len(items):
+                raise RuntimeError(f"a batch gave {len(results)} results for {len(items)}")
         except Exception as error:
             if not _in_transaction(conn):
+                # Writes after this one would run outside any transaction: stop here.
                 raise TransactionLost(f"SQLite abandoned the transaction: {error}") from error
+            savepoint.rollback()
             if len(group) == 1:
                 return [(False, error)]
             log.debug("a batch of %d writes failed (%s); each runs on its own", len(group), error)
-        return [self._group(conn, [write])[0] for write in group]
+            return [self._group(conn, [write])[0] for write in group]
+        savepoint.commit()  # RELEASE; should it fail, the whole transaction fails
+        return [(True, result) for result in results]
 
     def _die(self, death: BaseException, taken: list[Write]) -> None:
         with self._lock:

@@ -220,3 +220,34 @@ async def test_a_writer_stuck_on_one_transaction_is_reported(sqlite_db: SqliteDa
         gate.set()
     assert await holding == 0
     await sqlite_db.check()
+
+
+async def test_a_transaction_sqlite_abandons_fails_every_write_in_it_and_the_writer_goes_on(
+    sqlite_db: SqliteDatabase,
+) -> None:
+    pages = await sqlite_db.read(lambda conn: conn.exec_driver_sql("PRAGMA page_count").scalar())
+
+    def disk_nearly_full(conn: Connection) -> None:
+        conn.exec_driver_sql(f"PRAGMA max_page_count={int(pages) + 2}")
+
+    gate = threading.Event()
+    holding = await hold_the_writer(sqlite_db, gate)
+    # One transaction: the disk fills up at the big note, and SQLite then rolls the whole
+    # transaction back (SQLITE_FULL): the writes after it must not run outside of it.
+    writes = [
+        sqlite_db.write(disk_nearly_full),
+        sqlite_db.write(add(1)),
+        sqlite_db.write(add(2, "x" * 200_000)),
+        sqlite_db.write(add(3)),
+    ]
+    pending = [asyncio.ensure_future(write) for write in writes]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await holding == 0
+
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    assert all(isinstance(result, Exception) for result in results), results
+    assert "full" in str(results[2])
+    assert await sqlite_db.read(stored) == [0], "nothing of that transaction was committed"
+    assert await sqlite_db.write(add(4)) == 4
+    assert await sqlite_db.read(stored) == [0, 4]
