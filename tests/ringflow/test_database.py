@@ -225,7 +225,9 @@ async def test_a_writer_stuck_on_one_transaction_is_reported(sqlite_db: SqliteDa
 async def test_a_transaction_sqlite_abandons_fails_every_write_in_it_and_the_writer_goes_on(
     sqlite_db: SqliteDatabase,
 ) -> None:
-    pages = await sqlite_db.read(lambda conn: conn.exec_driver_sql("PRAGMA page_count").scalar())
+    pages = await sqlite_db.read(
+        lambda conn: conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    )
 
     def disk_nearly_full(conn: Connection) -> None:
         conn.exec_driver_sql(f"PRAGMA max_page_count={int(pages) + 2}")
