@@ -40,13 +40,13 @@ from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
     Effect,
     RunCache,
-    RunIds,
     StoredRun,
     TurnSave,
     end_run,
     insert_runs,
     load_run,
     new_run,
+    new_run_id,
     next_turn,
     run_row,
     save_turns,
@@ -292,7 +292,6 @@ class VoiceService:
         self._clock = clock
         self._events = events
         self._runs = RunCache()
-        self._run_ids = RunIds()
         self._plain: set[int] = set()
         """Versions that need neither the contact nor business hours."""
         self._closing: set[asyncio.Task[None]] = set()
@@ -371,7 +370,7 @@ class VoiceService:
             log.warning("call %s: no workflow takes calls to %s", call.sid, call.called)
             stored = await self._db.write_batched(start_calls, NewCall(row, None))
             return stored or apology(NOT_IN_SERVICE)
-        run_id = self._run_ids.new()
+        run_id = new_run_id(now)
         failure: str | None = None
         effects: tuple[Effect, ...] = ()
         roots, facts = await self._inputs(active, call, now, contact)

@@ -4,15 +4,14 @@ Code that touches the database is written as plain functions of a SQLAlchemy ``C
 (``work(conn) -> result``) and handed to ``Database.read`` or ``Database.write``; the backend
 decides how it runs:
 
-* **SQLite** (the single-node default): the writes of all webhooks waiting at that moment are
-  committed together in one transaction (group commit), on the event loop's own thread; writes
-  of one kind can run as one statement (``write_batched``). Reads run on a few reader threads
-  (WAL lets them read beside the writer), and so do checkpoints, once a second. Measured with
-  bench/webhooks.py (see bench/README.md): async SQLAlchemy over aiosqlite with a connection
-  per request spent ~1 ms of CPU per transaction and, with several connections fighting for
-  SQLite's single write lock, gave a p99 near one second; a writer thread was slower than
-  writing on the loop, because the two threads then fight for the GIL on one busy core; and
-  checkpoints inside commits stalled every waiting webhook.
+* **SQLite** (the single-node default): one writer thread owns the write connection
+  (``ringflow.sqlite_writer``): the writes of all requests waiting at a moment are committed
+  together in one transaction (group commit), writes of one kind as one statement
+  (``write_batched``), each group in a savepoint so that a failure stays with its own write.
+  The event loop only queues writes and awaits them, so it never waits for SQLite's lock.
+  Commits are ``synchronous=FULL``: an answered webhook survives a power cut. Reads run on a
+  few reader threads (WAL lets them read beside the writer), and so do checkpoints, once a
+  second. ``check()`` reports a writer that died or is stuck (a dead one is replaced at once).
 * **PostgreSQL** (several instances): each piece of work runs in its own transaction on the
   async engine (asyncpg), through ``run_sync``; PostgreSQL does its own concurrency.
 
@@ -28,13 +27,16 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, MetaData, event, pool
+from sqlalchemy import Connection, Engine, MetaData, event, pool, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ringflow.sqlite_writer import SqliteWriter, Write
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,11 @@ P = TypeVar("P")
 Work = Callable[[Connection], T]
 Batch = Callable[[Connection, list[P]], list[T]]
 """Runs many writes of one kind at once (e.g. one executemany); one result per item, in order."""
-MAX_BATCH = 100
 CHECKPOINT_INTERVAL_S = 1.0
+BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite write waits for another process's write lock before it fails."""
+STALL_AFTER_S = 2 * BUSY_TIMEOUT_MS / 1000
+"""A SQLite writer on one transaction for longer than this is stuck (health check)."""
 
 
 def stored_time(moment: datetime) -> datetime:
@@ -68,6 +73,10 @@ class BatchConflict(RuntimeError):
 
 class DatabaseUrlError(ValueError):
     """The database URL names a database this server does not support."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot take work now (``Database.check``)."""
 
 
 def database_url(url: str) -> URL:
@@ -99,6 +108,11 @@ class Database(Protocol):
         waiting at the same moment where the backend batches; return once committed."""
         ...
 
+    async def check(self) -> None:
+        """Raise when the database cannot take work now (unreachable; for SQLite also its
+        writer dead or stuck): what ``/healthz`` asks. Never waits for a write lock."""
+        ...
+
     async def close(self) -> None:
         """Finish pending writes and release every connection."""
         ...
@@ -112,16 +126,22 @@ async def open_database(url: str) -> Database:
     return PostgresDatabase(parsed)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+SqliteSync = Literal["FULL", "NORMAL"]
+"""How SQLite syncs commits: FULL (the default) or NORMAL (for measuring what FULL costs)."""
+
+
+def _sqlite_connect(synchronous: SqliteSync, dbapi_connection: Any, _record: Any) -> None:
     # Autocommit at the driver level, so that SQLAlchemy's BEGIN (below) is the only one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the writer; NORMAL is durable at each checkpoint and safe
-    # with WAL; the busy timeout makes another process's writer wait instead of failing.
+    # WAL lets readers run beside the writer. FULL syncs the log at every commit, so a
+    # webhook answered after its commit survives a power cut (NORMAL could lose the last
+    # commits, e.g. a STOP that Twilio will not send again). The busy timeout makes a write
+    # wait for another process's writer (bounded) instead of failing at once.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # Checkpoints run on a reader thread (SqliteDatabase._checkpoint_loop), not in commits.
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
@@ -141,7 +161,7 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def sqlite_engine(url: URL) -> Engine:
+def sqlite_engine(url: URL, synchronous: SqliteSync = "FULL") -> Engine:
     """A synchronous engine for a SQLite file, with the pragmas and transactions above."""
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -152,24 +172,32 @@ def sqlite_engine(url: URL) -> Engine:
         max_overflow=0,
         connect_args={"check_same_thread": False},
     )
-    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "connect", partial(_sqlite_connect, synchronous))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
 class SqliteDatabase:
-    """SQLite with group commit on the event loop and a few reader threads."""
+    """SQLite with one writer thread (group commit) and a few reader threads.
 
-    def __init__(self, url: URL) -> None:
+    ``stall_after``: seconds after which a writer still on one transaction counts as stuck;
+    ``synchronous``: FULL unless a benchmark compares (bench/sqlite_writes.py).
+    """
+
+    def __init__(
+        self, url: URL, *, stall_after: float = STALL_AFTER_S, synchronous: SqliteSync = "FULL"
+    ) -> None:
         self.url = url
-        self.engine = sqlite_engine(url)
+        self.engine = sqlite_engine(url, synchronous)
         self._writes = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._untransacted = self.engine.execution_options(sqlite_begin="NONE")
         self._readers = ThreadPoolExecutor(max_workers=3, thread_name_prefix="sqlite-reader")
-        self._pending: list[_Pending] = []
-        self._wakeup = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._stall_after = stall_after
         self._closing = False
-        self._committer = asyncio.create_task(self._commit_loop(), name="sqlite-group-commit")
+        self.writer_restarts = 0
+        """Writers started after one died."""
+        self._writer = SqliteWriter(self._writes, self._loop, self._replace)
         self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint")
 
     async def read(self, work: Work[T]) -> T:
@@ -177,38 +205,35 @@ class SqliteDatabase:
             with self.engine.connect() as conn:
                 return work(conn)
 
-        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+        return await self._loop.run_in_executor(self._readers, run)
 
     async def write(self, work: Work[T]) -> T:
-        return await self.write_batched(_each, work)
+        return await self._submit(_each, work, alone=True)
 
     async def write_batched(self, batch: Batch[P, T], item: P) -> T:
+        return await self._submit(batch, item, alone=False)
+
+    async def _submit(self, batch: Batch[Any, T], item: Any, *, alone: bool) -> T:
         if self._closing:
             raise RuntimeError("the database is closing")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((batch, item, future))
-        self._wakeup.set()
+        if self._writer.death is not None:
+            self._replace(self._writer)
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._writer.submit(Write(batch, item, future, alone))
         return await future
 
-    async def _commit_loop(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                group, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                # At most MAX_BATCH writes, a few milliseconds: the loop blocks that long.
-                outcomes = self._commit(group)
-                for (_batch, _item, future), (ok, value) in zip(group, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-            if self._closing:
-                return
-            # Let the requests whose writes just committed answer before the next batch.
-            await asyncio.sleep(0)
+    def _replace(self, dead: SqliteWriter) -> None:
+        """Start a new writer in place of ``dead`` (called on the loop once it died)."""
+        if self._writer is dead and not self._closing:
+            self._writer = SqliteWriter(self._writes, self._loop, self._replace)
+            self.writer_restarts += 1
+            log.warning("started a new database writer (%d so far)", self.writer_restarts)
+
+    async def check(self) -> None:
+        problem = self._writer.problem(self._stall_after)
+        if problem is not None:
+            raise DatabaseUnavailable(problem)
+        await self.read(_select_one)
 
     async def _checkpoint_loop(self) -> None:
         """Copy the write-ahead log into the database file, beside the writer."""
@@ -224,43 +249,11 @@ class SqliteDatabase:
             with self._untransacted.connect() as conn:
                 _checkpoint(conn)
 
-        await asyncio.get_running_loop().run_in_executor(self._readers, run)
-
-    def _commit(self, pending: list[_Pending]) -> list[tuple[bool, Any]]:
-        """Run pending writes in one transaction, consecutive items of one kind together; if
-        anything fails, run each on its own, so that one failure fails only its own request.
-        Writes must therefore only touch the database (a rolled-back one may run again)."""
-        try:
-            with self._writes.begin() as conn:
-                results: list[tuple[bool, Any]] = []
-                start = 0
-                while start < len(pending):
-                    batch = pending[start][0]
-                    end = start + 1
-                    while end < len(pending) and pending[end][0] is batch:
-                        end += 1
-                    items = [item for _batch, item, _future in pending[start:end]]
-                    results.extend((True, value) for value in _checked(batch(conn, items), items))
-                    start = end
-                return results
-        except BatchConflict as conflict:
-            log.debug("batch of %d writes run one by one: %s", len(pending), conflict)
-        except Exception:
-            if len(pending) > 1:
-                log.warning("a batch of %d writes failed; retrying each on its own", len(pending))
-        return [self._alone(batch, item) for batch, item, _future in pending]
-
-    def _alone(self, batch: Batch[Any, Any], item: Any) -> tuple[bool, Any]:
-        try:
-            with self._writes.begin() as conn:
-                return True, _checked(batch(conn, [item]), [item])[0]
-        except Exception as error:
-            return False, error
+        await self._loop.run_in_executor(self._readers, run)
 
     async def close(self) -> None:
         self._closing = True
-        self._wakeup.set()
-        await self._committer
+        await self._writer.stop()
         self._checkpointer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._checkpointer
@@ -300,17 +293,21 @@ class PostgresDatabase:
             if not self._writing:
                 self._idle.set()
 
+    async def check(self) -> None:
+        await self.read(_select_one)
+
     async def close(self) -> None:
         await self._idle.wait()  # writes under way finish first
         await self.engine.dispose()
 
 
-_Pending = tuple[Batch[Any, Any], Any, "asyncio.Future[Any]"]
-
-
 def _each(conn: Connection, works: list[Work[T]]) -> list[T]:
     """The batch of plain work functions: each runs in turn."""
     return [work(conn) for work in works]
+
+
+def _select_one(conn: Connection) -> object:
+    return conn.execute(text("SELECT 1")).scalar()
 
 
 def _checked(results: list[T], items: list[Any]) -> list[T]:

@@ -34,11 +34,11 @@ from workflows.jobs import enqueue
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
-    RunIds,
     StoredRun,
     TurnSave,
     insert_runs,
     new_run,
+    new_run_id,
     next_turn,
     run_row,
     save_turns,
@@ -68,7 +68,6 @@ class MessageRunner:
     def __init__(self, engine: Engine, catalog: WorkflowCatalog) -> None:
         self._engine = engine
         self._catalog = catalog
-        self._run_ids = RunIds()
 
     def roots(self, workflow: Workflow, inputs: TurnInputs) -> dict[str, Mapping[str, Any]]:
         """The ``contact``, ``schedule`` and ``message`` values of a turn."""
@@ -85,10 +84,6 @@ class MessageRunner:
             values["message"] = inputs.message
         return values
 
-    def new_run_id(self) -> str:
-        """An id for a run about to start (time-ordered, unguessable)."""
-        return self._run_ids.new()
-
     def start(
         self,
         conn: Connection,
@@ -102,7 +97,7 @@ class MessageRunner:
         ``call`` becomes ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for
         every turn of the run."""
         workflow = active.workflow
-        run_id = run_id or self._run_ids.new()
+        run_id = run_id or new_run_id(inputs.now)
         failure: str | None = None
         try:
             turn = self._engine.start(

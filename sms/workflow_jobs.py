@@ -39,7 +39,7 @@ from workflows.events import DigitsReceived, TimerFired
 from workflows.firings import failed, fire
 from workflows.jobs import ClaimedJob, PermanentJobError
 from workflows.phones import InvalidPhoneNumber
-from workflows.runs import StoredRun, end_run, load_run
+from workflows.runs import StoredRun, end_run, load_run, new_run_id
 from workflows.steps.base import SMS
 from workflows.triggers import SMS_RECEIVED
 
@@ -104,7 +104,7 @@ class _Base:
         """Start ``active`` for ``locked`` (the contact, locked by the caller) unless this
         event fired before or the limit holds it back; the limit counts from when events
         happened, not from when a worker got to them."""
-        run_id = self._runner.new_run_id()
+        run_id = new_run_id(inputs.now)
         firing = fire(
             conn,
             event_key=event_key,

@@ -1,7 +1,9 @@
-"""The ``ringflow`` command: serve, call (in-process and against a running server), calls."""
+"""The ``ringflow`` command: serve, call (in-process and against a running server), calls;
+``/healthz`` and the server's SQLite database while another process writes or the writer dies."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -9,14 +11,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from sqlalchemy import Connection
 
 from server import main
+from tests.conftest import Reply, RunningServer, ServerFactory, signed_post
 
 RINGFLOW = str(Path(sys.executable).parent / "ringflow")
 DEMO_WALK = [
@@ -282,3 +288,116 @@ def test_hours_shows_and_overrides_schedules(
     assert "by a manual override" not in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no schedule 'ofice'"):
         main(["hours", "ofice", "--flows", str(flows)])
+
+
+@pytest.fixture
+async def sqlite_servers(tmp_path: Path) -> AsyncIterator[ServerFactory]:
+    """Servers on a SQLite file of the test's own."""
+    factory = ServerFactory(f"sqlite:///{tmp_path / 'ringflow.db'}", tmp_path)
+    yield factory
+    await factory.stop()
+
+
+# Another process that takes SQLite's write lock and keeps it (as a long `ringflow` command
+# or a second server on the same file could).
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+def incoming_call(number: int) -> dict[str, str]:
+    return {"CallSid": f"CA{number:032x}", "From": "+15551230000", "To": "+15559870000"}
+
+
+async def timed_health(session: aiohttp.ClientSession, server: RunningServer) -> float:
+    started = time.perf_counter()
+    async with session.get(server.base_url + "/healthz") as response:
+        assert response.status == 200, await response.text()
+    return time.perf_counter() - started
+
+
+def answered_by_the_demo(reply: Reply) -> bool:
+    return reply.status == 200 and "Thank you for calling Acme" in reply.text
+
+
+async def test_health_answers_at_once_while_another_process_holds_the_write_lock(
+    sqlite_servers: ServerFactory, tmp_path: Path
+) -> None:
+    server = await sqlite_servers.start()
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLD_WRITE_LOCK,
+        str(tmp_path / "ringflow.db"),
+        "3",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"locked\n"
+    locked_at = time.perf_counter()
+    call = asyncio.create_task(signed_post(server, "/twilio/voice", incoming_call(1)))
+    await asyncio.sleep(0.3)
+    assert not call.done(), "the call's write waits for the lock"
+
+    async with aiohttp.ClientSession() as session:
+        answer_times = [await timed_health(session, server) for _ in range(3)]
+    assert max(answer_times) < 0.05, answer_times
+    assert time.perf_counter() - locked_at < 2, "answered while the lock was still held"
+    assert not call.done()
+
+    assert answered_by_the_demo(await call), "the waiting write committed after the lock"
+    assert await holder.wait() == 0
+
+
+class Meltdown(BaseException):
+    """Not an ``Exception``: it ends the thread that runs it."""
+
+
+async def test_a_dead_writer_fails_the_waiting_webhook_at_once_and_is_replaced(
+    sqlite_servers: ServerFactory,
+) -> None:
+    server = await sqlite_servers.start()
+    gate, started = threading.Event(), threading.Event()
+
+    def held(conn: Connection) -> None:
+        started.set()
+        gate.wait(10)
+
+    def meltdown(conn: Connection) -> None:
+        raise Meltdown
+
+    async with asyncio.timeout(15):
+        holding = asyncio.ensure_future(server.db.write(held))
+        assert await asyncio.to_thread(started.wait, 5)
+        call = asyncio.create_task(signed_post(server, "/twilio/voice", incoming_call(2)))
+        await asyncio.sleep(0.3)  # its write is queued behind the held one
+        dying = asyncio.ensure_future(server.db.write(meltdown))
+        await asyncio.sleep(0)
+        gate.set()
+        await holding
+
+        reply = await call
+        assert reply.status == 200
+        assert "We are sorry" in reply.text, "the caller hears the apology, not silence"
+        with pytest.raises(Exception, match="writer died"):
+            await dying
+
+        async with aiohttp.ClientSession() as session:
+            await timed_health(session, server)
+        assert answered_by_the_demo(await signed_post(server, "/twilio/voice", incoming_call(3)))
+    assert await server.count("calls") == 1
+
+
+async def test_sqlite_syncs_every_commit_by_default(sqlite_servers: ServerFactory) -> None:
+    server = await sqlite_servers.start()
+
+    def synchronous(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    assert await server.db.write(synchronous) == 2  # FULL
+    assert await server.db.read(synchronous) == 2

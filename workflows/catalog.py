@@ -229,7 +229,7 @@ class WorkflowCatalog:
                 continue
             active.append(ActiveWorkflow(version_id, workflow, check))
         self._active = active
-        self._candidates = {}
+        self._candidates = {}  # after the list: see candidates()
         self._loaded = loaded
         for listener in self._listeners:
             try:
@@ -261,12 +261,16 @@ class WorkflowCatalog:
         """The workflows ``event`` may start, in the order they are tried: those naming the
         called number first, then the catch-alls; among equals by workflow id, so the choice
         is the same on every instance."""
-        cached = self._candidates.get((event, called))
+        # Post-call starts run on SQLite's writer thread while the loop may refresh: take the
+        # cache before the active list. refresh() replaces the list first and the cache last,
+        # so candidates found in an old list can only be kept in the old, discarded cache.
+        cache = self._candidates
+        cached = cache.get((event, called))
         if cached is not None:
             return cached
         found = self._find_candidates(event, called)
-        if len(self._candidates) < 10_000:  # one entry per event and number called
-            self._candidates[(event, called)] = found
+        if len(cache) < 10_000:  # one entry per event and number called
+            cache[(event, called)] = found
         return found
 
     def _find_candidates(self, event: str, called: str | None) -> list[ActiveWorkflow]:

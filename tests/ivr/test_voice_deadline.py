@@ -41,10 +41,6 @@ print("locked", flush=True)
 select.select([sys.stdin], [], [], 3.0)  # until the test lets go, 3 s at most
 conn.execute("ROLLBACK")
 """
-WRITES_ON_THE_LOOP = (
-    "SQLite writes still run on the event loop, which waits out the lock with them; they "
-    "leave it with the writer thread of issue 8, section 4 (remove this mark then)"
-)
 
 
 @contextlib.asynccontextmanager
@@ -107,18 +103,11 @@ def run_closed(
     return check
 
 
-def slow_sqlite(request: pytest.FixtureRequest, database_url: str) -> None:
-    if database_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=WRITES_ON_THE_LOOP))
-
-
 async def test_a_turn_held_up_by_the_database_answers_the_apology_in_time(
     servers: ServerFactory,
     database_url: str,
-    request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    slow_sqlite(request, database_url)
     server = await servers.start([MENU_FLOW], voice_deadline_seconds=DEADLINE)
     greeting = await signed_post(server, "/twilio/voice", CALL)
     gather = action_path(greeting.text)
@@ -144,9 +133,8 @@ async def test_a_turn_held_up_by_the_database_answers_the_apology_in_time(
 
 
 async def test_an_incoming_call_held_up_by_the_database_answers_the_apology_in_time(
-    servers: ServerFactory, database_url: str, request: pytest.FixtureRequest
+    servers: ServerFactory, database_url: str
 ) -> None:
-    slow_sqlite(request, database_url)
     server = await servers.start([MENU_FLOW], voice_deadline_seconds=DEADLINE)
 
     async with database_held(server, "LOCK TABLE calls IN EXCLUSIVE MODE"):
@@ -179,9 +167,8 @@ async def stored_call_run(server: RunningServer) -> str | None:
 
 
 async def test_a_status_callback_held_up_by_the_database_answers_in_time(
-    servers: ServerFactory, database_url: str, request: pytest.FixtureRequest
+    servers: ServerFactory, database_url: str
 ) -> None:
-    slow_sqlite(request, database_url)
     server = await servers.start([MENU_FLOW], voice_deadline_seconds=DEADLINE)
     await signed_post(server, "/twilio/voice", CALL)
     ended = CALL | {"CallStatus": "completed", "CallDuration": "30"}

@@ -204,6 +204,9 @@ class FlakyDatabase:
     async def write_batched(self, batch: Any, item: Any) -> Any:
         return await self.db.write_batched(batch, item)
 
+    async def check(self) -> None:
+        await self.db.check()
+
     async def close(self) -> None:
         await self.db.close()
 
