@@ -229,6 +229,11 @@ class SqliteDatabase:
             self.writer_restarts += 1
             log.warning("started a new database writer (%d so far)", self.writer_restarts)
 
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for the writer to take them."""
+        return self._writer.queued
+
     async def check(self) -> None:
         problem = self._writer.problem(self._stall_after)
         if problem is not None:

@@ -109,6 +109,11 @@ class SqliteWriter:
                 self._queue.put(None)
         await asyncio.shield(self.exited)
 
+    @property
+    def queued(self) -> int:
+        """Writes waiting for the thread to take them (not those of the transaction under way)."""
+        return self._queue.qsize()
+
     def problem(self, stall_after: float) -> str | None:
         """Why this writer cannot take writes now (dead, or on one transaction for more than
         ``stall_after`` seconds), or None."""
@@ -128,9 +133,9 @@ class SqliteWriter:
                 if taken:
                     self.busy_since = time.monotonic()
                     outcomes = self._transact(taken)
+                    self.busy_since = None  # before the writes' owners hear of it
                     self._call_on_loop(_settle, list(zip(taken, outcomes, strict=True)))
                     taken = []
-                    self.busy_since = None
         except BaseException as death:  # reported to every waiting write, then replaced
             self._die(death, taken)
         finally:

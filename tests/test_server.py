@@ -21,8 +21,9 @@ import aiohttp
 import pytest
 from sqlalchemy import Connection
 
+from ringflow.database import SqliteDatabase
 from server import main
-from tests.conftest import Reply, RunningServer, ServerFactory, signed_post
+from tests.conftest import Reply, RunningServer, ServerFactory, eventually, signed_post
 
 RINGFLOW = str(Path(sys.executable).parent / "ringflow")
 DEMO_WALK = [
@@ -375,7 +376,9 @@ async def test_a_dead_writer_fails_the_waiting_webhook_at_once_and_is_replaced(
         holding = asyncio.ensure_future(server.db.write(held))
         assert await asyncio.to_thread(started.wait, 5)
         call = asyncio.create_task(signed_post(server, "/twilio/voice", incoming_call(2)))
-        await asyncio.sleep(0.3)  # its write is queued behind the held one
+        database = server.db
+        assert isinstance(database, SqliteDatabase)
+        await eventually(lambda: database.queued_writes == 1, what="the call's write queued")
         dying = asyncio.ensure_future(server.db.write(meltdown))
         await asyncio.sleep(0)
         gate.set()
