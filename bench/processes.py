@@ -44,6 +44,15 @@ def check_cpus(server_cpu: int, load_cpu: int) -> None:
         )
 
 
+def set_niceness(nice: int) -> None:
+    """This thread's niceness, which the processes it starts inherit (wrk, the servers);
+    BenchError when it may not be lowered (below 0 needs root)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError:
+        raise BenchError(f"may not set niceness {nice} (below 0 needs root)") from None
+
+
 @contextlib.contextmanager
 def running_on(cpu: int) -> Iterator[None]:
     """This thread on ``cpu`` only, for the block (processes started meanwhile inherit it)."""

@@ -69,6 +69,7 @@ from bench.processes import (
     pinned_server,
     python_command,
     server_env,
+    set_niceness,
 )
 from bench.wrk import WrkResult, find_wrk, histogram_percentile, run_wrk, wrk_version
 from bench.wrk import write_requests as write_request_file
@@ -104,6 +105,7 @@ class Options:
     limit_s: float
     server_cpu: int
     load_cpu: int
+    nice: int
     profile: str | None
     json_path: Path | None
 
@@ -124,6 +126,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--server-cpu", type=int, default=1, help="CPU of the servers (1)")
     parser.add_argument("--load-cpu", type=int, default=0, help="CPU of wrk and this script (0)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the servers, wrk and this script (0; below 0 needs root): on a shared "
+        "machine, -10 makes other work disturb the measurement less",
+    )
     parser.add_argument("--profile", help="cProfile the Ringflow server into this file")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -137,6 +146,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error(f"--warmup must be 0-{MAX_REQUESTS}")
     if not 1 <= args.connections <= 1000:
         parser.error("--connections must be 1-1000")
+    if not -20 <= args.nice <= 19:
+        parser.error("--nice must be -20-19")
     if not 1 <= args.limit <= MAX_LIMIT_S:
         parser.error(f"--limit must be 1-{MAX_LIMIT_S:.0f} s")
     return Options(
@@ -147,6 +158,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         limit_s=args.limit,
         server_cpu=args.server_cpu,
         load_cpu=args.load_cpu,
+        nice=args.nice,
         profile=str(Path(args.profile).resolve()) if args.profile else None,
         json_path=args.json,
     )
@@ -407,6 +419,7 @@ def bench(opts: Options) -> list[Phase]:
     check_cpus(opts.server_cpu, opts.load_cpu)
     # This process (signing, set-up) and wrk, its child, share the load CPU.
     os.sched_setaffinity(0, {opts.load_cpu})
+    set_niceness(opts.nice)
     token = secrets.token_hex(16)
     signer = make_signer(token)
     bare_signer = make_signer(secrets.token_hex(16))  # the baselines do not check it
@@ -514,6 +527,7 @@ class Machine:
     cpu_model: str
     server_cpu: int
     load_cpu: int
+    nice: int
     wrk: str
     python: str
     versions: str
@@ -569,6 +583,7 @@ def machine_facts(opts: Options, load_before: Sequence[float]) -> Machine:
         cpu_model=cpu_model(),
         server_cpu=opts.server_cpu,
         load_cpu=opts.load_cpu,
+        nice=opts.nice,
         wrk=wrk_version(find_wrk()),
         python=platform.python_version(),
         versions=library_versions(),
@@ -670,7 +685,8 @@ def report(phases: Sequence[Phase], opts: Options, machine: Machine) -> str:
             f"scenario (+{opts.warmup} warm-up once), {opts.connections} connections, each "
             "request sent once",
             f"machine: {machine.cpus} CPUs ({machine.cpu_model}); servers on CPU "
-            f"{machine.server_cpu}, wrk (1 thread) and this script on CPU {machine.load_cpu}",
+            f"{machine.server_cpu}, wrk (1 thread) and this script on CPU {machine.load_cpu}"
+            + (f"; all at niceness {machine.nice}" if machine.nice else ""),
             f"{machine.wrk}; Python {machine.python}; {machine.versions}; "
             f"Ringflow {machine.commit}",
             f"load average (1/5/15 min) before the run: {loads(machine.load_before)}; "
@@ -709,6 +725,7 @@ def figures(phases: Sequence[Phase], opts: Options, machine: Machine) -> dict[st
             "cpu_model": machine.cpu_model,
             "server_cpu": machine.server_cpu,
             "load_cpu": machine.load_cpu,
+            "nice": machine.nice,
             "wrk": machine.wrk,
             "python": machine.python,
             "versions": machine.versions,
