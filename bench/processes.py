@@ -44,6 +44,29 @@ def check_cpus(server_cpu: int, load_cpu: int) -> None:
         )
 
 
+def set_niceness(nice: int) -> None:
+    """This thread's niceness, which the processes it starts inherit (wrk, the servers);
+    BenchError when it may not be lowered (below 0 needs root)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError:
+        raise BenchError(f"may not set niceness {nice} (below 0 needs root)") from None
+
+
+def set_session_niceness(pid: int, nice: int) -> None:
+    """Niceness ``nice`` for the session that process ``pid`` leads, where the kernel
+    schedules sessions as groups (autogroup, /proc/<pid>/autogroup): there a process's own
+    niceness counts only against processes of its session, and other sessions (other people's
+    test runs) get their share of the CPU whatever it is. Nothing to do without autogroup."""
+    group = Path(f"/proc/{pid}/autogroup")
+    if not group.exists():
+        return
+    try:
+        group.write_text(f"{nice}\n")
+    except PermissionError:
+        raise BenchError(f"may not set niceness {nice} (below 0 needs root)") from None
+
+
 @contextlib.contextmanager
 def running_on(cpu: int) -> Iterator[None]:
     """This thread on ``cpu`` only, for the block (processes started meanwhile inherit it)."""
@@ -113,15 +136,29 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def pinned_server(
-    name: str, command: Sequence[str], env: Mapping[str, str], port: int, cpu: int, log: Path
+    name: str,
+    command: Sequence[str],
+    env: Mapping[str, str],
+    port: int,
+    cpu: int,
+    log: Path,
+    nice: int = 0,
 ) -> Iterator[Server]:
-    """Run ``command`` (which listens on ``port`` of 127.0.0.1) on ``cpu``, its output in
-    ``log``, until the block ends; BenchError when it does not come up or is not pinned."""
+    """Run ``command`` (which listens on ``port`` of 127.0.0.1) on ``cpu``, in a session of
+    its own (at niceness ``nice`` when not 0), its output in ``log``, until the block ends;
+    BenchError when it does not come up or is not pinned."""
     with log.open("wb") as out, running_on(cpu):
         proc = subprocess.Popen(
-            list(command), cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT
+            list(command),
+            cwd=ROOT,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
+        if nice:
+            set_session_niceness(proc.pid, nice)
         _wait_listening(proc, name, port, log)
         pinned = os.sched_getaffinity(proc.pid)
         if pinned != {cpu}:

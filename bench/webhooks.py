@@ -68,7 +68,9 @@ from bench.processes import (
     free_port,
     pinned_server,
     python_command,
+    running_on,
     server_env,
+    set_niceness,
 )
 from bench.wrk import WrkResult, find_wrk, histogram_percentile, run_wrk, wrk_version
 from bench.wrk import write_requests as write_request_file
@@ -104,6 +106,7 @@ class Options:
     limit_s: float
     server_cpu: int
     load_cpu: int
+    nice: int
     profile: str | None
     json_path: Path | None
 
@@ -124,6 +127,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--server-cpu", type=int, default=1, help="CPU of the servers (1)")
     parser.add_argument("--load-cpu", type=int, default=0, help="CPU of wrk and this script (0)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the servers, wrk and this script (0; below 0 needs root): on a shared "
+        "machine, -10 makes other work disturb the measurement less",
+    )
     parser.add_argument("--profile", help="cProfile the Ringflow server into this file")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -137,6 +147,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error(f"--warmup must be 0-{MAX_REQUESTS}")
     if not 1 <= args.connections <= 1000:
         parser.error("--connections must be 1-1000")
+    if not -20 <= args.nice <= 19:
+        parser.error("--nice must be -20-19")
     if not 1 <= args.limit <= MAX_LIMIT_S:
         parser.error(f"--limit must be 1-{MAX_LIMIT_S:.0f} s")
     return Options(
@@ -147,6 +159,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         limit_s=args.limit,
         server_cpu=args.server_cpu,
         load_cpu=args.load_cpu,
+        nice=args.nice,
         profile=str(Path(args.profile).resolve()) if args.profile else None,
         json_path=args.json,
     )
@@ -204,7 +217,7 @@ def start_servers(opts: Options, token: str, work: Path) -> Iterator[Servers]:
         def start(name: str, command: list[str], env: Mapping[str, str], port: int) -> Server:
             log = work / f"{name.split()[0]}.log"
             return stack.enter_context(
-                pinned_server(name, command, env, port, opts.server_cpu, log)
+                pinned_server(name, command, env, port, opts.server_cpu, log, opts.nice)
             )
 
         ports = [free_port() for _ in range(3)]
@@ -352,7 +365,7 @@ def measure(
     server_before = process_cpu_seconds(server.pid)
     busy_before = cpu_busy_seconds(opts.server_cpu)
     began = time.monotonic()
-    result = run_wrk(wrk, server.base_url, requests, opts.connections, opts.limit_s)
+    result = run_wrk(wrk, server.base_url, requests, opts.connections, opts.limit_s, opts.nice)
     window = time.monotonic() - began
     server_cpu = process_cpu_seconds(server.pid) - server_before
     other = max(0.0, cpu_busy_seconds(opts.server_cpu) - busy_before - server_cpu)
@@ -378,19 +391,22 @@ def one_round(
     files: RunFiles,
     opts: Options,
 ) -> list[Phase]:
-    """Untimed: sign new calls, start the calls to press a key on. Then, timed one right
-    after the other: both baselines, the incoming calls, the keypresses."""
+    """Timed, one right after the other: both baselines, new calls; then, untimed, as many
+    other calls started with the Python client, and timed, a keypress in each one's menu.
+
+    The keypress calls are started just before their phase so that their runs are still in
+    Ringflow's run cache (10,000 runs), as a caller's key comes seconds after the menu."""
     calls = files.write(
         f"incoming-{number}", incoming_jobs(signer, servers.ringflow.base_url, opts.requests)
-    )
-    presses = files.write(
-        f"keypress-{number}",
-        asyncio.run(started_calls(signer, servers.ringflow, opts.requests, opts)),
     )
     plan = ((BARE, baseline_requests), (MENU, baseline_requests), (INCOMING, calls))
     phases = [
         measure(name, number, servers.of(name), path, opts.requests, opts) for name, path in plan
     ]
+    presses = files.write(
+        f"keypress-{number}",
+        asyncio.run(started_calls(signer, servers.ringflow, opts.requests, opts)),
+    )
     phases.append(measure(KEYPRESS, number, servers.ringflow, presses, opts.requests, opts))
     return phases
 
@@ -407,6 +423,7 @@ def bench(opts: Options) -> list[Phase]:
     check_cpus(opts.server_cpu, opts.load_cpu)
     # This process (signing, set-up) and wrk, its child, share the load CPU.
     os.sched_setaffinity(0, {opts.load_cpu})
+    set_niceness(opts.nice)
     token = secrets.token_hex(16)
     signer = make_signer(token)
     bare_signer = make_signer(secrets.token_hex(16))  # the baselines do not check it
@@ -514,12 +531,16 @@ class Machine:
     cpu_model: str
     server_cpu: int
     load_cpu: int
+    nice: int
     wrk: str
     python: str
     versions: str
     commit: str
     load_before: tuple[float, ...]
     load_after: tuple[float, ...]
+    speed_before_ms: float
+    speed_after_ms: float
+    """:func:`python_speed_ms` on the server CPU before and after the run."""
 
 
 def cpu_model() -> str:
@@ -562,19 +583,45 @@ def git_commit() -> str:
     return (head + ("+changes" if dirty else "")) or "unknown"
 
 
-def machine_facts(opts: Options, load_before: Sequence[float]) -> Machine:
-    """The machine, the CPUs used, the versions, the load before and now."""
+SPEED_PROBE = (
+    "import time; c = time.process_time(); sum(range(10_000_000)); print(time.process_time() - c)"
+)
+
+
+def python_speed_ms(cpu: int, tries: int = 3) -> float:
+    """CPU ms a fixed pure-Python loop (``sum(range(10**7))``) takes on ``cpu``, the best of
+    ``tries``: how fast the machine is right now. A shared VM's speed moves a lot (its host's
+    other guests), and CPU per request moves with it, so runs compare only at a similar speed."""
+    best = float("inf")
+    for _ in range(tries):
+        with running_on(cpu):
+            done = subprocess.run(
+                python_command("-c", SPEED_PROBE),
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+        best = min(best, float(done.stdout))
+    return best * 1000
+
+
+def machine_facts(opts: Options, load_before: Sequence[float], speed_before_ms: float) -> Machine:
+    """The machine, the CPUs used, the versions; the load and speed before and now."""
     return Machine(
         cpus=os.cpu_count() or 0,
         cpu_model=cpu_model(),
         server_cpu=opts.server_cpu,
         load_cpu=opts.load_cpu,
+        nice=opts.nice,
         wrk=wrk_version(find_wrk()),
         python=platform.python_version(),
         versions=library_versions(),
         commit=git_commit(),
         load_before=tuple(load_before),
         load_after=tuple(os.getloadavg()),
+        speed_before_ms=speed_before_ms,
+        speed_after_ms=python_speed_ms(opts.server_cpu),
     )
 
 
@@ -670,11 +717,15 @@ def report(phases: Sequence[Phase], opts: Options, machine: Machine) -> str:
             f"scenario (+{opts.warmup} warm-up once), {opts.connections} connections, each "
             "request sent once",
             f"machine: {machine.cpus} CPUs ({machine.cpu_model}); servers on CPU "
-            f"{machine.server_cpu}, wrk (1 thread) and this script on CPU {machine.load_cpu}",
+            f"{machine.server_cpu}, wrk (1 thread) and this script on CPU {machine.load_cpu}"
+            + (f"; all at niceness {machine.nice}" if machine.nice else ""),
             f"{machine.wrk}; Python {machine.python}; {machine.versions}; "
             f"Ringflow {machine.commit}",
             f"load average (1/5/15 min) before the run: {loads(machine.load_before)}; "
             f"after: {loads(machine.load_after)}",
+            f"speed: sum(range(10**7)) took {machine.speed_before_ms:.0f} ms of CPU on CPU "
+            f"{machine.server_cpu} before the run, {machine.speed_after_ms:.0f} ms after (best "
+            "of 3; the machine's speed moves, and CPU per request with it)",
             "",
             ROUND_HEADER,
             "-" * len(ROUND_HEADER),
@@ -709,12 +760,15 @@ def figures(phases: Sequence[Phase], opts: Options, machine: Machine) -> dict[st
             "cpu_model": machine.cpu_model,
             "server_cpu": machine.server_cpu,
             "load_cpu": machine.load_cpu,
+            "nice": machine.nice,
             "wrk": machine.wrk,
             "python": machine.python,
             "versions": machine.versions,
             "commit": machine.commit,
             "load_before": machine.load_before,
             "load_after": machine.load_after,
+            "speed_before_ms": round(machine.speed_before_ms, 1),
+            "speed_after_ms": round(machine.speed_after_ms, 1),
         },
         "rounds": [
             {
@@ -758,11 +812,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     load_before = os.getloadavg()
     try:
+        find_wrk()
+        check_cpus(opts.server_cpu, opts.load_cpu)
+        speed_before = python_speed_ms(opts.server_cpu)
         phases = bench(opts)
     except BenchError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
-    machine = machine_facts(opts, load_before)
+    machine = machine_facts(opts, load_before, speed_before)
     print(report(phases, opts, machine))
     if opts.json_path:
         opts.json_path.write_text(json.dumps(figures(phases, opts, machine), indent=2) + "\n")

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.harness import BenchError, Job
+from bench.processes import set_session_niceness
 
 SCRIPT = Path(__file__).with_name("webhooks.lua")
 ALL_ANSWERED = "ringflow-bench: all answered"
@@ -148,10 +149,16 @@ def histogram_percentile(histogram: Iterable[tuple[int, int]], fraction: float) 
 
 
 def run_wrk(
-    wrk: str, base_url: str, requests_file: Path, connections: int, limit_s: float
+    wrk: str,
+    base_url: str,
+    requests_file: Path,
+    connections: int,
+    limit_s: float,
+    nice: int = 0,
 ) -> WrkResult:
     """Send every request of ``requests_file`` to ``base_url`` once, ``connections`` at a time,
-    one wrk thread (on this process's CPUs), stopping after ``limit_s`` seconds at the latest."""
+    one wrk thread (on this process's CPUs; its session at niceness ``nice`` when not 0),
+    stopping after ``limit_s`` seconds at the latest."""
     command = [
         wrk,
         "-t1",
@@ -168,8 +175,15 @@ def run_wrk(
     ]
     output = []
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
     ) as proc:
+        if nice:
+            set_session_niceness(proc.pid, nice)
         # wrk ends by itself after -d; this only guards against a wrk that hangs.
         watchdog = threading.Timer(limit_s + 30, proc.kill)
         watchdog.start()
