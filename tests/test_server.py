@@ -185,16 +185,23 @@ def test_serve_refuses_unsigned_webhooks_on_an_address_others_reach(
     assert not data_dir.exists(), "refused before anything was created"
 
 
-def test_serve_on_all_addresses_unsigned_only_when_allowed_and_logged(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RINGFLOW_INSECURE_WEBHOOKS", "true")
-    with serving("--host", "0.0.0.0") as (base, process):  # noqa: S104
+def served_and_stopped(*args: str) -> str:
+    """Start ``ringflow serve ARGS``, check /healthz answers, stop it with SIGINT; its output
+    (it must have exited cleanly)."""
+    with serving(*args) as (base, process):
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:  # noqa: S310
             assert response.status == 200
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0
+    return output
+
+
+def test_serve_on_all_addresses_unsigned_only_when_allowed_and_logged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RINGFLOW_INSECURE_WEBHOOKS", "true")
+    output = served_and_stopped("--host", "0.0.0.0")  # noqa: S104
     assert (
         " WARNING ringflow: TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked"
         " (listening on 0.0.0.0, RINGFLOW_INSECURE_WEBHOOKS=true)"
@@ -205,12 +212,7 @@ def test_serve_on_all_addresses_with_a_token_needs_no_permission(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "12345678901234567890123456789012")
-    with serving("--host", "0.0.0.0") as (base, process):  # noqa: S104
-        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:  # noqa: S310
-            assert response.status == 200
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=15)
-    assert process.returncode == 0
+    output = served_and_stopped("--host", "0.0.0.0")  # noqa: S104
     assert "NOT checked" not in output
 
 
