@@ -55,7 +55,6 @@ from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
 from sms.reply_limits import ReplyLimit
-from sms.runner import MessageRunner
 from sms.send_job import SEND_SMS, SendRules, SendSmsHandler, queue_text
 from sms.twilio_provider import TwilioSmsProvider
 from sms.workflow_jobs import (
@@ -76,6 +75,7 @@ from workflows.schedules import ScheduleBook, load_schedule_folder
 from workflows.schedules import api as schedules_api
 from workflows.schedules.overrides import load_overrides
 from workflows.schedules.stored import load_stored
+from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
 from workflows.versions import published_using
 
@@ -172,6 +172,13 @@ def send_rules(settings: Settings, catalog: WorkflowCatalog) -> SendRules:
     )
 
 
+def session_service(
+    settings: Settings, db: Database, catalog: WorkflowCatalog, clock: Clock
+) -> SessionService:
+    """The one way into the workflows for every channel (texts queued by the send job)."""
+    return SessionService(db, catalog, Engine(settings.step_limit), clock, texts=queue_text)
+
+
 def job_worker(
     settings: Settings,
     db: Database,
@@ -179,19 +186,20 @@ def job_worker(
     provider: SmsProvider,
     provider_name: Provider,
     clock: Clock,
+    sessions: SessionService | None = None,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
-    runner = MessageRunner(Engine(settings.step_limit), catalog)
+    runner = sessions or session_service(settings, db, catalog, clock)
     handlers: dict[str, JobHandler] = {
         SEND_SMS: SendSmsHandler(
             db, provider, provider_name, callback, clock=clock, rules=send_rules(settings, catalog)
         ),
-        CALL_EVENT_JOB: CallEventHandler(db, catalog, runner, clock),
+        CALL_EVENT_JOB: CallEventHandler(db, runner, clock),
         SMS_INBOUND: InboundTextHandler(
-            db, catalog, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
+            db, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
-        RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
+        RUN_TIMER: RunTimerHandler(db, runner, clock),
     }
     return JobWorker(
         db,
@@ -319,21 +327,20 @@ def create_app(
             provider, provider_name = sms_provider(settings, db, clock)
             stack.push_async_callback(provider.close)
             app[SMS_PROVIDER] = provider
+            sessions = session_service(settings, db, catalog, clock)
             wake: Callable[[], None] | None = None
             if settings.worker:
-                worker = job_worker(settings, db, catalog, provider, provider_name, clock)
+                worker = job_worker(settings, db, catalog, provider, provider_name, clock, sessions)
                 app[JOB_WORKER] = worker
                 wake = worker.wake
                 running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
                 stack.push_async_callback(_stop_worker, worker, running)
             app[sms_routes.JOBS_WAKE] = wake or _no_worker
-            engine = Engine(settings.step_limit)
-            post_call = CallEventHandler(db, catalog, MessageRunner(engine, catalog), clock)
+            post_call = CallEventHandler(db, sessions, clock)
             voice_service = VoiceService(
                 db,
                 catalog,
-                engine,
-                queue_text,
+                sessions,
                 clock=clock,
                 events=wake,
                 post_call=post_call.handle_in,

@@ -1,9 +1,11 @@
 """Voice turns: an incoming call starts a run, each action request resumes it.
 
-One webhook is one turn: read the run, let the engine advance it, store the new state and the
-TwiML answer in one transaction, return the answer. Incoming calls are idempotent on CallSid
-(the calls table's key), turns on (run, turn number): a repeated webhook gets the stored answer
-and changes nothing.
+One webhook is one turn: the adapter parses it into an event (``CallStarted``, ``CallReplied``)
+for the session service (:mod:`workflows.sessions`), which picks the workflow or resumes the
+run and hands the turn's instructions back for this module to word as TwiML; the new state
+and the TwiML answer are stored in one transaction (a new call's row with its run, here).
+Incoming calls are idempotent on CallSid (the calls table's key), turns on (run, turn
+number): a repeated webhook gets the stored answer and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -28,32 +29,23 @@ from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
 from ringflow.clock import Clock
 from ringflow.database import BatchConflict, Database
-from workflows.catalog import ActiveWorkflow, WorkflowCatalog
-from workflows.conditions import FilterContext
-from workflows.contacts import contact_values, remember_numbers
+from workflows.catalog import WorkflowCatalog
+from workflows.contacts import remember_numbers
 from workflows.db import runs
-from workflows.engine import Engine, EngineError, RunState
-from workflows.instructions import Instruction, SendText
+from workflows.events import CallReplied, CallStarted
+from workflows.instructions import Instruction
 from workflows.jobs import enqueue
 from workflows.loader import Workflow
-from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
     Effect,
-    RunCache,
     StoredRun,
-    TurnSave,
     end_run,
     insert_runs,
-    load_run,
-    new_run,
-    new_run_id,
-    next_turn,
     run_row,
-    save_turns,
 )
-from workflows.schedules.values import ScheduleValues
+from workflows.sessions import SessionService
 from workflows.steps.base import VOICE
-from workflows.triggers import CALL_EVENT_JOB, CALL_INCOMING
+from workflows.triggers import CALL_EVENT_JOB
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +81,6 @@ class PostCall(Protocol):
         now: datetime,
     ) -> str:
         """Start it (or not: a limit, no workflow); what happened, in words."""
-        ...
-
-
-class TextQueue(Protocol):
-    """Queues a text as durable work inside the caller's transaction (``sms.send_job``)."""
-
-    def __call__(
-        self, conn: Connection, *, to: str, from_: str, body: str, key: str, now: datetime
-    ) -> object:
-        """Record the text at ``now`` and enqueue its sending; nothing new for a ``key``
-        already used."""
         ...
 
 
@@ -267,15 +248,42 @@ def _record_status(
     return None
 
 
+class _TwimlAnswers:
+    """Words a call's turns as TwiML for the session service (see :class:`CallAnswers`)."""
+
+    __slots__ = ("_base_url", "_call_sid", "_service")
+
+    def __init__(self, service: VoiceService, call_sid: str, base_url: str) -> None:
+        self._service = service
+        self._call_sid = call_sid
+        self._base_url = base_url
+
+    async def answer(
+        self,
+        instructions: tuple[Instruction, ...],
+        workflow: Workflow,
+        *,
+        run_id: str,
+        next_turn: int,
+        finished: bool,
+    ) -> str:
+        playable = await self._service.playable(instructions, self._call_sid, workflow)
+        prefix = resume_prefix(self._base_url, run_id, next_turn)
+        return render(playable, prefix, finished=finished)
+
+    def apology(self) -> str:
+        return apology(APOLOGY)
+
+
 class VoiceService:
-    """Runs voice turns against the database, the workflow catalog and the engine."""
+    """The voice adapter: turns webhooks into session events and instructions into TwiML;
+    stores the calls (their rows, statuses and outcomes)."""
 
     def __init__(
         self,
         db: Database,
         catalog: WorkflowCatalog,
-        engine: Engine,
-        texts: TextQueue,
+        sessions: SessionService,
         clock: Clock,
         events: Callable[[], None] | None = None,
         post_call: PostCall | None = None,
@@ -287,72 +295,22 @@ class VoiceService:
         self._playback = playback
         self._media_base = media_base
         self._catalog = catalog
-        self._engine = engine
-        self._texts = texts
+        self._sessions = sessions
         self._clock = clock
         self._events = events
-        self._runs = RunCache()
-        self._plain: set[int] = set()
-        """Versions that need neither the contact nor business hours."""
         self._closing: set[asyncio.Task[None]] = set()
         """Runs of failed turns being closed (see :meth:`fail`)."""
 
-    async def _choose(
-        self, call: CallFields, now: datetime
-    ) -> tuple[ActiveWorkflow | None, Mapping[str, object] | None]:
-        """The workflow that answers ``call`` (the first candidate whose ``when`` accepts it),
-        and the caller's contact if it had to be read for that."""
-        candidates = self._catalog.candidates(CALL_INCOMING, call.called)
-        if all(active.check is None for active in candidates):
-            # The common case: nothing to read.
-            return (candidates[0] if candidates else None), None
-        contact: Mapping[str, object] | None = None
-        if any(self._catalog.reads_contact(active) for active in candidates):
-            contact = await self._contact(call)
-        ctx = FilterContext(
-            now=now,
-            channel=VOICE,
-            called=call.called,
-            contact=contact or {},
-            schedules=self._catalog.schedules.view(),
-        )
-        chosen = next((active for active in candidates if active.accepts(ctx)), None)
-        return chosen, contact
-
-    async def _contact(self, call: CallFields) -> Mapping[str, object]:
-        return await self._db.read(lambda conn: contact_values(conn, call.caller))
-
-    async def _inputs(
-        self,
-        active: ActiveWorkflow,
-        call: CallFields,
-        now: datetime,
-        contact: Mapping[str, object] | None = None,
-    ) -> tuple[dict[str, Mapping[str, Any]], dict[str, Any]]:
-        """The ``schedule`` and ``contact`` roots of a turn (each only when the workflow uses
-        it) and the start facts (``after_hours``)."""
-        roots: dict[str, Mapping[str, Any]] = {}
-        facts: dict[str, Any] = {}
-        if active.version_id in self._plain:
-            return roots, facts  # the usual case, decided once per version
-        reads_contact = self._catalog.reads_contact(active)
-        spec = active.workflow.spec
-        if not reads_contact and spec.hours is None:
-            self._plain.add(active.version_id)
-            return roots, facts
-        if reads_contact:
-            roots["contact"] = contact if contact is not None else await self._contact(call)
-        if spec.hours is not None:
-            schedules = self._catalog.schedules
-            language = spec.defaults.language or "en"
-            roots["schedule"] = ScheduleValues(schedules, spec.hours, now, language)
-            facts["after_hours"] = not schedules.is_open(spec.hours, now)
-        return roots, facts
+    @property
+    def sessions(self) -> SessionService:
+        """The session service this channel hands its events to."""
+        return self._sessions
 
     async def incoming(self, call: CallFields, base_url: str) -> str:
         """Answer a new call with the first turn of the workflow its number triggers."""
         now = self._clock()
-        active, contact = await self._choose(call, now)
+        event = CallStarted(call_id=call.sid, caller=call.caller, called=call.called, at=now)
+        opening = await self._sessions.call_started(event, _TwimlAnswers(self, call.sid, base_url))
         row = {
             "sid": call.sid,
             "account_sid": call.account_sid,
@@ -366,43 +324,20 @@ class VoiceService:
             "duration": None,
             "ended_at": None,
         }
-        if active is None:
+        run = opening.run
+        if run is None:
             log.warning("call %s: no workflow takes calls to %s", call.sid, call.called)
             stored = await self._db.write_batched(start_calls, NewCall(row, None))
             return stored or apology(NOT_IN_SERVICE)
-        run_id = new_run_id(now)
-        failure: str | None = None
-        effects: tuple[Effect, ...] = ()
-        roots, facts = await self._inputs(active, call, now, contact)
-        try:
-            turn = self._engine.start(
-                active.workflow, _call_vars(call), now=now, roots=roots, facts=facts
-            )
-        except EngineError as error:
-            log.exception("call %s: workflow %s failed", call.sid, active.workflow.id)
-            state, answer, failure = error.state, apology(APOLOGY), str(error)
-        else:
-            state = turn.state
-            voice, effects = self._split(turn.instructions, call, f"{run_id}:0", now)
-            voice = await self._playable(voice, call, active.workflow)
-            answer = render(voice, resume_prefix(base_url, run_id, 1), finished=turn.finished)
-        run = new_run(
-            run_id=run_id,
-            version_id=active.version_id,
-            subject=call.sid,
-            state=state,
-            response=answer,
-            error=failure,
-        )
-        row.update(run_id=run_id, workflow_id=active.workflow.id)
-        new_call = NewCall(row, run, failure, effects if failure is None else ())
+        row.update(run_id=run.id, workflow_id=opening.workflow_id)
+        new_call = NewCall(row, run, opening.error, opening.effects)
         stored = await self._db.write_batched(start_calls, new_call)
         if stored is not None:
             log.info("call %s: repeated incoming webhook answered from the stored turn", call.sid)
             return stored
-        self._runs.put(run)
-        log.info("call %s: started workflow %s run %s", call.sid, active.workflow.id, run_id)
-        return answer
+        self._sessions.remember(run)
+        log.info("call %s: started workflow %s run %s", call.sid, opening.workflow_id, run.id)
+        return opening.answer
 
     async def turn(
         self,
@@ -414,90 +349,26 @@ class VoiceService:
         base_url: str,
     ) -> str:
         """Resume run ``run_id`` with the reply to turn ``turn_number``."""
-        stored = self._runs.get(run_id)
-        if stored is None or stored.turn != turn_number:
-            stored = await self._db.read(lambda conn: load_run(conn, run_id))
-        if stored is None or stored.subject != call.sid:
-            log.warning("call %s: action for unknown run %s", call.sid, run_id)
-            return apology(APOLOGY)
-        if turn_number != stored.turn or stored.status != "waiting":
-            log.info(
-                "call %s: turn %d repeated; answered from the stored turn", call.sid, turn_number
-            )
-            return stored.last_response or apology(APOLOGY)
-        workflow = await self._catalog.version(stored.version_id)
-        reply = parse_reply(wait, form)
-        failure: str | None = None
-        effects: tuple[Effect, ...] = ()
-        now = self._clock()
-        roots, _facts = await self._inputs(ActiveWorkflow(stored.version_id, workflow), call, now)
-        try:
-            result = self._engine.resume(
-                workflow,
-                RunState.from_json(stored.state),
-                reply,
-                _call_vars(call),
-                now=now,
-                roots=roots,
-            )
-        except EngineError as error:
-            log.exception("call %s: workflow %s failed", call.sid, workflow.id)
-            state, answer, failure = error.state, apology(APOLOGY), str(error)
-        else:
-            state = result.state
-            voice, effects = self._split(result.instructions, call, f"{run_id}:{turn_number}", now)
-            voice = await self._playable(voice, call, workflow)
-            answer = render(
-                voice, resume_prefix(base_url, run_id, turn_number + 1), finished=result.finished
-            )
-        updated = next_turn(stored, state, answer, failure)
-        if await self._db.write_batched(save_turns, TurnSave(updated, now, failure, effects)):
-            self._runs.put(updated)
-            return answer
-        # Another request (a repeat, or another instance) stored this turn first.
-        self._runs.forget(run_id)
-        again = await self._db.read(lambda conn: load_run(conn, run_id))
-        return (again.last_response if again else None) or apology(APOLOGY)
+        event = CallReplied(
+            call_id=call.sid,
+            caller=call.caller,
+            called=call.called,
+            run_id=run_id,
+            turn=turn_number,
+            reply=parse_reply(wait, form),
+        )
+        return await self._sessions.call_replied(event, _TwimlAnswers(self, call.sid, base_url))
 
-    async def _playable(
-        self, voice: tuple[Instruction, ...], call: CallFields, workflow: Workflow
+    async def playable(
+        self, voice: tuple[Instruction, ...], call_sid: str, workflow: Workflow
     ) -> tuple[Instruction, ...]:
         """Prompt ids and server-spoken texts as audio URLs (``media_base`` + path)."""
         if self._playback is None or not self._catalog.uses_media(workflow):
             return voice
         playable: tuple[Instruction, ...] = await with_media(
-            voice, self._playback, self._media_base, call.sid
+            voice, self._playback, self._media_base, call_sid
         )
         return playable
-
-    def _split(
-        self,
-        instructions: tuple[Instruction, ...],
-        call: CallFields,
-        turn_key: str,
-        now: datetime,
-    ) -> tuple[tuple[Instruction, ...], tuple[Effect, ...]]:
-        """The turn's voice instructions, and its texts as effects for the turn's transaction.
-
-        A text's key names the run, the turn and its place in the turn, so a repeated webhook
-        (answered from the stored turn) never queues it again.
-        """
-        voice = tuple(i for i in instructions if not isinstance(i, SendText))
-        texts = [i for i in instructions if isinstance(i, SendText)]
-        effects = tuple(
-            partial(self._queue_text, text, call, f"voice:{turn_key}:{index}", now)
-            for index, text in enumerate(texts)
-        )
-        return voice, effects
-
-    def _queue_text(
-        self, text: SendText, call: CallFields, key: str, now: datetime, conn: Connection
-    ) -> None:
-        try:
-            self._texts(conn, to=text.to, from_=call.called, body=text.body, key=key, now=now)
-        except InvalidPhoneNumber as error:
-            # An anonymous or malformed caller id: the call goes on without the text.
-            log.warning("call %s: text not sent: %s", call.sid, error)
 
     async def fail(
         self, call_sid: str, run_id: str | None, turn: int, error: str, *, wait: float
@@ -511,7 +382,7 @@ class VoiceService:
         the database may be what held the turn up; this waits for it at most ``wait``
         seconds. Never raises."""
         if run_id is not None:
-            self._runs.forget(run_id)
+            self._sessions.forget(run_id)
         now = self._clock()
 
         def close_run(conn: Connection) -> str | None:
@@ -538,7 +409,7 @@ class VoiceService:
             log.exception("call %s: could not mark its run failed", call_sid)
             return
         if closed is not None:
-            self._runs.forget(closed)
+            self._sessions.forget(closed)
             log.info("call %s: run %s closed as failed", call_sid, closed)
 
     async def close(self, grace: float) -> None:
@@ -574,7 +445,7 @@ class VoiceService:
                 lambda conn: _record_status(conn, call, duration, now, None)
             )
         if closed is not None:
-            self._runs.forget(closed)
+            self._sessions.forget(closed)
         if call.status in FINAL_STATUSES and self._events is not None:
             self._events()  # a post-call text may be queued: send it now, not at next poll
 
@@ -585,7 +456,3 @@ def _recording_url(facts: Mapping[str, Any]) -> str | None:
         if isinstance(recording, Mapping) and recording.get("url"):
             return str(recording["url"])
     return None
-
-
-def _call_vars(call: CallFields) -> dict[str, str]:
-    return {"sid": call.sid, "from": call.caller, "to": call.called}

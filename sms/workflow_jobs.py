@@ -12,15 +12,18 @@ contact has reached the per-number reply limit (:mod:`sms.reply_limits`).
 
 ``run.timer`` (queued by a ``wait`` step, see :mod:`sms.runner`): wakes the run.
 
-Each handler reads what it needs, then does all its writing in one transaction; the event's
-firing row (:mod:`workflows.firings`), the run's turn check and the texts' keys make a job
-that runs twice (a worker lost after the commit) change nothing the second time.
+Each handler parses its payload into an event (:mod:`workflows.events`) and hands it to the
+session service (:mod:`workflows.sessions`), which picks the workflow or the run, runs it and
+stores the turn, with the texts of :class:`sms.runner.SmsConversations`, in one transaction;
+the event's firing row (:mod:`workflows.firings`), the run's turn check and the texts' keys
+make a job that runs twice (a worker lost after the commit) change nothing the second time.
+What stays here is SMS policy: the order of a contact's texts, the per-number reply limit and
+how long a conversation waits for a reply.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -28,20 +31,16 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from ringflow.database import Database
-from sms.conversations import Conversation, by_id, stop_waiting, touch
+from sms.conversations import Conversation, stop_waiting, touch
 from sms.inbound import InboundText, unhandled_texts
 from sms.reply_limits import ReplyLimit
-from sms.runner import RUN_TIMER, MessageRunner, TurnInputs
-from workflows.catalog import ActiveWorkflow, WorkflowCatalog
-from workflows.conditions import FilterContext
-from workflows.contacts import ContactRow, contact_values, lock_contact
-from workflows.events import DigitsReceived, TimerFired
-from workflows.firings import failed, fire
+from sms.runner import RUN_TIMER, SmsConversations
+from workflows.contacts import ContactRow, lock_contact
+from workflows.events import CallEnded, TextReceived
+from workflows.firings import fire
 from workflows.jobs import ClaimedJob, PermanentJobError
-from workflows.phones import InvalidPhoneNumber
-from workflows.runs import StoredRun, end_run, load_run, new_run_id
-from workflows.steps.base import SMS
-from workflows.triggers import SMS_RECEIVED
+from workflows.runs import end_run
+from workflows.sessions import SessionService
 
 __all__ = [
     "RUN_TIMER",
@@ -55,7 +54,6 @@ log = logging.getLogger(__name__)
 
 SMS_INBOUND: Final = "sms.inbound"
 """Payload ``{"sid", "from", "to", "body"}`` of a text received; dedupe key ``inbound:<sid>``."""
-_KEYS = re.compile(r"^[0-9*#]{1,8}$")
 
 
 def _moment(text: object, default: datetime) -> datetime:
@@ -81,46 +79,14 @@ class _Base:
     def __init__(
         self,
         db: Database,
-        catalog: WorkflowCatalog,
-        runner: MessageRunner,
+        sessions: SessionService,
         clock: Callable[[], datetime],
+        channel: SmsConversations | None = None,
     ) -> None:
         self._db = db
-        self._catalog = catalog
-        self._runner = runner
+        self._sessions = sessions
         self._clock = clock
-
-    def _start(
-        self,
-        conn: Connection,
-        active: ActiveWorkflow,
-        event_key: str,
-        business: str,
-        locked: ContactRow,
-        call: Mapping[str, Any],
-        inputs: TurnInputs,
-        happened_at: datetime,
-    ) -> str:
-        """Start ``active`` for ``locked`` (the contact, locked by the caller) unless this
-        event fired before or the limit holds it back; the limit counts from when events
-        happened, not from when a worker got to them."""
-        run_id = new_run_id(inputs.now)
-        firing = fire(
-            conn,
-            event_key=event_key,
-            workflow_id=active.workflow.id,
-            contact=locked.number,
-            now=happened_at,
-            once_per=active.trigger.limit_seconds,
-            run_id=run_id,
-        )
-        if firing != "new":
-            return firing
-        conversation = touch(conn, business, locked.number, inputs.now)
-        run = self._runner.start(conn, active, conversation, call, inputs, run_id)
-        if run.status == "failed":
-            failed(conn, event_key)
-        return "started"
+        self._channel = channel or SmsConversations()
 
 
 class CallEventHandler(_Base):
@@ -158,28 +124,15 @@ class CallEventHandler(_Base):
     ) -> str:
         """Start the workflow ``event`` (with the call's ``facts``) calls for, in the caller's
         transaction; what happened, in words. ``event_key`` makes it happen once."""
-        business, caller = _text(facts, "to"), _text(facts, "from")
-        try:
-            contact = lock_contact(conn, caller, now=now)  # created on first contact
-        except InvalidPhoneNumber:
-            return "the caller has no number to text"
-        ctx = FilterContext(
-            now=now,
-            channel=SMS,
-            called=business,
-            contact=contact.values(),
-            outcome=facts.get("outcome"),
-            duration=facts.get("duration"),
-            schedules=self._catalog.schedules.view(),
+        ended = CallEnded(
+            trigger=event,
+            caller=_text(facts, "from"),
+            called=_text(facts, "to"),
+            facts=facts,
+            key=event_key,
+            at=happened_at,
         )
-        active = self._catalog.match(event, business, ctx)
-        if active is None:
-            return "no workflow takes it"
-        inputs = TurnInputs(now, contact.values(), automated=True)
-        started = self._start(
-            conn, active, event_key, business, contact, facts, inputs, happened_at or now
-        )
-        return f"workflow {active.workflow.id}: {started}"
+        return self._sessions.start_in(conn, ended, self._channel, now)
 
 
 class InboundTextHandler(_Base):
@@ -199,13 +152,12 @@ class InboundTextHandler(_Base):
     def __init__(
         self,
         db: Database,
-        catalog: WorkflowCatalog,
-        runner: MessageRunner,
+        sessions: SessionService,
         clock: Callable[[], datetime],
         *,
         reply_limit: ReplyLimit | None = None,
     ) -> None:
-        super().__init__(db, catalog, runner, clock)
+        super().__init__(db, sessions, clock)
         self._reply_limit = reply_limit or ReplyLimit()
 
     async def __call__(self, job: ClaimedJob) -> None:
@@ -230,11 +182,20 @@ class InboundTextHandler(_Base):
     def _handle(
         self, conn: Connection, text: InboundText, locked: ContactRow, business: str, now: datetime
     ) -> str:
-        key = f"inbound:{text.sid}"
+        event = TextReceived(
+            message_id=text.sid, sender=locked.number, recipient=business, body=text.body
+        )
         contact = locked.number
         conversation = touch(conn, business, contact, now)
         if self._reply_limit.reached(conn, contact, now):
-            fire(conn, event_key=key, workflow_id=None, contact=contact, now=now, status="limited")
+            fire(
+                conn,
+                event_key=event.key,
+                workflow_id=None,
+                contact=contact,
+                now=now,
+                status="limited",
+            )
             log.warning(
                 "message %s from %s: not answered, the number reached %s",
                 text.sid,
@@ -242,28 +203,13 @@ class InboundTextHandler(_Base):
                 self._reply_limit.describe(),
             )
             return "not answered (reply limit)"
-        values = locked.values()
-        message = {"body": text.body, "sid": text.sid}
-        inputs = TurnInputs(now, values, automated=False, message=message)
         run_id = conversation.waiting(now)
         if run_id is not None:
-            stored = load_run(conn, run_id)
-            if stored is not None and stored.status == "waiting":
-                workflow = self._catalog.version_in(conn, stored.version_id)
-                fire(
-                    conn,
-                    event_key=key,
-                    workflow_id=workflow.id,
-                    contact=contact,
-                    now=now,
-                    status="reply",
-                )
-                stripped = text.body.strip()
-                reply = DigitsReceived(
-                    digits=stripped if _KEYS.match(stripped) else "", speech=text.body
-                )
-                self._runner.resume(conn, stored, workflow, conversation, reply, inputs)
-                return f"answers run {run_id}"
+            answered = self._sessions.reply_in(
+                conn, event, run_id, locked, self._channel, conversation, now
+            )
+            if answered is not None:
+                return answered
         elif conversation.waiting_run_id is not None:
             log.info(
                 "conversation %d: run %s waited too long",
@@ -271,21 +217,7 @@ class InboundTextHandler(_Base):
                 conversation.waiting_run_id,
             )
             _expire(conn, conversation, conversation.waiting_run_id, now)
-        ctx = FilterContext(
-            now=now,
-            channel=SMS,
-            called=business,
-            text=text.body,
-            contact=values,
-            schedules=self._catalog.schedules.view(),
-        )
-        active = self._catalog.match(SMS_RECEIVED, business, ctx)
-        if active is None:
-            fire(conn, event_key=key, workflow_id=None, contact=contact, now=now, status="ignored")
-            return "no sms.received workflow takes it"
-        call = {"from": contact, "to": business}
-        started = self._start(conn, active, key, business, locked, call, inputs, now)
-        return f"workflow {active.workflow.id}: {started}"
+        return self._sessions.start_in(conn, event, self._channel, now, locked=locked)
 
 
 def _expire(conn: Connection, conversation: Conversation, run_id: str, now: datetime) -> None:
@@ -298,25 +230,4 @@ class RunTimerHandler(_Base):
 
     async def __call__(self, job: ClaimedJob) -> None:
         run_id = _text(job.payload, "run_id")
-        turn = job.payload.get("turn")
-        stored = await self._db.read(lambda conn: load_run(conn, run_id))
-        if stored is None or stored.status != "waiting" or stored.turn != turn:
-            log.info("run %s: timer for turn %s no longer due", run_id, turn)
-            return
-        workflow = await self._catalog.version(stored.version_id)
-        conversation = await self._db.read(lambda conn: _conversation_of(conn, stored))
-        if conversation is None:
-            raise PermanentJobError(f"run {run_id} has no conversation")
-        now = self._clock()
-        values = await self._db.read(lambda conn: contact_values(conn, conversation.contact_number))
-        inputs = TurnInputs(now, values, automated=True)
-        resumed = await self._db.write(
-            lambda conn: self._runner.resume(
-                conn, stored, workflow, conversation, TimerFired(), inputs
-            )
-        )
-        log.info("run %s: woken%s", run_id, "" if resumed else " already")
-
-
-def _conversation_of(conn: Connection, run: StoredRun) -> Conversation | None:
-    return by_id(conn, int(run.subject))
+        await self._sessions.timer_fired(run_id, job.payload.get("turn"), self._channel)

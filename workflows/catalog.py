@@ -26,6 +26,7 @@ from workflows.problems import Problem, WorkflowInvalid
 from workflows.references import prompt_references
 from workflows.schedules import ManualOverride, Schedule, ScheduleBook
 from workflows.spec import Trigger
+from workflows.steps.say import SayParams
 from workflows.versions import record_publication
 from workflows.versions import version_id as stored_version_id
 
@@ -57,6 +58,18 @@ def reads_contact(workflow: Workflow) -> bool:
     """Whether a workflow looks at its contact (a ``contact`` filter, ``contact.*`` values),
     so that the channel reads the contact before running it."""
     return bool(_READS_CONTACT.search(json.dumps(workflow.definition())))
+
+
+def uses_media(workflow: Workflow) -> bool:
+    """Whether ``workflow`` plays a prompt (``pr_...``) or has the server speak a ``say``
+    (``render: server``), read from its parsed steps."""
+    for step in workflow.spec.steps.values():
+        params = step.params
+        if isinstance(params, SayParams) and params.render == "server":
+            return True
+        if next(prompt_references(params.model_dump(mode="json", by_alias=True)), None):
+            return True
+    return False
 
 
 def compile_trigger(workflow: Workflow, schedule_names: Collection[str]) -> Check | None:
@@ -190,10 +203,7 @@ class WorkflowCatalog:
         the voice channel then resolves audio URLs for its turns (cached by digest)."""
         known = self._uses_media.get(workflow.digest)
         if known is None:
-            definition = workflow.definition()
-            known = bool(next(prompt_references(definition), None)) or '"render": "server"' in (
-                json.dumps(definition)
-            )
+            known = uses_media(workflow)
             self._uses_media[workflow.digest] = known
         return known
 

@@ -1,13 +1,18 @@
 """Channel-neutral events, parsed at the edge from wire input (past tense, frozen).
 
-``CallStarted`` starts runs; the ``Reply`` events resume a run that waits for its channel.
+Channels hand these to the session service (:mod:`workflows.sessions`), the one way into the
+core. Events that may start a run: ``CallStarted`` (a voice run answers the call),
+``CallEnded`` (its outcome raises ``call.missed``...), ``TextReceived``, ``ConversationEvent``
+and ``ExternalEvent``. Events that resume a run waiting for its channel: the ``Reply`` events
+(keys, a dial's or a recording's end, a timer), carried on a call by ``CallReplied``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 DialStatus = Literal["answered", "no_answer", "busy", "failed"]
 
@@ -59,3 +64,98 @@ class TimerFired:
 
 
 Reply = DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired
+
+
+@dataclass(frozen=True, slots=True)
+class CallReplied:
+    """The caller's side of a call answered turn ``turn`` of run ``run_id`` with ``reply``."""
+
+    call_id: str
+    caller: str
+    called: str
+    run_id: str
+    turn: int
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    """A call ended with an outcome that raises ``trigger`` (``call.missed``...).
+
+    ``facts`` are what the workflows it starts read as ``{{call.*}}``; ``key`` makes the
+    event start its workflow once; ``at`` is when the call ended (the per-contact limit
+    counts from then, not from when a worker got to it; None: now).
+    """
+
+    trigger: str
+    caller: str
+    called: str
+    facts: Mapping[str, Any]
+    key: str
+    at: datetime | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """The call's outcome (``missed``, ``ended``...)."""
+        value = self.facts.get("outcome")
+        return value if isinstance(value, str) else None
+
+    @property
+    def duration(self) -> int | None:
+        """How long the call lasted, in seconds."""
+        value = self.facts.get("duration")
+        return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class TextReceived:
+    """A text (``body``) from ``sender`` reached the business's number ``recipient``."""
+
+    message_id: str
+    sender: str
+    recipient: str
+    body: str
+
+    @property
+    def key(self) -> str:
+        """What makes this text handled once."""
+        return f"inbound:{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEvent:
+    """Something happened in a conversation (``kind``: ``opened``, ``assigned``,
+    ``closed``...), which workflows triggered by ``conversation.<kind>`` may follow."""
+
+    kind: str
+    conversation_id: str
+    contact: str
+    business: str
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def trigger(self) -> str:
+        """The trigger event it raises."""
+        return f"conversation.{self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalEvent:
+    """Another system reported ``name`` about ``contact`` (to the business's number
+    ``business``); ``data`` is what it sent, ``key`` makes it start a workflow once."""
+
+    name: str
+    contact: str
+    business: str
+    key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def trigger(self) -> str:
+        """The trigger event it raises."""
+        return f"external.{self.name}"
+
+
+StartingEvent = CallEnded | TextReceived | ConversationEvent | ExternalEvent
+"""The events that start a run in a conversation (texted, not spoken)."""

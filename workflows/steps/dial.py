@@ -37,7 +37,9 @@ class DialParams(StepParams):
     number: E164 | None = None
     numbers: tuple[E164, ...] = ()
     sip: tuple[SipUri, ...] = Field(default=(), description="SIP URIs (sip:user@host)")
-    client: tuple[str, ...] = Field(default=(), description="Twilio Client identities")
+    client: tuple[str, ...] = Field(
+        default=(), description="client endpoints (browser or app softphones, by identity)"
+    )
     timeout: StrictInt = Field(default=20, ge=5, le=600, description="seconds to ring")
     caller_id: E164 | None = None
     say: SpokenText | None = Field(default=None, description="said before ringing")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Final, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, field_validator
 
 from workflows.instructions import Play, Prompt, Say
 from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
 from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
+
+RENDER_ALIASES: Final = {"twilio": "channel"}
+"""Deprecated ``render`` names still read from older workflow files (documented in
+docs/workflow-format.md): the name of the voice provider, from before the core was neutral."""
 
 
 class SayParams(StepParams):
@@ -19,13 +23,18 @@ class SayParams(StepParams):
     language: Language | None = None
     voice: Voice | None = None
     loop: StrictInt = Field(default=1, ge=1, le=10)
-    render: Literal["twilio", "server"] = Field(
-        default="twilio",
+    render: Literal["channel", "server"] = Field(
+        default="channel",
         description=(
-            "twilio: Twilio's <Say>; server: spoken once by the server's own voice (espeak-ng,"
-            " in `language`), cached and played as audio"
+            "channel: the channel's own text-to-speech; server: spoken once by the server's own"
+            " voice (espeak-ng, in `language`), cached and played as audio"
         ),
     )
+
+    @field_validator("render", mode="before")
+    @classmethod
+    def _accept_deprecated_name(cls, value: Any) -> Any:
+        return RENDER_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 def spoken(
