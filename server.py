@@ -29,7 +29,6 @@ from ivr import api as calls_api
 from ivr import routes as voice_routes
 from ivr.media import server_speech
 from ivr.service import VoiceService
-from ivr.signature import SignatureChecker
 from prompts import api as prompts_api
 from prompts import routes as prompt_routes
 from prompts.playback import PromptPlayback
@@ -47,6 +46,7 @@ from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.private_files import PRIVATE_UMASK, private_dir, private_sqlite_file
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
+from ringflow.twilio_webhooks import TWILIO_WEBHOOKS, SignatureChecker, WebhookConfig
 from ringflow.webhook_guard import webhook_guard
 from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
@@ -354,7 +354,7 @@ def create_app(
             yield
 
     token = settings.auth_token
-    app[voice_routes.VOICE_CONFIG] = voice_routes.VoiceConfig(
+    app[TWILIO_WEBHOOKS] = WebhookConfig(
         checker=SignatureChecker(token, settings.public_url) if token else None,
         public_url=settings.public_url,
         deadline=settings.voice_deadline_seconds,

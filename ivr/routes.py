@@ -3,10 +3,10 @@
 The safety net lives here: whatever fails inside a voice turn, Twilio gets a 200 with a short
 apology and ``<Hangup/>`` (never a 500, which callers hear as "an application error has
 occurred"), and the error is logged with the call id. So does a turn that has not answered
-within its deadline (``VoiceConfig.deadline``): the caller is not left in silence while the
-database or anything else holds the turn up; what such a turn leaves behind is settled in
-``ivr/failures.py``. Signatures are checked before anything is read from or written to the
-database.
+within its deadline (``WebhookConfig.deadline`` of :mod:`ringflow.twilio_webhooks`): the
+caller is not left in silence while the database or anything else holds the turn up; what
+such a turn leaves behind is settled in ``ivr/failures.py``. Signatures are checked before
+anything is read from or written to the database.
 """
 
 from __future__ import annotations
@@ -14,37 +14,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from ivr.forms import CallFields, FormError
 from ivr.service import APOLOGY, VoiceService
-from ivr.signature import SignatureChecker, read_signed_form
 from ivr.twiml import WAIT_KINDS, WaitKind, apology
+from ringflow.twilio_webhooks import TWILIO_WEBHOOKS, signed_form
 
 log = logging.getLogger(__name__)
 
 TWIML = "text/xml"
 
 
-@dataclass(frozen=True, slots=True)
-class VoiceConfig:
-    """How webhooks are checked, which base URL goes into action URLs, and how long a
-    webhook may take to answer (seconds)."""
-
-    checker: SignatureChecker | None
-    public_url: str | None
-    deadline: float = 5.0
-
-
 VOICE_SERVICE = web.AppKey("voice_service", VoiceService)
-VOICE_CONFIG = web.AppKey("voice_config", VoiceConfig)
 
 
 async def _signed_form(request: web.Request) -> dict[str, str] | None:
     """The webhook's form, or None when its signature does not hold."""
-    return await read_signed_form(request, request.app[VOICE_CONFIG].checker, "CallSid")
+    return await signed_form(request, "CallSid")
 
 
 def _twiml(body: str) -> web.Response:
@@ -63,7 +51,7 @@ async def _turn(
         log.warning("call %s: bad webhook form on %s: %s", form.get("CallSid"), request.path, error)
         return _twiml(apology(APOLOGY))
     loop = asyncio.get_running_loop()
-    seconds = request.app[VOICE_CONFIG].deadline
+    seconds = request.app[TWILIO_WEBHOOKS].deadline
     deadline = loop.time() + seconds
     timer = asyncio.timeout_at(deadline)
     try:
@@ -88,7 +76,7 @@ async def _turn(
 def _base_url(request: web.Request) -> str:
     # Without a configured public URL the action URLs stay relative: Twilio resolves them
     # against the URL it just requested, which is right even behind a proxy.
-    return request.app[VOICE_CONFIG].public_url or ""
+    return request.app[TWILIO_WEBHOOKS].public_url or ""
 
 
 async def incoming_call(request: web.Request) -> web.Response:
@@ -121,7 +109,7 @@ async def call_status(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    timer = asyncio.timeout(request.app[VOICE_CONFIG].deadline)
+    timer = asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline)
     try:
         call = CallFields.parse(form)
         raw_duration = form.get("CallDuration", "").strip()

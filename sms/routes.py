@@ -1,8 +1,8 @@
 """Twilio SMS webhooks: delivery status callbacks (``POST /twilio/sms/status``) and inbound
 texts (``POST /twilio/sms``).
 
-Signatures are checked like the voice webhooks' (the same :class:`ivr.signature.SignatureChecker`,
-from the app's ``VOICE_CONFIG``) before anything is read or written: a bad one is a 403. A form
+Signatures are checked like the voice webhooks' (:mod:`ringflow.twilio_webhooks`, from the
+app's ``TWILIO_WEBHOOKS``) before anything is read or written: a bad one is a 403. A form
 without a required field is a 400 naming the field. Anything unexpected is logged with the
 MessageSid and answered 503 ("try again"), never a 500.
 
@@ -51,11 +51,10 @@ from aiohttp import web
 from sqlalchemy import Connection
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ivr.routes import VOICE_CONFIG
-from ivr.signature import read_signed_form
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
+from ringflow.twilio_webhooks import signed_form
 from sms.keywords import Keyword, classify, normalize
 from sms.messages import apply_delivery_status, record_inbound
 from sms.optouts import is_opted_out, opt_in, opt_out
@@ -99,7 +98,7 @@ def _error_code(raw: str) -> int | None:
 
 async def _signed_fields(request: web.Request, required: tuple[str, ...]) -> dict[str, str]:
     """The webhook's form: 403 without a valid signature, 400 naming a missing field."""
-    form = await read_signed_form(request, request.app[VOICE_CONFIG].checker, "MessageSid")
+    form = await signed_form(request, "MessageSid")
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
     for name in required:

@@ -21,7 +21,7 @@ from workflows.runs import StoredRun
 
 
 class CallAnswers(Protocol):
-    """How a call's channel words one turn (voice: a TwiML-like document, by the adapter)."""
+    """How a call's channel words one turn (voice: a document of verbs, by the adapter)."""
 
     async def answer(
         self,

@@ -4,7 +4,7 @@ A channel adapter parses its wire input into an event (:mod:`workflows.events`) 
 here. The service picks the workflow the event starts (its trigger, called number and
 ``when``) or the run it resumes, builds the facts the turn reads (contact, schedule values,
 the filter context, call facts), runs the engine, persists the run and hands the turn's
-neutral instructions back to the channel, which words them (voice: TwiML; texts: messages).
+neutral instructions back to the channel, which words them (voice: a call document; texts: messages).
 
 Calls are request/response (:meth:`SessionService.call_started`, :meth:`call_replied`): one
 webhook is one turn, idempotent on (run, turn), the answer stored with the run. Conversations

@@ -1,4 +1,7 @@
-"""Check ``X-Twilio-Signature`` on webhooks, against the URL Twilio was given.
+"""What every Twilio webhook shares, whichever channel it serves (voice, SMS): the signature
+check (``X-Twilio-Signature``, against the URL Twilio was given), reading the signed form, and
+the configuration both read from the app (:data:`TWILIO_WEBHOOKS`). Plumbing: it imports no
+channel, so channels never import each other for it.
 
 Behind a proxy, ``request.url`` is not what Twilio signed, so when ``RINGFLOW_PUBLIC_URL`` is
 set the URL is rebuilt from it and the request's path and query (never from X-Forwarded-*
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +22,26 @@ from twilio.request_validator import RequestValidator
 Form = MultiDict[Any] | MultiDictProxy[Any]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """How webhooks are checked (``checker`` None: not at all, for local use), which base
+    URL goes into the URLs we give Twilio, and how long a webhook may take to answer
+    (seconds)."""
+
+    checker: SignatureChecker | None
+    public_url: str | None
+    deadline: float = 5.0
+
+
+TWILIO_WEBHOOKS = web.AppKey("twilio_webhooks", WebhookConfig)
+"""The app's webhook configuration, set by the composition root."""
+
+
+async def signed_form(request: web.Request, id_field: str) -> dict[str, str] | None:
+    """:func:`read_signed_form` with the app's checker (:data:`TWILIO_WEBHOOKS`)."""
+    return await read_signed_form(request, request.app[TWILIO_WEBHOOKS].checker, id_field)
 
 
 async def read_signed_form(
