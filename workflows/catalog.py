@@ -26,6 +26,7 @@ from workflows.problems import Problem, WorkflowInvalid
 from workflows.references import prompt_references
 from workflows.schedules import ManualOverride, Schedule, ScheduleBook
 from workflows.spec import Trigger
+from workflows.steps.branch import BranchParams
 from workflows.steps.say import SayParams
 from workflows.versions import record_publication
 from workflows.versions import version_id as stored_version_id
@@ -73,7 +74,8 @@ def uses_media(workflow: Workflow) -> bool:
 
 
 def compile_trigger(workflow: Workflow, schedule_names: Collection[str]) -> Check | None:
-    """The workflow's ``when`` compiled, its schedules (and ``hours``) checked by name.
+    """The workflow's ``when`` compiled, its schedules (and ``hours``, and those its
+    ``branch`` filters name) checked by name.
 
     Raises ``WorkflowInvalid`` naming each unknown schedule with its path.
     """
@@ -87,6 +89,15 @@ def compile_trigger(workflow: Workflow, schedule_names: Collection[str]) -> Chec
             check = compile_filter(spec.trigger.when, schedule_names, path=("trigger", "when"))
         except FilterInvalid as error:
             problems.extend(error.problems)
+    for name, step in spec.steps.items():
+        params = step.params
+        choices = params.choices if isinstance(params, BranchParams) else ()
+        for index, choice in enumerate(choices):
+            path = ("steps", name, "branch", "choices", index, "when")
+            try:
+                compile_filter(choice.when, schedule_names, path=path)
+            except FilterInvalid as error:
+                problems.extend(error.problems)
     if problems:
         raise WorkflowInvalid(workflow.source, problems)
     return check

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from workflows.events import Reply
 from workflows.instructions import Instruction
 from workflows.loader import Workflow
+from workflows.schedules.book import OpenHours
 from workflows.steps.base import End, Next, RunContext, StepResult, Wait
 from workflows.triggers import TRIGGER_KINDS
 
@@ -113,10 +114,12 @@ class Engine:
         now: datetime | None = None,
         roots: Mapping[str, Mapping[str, Any]] | None = None,
         facts: Mapping[str, Any] | None = None,
+        schedules: Mapping[str, OpenHours] | None = None,
     ) -> Turn:
-        """Begin a run at the workflow's start step, knowing ``facts`` from the start."""
+        """Begin a run at the workflow's start step, knowing ``facts`` from the start;
+        ``schedules`` are what a ``branch`` filter's ``open``/``closed`` asks."""
         state = RunState(cursor=workflow.spec.start, facts=dict(facts or {}))
-        ctx = self._context(workflow, state, call, now, roots)
+        ctx = self._context(workflow, state, call, now, roots, schedules)
         return self._advance(workflow, state, ctx, None)
 
     def resume(
@@ -128,13 +131,14 @@ class Engine:
         *,
         now: datetime | None = None,
         roots: Mapping[str, Mapping[str, Any]] | None = None,
+        schedules: Mapping[str, OpenHours] | None = None,
     ) -> Turn:
         """Hand ``reply`` to the waiting step and run on until the next wait or the end."""
         if state.status != "waiting" or state.cursor is None:
             raise RunNotWaiting(
                 f"run is {state.status}, not waiting for {type(reply).__name__}", state
             )
-        ctx = self._context(workflow, state, call, now, roots)
+        ctx = self._context(workflow, state, call, now, roots, schedules)
         step = workflow.spec.step(state.cursor)
         try:
             result = step.kind.resume(step.params, ctx, reply)
@@ -149,6 +153,7 @@ class Engine:
         call: Mapping[str, Any],
         now: datetime | None,
         roots: Mapping[str, Mapping[str, Any]] | None,
+        schedules: Mapping[str, OpenHours] | None,
     ) -> RunContext:
         return RunContext(
             channel=TRIGGER_KINDS[workflow.spec.trigger.event].channel,
@@ -161,6 +166,7 @@ class Engine:
             keys=state.keys,
             now=now,
             roots=roots or {},
+            schedules=schedules or {},
         )
 
     def _advance(

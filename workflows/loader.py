@@ -15,10 +15,10 @@ from workflows.conditions import FILTER_KINDS
 from workflows.conditions.errors import _echo as filter_echo
 from workflows.conditions.errors import _location as filter_location
 from workflows.conditions.errors import _message as filter_message
+from workflows.names import PATTERN_MESSAGES
 from workflows.problems import Path, Problem, WorkflowInvalid
 from workflows.source import Document, parse
 from workflows.spec import STEP_MODELS, WorkflowSpec
-from workflows.steps.names import PATTERN_MESSAGES
 
 WORKFLOW_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -22,9 +22,7 @@ from pydantic import (
 )
 
 from workflows.conditions import Filter
-from workflows.steps import STEP_KINDS
-from workflows.steps.base import StepKind, StepParams
-from workflows.steps.names import (
+from workflows.names import (
     E164,
     E164_NUMBER,
     Duration,
@@ -34,6 +32,8 @@ from workflows.steps.names import (
     Voice,
     WorkflowId,
 )
+from workflows.steps import STEP_KINDS
+from workflows.steps.base import StepKind, StepParams
 from workflows.triggers import TRIGGER_KINDS
 
 if TYPE_CHECKING:

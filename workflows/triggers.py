@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from workflows.steps.base import SMS, VOICE
+from workflows.channels import SMS, VOICE
 
 CALL_INCOMING = "call.incoming"
 CALL_MISSED = "call.missed"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from workflows.loader import from_text
+from workflows.names import MAX_DURATION, parse_duration
 from workflows.problems import WorkflowInvalid
-from workflows.steps.names import MAX_DURATION, parse_duration
 
 
 @pytest.mark.parametrize(

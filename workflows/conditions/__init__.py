@@ -135,18 +135,20 @@ def parse_filter(data: Any, *, source: str | None = None, path: Path = ROOT) -> 
 
 def compile_filter(
     spec: FilterModel,
-    schedule_names: Collection[str],
+    schedule_names: Collection[str] | None,
     *,
     source: str | None = None,
     path: Path = ROOT,
 ) -> Check:
-    """Compile ``spec`` once into a check; every schedule it names must be in ``schedule_names``.
+    """Compile ``spec`` once into a check; every schedule it names must be in ``schedule_names``
+    (None: names are not checked here, they were when the workflow was installed).
 
     Raises ``FilterInvalid`` listing each unknown schedule with its path
     (``when.all.0.open: unknown schedule 'ofice'``). A schedule missing from a context at run
     time (it was removed since) makes ``open`` and ``closed`` false, never an error.
     """
-    compiler = _Compiler(FILTER_KINDS, frozenset(schedule_names))
+    names = None if schedule_names is None else frozenset(schedule_names)
+    compiler = _Compiler(FILTER_KINDS, names)
     check = compiler.compile(spec, path)
     if compiler.problems:
         raise FilterInvalid(source, compiler.problems)

@@ -26,8 +26,8 @@ from workflows.conditions.base import (
     _show,
     _words,
 )
+from workflows.names import VAR_NAME
 from workflows.problems import Path
-from workflows.steps.names import VAR_NAME
 
 
 def _scalar(value: Any) -> str | int | float | bool:

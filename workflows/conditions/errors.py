@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from workflows.names import PATTERN_MESSAGES, VAR_NAME
 from workflows.problems import Path
-from workflows.steps.names import PATTERN_MESSAGES, VAR_NAME
 
 _FILTER_PATTERN_MESSAGES = {
     VAR_NAME: "must be an attribute name: a letter or _, then letters, digits or _ (64 at most)",

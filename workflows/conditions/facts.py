@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from pydantic import Field, PlainValidator, StrictInt, WithJsonSchema, model_validator
 
+from workflows.channels import CHAT, SMS, VOICE
 from workflows.conditions.base import (
     Check,
     FilterContext,
@@ -18,9 +19,8 @@ from workflows.conditions.base import (
     _many,
     _words,
 )
+from workflows.names import E164
 from workflows.problems import Path
-from workflows.steps.base import CHAT, SMS, VOICE
-from workflows.steps.names import E164
 from workflows.triggers import CALL_OUTCOMES
 
 CHANNELS = (VOICE, SMS, CHAT)

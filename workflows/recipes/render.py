@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from workflows.steps.names import E164_NUMBER, SCHEDULE_NAME, WORKFLOW_ID
+from workflows.names import E164_NUMBER, SCHEDULE_NAME, WORKFLOW_ID
 
 ParameterType = Literal[
     "text", "number", "phone", "phones", "texts", "boolean", "schedule", "choice"

@@ -4,7 +4,8 @@ A channel adapter parses its wire input into an event (:mod:`workflows.events`) 
 here. The service picks the workflow the event starts (its trigger, called number and
 ``when``) or the run it resumes, builds the facts the turn reads (contact, schedule values,
 the filter context, call facts), runs the engine, persists the run and hands the turn's
-neutral instructions back to the channel, which words them (voice: a call document; texts: messages).
+neutral instructions back to the channel, which words them (voice: a call document; texts:
+messages).
 
 Calls are request/response (:meth:`SessionService.call_started`, :meth:`call_replied`): one
 webhook is one turn, idempotent on (run, turn), the answer stored with the run. Conversations
@@ -120,7 +121,12 @@ class SessionService:
         roots, facts = await self._call_inputs(active, event.caller, now, contact)
         try:
             turn = self._engine.start(
-                active.workflow, _call_vars(event), now=now, roots=roots, facts=facts
+                active.workflow,
+                _call_vars(event),
+                now=now,
+                roots=roots,
+                facts=facts,
+                schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", event.call_id, active.workflow.id)
@@ -182,6 +188,7 @@ class SessionService:
                 _call_vars(event),
                 now=now,
                 roots=roots,
+                schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", event.call_id, workflow.id)
@@ -436,6 +443,7 @@ class SessionService:
                 now=now,
                 roots=self._conversation_roots(workflow, now, contact, automated, message),
                 facts={"call": dict(call)},
+                schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
             log.exception("conversation %s: workflow %s failed", subject, workflow.id)
@@ -480,6 +488,7 @@ class SessionService:
                 call,
                 now=now,
                 roots=self._conversation_roots(workflow, now, contact, automated, message),
+                schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
             subject = channel.subject(conversation)

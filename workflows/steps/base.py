@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validato
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from workflows.channels import CHAT, SMS, VOICE
 from workflows.events import Reply
 from workflows.instructions import Instruction
+from workflows.schedules.book import OpenHours
 
-VOICE = "voice"
-SMS = "sms"
-CHAT = "chat"
+__all__ = ["CHAT", "SMS", "VOICE"]  # the channel names, where step kinds long found them
 
 
 class StepParams(BaseModel):
@@ -116,6 +116,8 @@ class RunContext:
     instructions: list[Instruction] = field(default_factory=list)
     now: datetime | None = None
     roots: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    schedules: Mapping[str, OpenHours] = field(default_factory=dict)
+    """Every named schedule, open or not at a moment (what ``open``/``closed`` filters ask)."""
 
     def emit(self, instruction: Instruction) -> None:
         """Queue ``instruction`` for the channel renderer."""

@@ -14,6 +14,7 @@ from pydantic import Field, StrictInt, model_validator
 
 from workflows.events import DialFinished, Reply
 from workflows.instructions import Dial, DialTarget
+from workflows.names import E164, SpokenText
 from workflows.steps.base import (
     Next,
     RunContext,
@@ -23,7 +24,6 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import E164, SpokenText
 from workflows.steps.say import spoken
 
 SipUri = str

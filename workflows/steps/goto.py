@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from workflows.names import StepName
 from workflows.steps.base import (
     CHAT,
     SMS,
@@ -14,7 +15,6 @@ from workflows.steps.base import (
     StepParams,
     StepResult,
 )
-from workflows.steps.names import StepName
 
 
 class GotoParams(StepParams):

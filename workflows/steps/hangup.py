@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from workflows.instructions import Hangup
+from workflows.names import AudioUrl, Language, SpokenText, Voice
 from workflows.steps.base import CHAT, SMS, VOICE, End, RunContext, StepKind, StepParams, StepResult
-from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
 from workflows.steps.say import prompts
 
 

@@ -22,6 +22,15 @@ from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from workflows.events import DigitsReceived, InputTimedOut, Reply
 from workflows.instructions import Gather, Prompt
+from workflows.names import (
+    AudioUrl,
+    Language,
+    PhoneKeys,
+    SpokenText,
+    StepName,
+    VarName,
+    Voice,
+)
 from workflows.steps.base import (
     SMS,
     VOICE,
@@ -33,15 +42,6 @@ from workflows.steps.base import (
     StepResult,
     UnexpectedReply,
     Wait,
-)
-from workflows.steps.names import (
-    AudioUrl,
-    Language,
-    PhoneKeys,
-    SpokenText,
-    StepName,
-    VarName,
-    Voice,
 )
 from workflows.steps.say import prompts, spoken
 

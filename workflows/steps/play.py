@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import Field, StrictInt
 
 from workflows.instructions import Play
+from workflows.names import AudioUrl
 from workflows.steps.base import Next, RunContext, StepKind, StepParams, StepResult
-from workflows.steps.names import AudioUrl
 
 
 class PlayParams(StepParams):

@@ -9,6 +9,7 @@ from pydantic import Field, StrictBool, StrictInt
 
 from workflows.events import RecordingFinished, Reply
 from workflows.instructions import Record
+from workflows.names import ONE_KEY_OR_NONE, AudioUrl, Language, SpokenText, Voice
 from workflows.steps.base import (
     Next,
     RunContext,
@@ -18,7 +19,6 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import ONE_KEY_OR_NONE, AudioUrl, Language, SpokenText, Voice
 from workflows.steps.say import prompts
 
 

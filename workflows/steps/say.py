@@ -7,8 +7,8 @@ from typing import Any, Final, Literal
 from pydantic import Field, StrictInt, field_validator
 
 from workflows.instructions import Play, Prompt, Say
+from workflows.names import AudioUrl, Language, SpokenText, Voice
 from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
-from workflows.steps.names import AudioUrl, Language, SpokenText, Voice
 
 RENDER_ALIASES: Final = {"twilio": "channel"}
 """Deprecated ``render`` names still read from older workflow files (documented in

@@ -16,8 +16,8 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from workflows.instructions import SendText
+from workflows.names import E164
 from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
-from workflows.steps.names import E164
 from workflows.templates import Template, TemplateError
 
 TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message")

@@ -15,6 +15,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from workflows.names import VarName
 from workflows.steps.base import (
     CHAT,
     SMS,
@@ -25,7 +26,6 @@ from workflows.steps.base import (
     StepParams,
     StepResult,
 )
-from workflows.steps.names import VarName
 
 Scalar = str | int | float | bool | None
 

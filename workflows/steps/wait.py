@@ -16,6 +16,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from workflows.events import Reply, TimerFired
 from workflows.instructions import WaitUntil
+from workflows.names import UNTIL, Duration
 from workflows.steps.base import (
     CHAT,
     SMS,
@@ -27,7 +28,6 @@ from workflows.steps.base import (
     UnexpectedReply,
     Wait,
 )
-from workflows.steps.names import UNTIL, Duration
 
 OPEN = "open"
 Until = Annotated[str, StringConstraints(pattern=UNTIL)]
