@@ -190,16 +190,16 @@ def job_worker(
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
-    runner = sessions or session_service(settings, db, catalog, clock)
+    sessions = sessions or session_service(settings, db, catalog, clock)
     handlers: dict[str, JobHandler] = {
         SEND_SMS: SendSmsHandler(
             db, provider, provider_name, callback, clock=clock, rules=send_rules(settings, catalog)
         ),
-        CALL_EVENT_JOB: CallEventHandler(db, runner, clock),
+        CALL_EVENT_JOB: CallEventHandler(db, sessions, clock),
         SMS_INBOUND: InboundTextHandler(
-            db, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
+            db, sessions, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
-        RUN_TIMER: RunTimerHandler(db, runner, clock),
+        RUN_TIMER: RunTimerHandler(db, sessions, clock),
     }
     return JobWorker(
         db,
