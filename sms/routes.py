@@ -55,6 +55,8 @@ from ivr.routes import VOICE_CONFIG
 from ivr.signature import read_signed_form
 from ringflow.clock import Clock
 from ringflow.database import Database
+from ringflow.logs import log_context
+from ringflow.metrics import METRICS
 from ringflow.settings import Settings
 from sms.keywords import Keyword, classify, normalize
 from sms.messages import apply_delivery_status, record_inbound
@@ -114,17 +116,21 @@ async def message_status(request: web.Request) -> web.Response:
     sid = form["MessageSid"].strip()[:64]
     status = form["MessageStatus"].strip()
     error_code = _error_code(form.get("ErrorCode", ""))
-    try:
-        db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
-        changed = await db.write(
-            lambda conn: apply_delivery_status(conn, sid, status, error_code, now=now)
-        )
-    except Exception:
-        # Not a 500: say "try later" and keep the error, with the message id, in the log.
-        log.exception("message %s: status callback failed", sid)
-        raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
-    if not changed:
-        log.debug("message %s: status %r changed nothing", sid, status[:20])
+    with log_context(message_sid=sid):
+        try:
+            db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
+            changed = await db.write(
+                lambda conn: apply_delivery_status(conn, sid, status, error_code, now=now)
+            )
+        except Exception:
+            # Not a 500: say "try later" and keep the error, with the message id, in the log.
+            log.exception("message %s: status callback failed", sid)
+            raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
+        if not changed:
+            log.debug("message %s: status %r changed nothing", sid, status[:20])
+    metrics = request.app.get(METRICS)
+    if changed and metrics is not None:
+        metrics.text_status(status)
     return web.Response(status=204)
 
 
@@ -201,6 +207,11 @@ async def incoming_message(request: web.Request) -> web.Response:
     if "Body" not in form:
         raise web.HTTPBadRequest(text="missing form field Body")
     sid = form["MessageSid"].strip()[:64]
+    with log_context(message_sid=sid):
+        return await _inbound(request, sid, form)
+
+
+async def _inbound(request: web.Request, sid: str, form: dict[str, str]) -> web.Response:
     sender, recipient, body = form["From"].strip(), form["To"].strip(), form["Body"]
     try:
         settings = request.app[SMS_SETTINGS]
@@ -226,6 +237,9 @@ async def incoming_message(request: web.Request) -> web.Response:
     wake = request.app.get(JOBS_WAKE)
     if inbound.new and wake is not None:
         wake()
+    metrics = request.app.get(METRICS)
+    if inbound.new and metrics is not None:
+        metrics.text_status("received")
     if not inbound.new:
         log.info("message %s: repeated webhook, already recorded", sid)
     elif inbound.keyword is not None and inbound.unanswered is not None:
