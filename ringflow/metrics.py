@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from ringflow.api.auth import Gatekeeper
@@ -243,11 +243,12 @@ class Metrics:
             log.warning("metrics: could not read the jobs' counts: %s", error)
             self.jobs.counts, self.jobs.read_ok = [], False
 
-    async def exposition(self) -> web.Response:
-        """The scrape: every metric in Prometheus's text format."""
+    async def exposition(self, accept: str) -> web.Response:
+        """The scrape: every metric, in the format the scraper's ``Accept`` header asks for
+        (Prometheus's text format 0.0.4 when it names none the library knows)."""
         await self.read_jobs()
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        encode, content_type = choose_encoder(accept)
+        return web.Response(body=encode(self.registry), headers={"Content-Type": content_type})
 
 
 METRICS = web.AppKey("metrics", Metrics)
@@ -274,10 +275,10 @@ async def metrics_with_token(request: web.Request) -> web.Response:
         )
     access = request.app[METRICS_ACCESS]
     if access.token is not None and same_token(token, access.token):
-        return await request.app[METRICS].exposition()
+        return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
     gatekeeper = access.gatekeeper()
     if gatekeeper is not None and await gatekeeper.owner(token) is not None:
-        return await request.app[METRICS].exposition()
+        return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
     if gatekeeper is not None:
         client = gatekeeper.clients.of(request)
         blocked = gatekeeper.blocked_for(client) > 0
@@ -297,7 +298,7 @@ def metrics_routes() -> list[web.AbstractRouteDef]:
 
 
 async def _metrics_open(request: web.Request) -> web.Response:
-    return await request.app[METRICS].exposition()
+    return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
 
 
 @contextlib.asynccontextmanager
