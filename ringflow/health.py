@@ -24,7 +24,7 @@ from aiohttp import web
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-from ringflow.database import Database
+from ringflow.database import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class Readiness:
                     revision, writable = await db.read(_database_state)
             except TimeoutError:
                 results["database"] = results["schema"] = "no answer in time"
+            except DatabaseUnavailable as problem:  # SQLite's writer: dead or stuck
+                results["database"], results["schema"] = str(problem), "unknown"
             except Exception as error:
                 results["database"] = results["schema"] = "unreachable"
                 log.debug("readiness: database check failed: %s", error)
