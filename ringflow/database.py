@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -212,7 +213,9 @@ class SqliteDatabase:
             with self.engine.connect() as conn:
                 return work(conn)
 
-        return await self._loop.run_in_executor(self._readers, run)
+        # In the caller's context: what the work logs carries the caller's log ids.
+        context = contextvars.copy_context()
+        return await self._loop.run_in_executor(self._readers, context.run, run)
 
     async def write(self, work: Work[T]) -> T:
         return await self._submit(_each, work, alone=True)

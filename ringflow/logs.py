@@ -107,6 +107,8 @@ class Masker(logging.Filter):
         return _BARE_PHONE.sub(mask_bare_phone, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # The ids of the moment the record is made (the formatter may run later, elsewhere).
+        record.log_ids = _IDS.get()
         message = self.mask(escape_controls(record.getMessage()))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -151,7 +153,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         mask = self._masker.mask
-        for name, known in _IDS.get().items():
+        ids: Mapping[str, str] = getattr(record, "log_ids", _NO_IDS)
+        for name, known in ids.items():
             entry[name] = mask(escape_controls(known))
         for name in _ACCESS_FIELDS:
             value = record.__dict__.get(name)
