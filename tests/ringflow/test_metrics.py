@@ -1,14 +1,22 @@
 """``/metrics``: scraped from a real server, the counters a monitoring system alerts on move
 with what the server did; nobody without a token reads them; a separate listener serves them
-to a private scraper; every app keeps its own."""
+to a private scraper; every app keeps its own; a separate worker process serves its own on
+its listener."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import socket
+import sys
+from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from ringflow.clock import system_clock
+from ringflow.database import open_database
 from server import JOB_WORKER
 from tests.conftest import RunningServer, ServerFactory, eventually, signed_post
 from workflows.jobs import enqueue
@@ -177,3 +185,55 @@ async def test_every_app_counts_for_itself(servers: ServerFactory) -> None:
 
     assert (await scrape(first))['ringflow_voice_turn_seconds_count{webhook="incoming"}'] == 1
     assert (await scrape(second))['ringflow_voice_turn_seconds_count{webhook="incoming"}'] == 0
+
+
+async def test_a_separate_worker_process_serves_its_metrics_on_the_listener(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'ringflow.db'}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RINGFLOW_")}
+    env.update(
+        RINGFLOW_DATABASE_URL=url,
+        RINGFLOW_DATA_DIR=str(tmp_path / "data"),
+        RINGFLOW_METRICS_LISTEN=f"127.0.0.1:{port}",
+        RINGFLOW_LOG_LEVEL="WARNING",
+    )
+    env.pop("TWILIO_AUTH_TOKEN", None)
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    worker = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "ringflow"),
+        "worker",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+
+        async def listening() -> bool:
+            try:
+                return (await get_metrics(f"http://127.0.0.1:{port}/metrics"))[0] == 200
+            except aiohttp.ClientConnectionError:
+                assert worker.returncode is None, "the worker stopped"
+                return False
+
+        await eventually(listening, 30, "the worker's metrics listener")
+        db = await open_database(url)
+        try:
+            now = system_clock()
+            await db.write(
+                lambda conn: enqueue(conn, "nobody.handles", {}, dedupe_key="x", now=now)
+            )
+        finally:
+            await db.close()
+
+        async def dead() -> bool:
+            found = samples((await get_metrics(f"http://127.0.0.1:{port}/metrics"))[1])
+            return found.get('ringflow_jobs{kind="nobody.handles",status="dead"}') == 1
+
+        await eventually(dead, 10, "the dead job in the worker's gauge")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _out, err = await worker.communicate()
+    assert worker.returncode == 0, err.decode()
