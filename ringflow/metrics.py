@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -301,6 +302,16 @@ async def _metrics_open(request: web.Request) -> web.Response:
     return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
 
 
+def _private(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a host name: who reaches it is not known here
+    return address.is_loopback or (address.is_private and not address.is_unspecified)
+
+
 @contextlib.asynccontextmanager
 async def metrics_listener(
     metrics: Metrics, address: tuple[str, int] | None
@@ -310,6 +321,12 @@ async def metrics_listener(
     if address is None:
         yield
         return
+    if not _private(address[0]):
+        log.warning(
+            "metrics: RINGFLOW_METRICS_LISTEN %s is not a loopback or private address: anyone"
+            " who reaches it reads the metrics without a token",
+            address[0],
+        )
     app = web.Application()
     app[METRICS] = metrics
     app.router.add_get("/metrics", _metrics_open)
