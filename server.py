@@ -627,10 +627,12 @@ async def run_worker(settings: Settings) -> int:
             loop = asyncio.get_running_loop()
             for number in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(number, stop.set)
-            running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
-            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-            log.info("job worker %s started (sending texts with %s)", worker.owner, provider_name)
             async with metrics_listener(metrics, settings.metrics_address):
+                running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
+                stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+                log.info(
+                    "job worker %s started (sending texts with %s)", worker.owner, provider_name
+                )
                 await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             log.info("job worker %s stopping", worker.owner)
             stopping.cancel()
