@@ -44,10 +44,9 @@ from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
 from ringflow.health import READINESS, Readiness, health_routes
 from ringflow.logs import access_log_options, configure_logging
-from ringflow.metrics import (
-    METRICS,
+from ringflow.metrics import METRICS, Metrics
+from ringflow.metrics_http import (
     METRICS_ACCESS,
-    Metrics,
     MetricsAccess,
     metrics_listener,
     metrics_listening,

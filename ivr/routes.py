@@ -60,14 +60,13 @@ async def _turn(
     run: Callable[[dict[str, str], CallFields], Awaitable[str]],
     timer: Histogram | None,
 ) -> web.Response:
-    """One voice turn, timed by ``timer`` (seconds to the answer) and logged with the call's
-    and the run's ids."""
+    """One voice turn, timed by ``timer`` (seconds to the answer; a webhook refused for its
+    signature is no turn) and logged with the call's and the run's ids."""
     started = time.perf_counter()
-    try:
-        return await _answer(request, run)
-    finally:
-        if timer is not None:
-            timer.observe(time.perf_counter() - started)
+    response = await _answer(request, run)
+    if timer is not None:
+        timer.observe(time.perf_counter() - started)
+    return response
 
 
 async def _answer(

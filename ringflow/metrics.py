@@ -11,11 +11,7 @@ oldest of each) are read at scrape time by one grouped query, bounded by
 ``SCRAPE_READ_SECONDS``; if it fails or is slow, the scrape still answers, with
 ``ringflow_jobs_read_ok 0``.
 
-Who may read them: ``/metrics`` on the server's own port needs ``Authorization: Bearer`` with
-``RINGFLOW_METRICS_TOKEN`` or an admin API token (401 without one, 403 for a wrong one; wrong
-ones count toward the admin API's per-client limit, then 429). ``RINGFLOW_METRICS_LISTEN``
-(``HOST:PORT``) adds a listener that serves ``/metrics`` without a token, for a scraper on a
-private network; it is off unless set. Nothing is open to everyone by default.
+Who may read them, and where: :mod:`ringflow.metrics_http`.
 
 ``ringflow_chat_connections`` is defined for the chat hub (``chat_connected`` /
 ``chat_disconnected``); until the chat channel exists it stays 0.
@@ -24,22 +20,16 @@ private network; it is off unless set. Nothing is open to everyone by default.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Generic, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ringflow.api.auth import Gatekeeper
-from ringflow.api.tokens import same_token
 from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.jobs.stats import WATCHED_STATUSES, JobCount, job_counts
@@ -244,109 +234,5 @@ class Metrics:
             log.warning("metrics: could not read the jobs' counts: %s", error)
             self.jobs.counts, self.jobs.read_ok = [], False
 
-    async def exposition(self, accept: str) -> web.Response:
-        """The scrape: every metric, in the format the scraper's ``Accept`` header asks for
-        (Prometheus's text format 0.0.4 when it names none the library knows)."""
-        await self.read_jobs()
-        encode, content_type = choose_encoder(accept)
-        return web.Response(body=encode(self.registry), headers={"Content-Type": content_type})
-
 
 METRICS = web.AppKey("metrics", Metrics)
-METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsAccess:
-    """Who may read ``/metrics`` on the main port: the metrics token, or an admin API token
-    (checked by the admin API's gatekeeper, once the database is open)."""
-
-    token: str | None
-    gatekeeper: Callable[[], Gatekeeper | None]
-
-
-async def metrics_with_token(request: web.Request) -> web.Response:
-    """``GET /metrics`` on the server's port: with a metrics or admin token only."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise web.HTTPUnauthorized(
-            text="metrics need a token: send `Authorization: Bearer <RINGFLOW_METRICS_TOKEN>`",
-            headers={"WWW-Authenticate": 'Bearer realm="ringflow-metrics"'},
-        )
-    access = request.app[METRICS_ACCESS]
-    if access.token is not None and same_token(token, access.token):
-        return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
-    gatekeeper = access.gatekeeper()
-    if gatekeeper is not None and await gatekeeper.owner(token) is not None:
-        return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
-    if gatekeeper is not None:
-        client = gatekeeper.clients.of(request)
-        blocked = gatekeeper.blocked_for(client) > 0
-        gatekeeper.failed(client)
-        if blocked:
-            wait = int(gatekeeper.blocked_for(client)) + 1
-            raise web.HTTPTooManyRequests(
-                text="too many wrong tokens; try again later", headers={"Retry-After": str(wait)}
-            )
-        log.warning("metrics: wrong token from %s", client)
-    raise web.HTTPForbidden(text="this token may not read metrics")
-
-
-def metrics_routes() -> list[web.AbstractRouteDef]:
-    """``/metrics`` for the server's own port (behind a token)."""
-    return [web.get("/metrics", metrics_with_token)]
-
-
-async def _metrics_open(request: web.Request) -> web.Response:
-    return await request.app[METRICS].exposition(request.headers.get("Accept", ""))
-
-
-def _private(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a host name: who reaches it is not known here
-    return address.is_loopback or (address.is_private and not address.is_unspecified)
-
-
-@contextlib.asynccontextmanager
-async def metrics_listener(
-    metrics: Metrics, address: tuple[str, int] | None
-) -> AsyncIterator[None]:
-    """While inside: ``GET /metrics`` without a token on ``address`` (nothing when None).
-    Used by ``ringflow serve`` and ``ringflow worker`` alike."""
-    if address is None:
-        yield
-        return
-    if not _private(address[0]):
-        log.warning(
-            "metrics: RINGFLOW_METRICS_LISTEN %s is not a loopback or private address: anyone"
-            " who reaches it reads the metrics without a token",
-            address[0],
-        )
-    app = web.Application()
-    app[METRICS] = metrics
-    app.router.add_get("/metrics", _metrics_open)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, address[0], address[1]).start()
-        log.info("metrics: serving /metrics without a token on %s:%d", *address)
-        yield
-    finally:
-        await runner.cleanup()
-
-
-def metrics_listening(
-    address: tuple[str, int] | None,
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context for the app: the separate metrics listener on ``address``."""
-
-    async def listening(app: web.Application) -> AsyncIterator[None]:
-        async with metrics_listener(app[METRICS], address):
-            yield
-
-    return listening

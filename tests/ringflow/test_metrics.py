@@ -17,6 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ringflow.clock import system_clock
 from ringflow.database import open_database
+from ringflow.metrics import Metrics
+from ringflow.metrics_http import exposition
 from server import JOB_WORKER
 from tests.conftest import RunningServer, ServerFactory, eventually, signed_post
 from workflows.jobs import enqueue
@@ -237,3 +239,17 @@ async def test_a_separate_worker_process_serves_its_metrics_on_the_listener(
         worker.send_signal(signal.SIGTERM)
         _out, err = await worker.communicate()
     assert worker.returncode == 0, err.decode()
+
+
+async def test_a_scrape_still_answers_when_the_jobs_cannot_be_read(tmp_path: Path) -> None:
+    db = await open_database(f"sqlite:///{tmp_path / 'empty.db'}")  # no schema: no jobs table
+    try:
+        metrics = Metrics(system_clock)
+        metrics.watch_database(db)
+        response = await exposition(metrics, accept="")
+        assert response.text is not None
+        found = samples(response.text)
+    finally:
+        await db.close()
+    assert found["ringflow_jobs_read_ok{}"] == 0
+    assert not any(name.startswith("ringflow_jobs{") for name in found)
