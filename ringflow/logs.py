@@ -26,12 +26,11 @@ same masking (a query string can carry a phone number).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
@@ -118,16 +117,25 @@ class Masker(logging.Filter):
         return True
 
 
-@contextlib.contextmanager
-def log_context(**ids: object) -> Iterator[None]:
+class log_context:  # noqa: N801 (used like a function: ``with log_context(call=sid):``)
     """Records logged inside the block (in this task) carry ``ids`` (None values are left
-    out), on top of those bound by an enclosing block; the JSON format writes them."""
-    known = {name: str(value) for name, value in ids.items() if value is not None}
-    token = _IDS.set({**_IDS.get(), **known})
-    try:
-        yield
-    finally:
-        _IDS.reset(token)
+    out), on top of those bound by an enclosing block; the JSON format writes them. A class,
+    not a generator: it is entered on every webhook."""
+
+    __slots__ = ("_ids", "_token")
+
+    def __init__(self, **ids: object) -> None:
+        self._ids = ids
+        self._token: Token[Mapping[str, str]] | None = None
+
+    def __enter__(self) -> None:
+        known = {name: str(value) for name, value in self._ids.items() if value is not None}
+        self._token = _IDS.set({**_IDS.get(), **known})
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._token is not None:
+            _IDS.reset(self._token)
+            self._token = None
 
 
 def current_log_ids() -> Mapping[str, str]:
