@@ -41,8 +41,23 @@ from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
 from ringflow.database import open_database as connect
-from ringflow.logs import configure_logging
-from ringflow.migrate import SchemaMismatch, require_current, upgrade
+from ringflow.health import READINESS, Readiness, health_routes
+from ringflow.logs import access_log_options, configure_logging
+from ringflow.metrics import METRICS, Metrics
+from ringflow.metrics_http import (
+    METRICS_ACCESS,
+    MetricsAccess,
+    metrics_listener,
+    metrics_listening,
+    metrics_routes,
+)
+from ringflow.migrate import (
+    SchemaMismatch,
+    head_revision,
+    known_revisions,
+    require_current,
+    upgrade,
+)
 from ringflow.private_files import PRIVATE_UMASK, private_dir, private_sqlite_file
 from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
@@ -69,6 +84,7 @@ from workflows import contacts_api, recipes_api
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
+from workflows.jobs.stats import job_counts
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ScheduleBook, load_schedule_folder
@@ -187,8 +203,10 @@ def job_worker(
     provider_name: Provider,
     clock: Clock,
     sessions: SessionService | None = None,
+    metrics: Metrics | None = None,
 ) -> JobWorker:
-    """The job worker with every job kind's handler, leases named after this process."""
+    """The job worker with every job kind's handler, leases named after this process,
+    reporting to ``metrics``."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
     sessions = sessions or session_service(settings, db, catalog, clock)
     handlers: dict[str, JobHandler] = {
@@ -211,6 +229,7 @@ def job_worker(
         batch=settings.worker_concurrency,
         concurrency=settings.worker_concurrency,
         clock=clock,
+        observer=metrics,
     )
 
 
@@ -262,6 +281,8 @@ def create_app(
         middlewares=[webhook_guard(settings.webhook_body_seconds)],
     )
     app[SETTINGS] = settings
+    metrics = app[METRICS] = Metrics(clock)
+    readiness = app[READINESS] = Readiness(head_revision(), known_revisions())
     to_install = list(flows) if flows is not None else load_flows(settings)
     api = Api()
     workflows_api.register(api)
@@ -280,6 +301,8 @@ def create_app(
             db = await open_database(settings)
             stack.push_async_callback(db.close)
             app[DATABASE] = db
+            metrics.watch_database(db, job_counts)
+            readiness.use_database(db)
             catalog = await open_catalog(db, settings, clock)
             await catalog.install_files(to_install)
             app[CATALOG] = catalog
@@ -330,10 +353,13 @@ def create_app(
             sessions = session_service(settings, db, catalog, clock)
             wake: Callable[[], None] | None = None
             if settings.worker:
-                worker = job_worker(settings, db, catalog, provider, provider_name, clock, sessions)
+                worker = job_worker(
+                    settings, db, catalog, provider, provider_name, clock, sessions, metrics
+                )
                 app[JOB_WORKER] = worker
                 wake = worker.wake
                 running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
+                readiness.watch("job worker", running)
                 stack.push_async_callback(_stop_worker, worker, running)
             app[sms_routes.JOBS_WAKE] = wake or _no_worker
             post_call = CallEventHandler(db, sessions, clock)
@@ -355,14 +381,21 @@ def create_app(
 
     token = settings.auth_token
     app[TWILIO_WEBHOOKS] = WebhookConfig(
-        checker=SignatureChecker(token, settings.public_url) if token else None,
+        checker=(
+            SignatureChecker(token, settings.public_url, metrics.signature_rejected)
+            if token
+            else None
+        ),
         public_url=settings.public_url,
         deadline=settings.voice_deadline_seconds,
     )
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(metrics_listening(settings.metrics_address))
+    app[METRICS_ACCESS] = MetricsAccess(settings.metrics_api_token, lambda: api_app.get(GATEKEEPER))
     app.router.add_routes(
         [
-            web.get("/healthz", healthz),
+            *health_routes(),
+            *metrics_routes(),
             *voice_routes.routes(),
             *sms_routes.routes(),
             *prompt_routes.routes(),
@@ -371,18 +404,6 @@ def create_app(
     app.add_subapp("/api", api_app)
     app[API_APP] = api_app
     return app
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 200 when the database can take work, 503 when it is unreachable or
-    (SQLite) its writer has died or is stuck. Never waits for a write lock."""
-    try:
-        await request.app[DATABASE].check()
-    except Exception as error:
-        log.warning("health check: database unavailable: %s", error)
-        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
-    workflows = [active.workflow.id for active in request.app[CATALOG].active]
-    return web.json_response({"status": "ok", "database": "up", "workflows": workflows})
 
 
 def banner(settings: Settings, flows: Sequence[Workflow], out: TextIO) -> None:
@@ -435,9 +456,8 @@ def check_references(flows: Sequence[Workflow], schedules: ScheduleBook) -> None
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(host=args.host, port=args.port, flows_dir=args.flows)
-    configure_logging(
-        settings.log_level, [settings.auth_token or "", settings.admin_api_token or ""]
-    )
+    secrets = [settings.auth_token, settings.admin_api_token, settings.metrics_api_token]
+    configure_logging(settings.log_level, [s or "" for s in secrets], settings.log_format)
     unsigned = unsigned_webhooks_warning(
         signed=settings.auth_token is not None,
         host=settings.host,
@@ -454,7 +474,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         print=lambda _text: banner(settings, flows, sys.stdout),
-        access_log=None,
+        **access_log_options(settings.access_log),
     )
     return 0
 
@@ -606,16 +626,23 @@ async def run_worker(settings: Settings) -> int:
         await catalog.refresh()
         refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
         provider, provider_name = sms_provider(settings, db, system_clock)
+        metrics = Metrics(system_clock)
+        metrics.watch_database(db, job_counts)
         try:
-            worker = job_worker(settings, db, catalog, provider, provider_name, system_clock)
+            worker = job_worker(
+                settings, db, catalog, provider, provider_name, system_clock, metrics=metrics
+            )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for number in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(number, stop.set)
-            running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
-            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-            log.info("job worker %s started (sending texts with %s)", worker.owner, provider_name)
-            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            async with metrics_listener(metrics, settings.metrics_address):
+                running = asyncio.create_task(worker.run_until_stopped(), name="job-worker")
+                stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+                log.info(
+                    "job worker %s started (sending texts with %s)", worker.owner, provider_name
+                )
+                await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             log.info("job worker %s stopping", worker.owner)
             stopping.cancel()
             await worker.stop()
@@ -632,7 +659,8 @@ async def run_worker(settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, [settings.auth_token or ""])
+    secrets = [settings.auth_token, settings.admin_api_token, settings.metrics_api_token]
+    configure_logging(settings.log_level, [s or "" for s in secrets], settings.log_format)
     os.umask(PRIVATE_UMASK)
     return asyncio.run(run_worker(settings))
 

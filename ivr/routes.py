@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 from ivr.forms import CallFields, FormError
 from ivr.service import APOLOGY, VoiceService
 from ivr.twiml import WAIT_KINDS, WaitKind, apology
+from ringflow.logs import log_context
+from ringflow.metrics import METRICS
 from ringflow.twilio_webhooks import TWILIO_WEBHOOKS, signed_form
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,20 @@ def _twiml(body: str) -> web.Response:
 
 
 async def _turn(
+    request: web.Request,
+    run: Callable[[dict[str, str], CallFields], Awaitable[str]],
+    timer: Histogram | None,
+) -> web.Response:
+    """One voice turn, timed by ``timer`` (seconds to the answer; a webhook refused for its
+    signature is no turn) and logged with the call's and the run's ids."""
+    started = time.perf_counter()
+    response = await _answer(request, run)
+    if timer is not None:
+        timer.observe(time.perf_counter() - started)
+    return response
+
+
+async def _answer(
     request: web.Request, run: Callable[[dict[str, str], CallFields], Awaitable[str]]
 ) -> web.Response:
     form = await _signed_form(request)
@@ -50,6 +68,16 @@ async def _turn(
     except FormError as error:
         log.warning("call %s: bad webhook form on %s: %s", form.get("CallSid"), request.path, error)
         return _twiml(apology(APOLOGY))
+    with log_context(call=call.sid, run=request.match_info.get("run_id")):
+        return await _within_deadline(request, run, form, call)
+
+
+async def _within_deadline(
+    request: web.Request,
+    run: Callable[[dict[str, str], CallFields], Awaitable[str]],
+    form: dict[str, str],
+    call: CallFields,
+) -> web.Response:
     loop = asyncio.get_running_loop()
     seconds = request.app[TWILIO_WEBHOOKS].deadline
     deadline = loop.time() + seconds
@@ -82,7 +110,12 @@ def _base_url(request: web.Request) -> str:
 async def incoming_call(request: web.Request) -> web.Response:
     """``POST /twilio/voice``: a call came in."""
     service = request.app[VOICE_SERVICE]
-    return await _turn(request, lambda _form, call: service.incoming(call, _base_url(request)))
+    metrics = request.app.get(METRICS)
+    return await _turn(
+        request,
+        lambda _form, call: service.incoming(call, _base_url(request)),
+        metrics.incoming_turn if metrics is not None else None,
+    )
 
 
 async def action(request: web.Request) -> web.Response:
@@ -91,9 +124,11 @@ async def action(request: web.Request) -> web.Response:
     run_id = request.match_info["run_id"]
     turn = int(request.match_info["turn"])
     wait: WaitKind = _wait_kind(request.match_info["wait"])
+    metrics = request.app.get(METRICS)
     return await _turn(
         request,
         lambda form, call: service.turn(run_id, turn, wait, call, form, _base_url(request)),
+        metrics.action_turn if metrics is not None else None,
     )
 
 
@@ -115,7 +150,8 @@ async def call_status(request: web.Request) -> web.Response:
         raw_duration = form.get("CallDuration", "").strip()
         duration = int(raw_duration) if raw_duration.isdigit() else None
         async with timer:
-            await request.app[VOICE_SERVICE].status(call, duration)
+            with log_context(call=call.sid):
+                outcome = await request.app[VOICE_SERVICE].status(call, duration)
     except FormError as error:
         raise web.HTTPBadRequest(text=str(error)) from None
     except Exception:
@@ -125,6 +161,9 @@ async def call_status(request: web.Request) -> web.Response:
         else:
             log.exception("call %s: status callback failed", form.get("CallSid"))
         raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
+    metrics = request.app.get(METRICS)
+    if outcome is not None and metrics is not None:
+        metrics.call_ended(outcome)
     return web.Response(status=204)
 
 

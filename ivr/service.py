@@ -210,8 +210,9 @@ def _record_status(
     duration: int | None,
     now: datetime,
     post_call: PostCall | None = None,
-) -> str | None:
-    """Apply a status callback; the run to close when the call just ended, else None.
+) -> tuple[str | None, str | None]:
+    """Apply a status callback; the run to close when the call just ended, else None, and
+    the outcome when this callback decided it.
 
     The final status decides the call's outcome, once; an outcome that raises an event
     (``call.missed``...) starts its workflow (its texts queued as jobs) in this same
@@ -221,7 +222,7 @@ def _record_status(
     row = conn.execute(_CALL_AND_RUN, {"sid": call.sid}).first()
     if row is None:
         log.info("call %s: status %s for a call never seen", call.sid, call.status)
-        return None
+        return None, None
     final = call.status in FINAL_STATUSES
     state: Mapping[str, Any] = row.state or {}
     # Statuses only move forward: one a call already passed (or a second final one) is ignored.
@@ -236,7 +237,7 @@ def _record_status(
         params.update(new_outcome=outcome, new_duration=duration, now=now)
     changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
-        return None
+        return None, None
     log.info("call %s: ended, outcome %s", call.sid, outcome)
     event = outcome_event(outcome)
     if event is not None:
@@ -244,8 +245,8 @@ def _record_status(
         _raise_event(conn, post_call, event, facts, call.sid, now)
     if row.run_id is not None:
         end_run(conn, row.run_id, "abandoned", now=now)
-        return str(row.run_id)
-    return None
+        return str(row.run_id), outcome
+    return None, outcome
 
 
 class _TwimlAnswers:
@@ -423,14 +424,15 @@ class VoiceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def status(self, call: CallFields, duration: int | None) -> None:
-        """Record a status callback. Statuses only move forward; the outcome is set once."""
+    async def status(self, call: CallFields, duration: int | None) -> str | None:
+        """Record a status callback. Statuses only move forward; the outcome is set once.
+        The outcome, when this callback decided it."""
         if status_rank(call.status) < 0:
             log.warning("call %s: ignored unknown status %r", call.sid, call.status[:20])
-            return
+            return None
         now = self._clock()
         try:
-            closed = await self._db.write(
+            closed, outcome = await self._db.write(
                 lambda conn: _record_status(conn, call, duration, now, self._post_call)
             )
         except Exception:
@@ -441,13 +443,14 @@ class VoiceService:
             # outcome is kept and no text is lost. (No savepoint: this path is rare, and two
             # statements per call are not.)
             log.exception("call %s: post-call workflow not started now; queued", call.sid)
-            closed = await self._db.write(
+            closed, outcome = await self._db.write(
                 lambda conn: _record_status(conn, call, duration, now, None)
             )
         if closed is not None:
             self._sessions.forget(closed)
         if call.status in FINAL_STATUSES and self._events is not None:
             self._events()  # a post-call text may be queued: send it now, not at next poll
+        return outcome
 
 
 def _recording_url(facts: Mapping[str, Any]) -> str | None:

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -106,6 +108,11 @@ class Database(Protocol):
     async def write_batched(self, batch: Batch[P, T], item: P) -> T:
         """Write ``item`` with ``batch``, together with other items of the same ``batch``
         waiting at the same moment where the backend batches; return once committed."""
+        ...
+
+    def observe_writes(self, observe: Callable[[float], None]) -> None:
+        """Call ``observe(seconds)`` after each write, with the time from its submission to
+        its commit (or failure): what a caller waited (metrics)."""
         ...
 
     async def check(self) -> None:
@@ -195,6 +202,7 @@ class SqliteDatabase:
         self._loop = asyncio.get_running_loop()
         self._stall_after = stall_after
         self._closing = False
+        self._observe_write: Callable[[float], None] | None = None
         self.writer_restarts = 0
         """Writers started after one died."""
         self._writer = SqliteWriter(self._writes, self._loop, self._replace)
@@ -205,7 +213,9 @@ class SqliteDatabase:
             with self.engine.connect() as conn:
                 return work(conn)
 
-        return await self._loop.run_in_executor(self._readers, run)
+        # In the caller's context: what the work logs carries the caller's log ids.
+        context = contextvars.copy_context()
+        return await self._loop.run_in_executor(self._readers, context.run, run)
 
     async def write(self, work: Work[T]) -> T:
         return await self._submit(_each, work, alone=True)
@@ -219,8 +229,16 @@ class SqliteDatabase:
         if self._writer.death is not None:
             self._replace(self._writer)
         future: asyncio.Future[T] = self._loop.create_future()
+        started = time.perf_counter()
         self._writer.submit(Write(batch, item, future, alone))
-        return await future
+        try:
+            return await future
+        finally:
+            if self._observe_write is not None:
+                self._observe_write(time.perf_counter() - started)
+
+    def observe_writes(self, observe: Callable[[float], None]) -> None:
+        self._observe_write = observe
 
     def _replace(self, dead: SqliteWriter) -> None:
         """Start a new writer in place of ``dead`` (called on the loop once it died)."""
@@ -278,6 +296,7 @@ class PostgresDatabase:
         self._writing = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._observe_write: Callable[[float], None] | None = None
 
     async def read(self, work: Work[T]) -> T:
         async with self.engine.connect() as conn:
@@ -289,14 +308,20 @@ class PostgresDatabase:
     async def write_batched(self, batch: Batch[P, T], item: P) -> T:
         self._writing += 1
         self._idle.clear()
+        started = time.perf_counter()
         try:
             async with self.engine.begin() as conn:
                 results = await conn.run_sync(lambda sync: batch(sync, [item]))
             return _checked(results, [item])[0]
         finally:
+            if self._observe_write is not None:
+                self._observe_write(time.perf_counter() - started)
             self._writing -= 1
             if not self._writing:
                 self._idle.set()
+
+    def observe_writes(self, observe: Callable[[float], None]) -> None:
+        self._observe_write = observe
 
     async def check(self) -> None:
         await self.read(_select_one)

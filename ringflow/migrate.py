@@ -37,6 +37,12 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision this code knows (a database at another one was written by a newer
+    version)."""
+    return {script.revision for script in _script().walk_revisions()}
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -48,7 +54,7 @@ async def current_revision(db: Database) -> str | None:
 
 def _upgrade(connection: Connection) -> None:
     current = _current(connection)
-    known = {script.revision for script in _script().walk_revisions()}
+    known = known_revisions()
     if current is not None and current not in known:
         raise SchemaMismatch(
             f"the database is at revision {current}, which this version of Ringflow does not "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -159,6 +159,18 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     migrate: bool = Field(default=True, description="upgrade the database schema at start")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text (one line per record) or json (one object per line)"
+    )
+    access_log: bool = Field(default=False, description="log every HTTP request (masked)")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token that may read /metrics (an admin API token may too)",
+    )
+    metrics_listen: str | None = Field(
+        default=None,
+        description="HOST:PORT of a separate listener serving /metrics without a token",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -226,6 +238,31 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9108")
+        return value.strip()
+
+    @property
+    def metrics_api_token(self) -> str | None:
+        """``RINGFLOW_METRICS_TOKEN`` in clear, or None (empty counts as unset)."""
+        token = self.metrics_token
+        return token.get_secret_value() or None if token is not None else None
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where the separate metrics listener listens, or None: ``/metrics`` only on the
+        main port, behind a token."""
+        if self.metrics_listen is None:
+            return None
+        host, _, port = self.metrics_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def admin_api_token(self) -> str | None:

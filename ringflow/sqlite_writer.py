@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -57,12 +58,15 @@ class TransactionLost(RuntimeError):
 @dataclass(slots=True)
 class Write:
     """One write waiting for the writer: ``batch(conn, [item, ...])`` gives one result per
-    item; ``alone`` writes (plain work functions) are never grouped with others."""
+    item; ``alone`` writes (plain work functions) are never grouped with others. ``context``
+    is the submitter's (its log ids, see ``ringflow.logs.log_context``): the write runs in it
+    (a group in its first write's)."""
 
     batch: Callable[[Connection, list[Any]], list[Any]]
     item: Any
     future: asyncio.Future[Any]
     alone: bool
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class SqliteWriter:
@@ -192,7 +196,7 @@ class SqliteWriter:
         items = [write.item for write in group]
         savepoint = conn.begin_nested()
         try:
-            results = group[0].batch(conn, items)
+            results = group[0].context.run(group[0].batch, conn, items)
             if len(results) != len(items):
                 raise RuntimeError(f"a batch gave {len(results)} results for {len(items)}")
         except Exception as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,8 @@ async def read_signed_form(
     posted = await request.post()
     form = {key: value for key, value in posted.items() if isinstance(value, str)}
     if checker is not None and not checker.is_valid(request, posted):
+        if checker.rejected is not None:
+            checker.rejected("voice" if id_field == "CallSid" else "sms")
         log.warning(
             "rejected %s: bad or missing X-Twilio-Signature (%s %s)",
             request.path,
@@ -63,11 +66,18 @@ async def read_signed_form(
 
 
 class SignatureChecker:
-    """Validates webhook signatures with the account's auth token."""
+    """Validates webhook signatures with the account's auth token; ``rejected(channel)`` is
+    told of each webhook refused (metrics)."""
 
-    def __init__(self, auth_token: str, public_url: str | None) -> None:
+    def __init__(
+        self,
+        auth_token: str,
+        public_url: str | None,
+        rejected: Callable[[str], None] | None = None,
+    ) -> None:
         self._validator = RequestValidator(auth_token)
         self._public_url = public_url
+        self.rejected = rejected
 
     def signed_url(self, request: web.Request) -> str:
         """The URL Twilio computed the signature over."""

@@ -53,6 +53,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from ringflow.clock import Clock
 from ringflow.database import Database
+from ringflow.logs import log_context
+from ringflow.metrics import METRICS
 from ringflow.settings import Settings
 from ringflow.twilio_webhooks import signed_form
 from sms.keywords import Keyword, classify, normalize
@@ -113,17 +115,21 @@ async def message_status(request: web.Request) -> web.Response:
     sid = form["MessageSid"].strip()[:64]
     status = form["MessageStatus"].strip()
     error_code = _error_code(form.get("ErrorCode", ""))
-    try:
-        db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
-        changed = await db.write(
-            lambda conn: apply_delivery_status(conn, sid, status, error_code, now=now)
-        )
-    except Exception:
-        # Not a 500: say "try later" and keep the error, with the message id, in the log.
-        log.exception("message %s: status callback failed", sid)
-        raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
-    if not changed:
-        log.debug("message %s: status %r changed nothing", sid, status[:20])
+    with log_context(message_sid=sid):
+        try:
+            db, now = request.app[SMS_DATABASE], request.app[SMS_CLOCK]()
+            changed = await db.write(
+                lambda conn: apply_delivery_status(conn, sid, status, error_code, now=now)
+            )
+        except Exception:
+            # Not a 500: say "try later" and keep the error, with the message id, in the log.
+            log.exception("message %s: status callback failed", sid)
+            raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
+        if not changed:
+            log.debug("message %s: status %r changed nothing", sid, status[:20])
+    metrics = request.app.get(METRICS)
+    if changed and metrics is not None:
+        metrics.text_status(status)
     return web.Response(status=204)
 
 
@@ -200,6 +206,11 @@ async def incoming_message(request: web.Request) -> web.Response:
     if "Body" not in form:
         raise web.HTTPBadRequest(text="missing form field Body")
     sid = form["MessageSid"].strip()[:64]
+    with log_context(message_sid=sid):
+        return await _inbound(request, sid, form)
+
+
+async def _inbound(request: web.Request, sid: str, form: dict[str, str]) -> web.Response:
     sender, recipient, body = form["From"].strip(), form["To"].strip(), form["Body"]
     try:
         settings = request.app[SMS_SETTINGS]
@@ -225,6 +236,9 @@ async def incoming_message(request: web.Request) -> web.Response:
     wake = request.app.get(JOBS_WAKE)
     if inbound.new and wake is not None:
         wake()
+    metrics = request.app.get(METRICS)
+    if inbound.new and metrics is not None:
+        metrics.text_status("received")
     if not inbound.new:
         log.info("message %s: repeated webhook, already recorded", sid)
     elif inbound.keyword is not None and inbound.unanswered is not None:

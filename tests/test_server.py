@@ -1,5 +1,6 @@
 """The ``ringflow`` command: serve, call (in-process and against a running server), calls;
-``/healthz`` and the server's SQLite database while another process writes or the writer dies."""
+``/healthz``, ``/readyz`` and the server's SQLite database while another process writes or the
+writer dies or is stuck."""
 
 from __future__ import annotations
 
@@ -317,9 +318,11 @@ def incoming_call(number: int) -> dict[str, str]:
     return {"CallSid": f"CA{number:032x}", "From": "+15551230000", "To": "+15559870000"}
 
 
-async def timed_health(session: aiohttp.ClientSession, server: RunningServer) -> float:
+async def timed_health(
+    session: aiohttp.ClientSession, server: RunningServer, path: str = "/healthz"
+) -> float:
     started = time.perf_counter()
-    async with session.get(server.base_url + "/healthz") as response:
+    async with session.get(server.base_url + path) as response:
         assert response.status == 200, await response.text()
     return time.perf_counter() - started
 
@@ -348,7 +351,12 @@ async def test_health_answers_at_once_while_another_process_holds_the_write_lock
     assert not call.done(), "the call's write waits for the lock"
 
     async with aiohttp.ClientSession() as session:
-        answer_times = [await timed_health(session, server) for _ in range(3)]
+        answer_times = [
+            await timed_health(session, server, path)
+            for path in ("/healthz", "/readyz")
+            for _ in range(3)
+        ]
+    # Alive, and ready too: the writer waits for the lock (bounded), it is not stuck.
     assert max(answer_times) < 0.05, answer_times
     assert time.perf_counter() - locked_at < 2, "answered while the lock was still held"
     assert not call.done()
@@ -394,8 +402,39 @@ async def test_a_dead_writer_fails_the_waiting_webhook_at_once_and_is_replaced(
 
         async with aiohttp.ClientSession() as session:
             await timed_health(session, server)
+            await timed_health(session, server, "/readyz")
         assert answered_by_the_demo(await signed_post(server, "/twilio/voice", incoming_call(3)))
     assert await server.count("calls") == 1
+
+
+async def test_a_stuck_writer_makes_the_server_unready_but_it_stays_alive(
+    sqlite_servers: ServerFactory,
+) -> None:
+    server = await sqlite_servers.start()
+    database = server.db
+    assert isinstance(database, SqliteDatabase)
+    database._stall_after = 0.2  # not the 10 s of a real server: a short test
+    gate, started = threading.Event(), threading.Event()
+
+    def stuck(conn: Connection) -> None:
+        started.set()
+        gate.wait(10)
+
+    holding = asyncio.ensure_future(database.write(stuck))
+    try:
+        assert await asyncio.to_thread(started.wait, 5)
+        await asyncio.sleep(0.3)
+        async with aiohttp.ClientSession() as session:
+            assert await timed_health(session, server) < 0.05
+            async with session.get(server.base_url + "/readyz") as response:
+                assert response.status == 503
+                problem = (await response.json())["checks"]["database"]
+                assert problem.startswith("the database writer has been on one transaction")
+    finally:
+        gate.set()
+        await holding
+    async with aiohttp.ClientSession() as session:
+        await timed_health(session, server, "/readyz")
 
 
 async def test_sqlite_syncs_every_commit_by_default(sqlite_servers: ServerFactory) -> None:

@@ -376,11 +376,7 @@ async def test_health_check(servers: ServerFactory) -> None:
         session.get(server.base_url + "/healthz") as response,
     ):
         assert response.status == 200
-        assert await response.json() == {
-            "status": "ok",
-            "database": "up",
-            "workflows": ["demo-line"],
-        }
+        assert await response.json() == {"status": "ok"}, "liveness only: no workflow ids"
 
 
 async def test_an_oversized_webhook_is_refused_before_anything_is_stored(

@@ -21,6 +21,7 @@ from ringflow.database import (
     database_url,
     open_database,
 )
+from ringflow.logs import current_log_ids, log_context
 from ringflow.sqlite_writer import MAX_BATCH, WriterDied
 
 scratch = MetaData()
@@ -253,3 +254,22 @@ async def test_a_transaction_sqlite_abandons_fails_every_write_in_it_and_the_wri
     assert await sqlite_db.read(stored) == [0], "nothing of that transaction was committed"
     assert await sqlite_db.write(add(4)) == 4
     assert await sqlite_db.read(stored) == [0, 4]
+
+
+async def test_work_runs_with_its_callers_log_ids_and_writes_are_timed(db: Database) -> None:
+    waited: list[float] = []
+    db.observe_writes(waited.append)
+
+    def ids(conn: Connection) -> dict[str, str]:
+        return dict(current_log_ids())
+
+    async def as_call(sid: str) -> tuple[dict[str, str], dict[str, str]]:
+        with log_context(call=sid):
+            return await db.write(ids), await db.read(ids)
+
+    # Concurrent writes are committed together, each in the ids of its own caller.
+    answers = await asyncio.gather(*(as_call(f"CA{n}") for n in range(5)))
+    assert answers == [({"call": f"CA{n}"}, {"call": f"CA{n}"}) for n in range(5)]
+    assert await db.write(ids) == {}
+    assert len(waited) == 6
+    assert all(seconds >= 0 for seconds in waited)

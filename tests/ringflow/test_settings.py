@@ -52,3 +52,32 @@ def test_an_aliased_setting_is_named_by_its_own_variable(
     monkeypatch.setenv("RINGFLOW_TWILIO_API_URL", "api.example.com")
     assert main(["calls"]) == 2
     assert "configuration error: RINGFLOW_TWILIO_API_URL:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RINGFLOW_METRICS_LISTEN", "9108"),
+        ("RINGFLOW_METRICS_LISTEN", "127.0.0.1:http"),
+        ("RINGFLOW_METRICS_LISTEN", "127.0.0.1:70000"),
+        ("RINGFLOW_LOG_FORMAT", "xml"),
+    ],
+)
+def test_bad_observability_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["calls"]) == 2
+    assert f"configuration error: {variable}:" in capsys.readouterr().err
+
+
+def test_the_metrics_listener_is_off_and_the_token_hidden_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().metrics_address is None
+    monkeypatch.setenv("RINGFLOW_METRICS_LISTEN", "[::1]:9108")
+    monkeypatch.setenv("RINGFLOW_METRICS_TOKEN", "metrics-secret")
+    settings = load_settings()
+    assert settings.metrics_address == ("::1", 9108)
+    assert settings.metrics_api_token == "metrics-secret"
+    assert "metrics-secret" not in repr(settings)

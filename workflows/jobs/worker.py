@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database
+from ringflow.logs import log_context
 from workflows.jobs import queue
 from workflows.jobs.errors import JobDeferred, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob
@@ -44,6 +45,19 @@ FinalWrite = Callable[[Connection], object]
 """A handler's last database write, committed in the same transaction as the job's
 completion (e.g. "the text was accepted as SM..."): one transaction fewer per job, and the
 record of the effect and the job's end cannot disagree."""
+
+
+class JobObserver(Protocol):
+    """Told what the worker does, for monitoring (``ringflow.metrics``); must be cheap and
+    must not raise."""
+
+    def claimed(self, kind: str, lag: timedelta) -> None:
+        """A job of ``kind`` was claimed ``lag`` after it was due."""
+        ...
+
+    def finished(self, kind: str, outcome: str) -> None:
+        """A job of ``kind`` ended its attempt: ``done``, ``retry``, ``deferred`` or ``dead``."""
+        ...
 
 
 class JobHandler(Protocol):
@@ -78,6 +92,7 @@ class JobWorker:
         error_pause: float = 5.0,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
+        observer: JobObserver | None = None,
     ) -> None:
         if batch < 1 or concurrency < 1:
             raise ValueError("batch and concurrency must be at least 1")
@@ -94,6 +109,7 @@ class JobWorker:
         self._error_pause = error_pause
         self._clock = clock
         self._rng = rng or random.SystemRandom()
+        self._observer = observer
         self._running: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._stopping = False
@@ -175,10 +191,13 @@ class JobWorker:
                 await self._signal.wait()
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
-        work = partial(
-            queue.claim, owner=self._owner, limit=limit, now=self._clock(), lease=self._lease
-        )
-        return await self._db.write(work)
+        now = self._clock()
+        work = partial(queue.claim, owner=self._owner, limit=limit, now=now, lease=self._lease)
+        claimed = await self._db.write(work)
+        if self._observer is not None:
+            for job in claimed:
+                self._observer.claimed(job.kind, now - job.due_at)
+        return claimed
 
     def _start(self, job: ClaimedJob) -> None:
         task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
@@ -193,6 +212,17 @@ class JobWorker:
 
     async def _run(self, job: ClaimedJob) -> None:
         """Run one job and record its outcome; never raises (except on cancellation)."""
+        payload = job.payload
+        with log_context(
+            job=job.id,
+            job_kind=job.kind,
+            run=payload.get("run_id"),
+            conversation=payload.get("conversation_id"),
+            message_sid=payload.get("sid"),
+        ):
+            await self._run_job(job)
+
+    async def _run_job(self, job: ClaimedJob) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             await self._record(job, "dead", f"no handler for kind {job.kind}")
@@ -262,6 +292,8 @@ class JobWorker:
                 outcome,
             )
             return
+        if recorded and self._observer is not None:
+            self._observer.finished(job.kind, "retry" if outcome == "queued" else outcome)
         if not recorded:
             log.warning(
                 "job %d: lease lost before it could be recorded as %s (claimed again elsewhere)",

@@ -204,6 +204,9 @@ class FlakyDatabase:
     async def write_batched(self, batch: Any, item: Any) -> Any:
         return await self.db.write_batched(batch, item)
 
+    def observe_writes(self, observe: Any) -> None:
+        self.db.observe_writes(observe)
+
     async def check(self) -> None:
         await self.db.check()
 
