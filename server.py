@@ -270,6 +270,7 @@ def create_app(
                 clock=clock,
             )
             stack.push_async_callback(prompt_service.close)
+            await prompt_service.adopt_cached_files()
             app[prompt_routes.PROMPT_SERVICE] = prompt_service
             playback = PromptPlayback(prompt_service)
             stack.push_async_callback(playback.close)
