@@ -51,6 +51,7 @@ LINE: Final = "+15005550004"
 TEXT_LINE: Final = "+15005550005"
 NEW_LINE: Final = "+15005550007"
 CALLER: Final = "+12025550143"
+TEXTER: Final = "+12025550199"
 TIMER_SECONDS: Final = 2
 
 VOICE_FLOW: Final = f"""\
@@ -344,6 +345,7 @@ async def test_the_same_webhook_at_both_instances_at_once_has_one_effect(
 ) -> None:
     with shown_on_failure(cluster):
         session = cluster.session
+        menus: list[str] = []
         for number in range(5):
             form = call_form(f"CA{number:032x}")
             (status_a, twiml_a), (status_b, twiml_b) = await asyncio.gather(
@@ -352,13 +354,23 @@ async def test_the_same_webhook_at_both_instances_at_once_has_one_effect(
             )
             assert (status_a, status_b) == (200, 200)
             assert action_path(twiml_a) == action_path(twiml_b), "one run, one next turn"
+            menus.append(twiml_a)
         assert await cluster.count(calls) == 5
         assert await cluster.count(runs) == 5
+
+        keypress = call_form(f"CA{0:032x}", status="in-progress") | {"Digits": "1"}
+        (status_a, next_a), (status_b, next_b) = await asyncio.gather(
+            post(session, cluster.a, action_path(menus[0]), keypress),
+            post(session, cluster.b, action_path(menus[0]), keypress),
+        )
+        assert (status_a, status_b) == (200, 200)
+        assert next_a == next_b
+        assert "Press 3 to finish." in next_a
 
         text = {
             "AccountSid": ACCOUNT_SID,
             "MessageSid": "SM" + "7" * 32,
-            "From": CALLER,
+            "From": TEXTER,
             "To": TEXT_LINE,
             "Body": "Can you call me back?",
         }
@@ -369,12 +381,13 @@ async def test_the_same_webhook_at_both_instances_at_once_has_one_effect(
         assert [status for status, _ in answers] == [200, 200]
         assert await cluster.count(messages, messages.c.direction == "inbound") == 1
         # The follow-up waits on a timer, fired by the worker process, once.
-        assert cluster.texts_to(CALLER) == []
+        assert cluster.texts_to(TEXTER) == []
         await eventually(
-            lambda: cluster.texts_to(CALLER), within=TIMER_SECONDS + 10, what="the follow-up"
+            lambda: cluster.texts_to(TEXTER), within=TIMER_SECONDS + 10, what="the follow-up"
         )
         await asyncio.sleep(1.5)
-        assert cluster.texts_to(CALLER) == ["Thanks for your text, we will call you."]
+        assert cluster.texts_to(TEXTER) == ["Thanks for your text, we will call you."]
+        assert cluster.texts_to(CALLER) == [f"You pressed 1 on {LINE}."]
 
 
 async def test_a_workflow_published_through_a_answers_the_next_call_on_b(
