@@ -38,6 +38,7 @@ from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.changes import PROMPTS
 from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
@@ -292,7 +293,9 @@ def create_app(
             api_app[GATEKEEPER] = Gatekeeper(
                 db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
             )
-            stack.push_async_callback(follow_catalog(db, catalog).close)
+            changes = follow_catalog(db, catalog)
+            stack.push_async_callback(changes.close)
+            changes.subscribe(PROMPTS, playback.forget)
             app[sms_routes.SMS_DATABASE] = db
             app[sms_routes.SMS_SETTINGS] = settings
             app[sms_routes.SMS_CLOCK] = clock

@@ -56,6 +56,7 @@ from prompts.errors import (
     SpeechFailed,
 )
 from prompts.store import MediaFormat, PromptStore
+from ringflow.changes import PROMPTS, announce
 from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
 
@@ -490,6 +491,8 @@ class PromptService:
             gone = conn.execute(
                 delete(prompts).where(prompts.c.id == prompt_id).returning(prompts.c.digest)
             ).scalar_one_or_none()
+            if gone is not None:
+                announce(conn, PROMPTS)  # other processes forget its address
             return gone is not None, self._orphans(conn, [gone] if gone else [])
 
         async with self._files:
@@ -606,6 +609,7 @@ class PromptService:
         row = conn.execute(
             update(prompts).where(prompts.c.id == prompt_id).values(values).returning(*prompts.c)
         ).one()
+        announce(conn, PROMPTS)  # its old address is gone: other processes forget it
         return _prompt(row), self._orphans(conn, [old])
 
     @staticmethod

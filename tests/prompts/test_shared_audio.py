@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from ivr.softphone import CallerHungUp, ScriptedCaller, Softphone
@@ -24,7 +27,7 @@ from tests.clock import FrozenClock
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, eventually
 from tests.prompts.fakes import ToneSynthesizer
 from tests.prompts.media import stream_info, tone
-from tests.prompts.test_api import YAML, line_playing, upload
+from tests.prompts.test_api import YAML, audio_form, line_playing, upload
 
 
 def another_instance(db: Database, data_dir: Path) -> PromptService:
@@ -168,3 +171,49 @@ async def test_audio_uploaded_through_one_instance_plays_through_another(
         refetched = await session.get(two.base_url + path)
         assert refetched.status == 200
         assert await refetched.read() == original
+
+
+async def test_a_prompt_replaced_through_one_instance_plays_anew_on_another(
+    servers: ServerFactory, tmp_path: Path, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("at once needs LISTEN/NOTIFY; on SQLite within playback.REMEMBER_FOR")
+    one = await servers.start(admin_token=ADMIN_TOKEN, data_dir=tmp_path / "data-a")
+    two = await servers.start(admin_token=ADMIN_TOKEN, data_dir=tmp_path / "data-b")
+    phone = Softphone(two.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
+
+    async def played() -> str:
+        result = await phone.call(ScriptedCaller([CallerHungUp]), to="+15005550004")
+        return next(line for line in result.transcript if line.startswith("Play: "))
+
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(one, session)
+        _, prompt = await upload(api, tone(tmp_path, "first.wav", 1.0), name="jingle")
+        await api.call(
+            "POST",
+            "/workflows",
+            data=line_playing(str(prompt["id"])),
+            content_type=YAML,
+            params={"publish": "true"},
+        )
+        await eventually(
+            lambda: any(a.workflow.id == "jingle-line" for a in two.app[CATALOG].active)
+        )
+        before = await played()  # B now remembers the prompt's address
+        replaced = await api.call(
+            "PUT",
+            f"/prompts/{prompt['id']}/audio",
+            form=audio_form(tone(tmp_path, "second.wav", 1.0, frequency=880)),
+        )
+        assert replaced.status == 200
+        new_path = str(replaced.json["media"]["wav"])
+        started = time.monotonic()
+        await eventually(
+            lambda: _plays(played, new_path), within=1.0, what="B to play the new audio"
+        )
+        assert time.monotonic() - started < 1.0
+        assert before != f"Play: {PUBLIC_URL}{new_path}"
+
+
+async def _plays(played: Callable[[], Awaitable[str]], path: str) -> bool:
+    return await played() == f"Play: {PUBLIC_URL}{path}"
