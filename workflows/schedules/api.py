@@ -294,7 +294,7 @@ def endpoints() -> list[Endpoint]:
             errors=(400, 404, 422),
             description=(
                 "Replaces any override the schedule had; applies on this instance at once and"
-                " on the others within seconds. " + _FILES
+                " on the others at once (PostgreSQL; within seconds on SQLite). " + _FILES
             ),
         ),
         Endpoint(
