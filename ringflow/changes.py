@@ -80,6 +80,7 @@ TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS})
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
+_DIALECT_ONLY: Final = ("prepared_statement_cache_size", "async_fallback")
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -96,10 +97,14 @@ def announce(conn: Connection, topic: str) -> None:
 
 
 def listen_dsn(url: URL) -> str | None:
-    """The asyncpg DSN to listen on for a database ``url``; None when it cannot notify."""
+    """The asyncpg DSN to listen on for a database ``url``; None when it cannot notify.
+
+    Query options only SQLAlchemy's dialect reads are left out: asyncpg would send them to
+    the server as settings, which refuses them."""
     if url.get_backend_name() != "postgresql":
         return None
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = url.set(drivername="postgresql").difference_update_query(_DIALECT_ONLY)
+    return plain.render_as_string(hide_password=False)
 
 
 class ChangeFeed:

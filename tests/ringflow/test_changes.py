@@ -19,7 +19,7 @@ from ringflow.changes import (
     announce,
     listen_dsn,
 )
-from ringflow.database import Database, open_database
+from ringflow.database import Database, database_url, open_database
 from tests.conftest import eventually
 
 
@@ -149,3 +149,12 @@ async def test_an_unknown_topic_is_refused(db: Database) -> None:
         await db.write(lambda conn: announce(conn, "workflow"))
     with pytest.raises(ValueError, match="unknown change topic"):
         ChangeFeed(None).subscribe("nonsense", Heard())
+
+
+def test_the_listening_dsn_is_plain_postgresql() -> None:
+    url = database_url(
+        "postgresql://ringflow:s3cret@db.internal:5433/calls"
+        "?sslmode=require&prepared_statement_cache_size=0"
+    )
+    assert listen_dsn(url) == "postgresql://ringflow:s3cret@db.internal:5433/calls?sslmode=require"
+    assert listen_dsn(database_url("sqlite:///data/ringflow.db")) is None
