@@ -10,7 +10,7 @@ load balancer, a small proxy sending each request to the next instance in turn.
 What is checked: the turns of one call alternate between the instances; the same webhook
 delivered to both at the same moment has one effect; a timer and the texts fire once; a workflow
 published through A answers the next call on B within a second (LISTEN/NOTIFY: polling would
-take seconds); and SIGKILLing an instance in the middle of a turn loses nothing: the webhook
+take seconds); audio uploaded through A is served by B from the database; and SIGKILLing an instance in the middle of a turn loses nothing: the webhook
 retried on the other instance completes the turn and its text goes out once.
 """
 
@@ -44,10 +44,14 @@ from tests.api_client import ADMIN_TOKEN
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, eventually, reset_postgres
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.ivr.test_voice_calls import action_path
+from tests.prompts.media import tone
+from tests.prompts.test_api import line_playing
 from workflows.db import runs
 
 RINGFLOW: Final = Path(sys.executable).parent / "ringflow"
-LINE: Final = "+15005550004"
+LINE: Final = "+15005550003"
+JINGLE_LINE: Final = "+15005550004"
+"""Where ``tests.prompts.test_api.line_playing`` answers."""
 TEXT_LINE: Final = "+15005550005"
 NEW_LINE: Final = "+15005550007"
 CALLER: Final = "+12025550143"
@@ -475,3 +479,43 @@ async def test_killing_an_instance_mid_turn_loses_nothing(cluster: Cluster) -> N
         assert again == (200, rest), "a second retry is answered the same and queues nothing"
         await asyncio.sleep(1.0)
         assert len(cluster.texts_to(CALLER)) == 1
+
+
+async def test_audio_uploaded_through_a_is_played_from_b(cluster: Cluster, tmp_path: Path) -> None:
+    with shown_on_failure(cluster):
+        session = cluster.session
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        form = aiohttp.FormData()
+        form.add_field("file", tone(tmp_path, "jingle.mp3", 1.5).read_bytes(), filename="j.mp3")
+        async with session.post(
+            cluster.a.base_url + "/api/prompts", data=form, headers=admin
+        ) as uploaded:
+            assert uploaded.status == 201, await uploaded.text()
+            prompt = await uploaded.json()
+        async with session.post(
+            cluster.a.base_url + "/api/workflows",
+            data=line_playing(prompt["id"]),
+            params={"publish": "true"},
+            headers=admin | {"Content-Type": "application/yaml"},
+        ) as published:
+            assert published.status == 201, await published.text()
+        async with session.get(cluster.a.base_url + prompt["media"]["wav"]) as from_a:
+            original = await from_a.read()
+
+        play = f"<Play>{PUBLIC_URL}{prompt['media']['wav']}</Play>"
+        calls_made = 0
+
+        async def b_plays_it() -> bool:  # B hears of the workflow within a second (NOTIFY)
+            nonlocal calls_made
+            calls_made += 1
+            form = call_form(f"CA{calls_made:030x}55", JINGLE_LINE)
+            status, twiml = await post(session, cluster.b, "/twilio/voice", form)
+            assert status == 200
+            return play in twiml
+
+        await eventually(b_plays_it, within=1.0, what="B to play the prompt")
+        assert not list((tmp_path / "b" / "prompts").glob("*.wav")), "B has no copy yet"
+        async with session.get(cluster.b.base_url + prompt["media"]["wav"]) as from_b:
+            assert from_b.status == 200
+            assert from_b.headers["ETag"] == f'"{prompt["digest"]}"'
+            assert await from_b.read() == original
