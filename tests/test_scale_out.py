@@ -10,8 +10,9 @@ load balancer, a small proxy sending each request to the next instance in turn.
 What is checked: the turns of one call alternate between the instances; the same webhook
 delivered to both at the same moment has one effect; a timer and the texts fire once; a workflow
 published through A answers the next call on B within a second (LISTEN/NOTIFY: polling would
-take seconds); audio uploaded through A is served by B from the database; and SIGKILLing an instance in the middle of a turn loses nothing: the webhook
-retried on the other instance completes the turn and its text goes out once.
+take seconds); audio uploaded through A is served by B from the database; and SIGKILLing an
+instance in the middle of a turn loses nothing: the webhook retried on the other instance
+completes the turn and its text goes out once.
 """
 
 from __future__ import annotations
