@@ -37,6 +37,7 @@ from prompts.tts import LazyTtsPool
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.changes import PROMPTS
 from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
@@ -83,6 +84,7 @@ from workflows import api as workflows_api
 from workflows import contacts_api, recipes_api
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
+from workflows.following import follow_catalog
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.jobs.stats import job_counts
 from workflows.loader import Workflow, from_file, from_folder
@@ -107,8 +109,6 @@ API_APP = web.AppKey("api_app", web.Application)
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_API_BODY_BYTES = 32 * 1024 * 1024
 """The admin API's ceiling; each endpoint checks its own, smaller limit (413)."""
-OVERRIDES_REFRESH_SECONDS = 5.0
-"""How soon an admin's "open now" / "closed now" reaches every instance."""
 
 
 def load_flows(settings: Settings) -> list[Workflow]:
@@ -131,19 +131,6 @@ async def open_catalog(db: Database, settings: Settings, clock: Clock) -> Workfl
     catalog.use_stored_schedules(await db.read(load_stored))
     catalog.use_overrides(await db.read(load_overrides))
     return catalog
-
-
-async def refresh_overrides(db: Database, catalog: WorkflowCatalog) -> None:
-    """Re-read the manual overrides and the enabled workflows every few seconds, until
-    cancelled: what an admin changed through another instance reaches this one."""
-    while True:
-        await asyncio.sleep(OVERRIDES_REFRESH_SECONDS)
-        try:
-            catalog.use_stored_schedules(await db.read(load_stored))
-            catalog.use_overrides(await db.read(load_overrides))
-            await catalog.refresh()
-        except Exception:
-            log.exception("could not re-read overrides and workflows; keeping the last ones")
 
 
 def private_data_files(settings: Settings) -> None:
@@ -251,12 +238,6 @@ def _no_worker() -> None:
     """No worker in this process: another one (``ringflow worker``) polls for the jobs."""
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 async def _stop_worker(worker: JobWorker, running: asyncio.Task[None]) -> None:
     await worker.stop()  # lets the jobs in flight finish
     await running
@@ -321,6 +302,7 @@ def create_app(
                 clock=clock,
             )
             stack.push_async_callback(prompt_service.close)
+            await prompt_service.adopt_cached_files()
             app[prompt_routes.PROMPT_SERVICE] = prompt_service
             playback = PromptPlayback(prompt_service)
             stack.push_async_callback(playback.close)
@@ -342,8 +324,9 @@ def create_app(
             api_app[GATEKEEPER] = Gatekeeper(
                 db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
             )
-            refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
-            stack.push_async_callback(_cancel, refreshing)
+            changes = follow_catalog(db, catalog)
+            stack.push_async_callback(changes.close)
+            changes.subscribe(PROMPTS, playback.forget)
             app[sms_routes.SMS_DATABASE] = db
             app[sms_routes.SMS_SETTINGS] = settings
             app[sms_routes.SMS_CLOCK] = clock
@@ -624,7 +607,7 @@ async def run_worker(settings: Settings) -> int:
     try:
         catalog = await open_catalog(db, settings, system_clock)
         await catalog.refresh()
-        refreshing = asyncio.create_task(refresh_overrides(db, catalog), name="overrides")
+        changes = follow_catalog(db, catalog)
         provider, provider_name = sms_provider(settings, db, system_clock)
         metrics = Metrics(system_clock)
         metrics.watch_database(db, job_counts)
@@ -650,7 +633,7 @@ async def run_worker(settings: Settings) -> int:
             for number in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(number)
         finally:
-            await _cancel(refreshing)
+            await changes.close()
             await provider.close()
     finally:
         await db.close()

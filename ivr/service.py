@@ -121,7 +121,8 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
                 if c.run is not None
             ],
         )
-        remember_numbers(conn, [c.row["caller"] for c in fresh], now=fresh[0].row["started_at"])
+        if fresh:  # empty when another instance stored this very call at the same moment
+            remember_numbers(conn, [c.row["caller"] for c in fresh], now=fresh[0].row["started_at"])
         for call in fresh:
             for effect in call.effects:
                 effect(conn)

@@ -9,6 +9,10 @@ bits, and it changes whenever the prompt's audio does, because the URL is served
 ``speech_cache`` maps the sha256 of (text, language, voice, rate) to the digest of the audio
 it was spoken as, so the same text is synthesised once. A row lives as long as some prompt
 uses its digest.
+
+``prompt_audio`` and ``prompt_audio_chunks`` hold the audio itself, once per digest (see
+:mod:`prompts.blobs`): the database is where every server process finds it, the data dir's
+``prompts`` folder only a cache.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -27,7 +33,7 @@ from sqlalchemy import (
 
 from ringflow.database import metadata
 
-__all__ = ["PROMPT_KINDS", "prompts", "speech_cache"]
+__all__ = ["PROMPT_KINDS", "prompt_audio", "prompt_audio_chunks", "prompts", "speech_cache"]
 
 PROMPT_KINDS = ("audio", "speech")
 
@@ -66,4 +72,26 @@ speech_cache = Table(
     Column("duration_ms", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_speech_cache_digest", "digest"),
+)
+
+prompt_audio = Table(
+    "prompt_audio",
+    metadata,
+    Column("digest", String(64), primary_key=True, comment="sha256 hex of the 8 kHz PCM WAV"),
+    Column("wav_bytes", Integer, nullable=False),
+    Column("wav_sha256", String(64), nullable=False, comment="equals digest"),
+    Column("ulaw_bytes", Integer, nullable=False),
+    Column("ulaw_sha256", String(64), nullable=False, comment="of the mu-law WAV"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+prompt_audio_chunks = Table(
+    "prompt_audio_chunks",
+    metadata,
+    Column("digest", String(64), nullable=False),
+    Column("format", String(4), nullable=False, comment="wav or ulaw"),
+    Column("seq", Integer, nullable=False, comment="0, 1, ... in file order"),
+    Column("data", LargeBinary, nullable=False, comment="at most prompts.blobs.CHUNK_BYTES"),
+    PrimaryKeyConstraint("digest", "format", "seq"),
+    CheckConstraint("format IN ('wav', 'ulaw')", name="format"),
 )

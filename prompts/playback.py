@@ -31,8 +31,10 @@ from prompts.service import PromptService, media_path
 log = logging.getLogger(__name__)
 
 REMEMBER_FOR = 10.0
-"""Seconds a prompt's address is reused before it is read again (a replaced prompt's new
-audio is heard within this long on every server process)."""
+"""Seconds a prompt's address is reused before it is read again. On PostgreSQL every process
+forgets the addresses at once when a prompt is replaced or deleted (:meth:`PromptPlayback.forget`,
+subscribed to the ``prompts`` change topic); on SQLite a replaced prompt's new audio is heard
+within this long."""
 RETRY_FAILED_AFTER = 60.0
 """Seconds before a text the engine could not speak is tried again (turns meanwhile use
 Twilio's voice without asking the engine each time)."""
@@ -90,6 +92,11 @@ class PromptPlayback:
             known = self._known.get(key)
             if known is None or known[0] is None:
                 self._start(key)
+
+    async def forget(self) -> None:
+        """Forget every address known (a prompt was replaced or deleted, maybe by another
+        process): the next turns read them again."""
+        self._known.clear()
 
     async def close(self) -> None:
         """Stop the background syntheses."""

@@ -10,12 +10,13 @@ root use it; workflows refer to prompts by id):
 * ``get`` / ``list`` / ``delete`` (refused while a workflow uses the prompt);
 * ``media`` resolves a public media key to the file to serve.
 
-**Files and rows.** The files of a digest (see :mod:`prompts.store`) are placed before the row
-that uses them is committed, and removed only after the transaction that left no row using
-them (which also forgets the speech cache entries pointing at them). Within a process these
-steps hold one lock, so a file is never removed while another prompt takes it up. Server
-processes sharing one data dir (PostgreSQL deployments) can still, rarely, race there: a
-prompt whose file went missing then answers 404 on its media URL and can be replaced.
+**Audio and rows.** The audio of a digest is stored in the database (:mod:`prompts.blobs`) in
+the transaction that stores the prompt row using it, and deleted in the transaction that leaves
+no row using it (which also forgets the speech cache entries pointing at it). So any server
+process serves any prompt, with nothing shared but PostgreSQL: the files in the data dir
+(:mod:`prompts.store`) are a local cache, written after the commit by the process that made
+the audio and, on another process, at the first request for it (one fetch at a time per file,
+chunk by chunk, checked against its sha256). Deleting the cache loses nothing.
 
 **Media keys change with the audio.** A replaced prompt gets a new ``media_key``: its media
 are served as immutable (cached for a year by Twilio and proxies), so new audio needs a new URL.
@@ -27,6 +28,7 @@ import asyncio
 import builtins
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -35,6 +37,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol, TypeVar
 
@@ -42,7 +45,8 @@ from sqlalchemy import Connection, Executable, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from prompts.audio import Converted, convert, prepare_upload
-from prompts.db import prompts, speech_cache
+from prompts.blobs import drop_audio, lock_audio, read_chunk, store_audio, stored_audio
+from prompts.db import prompt_audio, prompts, speech_cache
 from prompts.errors import (
     InvalidAudio,
     InvalidSpeech,
@@ -52,6 +56,7 @@ from prompts.errors import (
     SpeechFailed,
 )
 from prompts.store import MediaFormat, PromptStore
+from ringflow.changes import PROMPTS, announce
 from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
 
@@ -198,10 +203,14 @@ class PromptService:
         self._slots = asyncio.Semaphore(max_conversions or os.cpu_count() or 2)
         self._files = asyncio.Lock()
         self._speaking: dict[str, asyncio.Task[None]] = {}
+        self._fetching: dict[tuple[str, MediaFormat], asyncio.Task[Path | None]] = {}
 
     async def close(self) -> None:
         """Stop syntheses no request waits for any more."""
-        tasks = builtins.list(self._speaking.values())
+        tasks: builtins.list[asyncio.Task[Any]] = [
+            *self._speaking.values(),
+            *self._fetching.values(),
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -217,13 +226,18 @@ class PromptService:
         converted = await self._convert_upload(path)
         now = self._clock()
         values = self._new_values(label, "audio", now) | _audio_values(converted)
+
+        def insert(conn: Connection) -> None:
+            store_audio(conn, converted.digest, converted.pcm, converted.ulaw, now)
+            conn.execute(prompts.insert().values(values))
+
         async with self._files:
-            self.store.place(converted.digest, converted.pcm, converted.ulaw)
             try:
-                await self.db.write(lambda conn: conn.execute(prompts.insert().values(values)))
+                await self.db.write(insert)
             except BaseException:
-                await self._forget_unused(converted.digest)
+                _remove(converted.pcm, converted.ulaw)
                 raise
+            self.store.place(converted.digest, converted.pcm, converted.ulaw)
         return _prompt(values)
 
     async def replace_audio(
@@ -242,11 +256,21 @@ class PromptService:
         }
         if label is not None:
             changes["name"] = label
+
+        def change(conn: Connection) -> tuple[Prompt | None, builtins.list[str]]:
+            store_audio(conn, converted.digest, converted.pcm, converted.ulaw, self._clock())
+            return self._update(conn, prompt_id, changes, converted.digest)
+
         async with self._files:
-            self.store.place(converted.digest, converted.pcm, converted.ulaw)
-            updated, orphans = await self.db.write(
-                lambda conn: self._update(conn, prompt_id, changes, converted.digest)
-            )
+            try:
+                updated, orphans = await self.db.write(change)
+            except BaseException:
+                _remove(converted.pcm, converted.ulaw)
+                raise
+            if updated is None:
+                _remove(converted.pcm, converted.ulaw)
+            else:
+                self.store.place(converted.digest, converted.pcm, converted.ulaw)
             self._discard(orphans)
         if updated is None:
             raise PromptNotFound(prompt_id)
@@ -256,7 +280,7 @@ class PromptService:
         async with self._slots:
             return await prepare_upload(
                 path,
-                self.store.work,
+                self.store.ready_work(),
                 max_bytes=self.max_bytes,
                 min_seconds=self.min_seconds,
                 max_seconds=self.max_seconds,
@@ -279,7 +303,7 @@ class PromptService:
         text = _text(text)
         label = _name(name or text[:60])
 
-        def insert(conn: Connection, cached: Row[Any]) -> tuple[Prompt, builtins.list[str]]:
+        def insert(conn: Connection, cached: Spoken) -> tuple[Prompt, builtins.list[str]]:
             values = self._new_values(label, "speech", self._clock()) | {
                 "text": text,
                 "language": language,
@@ -287,7 +311,7 @@ class PromptService:
                 "rate": rate,
                 "digest": cached.digest,
                 "duration_ms": cached.duration_ms,
-                "size_bytes": self.store.path(cached.digest, "wav").stat().st_size,
+                "size_bytes": cached.wav_bytes,
                 "original_format": "wav",
             }
             conn.execute(prompts.insert().values(values))
@@ -309,7 +333,7 @@ class PromptService:
         text = _text(text)
         label = _name(name) if name is not None else None
 
-        def change(conn: Connection, cached: Row[Any]) -> tuple[Prompt | None, builtins.list[str]]:
+        def change(conn: Connection, cached: Spoken) -> tuple[Prompt | None, builtins.list[str]]:
             changes: dict[str, Any] = {
                 "kind": "speech",
                 "text": text,
@@ -318,7 +342,7 @@ class PromptService:
                 "rate": rate,
                 "digest": cached.digest,
                 "duration_ms": cached.duration_ms,
-                "size_bytes": self.store.path(cached.digest, "wav").stat().st_size,
+                "size_bytes": cached.wav_bytes,
                 "original_format": "wav",
             }
             if label is not None:
@@ -336,7 +360,7 @@ class PromptService:
         language: str,
         voice: str | None,
         rate: int | None,
-        use: Callable[[Connection, Row[Any]], tuple[R, builtins.list[str]]],
+        use: Callable[[Connection, Spoken], tuple[R, builtins.list[str]]],
     ) -> R:
         """``use`` the cached audio of the text (in the transaction that found it), after
         synthesising it if it is not cached; ``use`` also returns the digests it left unused."""
@@ -345,9 +369,10 @@ class PromptService:
 
         def cached(conn: Connection) -> tuple[R, builtins.list[str]] | None:
             row = conn.execute(query).first()
-            if row is None or not self.store.has(row.digest):
+            audio = None if row is None else stored_audio(conn, row.digest)
+            if row is None or audio is None:
                 return None
-            return use(conn, row)
+            return use(conn, Spoken(row.digest, row.duration_ms, audio.wav_bytes))
 
         for _attempt in range(SPEECH_ATTEMPTS):
             async with self._files:
@@ -379,7 +404,7 @@ class PromptService:
     async def _speak(
         self, key: str, text: str, language: str, voice: str | None, rate: int | None
     ) -> None:
-        spoken = self.store.work / f"{secrets.token_hex(8)}.speech.wav"
+        spoken = self.store.ready_work() / f"{secrets.token_hex(8)}.speech.wav"
         try:
             try:
                 await self.synthesizer.synthesize(text, language, voice, rate, spoken)
@@ -412,11 +437,16 @@ class PromptService:
         }
 
         def remember(conn: Connection) -> None:
+            store_audio(conn, converted.digest, converted.pcm, converted.ulaw, self._clock())
             conn.execute(_remember_speech(conn.dialect.name, row))
 
         async with self._files:
+            try:
+                await self.db.write(remember)
+            except BaseException:
+                _remove(converted.pcm, converted.ulaw)
+                raise
             self.store.place(converted.digest, converted.pcm, converted.ulaw)
-            await self.db.write(remember)
 
     async def spoken(self, text: str, language: str) -> Prompt:
         """The prompt saying ``text`` for a ``say`` step rendered by the server: made (and
@@ -461,6 +491,8 @@ class PromptService:
             gone = conn.execute(
                 delete(prompts).where(prompts.c.id == prompt_id).returning(prompts.c.digest)
             ).scalar_one_or_none()
+            if gone is not None:
+                announce(conn, PROMPTS)  # other processes forget its address
             return gone is not None, self._orphans(conn, [gone] if gone else [])
 
         async with self._files:
@@ -470,7 +502,8 @@ class PromptService:
             raise PromptNotFound(prompt_id)
 
     async def media(self, media_key: str, fmt: MediaFormat) -> Path | None:
-        """The file to serve for ``media_key`` in ``fmt``, or None (unknown key, or missing)."""
+        """The file to serve for ``media_key`` in ``fmt``, or None (unknown key, or missing):
+        from the local cache, filled from the database first if need be."""
         if not MEDIA_KEY.fullmatch(media_key):
             return None
         query = select(prompts.c.digest).where(prompts.c.media_key == media_key)
@@ -478,7 +511,73 @@ class PromptService:
         if digest is None:
             return None
         path = self.store.path(digest, fmt)
-        return path if path.is_file() else None
+        if path.is_file():
+            return path
+        key = (digest, fmt)
+        task = self._fetching.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(digest, fmt), name=f"fetch:{digest[:12]}")
+            self._fetching[key] = task
+            task.add_done_callback(lambda done: self._fetched(key, done))
+        return await asyncio.shield(task)
+
+    def _fetched(self, key: tuple[str, MediaFormat], task: asyncio.Task[Path | None]) -> None:
+        if self._fetching.get(key) is task:
+            del self._fetching[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not fetch prompt audio %s", key[0], exc_info=task.exception())
+
+    async def _fetch(self, digest: str, fmt: MediaFormat) -> Path | None:
+        """Copy the stored ``fmt`` file of ``digest`` into the local cache, a chunk at a time;
+        its path, or None when it is not (or no longer) stored whole."""
+        audio = await self.db.read(lambda conn: stored_audio(conn, digest))
+        if audio is None:
+            return None
+        part = self.store.ready_work() / f"{secrets.token_hex(8)}.fetch"
+        hashed = hashlib.sha256()
+        size = 0
+        try:
+            with part.open("wb") as out:
+                for seq in itertools.count():
+                    if size >= audio.size(fmt):
+                        break
+                    piece = await self.db.read(partial(read_chunk, digest=digest, fmt=fmt, seq=seq))
+                    if piece is None:
+                        return None  # deleted meanwhile (no prompt uses it any more)
+                    out.write(piece)
+                    hashed.update(piece)
+                    size += len(piece)
+            if size != audio.size(fmt) or hashed.hexdigest() != audio.sha256(fmt):
+                log.error("stored prompt audio %s (%s) does not match its sha256", digest, fmt)
+                return None
+            async with self._files:
+                return self.store.keep(digest, fmt, part)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+
+    async def adopt_cached_files(self) -> int:
+        """Store in the database the audio of prompts made before it was stored there, from
+        this data dir's files; how many digests were stored. Run once at start: prompts whose
+        files are elsewhere are logged (their media answer 404 until replaced)."""
+        query = (
+            select(prompts.c.digest)
+            .distinct()
+            .where(prompts.c.digest.not_in(select(prompt_audio.c.digest)))
+        )
+        missing = await self.db.read(lambda conn: builtins.list(conn.execute(query).scalars()))
+        adopted = 0
+        for digest in missing:
+            if not self.store.has(digest):
+                log.warning("prompt audio %s is not in the database nor in this data dir", digest)
+                continue
+            pcm, ulaw = self.store.path(digest, "wav"), self.store.path(digest, "ulaw")
+            store = partial(store_audio, digest=digest, pcm=pcm, ulaw=ulaw, now=self._clock())
+            await self.db.write(store)
+            adopted += 1
+        if adopted:
+            log.info("stored the audio of %d prompt digest(s) from the data dir", adopted)
+        return adopted
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -510,29 +609,23 @@ class PromptService:
         row = conn.execute(
             update(prompts).where(prompts.c.id == prompt_id).values(values).returning(*prompts.c)
         ).one()
+        announce(conn, PROMPTS)  # its old address is gone: other processes forget it
         return _prompt(row), self._orphans(conn, [old])
 
     @staticmethod
     def _orphans(conn: Connection, digests: builtins.list[str]) -> builtins.list[str]:
         """Those of ``digests`` no prompt uses; their speech cache entries are forgotten."""
         orphans = []
-        for digest in set(digests):
+        for digest in sorted(set(digests)):
+            lock_audio(conn, digest)  # an addition of this digest waits, or we wait for it
             used = conn.execute(
                 select(func.count()).select_from(prompts).where(prompts.c.digest == digest)
             ).scalar_one()
             if not used:
                 conn.execute(delete(speech_cache).where(speech_cache.c.digest == digest))
+                drop_audio(conn, digest)
                 orphans.append(digest)
         return orphans
-
-    async def _forget_unused(self, digest: str) -> None:
-        """After a failed write: remove the files of ``digest`` if no prompt uses them."""
-        try:
-            orphans = await self.db.write(lambda conn: self._orphans(conn, [digest]))
-        except Exception:
-            log.exception("could not check whether prompt audio %s is still used", digest)
-            return
-        self._discard(orphans)
 
     def _discard(self, digests: builtins.list[str]) -> None:
         for digest in digests:
@@ -543,6 +636,22 @@ class PromptService:
         query = select(prompts).order_by(prompts.c.created_at, prompts.c.id)
         rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [_prompt(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """A speech cache hit whose audio is stored."""
+
+    digest: str
+    duration_ms: int
+    wav_bytes: int
+
+
+def _remove(*paths: Path) -> None:
+    """Remove work files a failed write did not use."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def _audio_values(converted: Converted) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""The content-addressed files: ``<data_dir>/prompts/<digest>.wav`` and ``<digest>.ulaw.wav``.
+"""The local cache of prompt audio: ``<data_dir>/prompts/<digest>.wav`` and ``<digest>.ulaw.wav``.
 
 ``digest`` is the sha256 of the 8 kHz PCM WAV, so two prompts with the same audio share their
-files, and a file's name never changes meaning: its URL can be cached forever. Files arrive
-through :meth:`PromptStore.place` (converted in ``tmp/`` beside them, then renamed: a reader
-never sees half a file) and leave through :meth:`PromptStore.discard`, which the service calls
-only for a digest no prompt uses any more (see :mod:`prompts.service`). Folders and files are
-owner-only (:mod:`ringflow.private_files`).
+files, and a file's name never changes meaning: its URL can be cached forever. The audio
+itself lives in the database (:mod:`prompts.blobs`); these files are only a cache of it, so
+that serving a prompt is a ``sendfile``: the folder may be deleted at any time and is filled
+again from the database on the next request. Files arrive through :meth:`PromptStore.place`
+(written in ``tmp/`` beside them, then renamed: a reader never sees half a file) and leave
+through :meth:`PromptStore.discard`, which the service calls for a digest no prompt uses any
+more (see :mod:`prompts.service`). Folders and files are owner-only
+(:mod:`ringflow.private_files`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class PromptStore:
         self.work = self.root / "tmp"
         private_dir(self.work)
 
+    def ready_work(self) -> Path:
+        """The work folder, made again if someone deleted the cache; its path."""
+        private_dir(self.work)
+        return self.work
+
     def path(self, digest: str, fmt: MediaFormat) -> Path:
         """Where the ``fmt`` file of ``digest`` lives (whether or not it exists)."""
         return self.root / f"{digest}{_SUFFIX[fmt]}"
@@ -50,6 +58,13 @@ class PromptStore:
         make_private(pcm)
         os.replace(ulaw, self.path(digest, "ulaw"))
         os.replace(pcm, self.path(digest, "wav"))
+
+    def keep(self, digest: str, fmt: MediaFormat, done: Path) -> Path:
+        """Move one finished file (in :attr:`work`) to its place, atomically; its path."""
+        make_private(done)
+        place = self.path(digest, fmt)
+        os.replace(done, place)
+        return place
 
     def discard(self, digest: str) -> None:
         """Remove the files of ``digest`` (call only when no prompt uses it)."""

@@ -137,9 +137,10 @@ class ServerFactory:
     ) -> RunningServer:
         """A server on a free port; ``flows`` default to the demo workflow; ``clock`` is the
         server's "now" (business hours, quiet hours, jobs); ``speech`` its voice (default:
-        espeak-ng)."""
+        espeak-ng); ``data_dir`` defaults to one folder shared by the test's servers."""
+        data_dir = settings.pop("data_dir", self.tmp_path / "data")
         config = load_settings(
-            data_dir=self.tmp_path / "data",
+            data_dir=data_dir,
             database_url=self.database_url,
             twilio_auth_token=auth_token,
             public_url=public_url,

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
+from ringflow.changes import WORKFLOWS, announce
 from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.conditions import Check, FilterContext, FilterInvalid, compile_filter
@@ -135,6 +136,7 @@ def _install_files(conn: Connection, loaded: Sequence[Workflow], now: datetime) 
         .where(workflows.c.id.not_in([w.id for w in loaded]))
         .values(enabled=False, updated_at=now)
     )
+    announce(conn, WORKFLOWS)
     return version_ids
 
 

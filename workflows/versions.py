@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from ringflow.changes import WORKFLOWS, announce
 from ringflow.database import stored_time
 from workflows.db import workflow_publications, workflow_versions, workflows
 from workflows.loader import Workflow
@@ -163,6 +164,7 @@ def publish(conn: Connection, workflow_id: str, now: datetime) -> int:
         .where(workflows.c.id == workflow_id)
         .values(version_id=row.draft_version_id, draft_version_id=None, updated_at=now)
     )
+    announce(conn, WORKFLOWS)
     return number
 
 
@@ -185,6 +187,7 @@ def roll_back(conn: Connection, workflow_id: str, number: int, now: datetime) ->
         .where(workflows.c.id == workflow_id)
         .values(version_id=int(version), updated_at=now)
     )
+    announce(conn, WORKFLOWS)
     return new_number
 
 
@@ -196,6 +199,7 @@ def set_enabled(conn: Connection, workflow_id: str, enabled: bool, now: datetime
         .where(workflows.c.id == workflow_id)
         .values(enabled=enabled, updated_at=now)
     )
+    announce(conn, WORKFLOWS)
 
 
 def remove(conn: Connection, workflow_id: str) -> None:
@@ -206,6 +210,7 @@ def remove(conn: Connection, workflow_id: str) -> None:
         delete(workflow_publications).where(workflow_publications.c.workflow_id == workflow_id)
     )
     conn.execute(delete(workflows).where(workflows.c.id == workflow_id))
+    announce(conn, WORKFLOWS)
 
 
 def definition_of(conn: Connection, workflow_id: str, which: str | int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from prompts import errors as prompt_errors
 from prompts import tts
+from prompts.blobs import drop_audio
 from prompts.db import prompts, speech_cache
 from prompts.errors import (
     InvalidAudio,
@@ -188,7 +189,10 @@ async def test_speech_whose_audio_went_missing_is_synthesised_again(
     service: PromptService, synthesizer: ToneSynthesizer
 ) -> None:
     first = await service.add_speech("Goodbye.", "en")
-    service.store.discard(first.digest)
+    service.store.discard(first.digest)  # only the local cache: the database still has it
+    await service.add_speech("Goodbye.", "en")
+    assert synthesizer.calls == ["Goodbye."]
+    await service.db.write(lambda conn: drop_audio(conn, first.digest))
     again = await service.add_speech("Goodbye.", "en")
     assert synthesizer.calls == ["Goodbye.", "Goodbye."]
     assert service.store.has(again.digest)

@@ -5,8 +5,9 @@ now" overrides.
 Schedules come from files (the ``schedules`` folder beside the workflow files, see
 ``docs/schedules.md``) or from this API (stored, :mod:`workflows.schedules.stored`). A file's
 schedule wins and cannot be changed here (409). A schedule an enabled workflow names cannot
-be deleted (409). Changes and overrides are stored (every instance picks them up within
-seconds, see ``server.refresh_overrides``) and applied to this instance's catalog at once; an
+be deleted (409). Changes and overrides are stored (every instance picks them up at once on
+PostgreSQL through LISTEN/NOTIFY, within seconds on SQLite, see :mod:`workflows.following`)
+and applied to this instance's catalog at once; an
 override holds until the schedule's next natural boundary.
 """
 
@@ -293,7 +294,7 @@ def endpoints() -> list[Endpoint]:
             errors=(400, 404, 422),
             description=(
                 "Replaces any override the schedule had; applies on this instance at once and"
-                " on the others within seconds. " + _FILES
+                " on the others at once (PostgreSQL; within seconds on SQLite). " + _FILES
             ),
         ),
         Endpoint(

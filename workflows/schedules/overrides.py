@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.changes import OVERRIDES, announce
 from ringflow.database import stored_time
 from workflows.schedules.calendar import ManualOverride
 from workflows.schedules.db import schedule_overrides
@@ -53,12 +54,16 @@ def set_override(
         "set_by": None if by is None else by[:_BY_LENGTH],
     }
     conn.execute(_SET[conn.dialect.name], row)
+    announce(conn, OVERRIDES)
 
 
 def clear_override(conn: Connection, name: str) -> bool:
     """Let schedule ``name`` follow its hours again; True if it had an override."""
     query = delete(schedule_overrides).where(schedule_overrides.c.name == name)
-    return bool(conn.execute(query).rowcount)
+    had = bool(conn.execute(query).rowcount)
+    if had:
+        announce(conn, OVERRIDES)
+    return had
 
 
 def load_overrides(conn: Connection) -> dict[str, ManualOverride]:

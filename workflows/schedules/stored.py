@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.changes import SCHEDULES, announce
 from workflows.schedules.calendar import Schedule
 from workflows.schedules.db import stored_schedules
 from workflows.schedules.spec import ScheduleInvalid, ScheduleSpec, parse_spec
@@ -53,11 +54,14 @@ def save_schedule(conn: Connection, name: str, spec: ScheduleSpec, now: datetime
     existed = name in stored_names(conn)
     row = {"name": name, "definition": spec.model_dump(mode="json"), "updated_at": now}
     conn.execute(_UPSERT[conn.dialect.name], row)
+    announce(conn, SCHEDULES)
     return not existed
 
 
 def delete_schedule(conn: Connection, name: str) -> bool:
     """Remove stored schedule ``name``; whether there was one."""
-    return bool(
-        conn.execute(delete(stored_schedules).where(stored_schedules.c.name == name)).rowcount
-    )
+    query = delete(stored_schedules).where(stored_schedules.c.name == name)
+    gone = bool(conn.execute(query).rowcount)
+    if gone:
+        announce(conn, SCHEDULES)
+    return gone

@@ -1,0 +1,243 @@
+"""Changes every server process must hear about at once: PostgreSQL LISTEN/NOTIFY, polling
+as the fallback.
+
+A process caches what it reads on every turn (the enabled workflows, the schedules and their
+manual overrides). A change made through one instance must reach the others before the next
+call, so the code that writes it calls :func:`announce` inside the same transaction: on
+PostgreSQL that is ``pg_notify('ringflow_changes', topic)``, delivered to every listener when
+(and only if) the transaction commits. A rolled-back change announces nothing, and a listener
+never hears of a change before it can read it.
+
+:class:`ChangeFeed` is the receiving end, one per process: a dedicated asyncpg connection
+(``add_listener``; a pooled connection cannot stay in LISTEN) whose notifications call the
+handlers subscribed to their topic. Notifications that arrive while a handler runs are
+coalesced into one more call. Polling is only the fallback:
+
+* on SQLite (one process, or several on one file: no NOTIFY) every handler runs every
+  ``poll_every`` seconds;
+* on PostgreSQL, when the listening connection cannot be opened or drops (a server restart, a
+  network cut, found by the termination callback or a periodic ``SELECT 1``), the feed
+  reconnects with exponential backoff and meanwhile polls as on SQLite; once listening again it
+  runs every handler once, for what it may have missed.
+
+Handlers re-read the database; they must be idempotent (a change is announced by its own
+process too, and a reconnect re-reads everything). A failing handler is logged and the feed
+goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import asyncpg
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+
+__all__ = [
+    "APPLICATION_NAME",
+    "CHANNEL",
+    "OVERRIDES",
+    "PROMPTS",
+    "SCHEDULES",
+    "TOPICS",
+    "WORKFLOWS",
+    "ChangeFeed",
+    "Handler",
+    "announce",
+    "listen_dsn",
+]
+
+log = logging.getLogger(__name__)
+
+CHANNEL: Final = "ringflow_changes"
+"""The one PostgreSQL notification channel; the payload is the topic."""
+POLL_EVERY_S: Final = 5.0
+"""The fallback: how often everything is re-read without notifications."""
+RECONNECT_FIRST_S: Final = 0.5
+RECONNECT_MAX_S: Final = 30.0
+PING_EVERY_S: Final = 10.0
+"""A listening connection silent this long is checked with ``SELECT 1`` (a dead peer may
+never close the socket)."""
+PING_TIMEOUT_S: Final = 5.0
+CONNECT_TIMEOUT_S: Final = 10.0
+APPLICATION_NAME: Final = "ringflow-changes"
+"""How the listening connection shows in ``pg_stat_activity``."""
+
+WORKFLOWS: Final = "workflows"
+"""A workflow was published, rolled back, enabled, disabled, removed or installed."""
+SCHEDULES: Final = "schedules"
+"""A stored schedule was saved or deleted."""
+OVERRIDES: Final = "overrides"
+"""A schedule was forced open or closed, or let follow its hours again."""
+PROMPTS: Final = "prompts"
+"""A prompt's audio was replaced or a prompt was deleted."""
+TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS})
+"""Every topic: one registry, so a typo cannot announce to nobody."""
+
+Handler = Callable[[], Awaitable[None]]
+_DIALECT_ONLY: Final = ("prepared_statement_cache_size", "async_fallback")
+_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def announce(conn: Connection, topic: str) -> None:
+    """Tell every process that ``topic`` changed, when the transaction of ``conn`` commits.
+
+    A no-op on SQLite (its processes poll)."""
+    if topic not in TOPICS:
+        raise ValueError(f"unknown change topic {topic!r}")
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
+        )
+
+
+def listen_dsn(url: URL) -> str | None:
+    """The asyncpg DSN to listen on for a database ``url``; None when it cannot notify.
+
+    Query options only SQLAlchemy's dialect reads are left out: asyncpg would send them to
+    the server as settings, which refuses them."""
+    if url.get_backend_name() != "postgresql":
+        return None
+    plain = url.set(drivername="postgresql").difference_update_query(_DIALECT_ONLY)
+    return plain.render_as_string(hide_password=False)
+
+
+class ChangeFeed:
+    """Runs subscribed handlers when their topic is announced (see the module docstring).
+
+    ``dsn``: where to listen (:func:`listen_dsn`), None to poll only. Start with :meth:`start`,
+    stop with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None,
+        *,
+        poll_every: float = POLL_EVERY_S,
+        reconnect_first: float = RECONNECT_FIRST_S,
+        reconnect_max: float = RECONNECT_MAX_S,
+        ping_every: float = PING_EVERY_S,
+    ) -> None:
+        self._dsn = dsn
+        self._poll_every = poll_every
+        self._reconnect_first = reconnect_first
+        self._reconnect_max = reconnect_max
+        self._ping_every = ping_every
+        self._handlers: dict[str, list[Handler]] = {}
+        self._pending: set[str] = set()
+        self._arrived = asyncio.Event()
+        self._last_full_read = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+        """Set while notifications are being received (tests wait for it)."""
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        """Run ``handler`` whenever ``topic`` is announced (and when polling)."""
+        if topic not in TOPICS:
+            raise ValueError(f"unknown change topic {topic!r}")
+        self._handlers.setdefault(topic, []).append(handler)
+
+    def start(self) -> None:
+        """Start following changes in a task this feed owns."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def close(self) -> None:
+        """Stop following changes (closes the listening connection)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        if self._dsn is None:
+            while True:
+                await asyncio.sleep(self._poll_every)
+                await self._run_all()
+        delay = self._reconnect_first
+        while True:
+            try:
+                connection = await asyncpg.connect(
+                    self._dsn,
+                    timeout=CONNECT_TIMEOUT_S,
+                    server_settings={"application_name": APPLICATION_NAME},
+                )
+            except _CONNECTION_ERRORS as error:
+                log.warning(
+                    "cannot listen for changes (%s); polling, retrying in %.1f s", error, delay
+                )
+                await self._poll_for(delay)
+                delay = min(delay * 2, self._reconnect_max)
+                continue
+            try:
+                await self._listen(connection)
+            except _CONNECTION_ERRORS as error:
+                log.warning("lost the connection listening for changes: %s", error)
+            finally:
+                if self.listening.is_set():
+                    delay = self._reconnect_first  # it worked: start the backoff again
+                self.listening.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.close(), PING_TIMEOUT_S)
+            await self._poll_for(delay)
+            delay = min(delay * 2, self._reconnect_max)
+
+    async def _listen(self, connection: asyncpg.Connection) -> None:
+        """Follow notifications on ``connection`` until it drops."""
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _conn: lost.set())
+        await connection.add_listener(CHANNEL, self._notified)
+        self.listening.set()
+        log.info("listening for changes on channel %s", CHANNEL)
+        await self._run_all()  # what changed while nobody listened
+        while not lost.is_set():
+            arrived = asyncio.create_task(self._arrived.wait())
+            dropped = asyncio.create_task(lost.wait())
+            done, _ = await asyncio.wait(
+                {arrived, dropped}, timeout=self._ping_every, return_when=asyncio.FIRST_COMPLETED
+            )
+            arrived.cancel()
+            dropped.cancel()
+            if self._arrived.is_set():
+                self._arrived.clear()
+                topics, self._pending = self._pending, set()
+                await self._run_topics(topics)
+            elif not done:
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_S)
+        log.warning("the connection listening for changes closed")
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        self._pending.add(str(payload))
+        self._arrived.set()
+
+    async def _poll_for(self, seconds: float) -> None:
+        """Wait ``seconds``, re-reading everything whenever a poll is due meanwhile."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            due = self._last_full_read + self._poll_every - time.monotonic()
+            if due <= 0:
+                await self._run_all()
+                continue
+            await asyncio.sleep(min(left, due))
+
+    async def _run_all(self) -> None:
+        self._last_full_read = time.monotonic()
+        await self._run_topics(set(self._handlers))
+
+    async def _run_topics(self, topics: set[str]) -> None:
+        handlers: list[Handler] = []
+        for topic in sorted(topics):
+            for handler in self._handlers.get(topic, []):
+                if handler not in handlers:  # one re-read serves several topics
+                    handlers.append(handler)
+        for handler in handlers:
+            try:
+                await handler()
+            except Exception:
+                log.exception("could not take in a change; keeping what was read before")

@@ -1,0 +1,160 @@
+"""Changes announced in a transaction reach every process's feed: at commit on PostgreSQL (and
+never for a rollback), by polling on SQLite, and again after the listening connection dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import Connection, text
+
+from ringflow.changes import (
+    APPLICATION_NAME,
+    OVERRIDES,
+    PROMPTS,
+    WORKFLOWS,
+    ChangeFeed,
+    announce,
+    listen_dsn,
+)
+from ringflow.database import Database, database_url, open_database
+from tests.conftest import eventually
+
+
+class Heard:
+    """A handler that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> None:
+        self.calls += 1
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await open_database(database_url)
+    yield database
+    await database.close()
+
+
+async def test_an_announcement_reaches_another_connection_at_commit(db: Database) -> None:
+    dsn = listen_dsn(db.url)
+    if dsn is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite polls (see the next tests)")
+    feed = ChangeFeed(dsn, poll_every=3600)
+    workflows, overrides = Heard(), Heard()
+    feed.subscribe(WORKFLOWS, workflows)
+    feed.subscribe(OVERRIDES, overrides)
+    feed.start()
+    try:
+        await asyncio.wait_for(feed.listening.wait(), 5)
+        await eventually(lambda: workflows.calls == 1, what="the read after listening began")
+        before = time.monotonic()
+        await db.write(lambda conn: announce(conn, WORKFLOWS))
+        await eventually(lambda: workflows.calls == 2, within=1.0, what="the notification")
+        assert time.monotonic() - before < 1.0
+        assert overrides.calls == 1, "only the announced topic's handlers run"
+    finally:
+        await feed.close()
+
+
+async def test_a_rolled_back_change_announces_nothing(db: Database) -> None:
+    dsn = listen_dsn(db.url)
+    if dsn is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    feed = ChangeFeed(dsn, poll_every=3600)
+    heard = Heard()
+    feed.subscribe(WORKFLOWS, heard)
+    feed.start()
+    try:
+        await asyncio.wait_for(feed.listening.wait(), 5)
+        await eventually(lambda: heard.calls == 1)
+
+        def change_then_fail(conn: Connection) -> None:
+            announce(conn, WORKFLOWS)
+            raise RuntimeError("the change failed")
+
+        with pytest.raises(RuntimeError):
+            await db.write(change_then_fail)
+        await db.write(lambda conn: announce(conn, PROMPTS))  # a marker after it
+        await asyncio.sleep(0.3)
+        assert heard.calls == 1
+    finally:
+        await feed.close()
+
+
+async def test_the_feed_listens_again_after_its_connection_is_killed(db: Database) -> None:
+    dsn = listen_dsn(db.url)
+    if dsn is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    feed = ChangeFeed(dsn, poll_every=3600, reconnect_first=0.05, ping_every=0.5)
+    heard = Heard()
+    feed.subscribe(WORKFLOWS, heard)
+    feed.start()
+    try:
+        await asyncio.wait_for(feed.listening.wait(), 5)
+        await eventually(lambda: heard.calls == 1)
+        killed = await db.read(
+            lambda conn: conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).all()
+        )
+        assert killed, "the listening connection was found"
+        # Back: everything is read once (what changed meanwhile), then notifications again.
+        await eventually(lambda: heard.calls == 2, what="the read after listening again")
+        await asyncio.wait_for(feed.listening.wait(), 5)
+        await db.write(lambda conn: announce(conn, WORKFLOWS))
+        await eventually(lambda: heard.calls == 3, within=1.0, what="a notification")
+    finally:
+        await feed.close()
+
+
+async def test_without_notifications_the_feed_polls(db: Database) -> None:
+    feed = ChangeFeed(None, poll_every=0.05)
+    heard = Heard()
+    feed.subscribe(OVERRIDES, heard)
+    feed.start()
+    try:
+        await eventually(lambda: heard.calls >= 3, what="three polls")
+    finally:
+        await feed.close()
+    assert not feed.listening.is_set()
+
+
+async def test_a_failing_handler_does_not_stop_the_feed() -> None:
+    feed = ChangeFeed(None, poll_every=0.02)
+    heard = Heard()
+
+    async def broken() -> None:
+        raise RuntimeError("cannot read")
+
+    feed.subscribe(WORKFLOWS, broken)
+    feed.subscribe(WORKFLOWS, heard)
+    feed.start()
+    try:
+        await eventually(lambda: heard.calls >= 2)
+    finally:
+        await feed.close()
+
+
+async def test_an_unknown_topic_is_refused(db: Database) -> None:
+    with pytest.raises(ValueError, match="unknown change topic 'workflow'"):
+        await db.write(lambda conn: announce(conn, "workflow"))
+    with pytest.raises(ValueError, match="unknown change topic"):
+        ChangeFeed(None).subscribe("nonsense", Heard())
+
+
+def test_the_listening_dsn_is_plain_postgresql() -> None:
+    url = database_url(
+        "postgresql://ringflow:s3cret@db.internal:5433/calls"
+        "?sslmode=require&prepared_statement_cache_size=0"
+    )
+    assert listen_dsn(url) == "postgresql://ringflow:s3cret@db.internal:5433/calls?sslmode=require"
+    assert listen_dsn(database_url("sqlite:///data/ringflow.db")) is None
