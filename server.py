@@ -25,19 +25,24 @@ from aiohttp import web
 from pydantic import ValidationError
 
 import workflows.demo
-from ivr import api as calls_api
 from ivr import routes as voice_routes
 from ivr.media import server_speech
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
-from prompts import api as prompts_api
 from prompts import routes as prompt_routes
 from prompts.playback import PromptPlayback
 from prompts.service import PromptService, Synthesizer, prompts_among
 from prompts.tts import LazyTtsPool
-from ringflow.api.app import GATEKEEPER, api_application
-from ringflow.api.auth import Gatekeeper
-from ringflow.api.endpoints import Api
+from ringflow.admin import calls as calls_api
+from ringflow.admin import contacts as contacts_api
+from ringflow.admin import messages as sms_api
+from ringflow.admin import prompts as prompts_api
+from ringflow.admin import recipes as recipes_api
+from ringflow.admin import schedules as schedules_api
+from ringflow.admin import workflows as workflows_api
+from ringflow.admin.app import GATEKEEPER, api_application
+from ringflow.admin.auth import Gatekeeper
+from ringflow.admin.endpoints import Api
 from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
@@ -49,7 +54,6 @@ from ringflow.runtime import tune_garbage_collector
 from ringflow.settings import Settings, load_settings
 from ringflow.webhook_guard import webhook_guard
 from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
-from sms import api as sms_api
 from sms import routes as sms_routes
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
@@ -65,15 +69,12 @@ from sms.workflow_jobs import (
     InboundTextHandler,
     RunTimerHandler,
 )
-from workflows import api as workflows_api
-from workflows import contacts_api, recipes_api
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.loader import Workflow, from_file, from_folder
 from workflows.problems import Problem, WorkflowInvalid
 from workflows.schedules import ScheduleBook, load_schedule_folder
-from workflows.schedules import api as schedules_api
 from workflows.schedules.overrides import load_overrides
 from workflows.schedules.stored import load_stored
 from workflows.triggers import CALL_EVENT_JOB
@@ -532,7 +533,7 @@ def cmd_hours(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from ringflow.api.tokens import TokenNameTaken, create_token, list_tokens, revoke_token
+    from ringflow.admin.tokens import TokenNameTaken, create_token, list_tokens, revoke_token
 
     async def run(db: Database) -> str:
         now = system_clock()
@@ -687,7 +688,7 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("name", nargs="?", help="the token's name, e.g. the admin's")
     token.set_defaults(run=cmd_token)
 
-    from ringflow.cli_api import add_commands
+    from ringflow.cli.remote import add_commands
 
     add_commands(commands)
 

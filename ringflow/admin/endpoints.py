@@ -1,5 +1,5 @@
 """The admin API's endpoints, declared once: the route, the models that validate the request
-and shape the answer, and the OpenAPI document (:mod:`ringflow.api.openapi`) made from them.
+and shape the answer, and the OpenAPI document (:mod:`ringflow.admin.openapi`) made from them.
 
 An :class:`Endpoint` names its handler, a :class:`Body` (a pydantic model for JSON, or raw
 media types such as YAML or an audio upload), its answer's type and the problem statuses it
@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ringflow.api.problems import ApiProblem, FieldError, from_validation
+from ringflow.admin.problems import ApiProblem, FieldError, from_validation
 from ringflow.nesting import MAX_DEPTH, deeper_than
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -29,7 +29,7 @@ from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from workflows.contacts import set_attributes
 from workflows.recipes import bundled_recipes
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "post-call"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "post-call"
 NEW_YORK = ZoneInfo("America/New_York")
 CALLER = "+14155550123"
 OTHER_CALLER = "+14155550199"

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
-from ringflow.api.endpoints import (
+from ringflow.admin.endpoints import (
     Api,
     Body,
     Endpoint,
@@ -36,7 +36,7 @@ from ringflow.api.endpoints import (
     json_body,
     query_params,
 )
-from ringflow.api.problems import ApiProblem, FieldError, not_found
+from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.database import Database, stored_time
 from workflows.contacts import ContactRow, ensure_contact, get_contact, set_attributes
 from workflows.contacts_db import contacts
@@ -272,7 +272,7 @@ async def patch_contact_attributes(request: web.Request) -> web.Response:
 
 
 def endpoints() -> list[Endpoint]:
-    """The contact endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The contact endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "contacts"
     one = "/contacts/{number}"
     return [

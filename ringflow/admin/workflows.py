@@ -18,8 +18,8 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ringflow.api.endpoints import Api, Body, Endpoint, json_answer, json_body, query_params
-from ringflow.api.problems import (
+from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body, query_params
+from ringflow.admin.problems import (
     ApiProblem,
     FieldError,
     conflict,
@@ -417,7 +417,7 @@ _YAML_OR_JSON = {"application/yaml": {"type": "string"}}
 
 
 def endpoints() -> list[Endpoint]:
-    """The workflow endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The workflow endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "workflows"
     one = "/workflows/{workflow_id}"
     return [

@@ -1,7 +1,8 @@
 """Admin API for recipes (docs/recipes.md): list them, read one, install one as a workflow.
 
 Installing renders the recipe with the admin's parameters and stores the result exactly like
-``POST /workflows`` (:mod:`workflows.api`): a draft, published at once with ``"publish": true``.
+``POST /workflows`` (:mod:`ringflow.admin.workflows`): a draft, published at once with
+``"publish": true``.
 Bad, unknown or missing parameters are a 422 naming ``parameters.<name>``; a problem of the
 rendered workflow (a schedule that does not exist, a text too long for its step) names the
 parameter that produced the value. An id taken by a file workflow is a 409; an id of an API
@@ -15,9 +16,9 @@ from typing import Any, Literal, cast
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ringflow.api.endpoints import Api, Body, Endpoint, json_answer, json_body
-from ringflow.api.problems import ApiProblem, FieldError, conflict, not_found
-from workflows.api import WORKFLOW_ADMIN, WorkflowAdmin, WorkflowOut
+from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
+from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
+from ringflow.admin.workflows import WORKFLOW_ADMIN, WorkflowAdmin, WorkflowOut
 from workflows.recipes import InstallRefused, Parameter, Recipe, bundled_recipes
 from workflows.versions import ManagedByFile, publish, save_draft, state_of
 
@@ -146,7 +147,7 @@ async def install_recipe(request: web.Request) -> web.Response:
 
 
 def endpoints() -> list[Endpoint]:
-    """The recipe endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The recipe endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "recipes"
     one = "/recipes/{recipe_id}"
     return [

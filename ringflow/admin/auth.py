@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ringflow.api.problems import ApiProblem
-from ringflow.api.tokens import same_token, token_owner
+from ringflow.admin.problems import ApiProblem
+from ringflow.admin.tokens import same_token, token_owner
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the admin API, made from its :class:`~ringflow.api.endpoints.Api`
+"""The OpenAPI 3.1 document of the admin API, made from its :class:`~ringflow.admin.endpoints.Api`
 (the same pydantic models that validate requests), and a readable page of it.
 
 Every operation, ``GET /api/openapi.json`` and ``GET /api/docs`` included, declares the bearer
@@ -11,8 +11,8 @@ import html
 import json
 from typing import Any
 
-from ringflow.api.endpoints import COMMON_ERRORS, Api, Endpoint, path_parameters, schema_of
-from ringflow.api.problems import PROBLEM_TYPE, ProblemBody
+from ringflow.admin.endpoints import COMMON_ERRORS, Api, Endpoint, path_parameters, schema_of
+from ringflow.admin.problems import PROBLEM_TYPE, ProblemBody
 
 REF = "#/components/schemas/{model}"
 _REASONS = {

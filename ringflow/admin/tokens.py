@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ringflow.api.db import api_tokens
+from ringflow.admin.db import api_tokens
 
 PREFIX = "rf_"
 TOKEN_BYTES = 32  # 256 bits

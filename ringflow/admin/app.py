@@ -8,10 +8,10 @@ from importlib.metadata import version as package_version
 
 from aiohttp import web
 
-from ringflow.api.auth import Gatekeeper, auth_middleware
-from ringflow.api.endpoints import Api, Endpoint, json_answer
-from ringflow.api.openapi import docs_page, openapi_document
-from ringflow.api.problems import problem_middleware
+from ringflow.admin.auth import Gatekeeper, auth_middleware
+from ringflow.admin.endpoints import Api, Endpoint, json_answer
+from ringflow.admin.openapi import docs_page, openapi_document
+from ringflow.admin.problems import problem_middleware
 
 API_DESCRIPTION = web.AppKey("api_description", dict)
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)

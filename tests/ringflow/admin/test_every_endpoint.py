@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ringflow.api.app import GATEKEEPER
+from ringflow.admin.app import GATEKEEPER
 from server import API_APP
 from tests.api_client import ApiClient
 

@@ -35,8 +35,8 @@ from prompts.errors import (
     UnknownVoice,
 )
 from prompts.service import Prompt, PromptService
-from ringflow.api.endpoints import Body, Endpoint, json_answer, json_body
-from ringflow.api.problems import ApiProblem, FieldError, conflict, not_found
+from ringflow.admin.endpoints import Body, Endpoint, json_answer, json_body
+from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.private_files import private_dir
 
 CHUNK = 64 * 1024

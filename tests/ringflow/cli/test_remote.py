@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.api_client import ADMIN_TOKEN, ApiClient
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = """\
 id: cli-line
 trigger: {event: call.incoming, to: "+15005550003"}

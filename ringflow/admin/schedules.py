@@ -20,9 +20,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from ringflow.api.auth import TOKEN_OWNER
-from ringflow.api.endpoints import Api, Body, Endpoint, json_answer, json_body
-from ringflow.api.problems import ApiProblem, FieldError, conflict, not_found
+from ringflow.admin.auth import TOKEN_OWNER
+from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
+from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.database import Database
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.problems import WorkflowInvalid
@@ -236,7 +236,7 @@ _FILES = (
 
 
 def endpoints() -> list[Endpoint]:
-    """The schedule endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The schedule endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "schedules"
     one = "/schedules/{name}"
     return [

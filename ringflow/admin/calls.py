@@ -15,8 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from sqlalchemy import ColumnElement, Row, Select, select
 
 from ivr.db import calls
-from ringflow.api.endpoints import Api, Endpoint, json_answer, query_params
-from ringflow.api.problems import not_found
+from ringflow.admin.endpoints import Api, Endpoint, json_answer, query_params
+from ringflow.admin.problems import not_found
 from ringflow.database import Database, stored_time
 from workflows.db import runs
 from workflows.triggers import CALL_OUTCOMES
@@ -158,7 +158,7 @@ async def get_call(request: web.Request) -> web.Response:
 
 
 def endpoints() -> list[Endpoint]:
-    """The call log endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The call log endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "calls"
     return [
         Endpoint(

@@ -16,8 +16,8 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
 
-from ringflow.api.endpoints import Api, Endpoint, json_answer, query_params
-from ringflow.api.problems import ApiProblem, FieldError, not_found
+from ringflow.admin.endpoints import Api, Endpoint, json_answer, query_params
+from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
 from sms.conversations import Conversation, by_id
@@ -322,7 +322,7 @@ async def delete_opt_out(request: web.Request) -> web.Response:
 
 
 def endpoints() -> list[Endpoint]:
-    """The text endpoints, for :class:`ringflow.api.endpoints.Api`."""
+    """The text endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     return [
         Endpoint(
             "GET",

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from ringflow.api.app import GATEKEEPER
-from ringflow.api.tokens import create_token, list_tokens, revoke_token, token_hash
+from ringflow.admin.app import GATEKEEPER
+from ringflow.admin.tokens import create_token, list_tokens, revoke_token, token_hash
 from server import API_APP
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.conftest import ServerFactory
