@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from sqlalchemy import ColumnElement, Row, Select, select
 
-from ivr.db import calls
+from ivr.calllog import CallLogEntry, call_by_sid, find_calls
 from ringflow.admin.endpoints import Api, Endpoint, json_answer, query_params
 from ringflow.admin.problems import not_found
-from ringflow.database import Database, stored_time
-from workflows.db import runs
+from ringflow.database import Database
 from workflows.triggers import CALL_OUTCOMES
 
 
@@ -75,21 +73,20 @@ class CallOut(Out):
     ended_at: datetime | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> CallOut:
-        state = row.state if isinstance(row.state, dict) else {}
+    def of(cls, entry: CallLogEntry) -> CallOut:
         return cls(
-            sid=row.sid,
-            caller=row.caller,
-            called=row.called,
-            workflow_id=row.workflow_id,
-            run_id=row.run_id,
-            path=[str(step) for step in state.get("path", ())],
-            keys=[str(key) for key in state.get("keys", ())],
-            status=row.status,
-            outcome=row.outcome,
-            duration=row.duration,
-            started_at=stored_time(row.started_at),
-            ended_at=None if row.ended_at is None else stored_time(row.ended_at),
+            sid=entry.sid,
+            caller=entry.caller,
+            called=entry.called,
+            workflow_id=entry.workflow_id,
+            run_id=entry.run_id,
+            path=list(entry.path),
+            keys=list(entry.keys),
+            status=entry.status,
+            outcome=entry.outcome,
+            duration=entry.duration,
+            started_at=entry.started_at,
+            ended_at=entry.ended_at,
         )
 
 
@@ -106,52 +103,27 @@ def _admin(request: web.Request) -> CallAdmin:
     return request.config_dict[CALL_ADMIN]
 
 
-def _calls(*conditions: ColumnElement[bool]) -> Select[Any]:
-    return (
-        select(
-            calls.c.sid,
-            calls.c.caller,
-            calls.c.called,
-            calls.c.workflow_id,
-            calls.c.run_id,
-            runs.c.state,
-            calls.c.status,
-            calls.c.outcome,
-            calls.c.duration,
-            calls.c.started_at,
-            calls.c.ended_at,
-        )
-        .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
-        .where(*conditions)
-    )
-
-
 # --- handlers --------------------------------------------------------------------------
 
 
 async def list_calls(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, CallQuery)
-    conditions: list[ColumnElement[bool]] = []
-    if options.outcome is not None:
-        conditions.append(calls.c.outcome == options.outcome)
-    if options.since is not None:
-        conditions.append(calls.c.started_at >= options.since)
-    query = (
-        _calls(*conditions).order_by(calls.c.started_at.desc(), calls.c.sid).limit(options.limit)
+    found = await admin.db.read(
+        lambda conn: find_calls(
+            conn, limit=options.limit, outcome=options.outcome, since=options.since
+        )
     )
-    rows = await admin.db.read(lambda conn: conn.execute(query).all())
-    return json_answer([CallOut.of(row) for row in rows])
+    return json_answer([CallOut.of(entry) for entry in found])
 
 
 async def get_call(request: web.Request) -> web.Response:
     admin = _admin(request)
     sid = request.match_info["sid"]
-    query = _calls(calls.c.sid == sid)
-    row = await admin.db.read(lambda conn: conn.execute(query).first())
-    if row is None:
+    entry = await admin.db.read(lambda conn: call_by_sid(conn, sid))
+    if entry is None:
         raise not_found(f"call {sid[:64]!r}")
-    return json_answer(CallOut.of(row))
+    return json_answer(CallOut.of(entry))
 
 
 # --- the endpoints ---------------------------------------------------------------------

@@ -26,7 +26,6 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from ringflow.admin.endpoints import (
     Api,
@@ -38,8 +37,14 @@ from ringflow.admin.endpoints import (
 )
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.database import Database, stored_time
-from workflows.contacts import ContactRow, ensure_contact, get_contact, set_attributes
-from workflows.contacts_db import contacts
+from workflows.contacts import (
+    ContactRow,
+    UnknownContact,
+    change_attributes,
+    find_contacts,
+    get_contact,
+    replace_contact,
+)
 from workflows.phones import InvalidPhoneNumber, normalize_number
 
 MAX_ATTRIBUTES = 100
@@ -153,10 +158,6 @@ class ContactQuery(BaseModel):
         return self
 
 
-class UnknownContact(LookupError):
-    """No contact has this number."""
-
-
 def _admin(request: web.Request) -> ContactAdmin:
     return request.config_dict[CONTACT_ADMIN]
 
@@ -173,49 +174,19 @@ def _path_number(request: web.Request) -> str:
     return phone_number(request.match_info["number"], "path.number")
 
 
-def _prefix(text: str) -> str:
-    """A LIKE pattern for values starting with ``text`` (its wildcards escaped)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
-
-
 # --- handlers --------------------------------------------------------------------------
 
 
 async def list_contacts(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, ContactQuery)
-    conditions: list[ColumnElement[bool]] = []
-    if options.number is not None:
-        conditions.append(contacts.c.number == phone_number(options.number, "query.number"))
-    if options.q is not None:
-        pattern = _prefix(options.q)
-        conditions.append(
-            or_(
-                contacts.c.number.like(pattern, escape="\\"),
-                func.lower(contacts.c.name).like(pattern.lower(), escape="\\"),
-            )
+    number = None if options.number is None else phone_number(options.number, "query.number")
+    found = await admin.db.read(
+        lambda conn: find_contacts(
+            conn, limit=options.limit, number=number, starting_with=options.q
         )
-    query = (
-        select(contacts)
-        .where(*conditions)
-        .order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
-        .limit(options.limit)
     )
-    rows = await admin.db.read(lambda conn: conn.execute(query).all())
-    return json_answer(
-        [
-            ContactOut(
-                id=row.id,
-                number=row.number,
-                name=row.name,
-                attributes=dict(row.attributes or {}),
-                created_at=stored_time(row.created_at),
-                updated_at=stored_time(row.updated_at),
-            )
-            for row in rows
-        ]
-    )
+    return json_answer([ContactOut.of(contact) for contact in found])
 
 
 async def get_contact_by_number(request: web.Request) -> web.Response:
@@ -234,19 +205,9 @@ async def put_contact(request: web.Request) -> web.Response:
     body = await json_body(request, ContactIn)
     now = admin.clock()
 
-    def store(conn: Connection) -> tuple[bool, ContactRow]:
-        created = get_contact(conn, number) is None
-        contact = ensure_contact(conn, number, now=now)
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.id == contact.id)
-            .values(name=body.name, attributes=body.attributes, updated_at=now)
-        )
-        stored = get_contact(conn, number)
-        assert stored is not None
-        return created, stored
-
-    created, contact = await admin.db.write(store)
+    created, contact = await admin.db.write(
+        lambda conn: replace_contact(conn, number, body.name, body.attributes, now=now)
+    )
     return json_answer(ContactOut.of(contact), status=201 if created else 200)
 
 
@@ -256,13 +217,10 @@ async def patch_contact_attributes(request: web.Request) -> web.Response:
     body = await json_body(request, AttributesPatchIn)
     now = admin.clock()
 
-    def change(conn: Connection) -> ContactRow:
-        if get_contact(conn, number) is None:
-            raise UnknownContact(number)
-        return set_attributes(conn, number, body.root, now=now)
-
     try:
-        contact = await admin.db.write(change)
+        contact = await admin.db.write(
+            lambda conn: change_attributes(conn, number, body.root, now=now)
+        )
     except UnknownContact:
         raise not_found(f"contact {number}") from None
     return json_answer(ContactOut.of(contact))

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
+from sqlalchemy import Connection
 
 from ringflow.admin.endpoints import Api, Endpoint, json_answer, query_params
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.clock import Clock
-from ringflow.database import Database, stored_time
-from sms.conversations import Conversation, by_id
-from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES, conversations, messages, opt_outs
-from sms.messages import MessageRow, message_from
+from ringflow.database import Database
+from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES
+from sms.history import (
+    ConversationSummary,
+    OptOutEntry,
+    conversation_with_messages,
+    find_messages,
+    message_by_id,
+    opt_out_entry,
+    recent_conversations,
+    recent_opt_outs,
+)
+from sms.messages import MessageRow
 from sms.optouts import opt_in, opt_out
 from workflows.phones import InvalidPhoneNumber, normalize_number
 
@@ -110,15 +119,15 @@ class ConversationOut(Out):
     waiting_since: datetime | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> ConversationOut:
+    def of(cls, summary: ConversationSummary) -> ConversationOut:
         return cls(
-            id=row.id,
-            business_number=row.business_number,
-            contact_number=row.contact_number,
-            created_at=stored_time(row.created_at),
-            last_message_at=stored_time(row.last_message_at),
-            waiting_run_id=row.waiting_run_id,
-            waiting_since=None if row.waiting_since is None else stored_time(row.waiting_since),
+            id=summary.id,
+            business_number=summary.business_number,
+            contact_number=summary.contact_number,
+            created_at=summary.created_at,
+            last_message_at=summary.last_message_at,
+            waiting_run_id=summary.waiting_run_id,
+            waiting_since=summary.waiting_since,
         )
 
 
@@ -135,12 +144,12 @@ class OptOutOut(Out):
     keyword: str | None = Field(description="the keyword texted, if any")
 
     @classmethod
-    def of(cls, row: Row[Any]) -> OptOutOut:
+    def of(cls, entry: OptOutEntry) -> OptOutOut:
         return cls(
-            number=row.number,
-            opted_out_at=stored_time(row.opted_out_at),
-            source=row.source,
-            keyword=row.keyword,
+            number=entry.number,
+            opted_out_at=entry.opted_out_at,
+            source=entry.source,
+            keyword=entry.keyword,
         )
 
 
@@ -183,44 +192,32 @@ def _row_id(request: web.Request, name: str, what: str) -> int:
     raise not_found(f"{what} {raw[:40]!r}")
 
 
-def _newest_messages(
-    conn: Connection, conditions: list[ColumnElement[bool]], limit: int
-) -> list[MessageRow]:
-    query = (
-        select(messages)
-        .where(*conditions)
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(limit)
-    )
-    return [message_from(row._asdict()) for row in conn.execute(query).all()]
-
-
 # --- handlers: messages ----------------------------------------------------------------
 
 
 async def list_messages(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, MessageQuery)
-    conditions: list[ColumnElement[bool]] = []
-    if options.direction is not None:
-        conditions.append(messages.c.direction == options.direction)
-    if options.status is not None:
-        conditions.append(messages.c.status == options.status)
-    if options.contact is not None:
-        conditions.append(messages.c.contact_number == _number(options.contact, "query.contact"))
-    found = await admin.db.read(lambda conn: _newest_messages(conn, conditions, options.limit))
+    contact = None if options.contact is None else _number(options.contact, "query.contact")
+    found = await admin.db.read(
+        lambda conn: find_messages(
+            conn,
+            limit=options.limit,
+            direction=options.direction,
+            status=options.status,
+            contact=contact,
+        )
+    )
     return json_answer([MessageOut.of(message) for message in found])
 
 
 async def get_message(request: web.Request) -> web.Response:
     admin = _admin(request)
     message_id = _row_id(request, "message_id", "message")
-    found = await admin.db.read(
-        lambda conn: _newest_messages(conn, [messages.c.id == message_id], 1)
-    )
-    if not found:
+    found = await admin.db.read(lambda conn: message_by_id(conn, message_id))
+    if found is None:
         raise not_found(f"message {message_id}")
-    return json_answer(MessageOut.of(found[0]))
+    return json_answer(MessageOut.of(found))
 
 
 # --- handlers: conversations -----------------------------------------------------------
@@ -229,47 +226,23 @@ async def get_message(request: web.Request) -> web.Response:
 async def list_conversations(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, ListQuery)
-    query = (
-        select(conversations)
-        .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
-        .limit(options.limit)
-    )
-    rows = await admin.db.read(lambda conn: conn.execute(query).all())
-    return json_answer([ConversationOut.of(row) for row in rows])
-
-
-def _conversation_messages(conversation: Conversation) -> list[ColumnElement[bool]]:
-    """Its texts: with its contact, from or to its business number."""
-    business = conversation.business_number
-    return [
-        messages.c.contact_number == conversation.contact_number,
-        or_(
-            and_(messages.c.direction == "inbound", messages.c.to_number == business),
-            and_(messages.c.direction == "outbound", messages.c.from_number == business),
-        ),
-    ]
+    found = await admin.db.read(lambda conn: recent_conversations(conn, options.limit))
+    return json_answer([ConversationOut.of(summary) for summary in found])
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     admin = _admin(request)
     conversation_id = _row_id(request, "conversation_id", "conversation")
     options = query_params(request, ConversationQuery)
-
-    def read(conn: Connection) -> tuple[Row[Any], list[MessageRow]] | None:
-        conversation = by_id(conn, conversation_id)
-        if conversation is None:
-            return None
-        row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).one()
-        texts = _newest_messages(conn, _conversation_messages(conversation), options.limit)
-        return row, texts[::-1]
-
-    found = await admin.db.read(read)
+    found = await admin.db.read(
+        lambda conn: conversation_with_messages(conn, conversation_id, options.limit)
+    )
     if found is None:
         raise not_found(f"conversation {conversation_id}")
-    row, texts = found
-    summary = ConversationOut.of(row)
+    summary, texts = found
     detail = ConversationDetailOut(
-        **summary.model_dump(), messages=[MessageOut.of(message) for message in texts]
+        **ConversationOut.of(summary).model_dump(),
+        messages=[MessageOut.of(message) for message in texts],
     )
     return json_answer(detail)
 
@@ -277,20 +250,11 @@ async def get_conversation(request: web.Request) -> web.Response:
 # --- handlers: opt-outs ----------------------------------------------------------------
 
 
-def _opt_out_row(conn: Connection, number: str) -> Row[Any] | None:
-    return conn.execute(select(opt_outs).where(opt_outs.c.number == number)).first()
-
-
 async def list_opt_outs(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, ListQuery)
-    query = (
-        select(opt_outs)
-        .order_by(opt_outs.c.opted_out_at.desc(), opt_outs.c.number)
-        .limit(options.limit)
-    )
-    rows = await admin.db.read(lambda conn: conn.execute(query).all())
-    return json_answer([OptOutOut.of(row) for row in rows])
+    found = await admin.db.read(lambda conn: recent_opt_outs(conn, options.limit))
+    return json_answer([OptOutOut.of(entry) for entry in found])
 
 
 async def put_opt_out(request: web.Request) -> web.Response:
@@ -300,14 +264,14 @@ async def put_opt_out(request: web.Request) -> web.Response:
     number = _number(request.match_info["number"], "path.number")
     now = admin.clock()
 
-    def store(conn: Connection) -> tuple[bool, Row[Any]]:
+    def store(conn: Connection) -> tuple[bool, OptOutEntry]:
         created = opt_out(conn, number, "admin", now=now)
-        row = _opt_out_row(conn, number)
-        assert row is not None
-        return created, row
+        entry = opt_out_entry(conn, number)
+        assert entry is not None
+        return created, entry
 
-    created, row = await admin.db.write(store)
-    return json_answer(OptOutOut.of(row), status=201 if created else 200)
+    created, entry = await admin.db.write(store)
+    return json_answer(OptOutOut.of(entry), status=201 if created else 200)
 
 
 async def delete_opt_out(request: web.Request) -> web.Response:

@@ -24,8 +24,7 @@ from ringflow.admin.auth import TOKEN_OWNER
 from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.database import Database
-from workflows.catalog import WorkflowCatalog, compile_trigger
-from workflows.problems import WorkflowInvalid
+from workflows.catalog import WorkflowCatalog, workflows_needing
 from workflows.schedules.book import ScheduleBook
 from workflows.schedules.files import NAME_RULE, SCHEDULE_NAME
 from workflows.schedules.overrides import clear_override, load_overrides, set_override
@@ -212,17 +211,10 @@ async def delete_schedule_endpoint(request: web.Request) -> web.Response:
     name = _known(admin, request)
     if name in admin.catalog.file_schedule_names:
         raise conflict(f"schedule {name!r} comes from a file in the flows folder: remove the file")
-    others = admin.catalog.schedules.names - {name}
-    users = []
-    for active in admin.catalog.active:
-        try:
-            compile_trigger(active.workflow, others)
-        except WorkflowInvalid:
-            users.append(active.workflow.id)
+    users = workflows_needing(admin.catalog.active, name, admin.catalog.schedules.names)
     if users:
         raise conflict(f"schedule {name!r} is used by enabled workflows: {', '.join(users)}")
-    await admin.db.write(lambda conn: delete_schedule(conn, name))
-    await admin.db.write(lambda conn: clear_override(conn, name))
+    await admin.db.write(lambda conn: delete_schedule(conn, name))  # and its override
     await _reload_schedules(admin)
     return web.Response(status=204)
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.schedules.calendar import Schedule
 from workflows.schedules.db import stored_schedules
+from workflows.schedules.overrides import clear_override
 from workflows.schedules.spec import ScheduleInvalid, ScheduleSpec, parse_spec
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ def save_schedule(conn: Connection, name: str, spec: ScheduleSpec, now: datetime
 
 
 def delete_schedule(conn: Connection, name: str) -> bool:
-    """Remove stored schedule ``name``; whether there was one."""
+    """Remove stored schedule ``name`` and its manual override, if any; whether there was
+    one."""
+    clear_override(conn, name)
     return bool(
         conn.execute(delete(stored_schedules).where(stored_schedules.c.name == name)).rowcount
     )
