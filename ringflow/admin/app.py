@@ -3,25 +3,18 @@ own description (``/api/openapi.json``, ``/api/docs``)."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
-
 from aiohttp import web
 
 from ringflow.admin.auth import Gatekeeper, auth_middleware
 from ringflow.admin.endpoints import Api, Endpoint, json_answer
 from ringflow.admin.openapi import docs_page, openapi_document
 from ringflow.admin.problems import problem_middleware
+from ringflow.version import version
 
 API_DESCRIPTION = web.AppKey("api_description", dict)
 GATEKEEPER = web.AppKey("gatekeeper", Gatekeeper)
-
-
-def _version() -> str:
-    try:
-        return package_version("ringflow")
-    except PackageNotFoundError:
-        return "0"
+API_APP = web.AppKey("api_app", web.Application)
+"""The ``/api`` sub-application, in the main application (its state is set at start)."""
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -59,6 +52,6 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
         client_max_size=client_max_size,
         middlewares=[problem_middleware, auth_middleware(lambda request: request.app[GATEKEEPER])],
     )
-    app[API_DESCRIPTION] = openapi_document(api, _version())
+    app[API_DESCRIPTION] = openapi_document(api, version())
     app.router.add_routes(api.routes())
     return app

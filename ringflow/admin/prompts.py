@@ -35,7 +35,7 @@ from prompts.errors import (
     UnknownVoice,
 )
 from prompts.service import Prompt, PromptService
-from ringflow.admin.endpoints import Body, Endpoint, json_answer, json_body
+from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.private_files import private_dir
 
@@ -357,3 +357,8 @@ def endpoints() -> list[Endpoint]:
             errors=(404, 409),
         ),
     ]
+
+
+def register(api: Api) -> None:
+    """Add the prompt endpoints to ``api``."""
+    api.add(*endpoints())

@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 import aiohttp
 
+from ringflow.cli.common import Commands, add_command
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT = aiohttp.ClientTimeout(total=120)
 _MEDIA = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json"}
@@ -220,7 +222,23 @@ async def recipes_install(conn: Connection, args: argparse.Namespace, out: TextI
     print(f"recipe {args.id}: workflow {row['id']} installed, {state}", file=out)
 
 
-def add_commands(commands: Any) -> None:
+REMOTE_HELP = (
+    "These commands use a running server's admin API. The server: --url, else\n"
+    f"RINGFLOW_API_URL, else {DEFAULT_URL}. The token: --token, else RINGFLOW_API_TOKEN,\n"
+    "else RINGFLOW_ADMIN_TOKEN (make one with `ringflow token create NAME`). Exit\n"
+    "status: 0 done, 1 the API refused (its reasons are printed), 2 usage or connection."
+)
+
+
+def _group(commands: Commands, name: str, summary: str, description: str, examples: str) -> Any:
+    group = add_command(
+        commands, name, summary=summary, description=description, examples=examples, settings=False
+    )
+    group.epilog = f"{group.epilog}\n\n{REMOTE_HELP}"
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+
+def add_to(commands: Commands) -> None:
     """Add ``workflows``, ``prompts`` and ``recipes`` to the ``ringflow`` command line."""
 
     def connection_options(parser: argparse.ArgumentParser) -> None:
@@ -229,8 +247,16 @@ def add_commands(commands: Any) -> None:
         )
         parser.add_argument("--token", help="an admin token (default $RINGFLOW_API_TOKEN)")
 
-    workflows = commands.add_parser("workflows", help="workflows on a running server (admin API)")
-    actions = workflows.add_subparsers(dest="action", required=True)
+    actions = _group(
+        commands,
+        "workflows",
+        "workflows on a running server: list, push FILE..., publish ID",
+        "Upload workflow files to a running server as drafts, publish them, list them.\n"
+        "A file the server refuses is printed with every problem, FILE:LINE PATH: MESSAGE.",
+        "  $ ringflow workflows push flows/*.yaml --publish\n"
+        "  $ ringflow workflows publish main\n"
+        "  $ ringflow workflows list",
+    )
     listing = actions.add_parser("list", help="list workflows")
     listing.set_defaults(api_run=workflows_list)
     push = actions.add_parser("push", help="upload workflow files as drafts")
@@ -241,8 +267,16 @@ def add_commands(commands: Any) -> None:
     publish.add_argument("id")
     publish.set_defaults(api_run=workflows_publish)
 
-    prompts = commands.add_parser("prompts", help="audio prompts on a running server")
-    prompt_actions = prompts.add_subparsers(dest="action", required=True)
+    prompt_actions = _group(
+        commands,
+        "prompts",
+        "audio prompts on a running server: list, add FILE, say TEXT",
+        "Audio that workflows play (`play: ID`): upload a recording, which the\n"
+        "server converts for the phone network, or have the server's voice say a text.",
+        "  $ ringflow prompts add greeting.wav --name 'Main greeting'\n"
+        "  $ ringflow prompts say 'Thank you for calling.' --language en\n"
+        "  $ ringflow prompts list",
+    )
     prompt_list = prompt_actions.add_parser("list", help="list prompts")
     prompt_list.set_defaults(api_run=prompts_list)
     add = prompt_actions.add_parser("add", help="upload an audio file (WAV, MP3, OGG, M4A)")
@@ -257,8 +291,16 @@ def add_commands(commands: Any) -> None:
     say.add_argument("--name")
     say.set_defaults(api_run=prompts_say)
 
-    recipes = commands.add_parser("recipes", help="ready-made workflows on a running server")
-    recipe_actions = recipes.add_subparsers(dest="action", required=True)
+    recipe_actions = _group(
+        commands,
+        "recipes",
+        "ready-made workflows on a running server: list, install ID",
+        "Recipes are ready-made workflows for common cases (docs/recipes.md): list them\n"
+        "with their parameters, install one with yours as a workflow.",
+        "  $ ringflow recipes list\n"
+        "  $ ringflow recipes install missed-call-text --param workflow_id=missed-text \\\n"
+        "      --param business_name=Acme --publish",
+    )
     recipe_list = recipe_actions.add_parser("list", help="list recipes")
     recipe_list.set_defaults(api_run=recipes_list)
     install = recipe_actions.add_parser("install", help="install a recipe as a workflow")
