@@ -166,6 +166,16 @@ def publish(conn: Connection, workflow_id: str, now: datetime) -> int:
     return number
 
 
+def save_workflow(
+    conn: Connection, workflow: Workflow, now: datetime, *, publish_now: bool
+) -> None:
+    """Make ``workflow`` the draft of its id and, when ``publish_now``, publish it at once
+    (in the caller's transaction: both or neither)."""
+    save_draft(conn, workflow, now)
+    if publish_now:
+        publish(conn, workflow.id, now)
+
+
 def roll_back(conn: Connection, workflow_id: str, number: int, now: datetime) -> int:
     """Publish publication ``number``'s definition again, as the next number."""
     _api_row(conn, workflow_id)

@@ -20,7 +20,7 @@ from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.admin.workflows import WORKFLOW_ADMIN, WorkflowAdmin, WorkflowOut
 from workflows.recipes import InstallRefused, Parameter, Recipe, bundled_recipes
-from workflows.versions import ManagedByFile, publish, save_draft, state_of
+from workflows.versions import ManagedByFile, save_workflow, state_of
 
 ParameterTypeOut = Literal[
     "text", "number", "phone", "phones", "texts", "boolean", "schedule", "choice"
@@ -131,13 +131,10 @@ async def install_recipe(request: web.Request) -> web.Response:
         ) from None
     now = admin.clock()
 
-    def store(conn: Any) -> None:
-        save_draft(conn, workflow, now)
-        if body.publish:
-            publish(conn, workflow.id, now)
-
     try:
-        await admin.db.write(store)
+        await admin.db.write(
+            lambda conn: save_workflow(conn, workflow, now, publish_now=body.publish)
+        )
     except ManagedByFile as error:
         raise conflict(str(error)) from None
     if body.publish:

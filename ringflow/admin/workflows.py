@@ -45,6 +45,7 @@ from workflows.versions import (
     remove,
     roll_back,
     save_draft,
+    save_workflow,
     set_enabled,
     state_of,
 )
@@ -245,13 +246,10 @@ async def create_workflow(request: web.Request) -> web.Response:
     workflow = await _checked(admin, text, fmt)
     now = admin.clock()
 
-    def store(conn: Any) -> None:
-        save_draft(conn, workflow, now)
-        if options.publish:
-            publish(conn, workflow.id, now)
-
     try:
-        await admin.db.write(store)
+        await admin.db.write(
+            lambda conn: save_workflow(conn, workflow, now, publish_now=options.publish)
+        )
     except ManagedByFile as error:
         raise conflict(str(error)) from None
     if options.publish:
