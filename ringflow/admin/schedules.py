@@ -6,8 +6,8 @@ Schedules come from files (the ``schedules`` folder beside the workflow files, s
 ``docs/schedules.md``) or from this API (stored, :mod:`workflows.schedules.stored`). A file's
 schedule wins and cannot be changed here (409). A schedule an enabled workflow names cannot
 be deleted (409). Changes and overrides are stored (every instance picks them up within
-seconds, see ``server.refresh_overrides``) and applied to this instance's catalog at once; an
-override holds until the schedule's next natural boundary.
+seconds, see :func:`ringflow.resources.catalog.refresh_overrides`) and applied to this
+instance's catalog at once; an override holds until the schedule's next natural boundary.
 """
 
 from __future__ import annotations
