@@ -28,7 +28,7 @@ def add_to(commands: Commands) -> None:
         examples=(
             "  $ ringflow validate flows/*.yaml\n"
             "  flows/main.yaml: ok (main, 4 steps)\n"
-            "  flows/sales.yaml:12 steps.menu.options.1: unknown step 'sale'"
+            "  flows/sales.yaml:9 steps.menu.menu.options.1: unknown step 'sale'"
         ),
         settings=False,
     )
