@@ -18,7 +18,7 @@ SETTINGS_HELP = (
     "Settings come from environment variables (RINGFLOW_*, and TWILIO_ACCOUNT_SID and\n"
     "TWILIO_AUTH_TOKEN for Twilio), then from the TOML file RINGFLOW_CONFIG names; flags\n"
     "given here win. The database is RINGFLOW_DATABASE_URL, or data/ringflow.db under\n"
-    "RINGFLOW_DATA_DIR. Every setting: README.md, section Settings."
+    "RINGFLOW_DATA_DIR. Every setting: README.md, section Configuration."
 )
 
 
