@@ -41,6 +41,10 @@ class NoDraft(RuntimeError):
     """There is no draft to publish."""
 
 
+class NotAMenu(LookupError):
+    """The workflow has no menu step of this name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One numbered publication."""
@@ -242,6 +246,23 @@ def definition_of(conn: Connection, workflow_id: str, which: str | int) -> dict[
         select(workflow_versions.c.definition).where(workflow_versions.c.id == version)
     ).scalar_one()
     return dict(found)
+
+
+def with_menu_options(
+    conn: Connection, workflow_id: str, step: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The definition of the workflow's draft (else of its published version) with the menu
+    step ``step`` offering ``options`` instead: what to validate and save as the new draft.
+    Raises :class:`UnknownWorkflow`, :class:`NotAMenu`, or :class:`UnknownPublication` for a
+    workflow with neither a draft nor a publication."""
+    which = "draft" if state_of(conn, workflow_id).draft_digest is not None else "published"
+    definition = definition_of(conn, workflow_id, which)
+    found = definition.get("steps", {}).get(step)
+    if not isinstance(found, dict) or "menu" not in found:
+        raise NotAMenu(f"menu step {step!r} in workflow {workflow_id!r}")
+    menu = found["menu"] if isinstance(found["menu"], dict) else {}
+    found["menu"] = {**menu, "options": options}
+    return definition
 
 
 def state_of(conn: Connection, workflow_id: str) -> WorkflowState:

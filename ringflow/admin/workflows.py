@@ -36,6 +36,7 @@ from workflows.spec import WorkflowSpec
 from workflows.versions import (
     ManagedByFile,
     NoDraft,
+    NotAMenu,
     UnknownPublication,
     UnknownWorkflow,
     WorkflowState,
@@ -48,6 +49,7 @@ from workflows.versions import (
     save_workflow,
     set_enabled,
     state_of,
+    with_menu_options,
 )
 
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -377,14 +379,14 @@ async def patch_menu(request: web.Request) -> web.Response:
     workflow_id = request.match_info["workflow_id"]
     step = request.match_info["step"]
     body = await json_body(request, MenuPatchIn)
-    state = await _read_state(admin, workflow_id)
-    which = "draft" if state.has_draft else "published"
-    definition = await _read_definition(admin, workflow_id, which)
-    found = definition.get("steps", {}).get(step)
-    if not isinstance(found, dict) or "menu" not in found:
-        raise not_found(f"menu step {step!r} in workflow {workflow_id!r}")
-    menu = found["menu"] if isinstance(found["menu"], dict) else {}
-    found["menu"] = {**menu, "options": body.options}
+    try:
+        definition = await admin.db.read(
+            lambda conn: with_menu_options(conn, workflow_id, step, body.options)
+        )
+    except UnknownWorkflow:
+        raise not_found(f"workflow {workflow_id!r}") from None
+    except (UnknownPublication, NoDraft, NotAMenu) as error:
+        raise not_found(str(error)) from None
     try:
         workflow = from_data(definition, "body")
         compile_trigger(workflow, admin.catalog.schedules.names)
@@ -393,13 +395,6 @@ async def patch_menu(request: web.Request) -> web.Response:
         raise from_workflow_problems(invalid.problems, "the patched workflow") from None
     now = admin.clock()
     return json_answer(await _change(request, lambda conn: save_draft(conn, workflow, now), False))
-
-
-async def _read_state(admin: WorkflowAdmin, workflow_id: str) -> WorkflowOut:
-    try:
-        return await _state(admin, workflow_id)
-    except UnknownWorkflow:
-        raise not_found(f"workflow {workflow_id!r}") from None
 
 
 # --- the endpoints ---------------------------------------------------------------------
