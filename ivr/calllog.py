@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Connection, Row, Select, select
 
 from ivr.db import calls
-from ringflow.database import Database
+from ringflow.database import Database, stored_time
 from workflows.db import runs
 
 
 @dataclass(frozen=True, slots=True)
 class CallLogEntry:
-    """One call as the log shows it."""
+    """One call as the log shows it (times aware, in UTC)."""
 
     sid: str
     started_at: datetime
@@ -27,45 +28,75 @@ class CallLogEntry:
     status: str
     outcome: str | None
     duration: int | None
+    run_id: str | None = None
+    ended_at: datetime | None = None
 
 
-async def recent_calls(db: Database, limit: int = 50) -> list[CallLogEntry]:
-    """The latest ``limit`` calls, newest first."""
-    query = (
+def _calls(*conditions: ColumnElement[bool]) -> Select[Any]:
+    return (
         select(
             calls.c.sid,
-            calls.c.started_at,
             calls.c.caller,
             calls.c.called,
             calls.c.workflow_id,
+            calls.c.run_id,
             runs.c.state,
             calls.c.status,
             calls.c.outcome,
             calls.c.duration,
+            calls.c.started_at,
+            calls.c.ended_at,
         )
         .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
-        .order_by(calls.c.started_at.desc(), calls.c.sid)
-        .limit(limit)
+        .where(*conditions)
     )
-    rows = await db.read(lambda conn: conn.execute(query).all())
-    entries = []
-    for row in rows:
-        state = row.state or {}
-        entries.append(
-            CallLogEntry(
-                sid=row.sid,
-                started_at=row.started_at,
-                caller=row.caller,
-                called=row.called,
-                workflow_id=row.workflow_id,
-                path=tuple(state.get("path", ())),
-                keys=tuple(state.get("keys", ())),
-                status=row.status,
-                outcome=row.outcome,
-                duration=row.duration,
-            )
-        )
-    return entries
+
+
+def _entry(row: Row[Any]) -> CallLogEntry:
+    state = row.state if isinstance(row.state, dict) else {}
+    return CallLogEntry(
+        sid=row.sid,
+        started_at=stored_time(row.started_at),
+        caller=row.caller,
+        called=row.called,
+        workflow_id=row.workflow_id,
+        path=tuple(str(step) for step in state.get("path", ())),
+        keys=tuple(str(key) for key in state.get("keys", ())),
+        status=row.status,
+        outcome=row.outcome,
+        duration=row.duration,
+        run_id=row.run_id,
+        ended_at=None if row.ended_at is None else stored_time(row.ended_at),
+    )
+
+
+def find_calls(
+    conn: Connection,
+    *,
+    limit: int,
+    outcome: str | None = None,
+    since: datetime | None = None,
+) -> list[CallLogEntry]:
+    """The latest ``limit`` calls, newest first; only those that ended with ``outcome`` and
+    started at or after ``since``, when given."""
+    conditions: list[ColumnElement[bool]] = []
+    if outcome is not None:
+        conditions.append(calls.c.outcome == outcome)
+    if since is not None:
+        conditions.append(calls.c.started_at >= since)
+    query = _calls(*conditions).order_by(calls.c.started_at.desc(), calls.c.sid).limit(limit)
+    return [_entry(row) for row in conn.execute(query)]
+
+
+def call_by_sid(conn: Connection, sid: str) -> CallLogEntry | None:
+    """The call with Twilio's CallSid ``sid``, if there is one."""
+    row = conn.execute(_calls(calls.c.sid == sid)).first()
+    return None if row is None else _entry(row)
+
+
+async def recent_calls(db: Database, limit: int = 50) -> list[CallLogEntry]:
+    """The latest ``limit`` calls, newest first."""
+    return await db.read(lambda conn: find_calls(conn, limit=limit))
 
 
 COLUMNS = ("time (UTC)", "from", "to", "workflow", "path", "keys", "outcome", "secs")

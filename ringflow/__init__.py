@@ -1,4 +1,7 @@
 """Shared plumbing of the Ringflow server: settings, database, migrations and logging.
 
-Nothing here knows about channels or workflows; ``server.py`` wires the packages together.
+The plumbing modules know nothing about channels or workflows. Three sub-packages sit on the
+other side and may import the domain packages (which never import them): ``admin/`` (the
+admin API), ``cli/`` (the ``ringflow`` command) and ``resources/`` (what a process holds,
+composed by ``server.py``).
 """

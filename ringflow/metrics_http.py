@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from ringflow.api.auth import Gatekeeper
-from ringflow.api.tokens import same_token
+from ringflow.admin.auth import Gatekeeper
+from ringflow.admin.tokens import same_token
 from ringflow.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ivr.db
 import prompts.db
-import ringflow.api.db
+import ringflow.admin.db
 import sms.db
 import workflows.contacts_db
 import workflows.db
@@ -18,6 +18,6 @@ TABLE_MODULES = (
     workflows.contacts_db,
     sms.db,
     workflows.schedules.db,
-    ringflow.api.db,
+    ringflow.admin.db,
     prompts.db,
 )

@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = ("ivr", "sms", "chat")
 DOMAIN = ("workflows", "ivr", "sms", "chat", "prompts")
-ADMIN = ("ringflow.api", "ringflow.admin", "ringflow.cli")
+ADMIN = ("ringflow.admin", "ringflow.cli", "ringflow.resources")
 METADATA_GATHERER = "ringflow.tables"
 
 

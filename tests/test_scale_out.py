@@ -46,7 +46,7 @@ from tests.conftest import AUTH_TOKEN, PUBLIC_URL, eventually, reset_postgres
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.ivr.test_voice_calls import action_path
 from tests.prompts.media import tone
-from tests.prompts.test_api import line_playing
+from tests.ringflow.admin.test_prompts import line_playing
 from workflows.db import runs
 
 RINGFLOW: Final = Path(sys.executable).parent / "ringflow"

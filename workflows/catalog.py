@@ -318,3 +318,18 @@ class WorkflowCatalog:
             if active.accepts(ctx):
                 return active
         return None
+
+
+def workflows_needing(
+    active: Sequence[ActiveWorkflow], schedule: str, schedules: Collection[str]
+) -> list[str]:
+    """The ids of the ``active`` workflows that could not run without ``schedule``, out of
+    the known ``schedules``: those a schedule may not be removed from under."""
+    others = set(schedules) - {schedule}
+    needing = []
+    for each in active:
+        try:
+            compile_trigger(each.workflow, others)
+        except WorkflowInvalid:
+            needing.append(each.workflow.id)
+    return needing

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.contacts_db import contacts
@@ -28,11 +28,15 @@ __all__ = [
     "ContactRow",
     "InvalidPhoneNumber",
     "Scalar",
+    "UnknownContact",
+    "change_attributes",
     "contact_values",
     "ensure_contact",
+    "find_contacts",
     "get_contact",
     "lock_contact",
     "remember_numbers",
+    "replace_contact",
     "set_attributes",
 ]
 
@@ -198,3 +202,69 @@ def set_attributes(
     updated = _select(conn, contact.number)
     assert updated is not None
     return updated
+
+
+class UnknownContact(LookupError):
+    """No contact has this number."""
+
+
+def _prefix(text: str) -> str:
+    """A LIKE pattern for values starting with ``text`` (its wildcards escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def find_contacts(
+    conn: Connection, *, limit: int, number: str | None = None, starting_with: str | None = None
+) -> list[ContactRow]:
+    """The newest ``limit`` contacts: only ``number``'s (E.164) when given, only those whose
+    number or name (in any case) starts with ``starting_with`` when given."""
+    conditions: list[ColumnElement[bool]] = []
+    if number is not None:
+        conditions.append(contacts.c.number == number)
+    if starting_with is not None:
+        pattern = _prefix(starting_with)
+        conditions.append(
+            or_(
+                contacts.c.number.like(pattern, escape="\\"),
+                func.lower(contacts.c.name).like(pattern.lower(), escape="\\"),
+            )
+        )
+    query = (
+        select(contacts)
+        .where(*conditions)
+        .order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
+        .limit(limit)
+    )
+    return [_contact(row) for row in conn.execute(query)]
+
+
+def replace_contact(
+    conn: Connection,
+    number: str,
+    name: str | None,
+    attributes: Mapping[str, Scalar],
+    *,
+    now: datetime,
+) -> tuple[bool, ContactRow]:
+    """Give ``number``'s contact (created if need be) this name and exactly these attributes;
+    whether it was created, and the contact as stored."""
+    created = get_contact(conn, number) is None
+    contact = ensure_contact(conn, number, now=now)
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == contact.id)
+        .values(name=name, attributes=dict(attributes), updated_at=now)
+    )
+    stored = _select(conn, contact.number)
+    assert stored is not None
+    return created, stored
+
+
+def change_attributes(
+    conn: Connection, number: str, updates: Mapping[str, Scalar], *, now: datetime
+) -> ContactRow:
+    """:func:`set_attributes` for a contact that exists; :class:`UnknownContact` otherwise."""
+    if get_contact(conn, number) is None:
+        raise UnknownContact(number)
+    return set_attributes(conn, number, updates, now=now)

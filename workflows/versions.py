@@ -42,6 +42,10 @@ class NoDraft(RuntimeError):
     """There is no draft to publish."""
 
 
+class NotAMenu(LookupError):
+    """The workflow has no menu step of this name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """One numbered publication."""
@@ -168,6 +172,16 @@ def publish(conn: Connection, workflow_id: str, now: datetime) -> int:
     return number
 
 
+def save_workflow(
+    conn: Connection, workflow: Workflow, now: datetime, *, publish_now: bool
+) -> None:
+    """Make ``workflow`` the draft of its id and, when ``publish_now``, publish it at once
+    (in the caller's transaction: both or neither)."""
+    save_draft(conn, workflow, now)
+    if publish_now:
+        publish(conn, workflow.id, now)
+
+
 def roll_back(conn: Connection, workflow_id: str, number: int, now: datetime) -> int:
     """Publish publication ``number``'s definition again, as the next number."""
     _api_row(conn, workflow_id)
@@ -237,6 +251,23 @@ def definition_of(conn: Connection, workflow_id: str, which: str | int) -> dict[
         select(workflow_versions.c.definition).where(workflow_versions.c.id == version)
     ).scalar_one()
     return dict(found)
+
+
+def with_menu_options(
+    conn: Connection, workflow_id: str, step: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The definition of the workflow's draft (else of its published version) with the menu
+    step ``step`` offering ``options`` instead: what to validate and save as the new draft.
+    Raises :class:`UnknownWorkflow`, :class:`NotAMenu`, or :class:`UnknownPublication` for a
+    workflow with neither a draft nor a publication."""
+    which = "draft" if state_of(conn, workflow_id).draft_digest is not None else "published"
+    definition = definition_of(conn, workflow_id, which)
+    found = definition.get("steps", {}).get(step)
+    if not isinstance(found, dict) or "menu" not in found:
+        raise NotAMenu(f"menu step {step!r} in workflow {workflow_id!r}")
+    menu = found["menu"] if isinstance(found["menu"], dict) else {}
+    found["menu"] = {**menu, "options": options}
+    return definition
 
 
 def state_of(conn: Connection, workflow_id: str) -> WorkflowState:

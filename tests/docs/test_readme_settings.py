@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from server import _ENV_NAMES
+from ringflow.cli.main import ENV_NAMES as _ENV_NAMES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

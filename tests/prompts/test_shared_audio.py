@@ -27,7 +27,7 @@ from tests.clock import FrozenClock
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, eventually
 from tests.prompts.fakes import ToneSynthesizer
 from tests.prompts.media import stream_info, tone
-from tests.prompts.test_api import YAML, audio_form, line_playing, upload
+from tests.ringflow.admin.test_prompts import YAML, audio_form, line_playing, upload
 
 
 def another_instance(db: Database, data_dir: Path) -> PromptService:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ringflow.changes import SCHEDULES, announce
 from workflows.schedules.calendar import Schedule
 from workflows.schedules.db import stored_schedules
+from workflows.schedules.overrides import clear_override
 from workflows.schedules.spec import ScheduleInvalid, ScheduleSpec, parse_spec
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,12 @@ def save_schedule(conn: Connection, name: str, spec: ScheduleSpec, now: datetime
 
 
 def delete_schedule(conn: Connection, name: str) -> bool:
-    """Remove stored schedule ``name``; whether there was one."""
-    query = delete(stored_schedules).where(stored_schedules.c.name == name)
-    gone = bool(conn.execute(query).rowcount)
+    """Remove stored schedule ``name`` and its manual override, if any; whether there was
+    one."""
+    clear_override(conn, name)
+    gone = bool(
+        conn.execute(delete(stored_schedules).where(stored_schedules.c.name == name)).rowcount
+    )
     if gone:
         announce(conn, SCHEDULES)
     return gone

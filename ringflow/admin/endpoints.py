@@ -1,0 +1,164 @@
+"""The admin API's endpoints, declared once: the route, the models that validate the request
+and shape the answer, and the OpenAPI document (:mod:`ringflow.admin.openapi`) made from them.
+
+An :class:`Endpoint` names its handler, a :class:`Body` (a pydantic model for JSON, or raw
+media types such as YAML or an audio upload), its answer's type and the problem statuses it
+can answer with. Handlers read a validated body with :func:`json_body` and answer with
+:func:`json_answer`; a body that is not JSON is a 400, one that does not validate a 422
+naming the fields, one nested more than :data:`ringflow.nesting.MAX_DEPTH` levels a 422 too,
+one of a type the endpoint does not take a 415.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ringflow.admin.problems import ApiProblem, FieldError, from_validation
+from ringflow.nesting import MAX_DEPTH, deeper_than
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+JSON_TYPES = ("application/json",)
+COMMON_ERRORS = (401, 429)
+"""Every endpoint can answer these (no or a wrong token; too many wrong tokens)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """What an endpoint takes: a JSON ``model``, or raw ``media`` types with their schemas."""
+
+    model: type[BaseModel] | None = None
+    media: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API operation (see the module docstring)."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: Body | None = None
+    answer: Any = None
+    """A pydantic model class or a type such as ``list[Model]``; None: no JSON body."""
+    status: int = 200
+    also: tuple[int, ...] = ()
+    """Other success statuses with the same answer (201 when a PUT created the resource)."""
+    answer_media: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """Non-JSON answers (an export as YAML, audio) by media type, with their schemas."""
+    errors: tuple[int, ...] = ()
+    query: type[BaseModel] | None = None
+    description: str = ""
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass
+class Api:
+    """The endpoints of the admin API, in the order they are documented."""
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+    schemas: dict[str, Any] = field(default_factory=dict)
+    """Types media schemas refer to by name (``#/components/schemas/<name>``)."""
+
+    def add(self, *endpoints: Endpoint) -> None:
+        self.endpoints.extend(endpoints)
+
+    def routes(self) -> list[web.RouteDef]:
+        """aiohttp routes (paths relative to the ``/api`` application)."""
+        return [web.route(e.method, e.path, e.handler) for e in self.endpoints]
+
+
+async def json_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body validated by ``model`` (400/415/422 problems otherwise)."""
+    if request.content_type not in JSON_TYPES:
+        raise ApiProblem(
+            415, f"send JSON (Content-Type: application/json), not {request.content_type!r}"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        where = (
+            f" (line {error.lineno}, column {error.colno})"
+            if isinstance(error, json.JSONDecodeError)
+            else ""
+        )
+        raise ApiProblem(400, f"the body is not valid JSON{where}") from None
+    if deeper_than(data):
+        raise too_deep()
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise from_validation(error) from None
+
+
+def too_deep() -> ApiProblem:
+    """The 422 problem of a body nested more than :data:`MAX_DEPTH` levels."""
+    return ApiProblem(
+        422,
+        f"the body is nested more than {MAX_DEPTH} levels deep",
+        [FieldError("body", f"nested more than {MAX_DEPTH} levels")],
+    )
+
+
+def query_params(request: web.Request, model: type[M]) -> M:
+    """The query string validated by ``model`` (422 naming the parameter otherwise)."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as error:
+        raise from_validation(error, root="query") from None
+
+
+def json_answer(
+    value: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """``value`` (a model, or a list/dict of models and plain data) as a JSON answer."""
+    return web.Response(
+        status=status,
+        text=json.dumps(_plain(value), ensure_ascii=False),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def schema_of(
+    kind: Any, ref_template: str, mode: Literal["validation", "serialization"] = "serialization"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON Schema of ``kind`` (for answers; ``mode="validation"`` for what is sent), and
+    the definitions it refers to."""
+    schema = TypeAdapter(kind).json_schema(mode=mode, ref_template=ref_template)
+    definitions = schema.pop("$defs", {})
+    return schema, definitions
+
+
+def path_parameters(path: str) -> Sequence[str]:
+    """The ``{name}`` parts of an aiohttp path (a ``{name:regex}`` counts as ``name``)."""
+    names = []
+    for part in path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            names.append(part[1:-1].split(":", 1)[0])
+    return names

@@ -1,0 +1,109 @@
+"""Admin API tokens: 256 random bits, shown once, stored as a SHA-256 hash.
+
+A token reads ``rf_`` + 43 URL-safe characters. The database keeps its hash and its first
+characters (to tell tokens apart in a list), never the token. Checking one hashes what the
+client sent and looks the hash up: the lookup goes by the hash, so how much of a guess is
+right tells an attacker nothing; the token from ``RINGFLOW_ADMIN_TOKEN`` is compared with
+``hmac.compare_digest`` on hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ringflow.admin.db import api_tokens
+
+PREFIX = "rf_"
+TOKEN_BYTES = 32  # 256 bits
+NAME_MAX = 64
+
+
+class TokenNameTaken(ValueError):
+    """A token with this name exists already."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed: never the token itself."""
+
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+def new_token() -> str:
+    """A fresh token (show it once, store only :func:`token_hash`)."""
+    return PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest stored for ``token``."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_token(presented: str, expected: str) -> bool:
+    """Constant-time comparison of two tokens (of their hashes, so lengths do not leak)."""
+    return hmac.compare_digest(token_hash(presented), token_hash(expected))
+
+
+def create_token(conn: Connection, name: str, now: datetime) -> str:
+    """Create the token ``name`` and return it (the only time it exists in clear)."""
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ValueError(f"a token name is 1 to {NAME_MAX} characters")
+    token = new_token()
+    row = {
+        "name": name,
+        "token_hash": token_hash(token),
+        "prefix": token[: len(PREFIX) + 6],
+        "created_at": now,
+        "last_used_at": None,
+        "revoked_at": None,
+    }
+    try:
+        with conn.begin_nested():
+            conn.execute(api_tokens.insert().values(**row))
+    except IntegrityError:
+        raise TokenNameTaken(f"a token named {name!r} exists already") from None
+    return token
+
+
+def revoke_token(conn: Connection, name: str, now: datetime) -> bool:
+    """Revoke the token ``name``; whether there was such a live token."""
+    changed = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    return bool(changed)
+
+
+_BY_HASH = select(api_tokens.c.name).where(
+    api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
+)
+
+
+def token_owner(conn: Connection, token: str) -> str | None:
+    """The name of the live token ``token``, or None."""
+    if not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    name = conn.execute(_BY_HASH, {"digest": token_hash(token)}).scalar()
+    return None if name is None else str(name)
+
+
+def list_tokens(conn: Connection) -> list[TokenInfo]:
+    """Every token, oldest first."""
+    rows = conn.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
+    return [
+        TokenInfo(r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at is not None)
+        for r in rows
+    ]

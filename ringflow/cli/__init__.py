@@ -1,0 +1,1 @@
+"""The ``ringflow`` command line: one module per command group."""

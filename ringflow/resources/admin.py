@@ -1,0 +1,48 @@
+"""What the admin API's areas work with (each area's state under its key) and the
+gatekeeper that checks its tokens, once the database and the catalog are open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from functools import partial
+
+from aiohttp import web
+
+from prompts.routes import PROMPT_SERVICE
+from prompts.service import prompts_among
+from ringflow.admin import calls, contacts, messages, prompts, schedules, workflows
+from ringflow.admin.app import API_APP, GATEKEEPER
+from ringflow.admin.auth import Gatekeeper
+from ringflow.client_address import ClientAddress
+from ringflow.database import Database
+from ringflow.resources.catalog import CATALOG
+from ringflow.resources.database import DATABASE
+from ringflow.resources.inputs import CLOCK, SETTINGS
+from workflows.versions import published_using
+
+
+async def _published_using(db: Database, prompt_id: str) -> list[str]:
+    return await db.read(lambda conn: published_using(conn, prompt_id))
+
+
+async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
+    return await db.read(lambda conn: prompts_among(conn, ids))
+
+
+async def admin(app: web.Application) -> AsyncIterator[None]:
+    """Each admin area's state, and ``app[API_APP][GATEKEEPER]``. Nothing to close."""
+    settings, db, catalog, clock = app[SETTINGS], app[DATABASE], app[CATALOG], app[CLOCK]
+    app[prompts.PROMPT_ADMIN] = prompts.PromptAdmin(
+        app[PROMPT_SERVICE], partial(_published_using, db), settings.data_dir / "uploads"
+    )
+    app[workflows.WORKFLOW_ADMIN] = workflows.WorkflowAdmin(
+        db, catalog, clock, partial(_existing_prompts, db)
+    )
+    app[contacts.CONTACT_ADMIN] = contacts.ContactAdmin(db, clock)
+    app[calls.CALL_ADMIN] = calls.CallAdmin(db)
+    app[messages.SMS_ADMIN] = messages.SmsAdmin(db, clock)
+    app[schedules.SCHEDULE_ADMIN] = schedules.ScheduleAdmin(db, catalog, clock)
+    app[API_APP][GATEKEEPER] = Gatekeeper(
+        db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
+    )
+    yield

@@ -1,0 +1,40 @@
+"""The voice service the Twilio voice webhooks drive: one turn of a call per webhook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ivr.routes import VOICE_SERVICE
+from ivr.service import VoiceService
+from ringflow.resources.catalog import CATALOG
+from ringflow.resources.database import DATABASE
+from ringflow.resources.inputs import CLOCK, SETTINGS
+from ringflow.resources.jobs import JOB_WORKER
+from ringflow.resources.sessions import SESSIONS
+from ringflow.resources.speech import PLAYBACK
+from sms.workflow_jobs import CallEventHandler
+
+
+async def voice(app: web.Application) -> AsyncIterator[None]:
+    """``app[VOICE_SERVICE]``; at close, calls in progress get up to the voice deadline."""
+    settings, db, catalog, clock = app[SETTINGS], app[DATABASE], app[CATALOG], app[CLOCK]
+    worker = app.get(JOB_WORKER)
+    sessions = app[SESSIONS]
+    post_call = CallEventHandler(db, sessions, clock)
+    service = VoiceService(
+        db,
+        catalog,
+        sessions,
+        clock=clock,
+        events=worker.wake if worker is not None else None,
+        post_call=post_call.handle_in,
+        playback=app[PLAYBACK],
+        media_base=settings.public_url or "",
+    )
+    app[VOICE_SERVICE] = service
+    try:
+        yield
+    finally:
+        await service.close(settings.voice_deadline_seconds)
