@@ -27,6 +27,7 @@ from pydantic import ValidationError
 import workflows.demo
 from ivr import api as calls_api
 from ivr import routes as voice_routes
+from ivr.conversation_calls import CallHistory
 from ivr.media import server_speech
 from ivr.service import VoiceService
 from ivr.signature import SignatureChecker
@@ -35,6 +36,10 @@ from prompts import routes as prompt_routes
 from prompts.playback import PromptPlayback
 from prompts.service import PromptService, Synthesizer, prompts_among
 from prompts.tts import LazyTtsPool
+from ringflow.admin import agents as agents_api
+from ringflow.admin import conversations as conversations_api
+from ringflow.admin import teams as teams_api
+from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
@@ -51,6 +56,7 @@ from ringflow.webhook_guard import webhook_guard
 from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
 from sms import routes as sms_routes
+from sms.conversation_channel import SmsHistory, SmsOutbound
 from sms.messages import Provider
 from sms.outbox import OUTBOX, OutboxProvider
 from sms.provider import SmsProvider
@@ -68,6 +74,9 @@ from sms.workflow_jobs import (
 from workflows import api as workflows_api
 from workflows import contacts_api, recipes_api
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
+from workflows.conversations.actions import WAKE_JOB
+from workflows.conversations.channels import ConversationChannels
+from workflows.conversations.wake import WakeHandler
 from workflows.engine import Engine
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.loader import Workflow, from_file, from_folder
@@ -192,6 +201,7 @@ def job_worker(
             db, catalog, runner, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
         RUN_TIMER: RunTimerHandler(db, catalog, runner, clock),
+        WAKE_JOB: WakeHandler(db, clock),
     }
     return JobWorker(
         db,
@@ -218,6 +228,16 @@ def _prepare_speech(playback: PromptPlayback, active: Sequence[ActiveWorkflow]) 
     """Have the server's voice say every enabled workflow's ``render: server`` texts in the
     background, so that no caller waits for them."""
     playback.prepare(speech for each in active for speech in server_speech(each.workflow))
+
+
+def conversation_channels() -> ConversationChannels:
+    """The channels conversations are on: SMS sends replies and shows its texts; voice shows
+    the contact's calls."""
+    channels = ConversationChannels()
+    channels.register_outbound("sms", SmsOutbound())
+    channels.add_source(SmsHistory())
+    channels.add_source(CallHistory())
+    return channels
 
 
 def _no_worker() -> None:
@@ -263,6 +283,9 @@ def create_app(
     sms_api.register(api)
     schedules_api.register(api)
     api.add(*prompts_api.endpoints())
+    agents_api.register(api)
+    teams_api.register(api)
+    conversations_api.register(api)
     # Uploads stream to disk with their own limit (413); this is only the outer bound.
     api_app = api_application(api, client_max_size=settings.prompt_max_bytes + 1024 * 1024)
 
@@ -308,6 +331,13 @@ def create_app(
             app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
             app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db, clock)
             app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
+            app[PEOPLE_ADMIN] = PeopleAdmin(
+                db,
+                clock,
+                conversation_channels(),
+                lambda: catalog.schedules.names,
+                timedelta(hours=settings.conversation_reopen_hours),
+            )
             api_app[GATEKEEPER] = Gatekeeper(
                 db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
             )
@@ -690,6 +720,10 @@ def parser() -> argparse.ArgumentParser:
     from ringflow.cli_api import add_commands
 
     add_commands(commands)
+
+    from ringflow.admin.people_cli import add_people_commands
+
+    add_people_commands(commands)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

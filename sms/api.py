@@ -1,6 +1,7 @@
-"""Admin API for texts: the message log, conversations with their messages, and opt-outs.
+"""Admin API for texts: the message log and opt-outs (conversations, with their texts in
+their timelines, are :mod:`ringflow.admin.conversations`).
 
-Messages and conversations are read-only here (the webhooks and the send jobs write them).
+Messages are read-only here (the webhooks and the send jobs write them).
 An admin can opt a number out (source ``admin``: no automated text reaches it any more, see
 :mod:`sms.optouts`) and opt it back in. Numbers in paths are E.164, the ``+`` URL-encoded
 (``/opt-outs/%2B15551230000``); one that is not a phone number answers 422.
@@ -14,14 +15,13 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
-from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, select
 
 from ringflow.api.endpoints import Api, Endpoint, json_answer, query_params
 from ringflow.api.problems import ApiProblem, FieldError, not_found
 from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
-from sms.conversations import Conversation, by_id
-from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES, conversations, messages, opt_outs
+from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES, messages, opt_outs
 from sms.messages import MessageRow, message_from
 from sms.optouts import opt_in, opt_out
 from workflows.phones import InvalidPhoneNumber, normalize_number
@@ -100,34 +100,6 @@ class MessageOut(Out):
         )
 
 
-class ConversationOut(Out):
-    id: int
-    business_number: str = Field(description="our number")
-    contact_number: str = Field(description="the contact's number, E.164")
-    created_at: datetime
-    last_message_at: datetime
-    waiting_run_id: str | None = Field(description="the run waiting for the contact's reply")
-    waiting_since: datetime | None
-
-    @classmethod
-    def of(cls, row: Row[Any]) -> ConversationOut:
-        return cls(
-            id=row.id,
-            business_number=row.business_number,
-            contact_number=row.contact_number,
-            created_at=stored_time(row.created_at),
-            last_message_at=stored_time(row.last_message_at),
-            waiting_run_id=row.waiting_run_id,
-            waiting_since=None if row.waiting_since is None else stored_time(row.waiting_since),
-        )
-
-
-class ConversationDetailOut(ConversationOut):
-    messages: list[MessageOut] = Field(
-        description="its latest messages (see the limit), oldest first"
-    )
-
-
 class OptOutOut(Out):
     number: str = Field(description="E.164")
     opted_out_at: datetime
@@ -157,11 +129,6 @@ class MessageQuery(BaseModel):
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(default=50, ge=1, le=500)
-
-
-class ConversationQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    limit: int = Field(default=200, ge=1, le=1000, description="how many of its latest messages")
 
 
 def _admin(request: web.Request) -> SmsAdmin:
@@ -221,57 +188,6 @@ async def get_message(request: web.Request) -> web.Response:
     if not found:
         raise not_found(f"message {message_id}")
     return json_answer(MessageOut.of(found[0]))
-
-
-# --- handlers: conversations -----------------------------------------------------------
-
-
-async def list_conversations(request: web.Request) -> web.Response:
-    admin = _admin(request)
-    options = query_params(request, ListQuery)
-    query = (
-        select(conversations)
-        .order_by(conversations.c.last_message_at.desc(), conversations.c.id.desc())
-        .limit(options.limit)
-    )
-    rows = await admin.db.read(lambda conn: conn.execute(query).all())
-    return json_answer([ConversationOut.of(row) for row in rows])
-
-
-def _conversation_messages(conversation: Conversation) -> list[ColumnElement[bool]]:
-    """Its texts: with its contact, from or to its business number."""
-    business = conversation.business_number
-    return [
-        messages.c.contact_number == conversation.contact_number,
-        or_(
-            and_(messages.c.direction == "inbound", messages.c.to_number == business),
-            and_(messages.c.direction == "outbound", messages.c.from_number == business),
-        ),
-    ]
-
-
-async def get_conversation(request: web.Request) -> web.Response:
-    admin = _admin(request)
-    conversation_id = _row_id(request, "conversation_id", "conversation")
-    options = query_params(request, ConversationQuery)
-
-    def read(conn: Connection) -> tuple[Row[Any], list[MessageRow]] | None:
-        conversation = by_id(conn, conversation_id)
-        if conversation is None:
-            return None
-        row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).one()
-        texts = _newest_messages(conn, _conversation_messages(conversation), options.limit)
-        return row, texts[::-1]
-
-    found = await admin.db.read(read)
-    if found is None:
-        raise not_found(f"conversation {conversation_id}")
-    row, texts = found
-    summary = ConversationOut.of(row)
-    detail = ConversationDetailOut(
-        **summary.model_dump(), messages=[MessageOut.of(message) for message in texts]
-    )
-    return json_answer(detail)
 
 
 # --- handlers: opt-outs ----------------------------------------------------------------
@@ -342,26 +258,6 @@ def endpoints() -> list[Endpoint]:
             "messages",
             answer=MessageOut,
             errors=(404,),
-        ),
-        Endpoint(
-            "GET",
-            "/conversations",
-            list_conversations,
-            "Text conversations (our number, a contact), latest message first",
-            "messages",
-            answer=list[ConversationOut],
-            errors=(422,),
-            query=ListQuery,
-        ),
-        Endpoint(
-            "GET",
-            "/conversations/{conversation_id}",
-            get_conversation,
-            "A conversation with its latest texts, in the order they were written",
-            "messages",
-            answer=ConversationDetailOut,
-            errors=(404, 422),
-            query=ConversationQuery,
         ),
         Endpoint(
             "GET",
