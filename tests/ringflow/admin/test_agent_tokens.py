@@ -78,7 +78,9 @@ async def test_an_agent_works_its_conversations_and_sets_its_status(desk: Desk) 
 
     me = await desk.api.call("GET", "/me", token=token)
     assert (me.status, me.json["name"], me.json["status"]) == (200, "alice", "away")
-    status = await desk.api.call("PUT", "/me/status", token=token, json_body={"status": "available"})
+    status = await desk.api.call(
+        "PUT", "/me/status", token=token, json_body={"status": "available"}
+    )
     assert status.status == 200
     assert (await desk.api.call("GET", "/agents/alice")).json["status"] == "available"
 

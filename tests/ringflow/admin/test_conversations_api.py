@@ -162,7 +162,9 @@ async def test_calls_with_the_contact_show_in_the_timeline(desk: Desk) -> None:
     conversation = await desk.conversation_of()
     timeline = (await desk.detail(conversation["id"]))["timeline"]
     calls = [e for e in timeline if e["kind"] == "call"]
-    assert [(e["id"], e["data"]["sid"]) for e in calls] == [("c" + call["CallSid"], call["CallSid"])]
+    assert [(e["id"], e["data"]["sid"]) for e in calls] == [
+        ("c" + call["CallSid"], call["CallSid"])
+    ]
     assert timeline.index(calls[0]) < [e["kind"] for e in timeline].index("message.received")
 
 
