@@ -23,6 +23,7 @@ from ringflow.admin.teams import TeamIn
 from ringflow.api.tokens import create_token, revoke_agent_tokens
 from ringflow.clock import system_clock
 from ringflow.database import Database
+from ringflow.settings import load_settings
 from workflows.people.agents import (
     AgentFields,
     Endpoint,
@@ -178,11 +179,25 @@ def cmd_teams(args: argparse.Namespace) -> int:
         body: TeamIn = _valid(
             TeamIn, {"strategy": args.strategy, "schedule": args.schedule, "members": args.member}
         )
+        if body.schedule is not None:
+            known = await _schedule_names(db)
+            if body.schedule not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise CliRefused(f"--schedule: no schedule named {body.schedule!r} ({names})")
         fields = TeamFields(body.strategy, body.schedule, tuple(body.members))
         team, created = await db.write(lambda conn: put_team(conn, name, fields, now))
         return f"team {team.name} {'created' if created else 'updated'}"
 
     return _run(work)
+
+
+async def _schedule_names(db: Database) -> set[str]:
+    """The named schedules the server knows: its files and those stored through the API."""
+    from server import load_schedules
+    from workflows.schedules.stored import load_stored
+
+    stored = await db.read(load_stored)
+    return set(load_schedules(load_settings()).names) | set(stored)
 
 
 def add_people_commands(commands: Any) -> None:
