@@ -160,8 +160,8 @@ async def get_me(request: web.Request) -> web.Response:
 
 async def put_my_status(request: web.Request) -> web.Response:
     admin = admin_of(request)
-    agent_id = _own_agent_id(request)
     body = await json_body(request, StatusIn)
+    agent_id = _own_agent_id(request)
     now = admin.clock()
 
     def change(conn: Connection) -> Agent | None:
