@@ -33,24 +33,19 @@ class Candidate:
     open_conversations: int
     last_assigned_at: datetime | None
 
-    def waited(self) -> tuple[int, datetime | None, int]:
+    def turn(self) -> tuple[bool, float, int]:
         """Round-robin order: never assigned first, then assigned longest ago, then by id."""
-        if self.last_assigned_at is None:
-            return (0, None, self.agent_id)
-        return (1, stored_time(self.last_assigned_at), self.agent_id)
+        at = self.last_assigned_at
+        waited = 0.0 if at is None else stored_time(at).timestamp()
+        return (at is not None, waited, self.agent_id)
 
 
 def _round_robin(candidates: list[Candidate]) -> Candidate:
-    return min(candidates, key=_waited_key)
+    return min(candidates, key=Candidate.turn)
 
 
 def _least_busy(candidates: list[Candidate]) -> Candidate:
-    return min(candidates, key=lambda c: (c.open_conversations, _waited_key(c)))
-
-
-def _waited_key(candidate: Candidate) -> tuple[int, float, int]:
-    group, at, agent_id = candidate.waited()
-    return (group, at.timestamp() if at is not None else 0.0, agent_id)
+    return min(candidates, key=lambda c: (c.open_conversations, c.turn()))
 
 
 STRATEGIES: Final[Mapping[Strategy, Callable[[list[Candidate]], Candidate]]] = {

@@ -240,7 +240,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
-        batch.drop_constraint("ck_api_tokens_role", type_="check")
+        batch.drop_constraint(op.f("ck_api_tokens_role"), type_="check")
         batch.drop_column("agent_id")
         batch.drop_column("role")
     op.drop_index("ix_conversation_tags_tag", table_name="conversation_tags")
@@ -256,8 +256,8 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations") as batch:
         batch.drop_constraint("fk_conversations_assignee_team_id_teams", type_="foreignkey")
         batch.drop_constraint("fk_conversations_assignee_agent_id_agents", type_="foreignkey")
-        batch.drop_constraint("ck_conversations_priority", type_="check")
-        batch.drop_constraint("ck_conversations_status", type_="check")
+        batch.drop_constraint(op.f("ck_conversations_priority"), type_="check")
+        batch.drop_constraint(op.f("ck_conversations_status"), type_="check")
         for column in (
             "state_version",
             "last_agent_message_at",
