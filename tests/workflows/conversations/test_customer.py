@@ -37,7 +37,7 @@ def _text(conn: Connection, at: datetime, body: str = "hi") -> Conversation:
 async def test_messages_open_reopen_and_start_afresh(migrated_db: Database) -> None:
     def scenario(conn: Connection) -> list[tuple[int, str, bool]]:
         first = _text(conn, NOW)
-        seen = [(first.id, first.status, first.latest)]
+        seen: list[tuple[int, str, bool]] = [(first.id, first.status, first.latest)]
         actions.snooze(conn, first.id, NOW + timedelta(days=1), ADMIN, NOW)
         woken = _text(conn, NOW + timedelta(minutes=1))
         seen.append((woken.id, woken.status, woken.latest))
@@ -56,7 +56,7 @@ async def test_messages_open_reopen_and_start_afresh(migrated_db: Database) -> N
         assert waiting == "run-1"
         return seen
 
-    seen = await migrated_db.write(scenario)
+    seen: list[tuple[int, str, bool]] = await migrated_db.write(scenario)
     (first, _open, _latest), woken, later = seen
     assert woken == (first, "open", True)
     assert later[0] != first
