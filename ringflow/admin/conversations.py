@@ -7,12 +7,13 @@ only. Every change is an event of the timeline naming who made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ringflow.admin.context import (
     Name,
@@ -146,25 +147,34 @@ class SnoozeIn(Strict):
     until: AwareDatetime = Field(description="when it opens again (with its time zone)")
 
 
-def _names(conn: Connection, conversation: Conversation) -> AssigneeOut:
-    agent = team = None
-    if conversation.assignee_agent_id is not None:
-        agent = conn.execute(
-            agents.select()
-            .with_only_columns(agents.c.name)
-            .where(agents.c.id == conversation.assignee_agent_id)
-        ).scalar()
-    if conversation.assignee_team_id is not None:
-        team = conn.execute(
-            teams.select()
-            .with_only_columns(teams.c.name)
-            .where(teams.c.id == conversation.assignee_team_id)
-        ).scalar()
-    return AssigneeOut(agent=agent, team=team)
+Names = tuple[dict[int, str], dict[int, str]]
+"""Agents' and teams' names by id."""
 
 
-def _out(conn: Connection, conversation: Conversation) -> ConversationOut:
+def _names(conn: Connection, found: list[Conversation]) -> Names:
+    """The names of the agents and teams ``found`` is assigned to: two queries for a page."""
+    agent_ids = {c.assignee_agent_id for c in found if c.assignee_agent_id is not None}
+    team_ids = {c.assignee_team_id for c in found if c.assignee_team_id is not None}
+    agent_names: dict[int, str] = {}
+    team_names: dict[int, str] = {}
+    if agent_ids:
+        rows = conn.execute(select(agents.c.id, agents.c.name).where(agents.c.id.in_(agent_ids)))
+        agent_names = {row.id: row.name for row in rows}
+    if team_ids:
+        rows = conn.execute(select(teams.c.id, teams.c.name).where(teams.c.id.in_(team_ids)))
+        team_names = {row.id: row.name for row in rows}
+    return agent_names, team_names
+
+
+def _out(
+    conn: Connection, conversation: Conversation, names: Names | None = None
+) -> ConversationOut:
     c = conversation
+    agent_names, team_names = names or _names(conn, [c])
+    assignee = AssigneeOut(
+        agent=None if c.assignee_agent_id is None else agent_names.get(c.assignee_agent_id),
+        team=None if c.assignee_team_id is None else team_names.get(c.assignee_team_id),
+    )
     return ConversationOut(
         id=c.id,
         channel=c.channel,
@@ -175,7 +185,7 @@ def _out(conn: Connection, conversation: Conversation) -> ConversationOut:
         snoozed_until=c.snoozed_until,
         closed_at=c.closed_at,
         priority=c.priority,
-        assignee=_names(conn, c),
+        assignee=assignee,
         tags=list(c.tags),
         unanswered=c.unanswered,
         created_at=c.created_at,
@@ -242,7 +252,8 @@ async def list_inbox(request: web.Request) -> web.Response:
             )
         except BadCursor as error:
             raise unprocessable("query.cursor", str(error)) from None
-        return ConversationPage(items=[_out(conn, c) for c in found], next_cursor=following)
+        names = _names(conn, found)
+        return ConversationPage(items=[_out(conn, c, names) for c in found], next_cursor=following)
 
     return json_answer(await admin.db.read(read))
 
@@ -266,7 +277,12 @@ async def get_conversation(request: web.Request) -> web.Response:
 # --- handlers: acting ------------------------------------------------------------------
 
 
-async def _act(request: web.Request, change: Any, status: int = 200) -> web.Response:
+Change = Callable[[Connection, int, Actor, datetime], Conversation | int]
+"""An action on a conversation: the conversation as it now is, or the id of the event it
+recorded (a reply, a note)."""
+
+
+async def _act(request: web.Request, change: Change, status: int = 200) -> web.Response:
     """Run ``change(conn, conversation_id, actor, now)`` in a write; answer with what it
     returns (a conversation, or an event id: that timeline entry)."""
     admin = admin_of(request)
