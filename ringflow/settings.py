@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         le=86400,
         description="the window of sms_reply_limit, in seconds",
     )
+    conversation_reopen_hours: float = Field(
+        default=72,
+        ge=0,
+        le=24 * 365,
+        description="a customer's message reopens a conversation closed less than this many"
+        " hours ago; later it starts a new conversation",
+    )
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",

@@ -7,8 +7,10 @@ import prompts.db
 import ringflow.admin.db
 import sms.db
 import workflows.contacts_db
+import workflows.conversations.db
 import workflows.db
 import workflows.jobs.db
+import workflows.people.db
 import workflows.schedules.db
 
 TABLE_MODULES = (
@@ -20,4 +22,6 @@ TABLE_MODULES = (
     workflows.schedules.db,
     ringflow.admin.db,
     prompts.db,
+    workflows.people.db,
+    workflows.conversations.db,
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.database import stored_time
@@ -33,8 +33,10 @@ _COLUMNS = (
 
 def _touching_upsert(dialect: Any) -> Any:
     insert = dialect.insert(conversations)
+    # The thread's latest conversation (a partial unique index: older ones are closed history).
     return insert.on_conflict_do_update(
-        index_elements=["business_number", "contact_number"],
+        index_elements=["channel", "business_number", "contact_number"],
+        index_where=text("latest"),
         set_={"last_message_at": insert.excluded.last_message_at},
     ).returning(*_COLUMNS)
 
@@ -71,17 +73,20 @@ def touch(conn: Connection, business: str, contact: str, now: datetime) -> Conve
             "last_message_at": now,
             "waiting_run_id": None,
             "waiting_since": None,
+            "channel": "sms",
+            "latest": True,
         },
     ).one()
     return Conversation(*row)
 
 
 def find(conn: Connection, business: str, contact: str) -> Conversation | None:
-    """The conversation, or None when these two never texted."""
+    """The latest conversation of these two, or None when they never texted."""
     row = conn.execute(
         select(*_COLUMNS).where(
             conversations.c.business_number == business,
             conversations.c.contact_number == contact,
+            conversations.c.latest,
         )
     ).first()
     return None if row is None else Conversation(*row)

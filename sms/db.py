@@ -34,6 +34,10 @@ from sqlalchemy import (
 
 from ringflow.database import metadata
 
+# The conversations table moved to the channel-neutral core (it gained state, assignee and a
+# timeline); the SMS channel keeps reading its waiting pointer through this name.
+from workflows.conversations.db import conversations as conversations
+
 OUTBOUND_STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed")
 INBOUND_STATUSES = ("received",)
 
@@ -112,18 +116,3 @@ opt_outs = Table(
     Column("keyword", String(32), nullable=True, comment="the keyword texted, if any"),
     CheckConstraint("source IN ('keyword', 'carrier_21610', 'admin')", name="source"),
 )
-
-conversations = Table(
-    "conversations",
-    metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
-    Column("business_number", String(32), nullable=False, comment="our number, E.164"),
-    Column("contact_number", String(32), nullable=False, comment="the contact's, E.164"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_message_at", DateTime(timezone=True), nullable=False),
-    Column("waiting_run_id", String(32), nullable=True, comment="the run awaiting a reply"),
-    Column("waiting_since", DateTime(timezone=True), nullable=True),
-    UniqueConstraint("business_number", "contact_number"),
-)
-"""One text conversation per (our number, contact): which run, if any, waits for the
-contact's reply (an SMS menu), and since when."""

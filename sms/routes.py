@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from aiohttp import web
@@ -57,6 +57,7 @@ from ringflow.logs import log_context
 from ringflow.metrics import METRICS
 from ringflow.settings import Settings
 from ringflow.twilio_webhooks import signed_form
+from sms.conversation_channel import record_customer_text
 from sms.keywords import Keyword, classify, normalize
 from sms.messages import apply_delivery_status, record_inbound
 from sms.optouts import is_opted_out, opt_in, opt_out
@@ -166,6 +167,11 @@ def handle_inbound(
         return Inbound(new=False)
     keyword = classify(body)
     number = normalize_number(sender)
+    # People in the loop: the text joins its conversation's timeline (and may reopen it).
+    reopen = timedelta(hours=settings.conversation_reopen_hours)
+    record_customer_text(
+        conn, sid=sid, business=recipient, contact=number, body=body, now=now, reopen_window=reopen
+    )
     if keyword is None:
         # Any other text goes to the conversation's workflows, as durable work.
         payload = {"sid": sid, "from": number, "to": recipient, "body": body}

@@ -38,6 +38,7 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "This API's OpenAPI 3.1 document",
             "meta",
             answer_media={"application/json": {"type": "object"}},
+            agents=True,
         ),
         Endpoint(
             "GET",
@@ -46,11 +47,19 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "This API's documentation, as a page",
             "meta",
             answer_media={"text/html": {"type": "string"}},
+            agents=True,
         ),
     )
+    for_agents = api.agent_handlers()
     app = web.Application(
         client_max_size=client_max_size,
-        middlewares=[problem_middleware, auth_middleware(lambda request: request.app[GATEKEEPER])],
+        middlewares=[
+            problem_middleware,
+            auth_middleware(
+                lambda request: request.app[GATEKEEPER],
+                lambda request: request.match_info.handler in for_agents,
+            ),
+        ],
     )
     app[API_DESCRIPTION] = openapi_document(api, version())
     app.router.add_routes(api.routes())

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ringflow.admin import calls, contacts, messages, prompts, recipes, schedules, workflows
+from ringflow.admin import (
+    agents,
+    calls,
+    contacts,
+    conversations,
+    messages,
+    prompts,
+    recipes,
+    schedules,
+    teams,
+    workflows,
+)
 from ringflow.admin.endpoints import Api
 
 AREAS: tuple[Callable[[Api], None], ...] = (
@@ -21,6 +32,9 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     messages.register,
     schedules.register,
     prompts.register,
+    agents.register,
+    teams.register,
+    conversations.register,
 )
 
 

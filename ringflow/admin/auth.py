@@ -11,6 +11,9 @@ with ``Retry-After`` for its further wrong ones, until a minute has passed since
 (guessing keeps it blocked). Tokens are 256 random bits, so the limit is not what makes
 guessing hopeless; it keeps a guesser's noise out of the log and tells it to stop.
 
+An agent token (see :mod:`ringflow.admin.tokens`) is let into the endpoints marked for agents
+only (``Endpoint.agents``): anywhere else it gets 403, before the handler runs.
+
 Known tokens are remembered for a minute in this process, so a busy admin client does not cost
 a database read per request; a revoked token stops working within that minute everywhere.
 """
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ringflow.admin.problems import ApiProblem
-from ringflow.admin.tokens import same_token, token_owner
+from ringflow.admin.tokens import TokenOwner, same_token, token_owner
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 
@@ -39,6 +42,8 @@ MAX_CLIENTS = 10_000
 """Addresses whose failures are remembered; beyond, the oldest are forgotten."""
 
 TOKEN_OWNER = web.RequestKey("token_owner", str)
+CALLER = web.RequestKey("caller", TokenOwner)
+"""Who called: the token's name and, for an agent token, the agent."""
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Gatekeeper:
     clock: Callable[[], float] = time.monotonic
     clients: ClientAddress = field(default_factory=ClientAddress)
     _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _known: OrderedDict[str, tuple[str, float]] = field(default_factory=OrderedDict)
+    _known: OrderedDict[str, tuple[TokenOwner, float]] = field(default_factory=OrderedDict)
 
     def blocked_for(self, client: str) -> float:
         """Seconds until this client's wrong tokens are answered 401 again (0: now)."""
@@ -80,28 +85,29 @@ class Gatekeeper:
             failures = self._failures[client] = deque(maxlen=FAILURE_LIMIT)
         failures.append(self.clock())
 
-    async def owner(self, token: str) -> str | None:
+    async def owner(self, token: str) -> TokenOwner | None:
         """Who ``token`` belongs to, or None."""
         if self.bootstrap_token and same_token(token, self.bootstrap_token):
-            return "RINGFLOW_ADMIN_TOKEN"
+            return TokenOwner("RINGFLOW_ADMIN_TOKEN")
         now = self.clock()
         known = self._known.get(token)
         if known is not None and known[1] > now:
             return known[0]
-        name = await self.db.read(lambda conn: token_owner(conn, token))
-        if name is not None:
-            self._known[token] = (name, now + KNOWN_FOR)
+        owner = await self.db.read(lambda conn: token_owner(conn, token))
+        if owner is not None:
+            self._known[token] = (owner, now + KNOWN_FOR)
             while len(self._known) > 1000:
                 self._known.popitem(last=False)
-        return name
+        return owner
 
 
 def auth_middleware(
     gatekeeper_of: Callable[[web.Request], Gatekeeper],
+    agents_may: Callable[[web.Request], bool] = lambda _request: False,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The middleware of the ``/api`` application (see the module docstring);
     ``gatekeeper_of`` finds the request's :class:`Gatekeeper` (made once the database is
-    open)."""
+    open); ``agents_may`` says whether an agent token may make this request."""
 
     @web.middleware
     async def check_token(
@@ -119,7 +125,12 @@ def auth_middleware(
             )
         owner = await gatekeeper.owner(token.strip())
         if owner is not None:
-            request[TOKEN_OWNER] = owner
+            if owner.is_agent and not agents_may(request):
+                raise ApiProblem(
+                    403, "an agent token may only list and act on conversations (and its status)"
+                )
+            request[TOKEN_OWNER] = owner.name
+            request[CALLER] = owner
             return await handler(request)
         client = gatekeeper.clients.of(request)
         already_blocked = gatekeeper.blocked_for(client) > 0

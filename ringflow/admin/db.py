@@ -1,8 +1,11 @@
-"""The ``api_tokens`` table: admin API tokens, stored as SHA-256 hashes, never in clear."""
+"""The ``api_tokens`` table: API tokens, stored as SHA-256 hashes, never in clear.
+
+A token's ``role`` is ``admin`` (everything) or ``agent`` (conversations only, acting as the
+agent ``agent_id``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, String, Table
+from sqlalchemy import CheckConstraint, Column, DateTime, Integer, String, Table, text
 
 from ringflow.database import metadata
 
@@ -16,4 +19,7 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("role", String(8), nullable=False, server_default=text("'admin'")),
+    Column("agent_id", Integer, nullable=True, comment="the agent an agent token acts as"),
+    CheckConstraint("role IN ('admin', 'agent')", name="role"),
 )

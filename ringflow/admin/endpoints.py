@@ -25,8 +25,9 @@ from ringflow.nesting import MAX_DEPTH, deeper_than
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPES = ("application/json",)
-COMMON_ERRORS = (401, 429)
-"""Every endpoint can answer these (no or a wrong token; too many wrong tokens)."""
+COMMON_ERRORS = (401, 403, 429)
+"""Every endpoint can answer these (no or a wrong token; a token that may not do this, such as
+an agent token outside conversations; too many wrong tokens)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     query: type[BaseModel] | None = None
     description: str = ""
+    agents: bool = False
+    """Agent tokens may call it too (conversations, an agent's own status); else admins only."""
 
     @property
     def operation_id(self) -> str:
@@ -74,6 +77,10 @@ class Api:
 
     def add(self, *endpoints: Endpoint) -> None:
         self.endpoints.extend(endpoints)
+
+    def agent_handlers(self) -> frozenset[Handler]:
+        """The handlers agent tokens may reach."""
+        return frozenset(e.handler for e in self.endpoints if e.agents)
 
     def routes(self) -> list[web.RouteDef]:
         """aiohttp routes (paths relative to the ``/api`` application)."""

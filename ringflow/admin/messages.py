@@ -1,6 +1,7 @@
-"""Admin API for texts: the message log, conversations with their messages, and opt-outs.
+"""Admin API for texts: the message log and opt-outs (conversations, with their texts in
+their timelines, are :mod:`ringflow.admin.conversations`).
 
-Messages and conversations are read-only here (the webhooks and the send jobs write them).
+Messages are read-only here (the webhooks and the send jobs write them).
 An admin can opt a number out (source ``admin``: no automated text reaches it any more, see
 :mod:`sms.optouts`) and opt it back in. Numbers in paths are E.164, the ``+`` URL-encoded
 (``/opt-outs/%2B15551230000``); one that is not a phone number answers 422.
@@ -22,13 +23,10 @@ from ringflow.clock import Clock
 from ringflow.database import Database
 from sms.db import INBOUND_STATUSES, OUTBOUND_STATUSES
 from sms.history import (
-    ConversationSummary,
     OptOutEntry,
-    conversation_with_messages,
     find_messages,
     message_by_id,
     opt_out_entry,
-    recent_conversations,
     recent_opt_outs,
 )
 from sms.messages import MessageRow
@@ -109,34 +107,6 @@ class MessageOut(Out):
         )
 
 
-class ConversationOut(Out):
-    id: int
-    business_number: str = Field(description="our number")
-    contact_number: str = Field(description="the contact's number, E.164")
-    created_at: datetime
-    last_message_at: datetime
-    waiting_run_id: str | None = Field(description="the run waiting for the contact's reply")
-    waiting_since: datetime | None
-
-    @classmethod
-    def of(cls, summary: ConversationSummary) -> ConversationOut:
-        return cls(
-            id=summary.id,
-            business_number=summary.business_number,
-            contact_number=summary.contact_number,
-            created_at=summary.created_at,
-            last_message_at=summary.last_message_at,
-            waiting_run_id=summary.waiting_run_id,
-            waiting_since=summary.waiting_since,
-        )
-
-
-class ConversationDetailOut(ConversationOut):
-    messages: list[MessageOut] = Field(
-        description="its latest messages (see the limit), oldest first"
-    )
-
-
 class OptOutOut(Out):
     number: str = Field(description="E.164")
     opted_out_at: datetime
@@ -166,11 +136,6 @@ class MessageQuery(BaseModel):
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(default=50, ge=1, le=500)
-
-
-class ConversationQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    limit: int = Field(default=200, ge=1, le=1000, description="how many of its latest messages")
 
 
 def _admin(request: web.Request) -> SmsAdmin:
@@ -218,33 +183,6 @@ async def get_message(request: web.Request) -> web.Response:
     if found is None:
         raise not_found(f"message {message_id}")
     return json_answer(MessageOut.of(found))
-
-
-# --- handlers: conversations -----------------------------------------------------------
-
-
-async def list_conversations(request: web.Request) -> web.Response:
-    admin = _admin(request)
-    options = query_params(request, ListQuery)
-    found = await admin.db.read(lambda conn: recent_conversations(conn, options.limit))
-    return json_answer([ConversationOut.of(summary) for summary in found])
-
-
-async def get_conversation(request: web.Request) -> web.Response:
-    admin = _admin(request)
-    conversation_id = _row_id(request, "conversation_id", "conversation")
-    options = query_params(request, ConversationQuery)
-    found = await admin.db.read(
-        lambda conn: conversation_with_messages(conn, conversation_id, options.limit)
-    )
-    if found is None:
-        raise not_found(f"conversation {conversation_id}")
-    summary, texts = found
-    detail = ConversationDetailOut(
-        **ConversationOut.of(summary).model_dump(),
-        messages=[MessageOut.of(message) for message in texts],
-    )
-    return json_answer(detail)
 
 
 # --- handlers: opt-outs ----------------------------------------------------------------
@@ -306,26 +244,6 @@ def endpoints() -> list[Endpoint]:
             "messages",
             answer=MessageOut,
             errors=(404,),
-        ),
-        Endpoint(
-            "GET",
-            "/conversations",
-            list_conversations,
-            "Text conversations (our number, a contact), latest message first",
-            "messages",
-            answer=list[ConversationOut],
-            errors=(422,),
-            query=ListQuery,
-        ),
-        Endpoint(
-            "GET",
-            "/conversations/{conversation_id}",
-            get_conversation,
-            "A conversation with its latest texts, in the order they were written",
-            "messages",
-            answer=ConversationDetailOut,
-            errors=(404, 422),
-            query=ConversationQuery,
         ),
         Endpoint(
             "GET",

@@ -21,6 +21,7 @@ _REASONS = {
     204: "No content",
     400: "The body cannot be read (not JSON, not YAML)",
     401: "No token, or not a valid one",
+    403: "The token may not do this (an agent token outside conversations)",
     404: "No such resource",
     409: "The resource's state does not allow it",
     413: "The body is too large",
@@ -36,8 +37,11 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
     }
-    if endpoint.description:
-        operation["description"] = endpoint.description
+    description = endpoint.description
+    if endpoint.agents:
+        description = (description + " " if description else "") + "Agent tokens may call this."
+    if description:
+        operation["description"] = description
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in path_parameters(endpoint.path)
@@ -113,9 +117,11 @@ def openapi_document(api: Api, version: str) -> dict[str, Any]:
             "title": "Ringflow admin API",
             "version": version,
             "description": (
-                "Manage workflows, prompts, schedules, contacts and recipes. Every operation"
-                " needs `Authorization: Bearer <token>` (`ringflow token create NAME`); errors"
-                " are RFC 9457 problem details naming the failing field."
+                "Manage workflows, prompts, schedules, contacts, recipes, agents, teams and"
+                " conversations. Every operation needs `Authorization: Bearer <token>`"
+                " (`ringflow token create NAME`); an agent's token (`ringflow agents token NAME`)"
+                " may call only the operations that say so, and gets 403 elsewhere. Errors are"
+                " RFC 9457 problem details naming the failing field."
             ),
         },
         "paths": paths,

@@ -26,6 +26,7 @@ PROBLEM_TYPE = "application/problem+json"
 _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",

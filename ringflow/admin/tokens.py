@@ -1,4 +1,7 @@
-"""Admin API tokens: 256 random bits, shown once, stored as a SHA-256 hash.
+"""API tokens: 256 random bits, shown once, stored as a SHA-256 hash.
+
+An admin token (``ringflow token create NAME``) may call everything; an agent token
+(``ringflow agents token NAME``) acts as its agent and may call the conversation endpoints only.
 
 A token reads ``rf_`` + 43 URL-safe characters. The database keeps its hash and its first
 characters (to tell tokens apart in a list), never the token. Checking one hashes what the
@@ -30,6 +33,18 @@ class TokenNameTaken(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """Whom a live token belongs to: its name, and the agent it acts as (None: an admin)."""
+
+    name: str
+    agent_id: int | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.agent_id is not None
+
+
+@dataclass(frozen=True, slots=True)
 class TokenInfo:
     """A token as listed: never the token itself."""
 
@@ -38,6 +53,7 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    agent_id: int | None = None
 
 
 def new_token() -> str:
@@ -55,8 +71,9 @@ def same_token(presented: str, expected: str) -> bool:
     return hmac.compare_digest(token_hash(presented), token_hash(expected))
 
 
-def create_token(conn: Connection, name: str, now: datetime) -> str:
-    """Create the token ``name`` and return it (the only time it exists in clear)."""
+def create_token(conn: Connection, name: str, now: datetime, *, agent_id: int | None = None) -> str:
+    """Create the token ``name`` and return it (the only time it exists in clear); with
+    ``agent_id``, an agent token acting as that agent."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise ValueError(f"a token name is 1 to {NAME_MAX} characters")
@@ -68,6 +85,8 @@ def create_token(conn: Connection, name: str, now: datetime) -> str:
         "created_at": now,
         "last_used_at": None,
         "revoked_at": None,
+        "role": "admin" if agent_id is None else "agent",
+        "agent_id": agent_id,
     }
     try:
         with conn.begin_nested():
@@ -87,23 +106,41 @@ def revoke_token(conn: Connection, name: str, now: datetime) -> bool:
     return bool(changed)
 
 
-_BY_HASH = select(api_tokens.c.name).where(
+def revoke_agent_tokens(conn: Connection, agent_id: int, now: datetime) -> int:
+    """Revoke every live token of the agent ``agent_id``; how many there were."""
+    return int(
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.agent_id == agent_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
+    )
+
+
+_BY_HASH = select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.agent_id).where(
     api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
 )
 
 
-def token_owner(conn: Connection, token: str) -> str | None:
-    """The name of the live token ``token``, or None."""
+def token_owner(conn: Connection, token: str) -> TokenOwner | None:
+    """Whom the live token ``token`` belongs to, or None. An agent token whose agent is gone
+    (its agent id was cleared) is no token at all."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
-    name = conn.execute(_BY_HASH, {"digest": token_hash(token)}).scalar()
-    return None if name is None else str(name)
+    row = conn.execute(_BY_HASH, {"digest": token_hash(token)}).first()
+    if row is None:
+        return None
+    if row.role == "agent":
+        return None if row.agent_id is None else TokenOwner(str(row.name), int(row.agent_id))
+    return TokenOwner(str(row.name))
 
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
     """Every token, oldest first."""
     rows = conn.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
     return [
-        TokenInfo(r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at is not None)
+        TokenInfo(
+            r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at is not None, r.agent_id
+        )
         for r in rows
     ]

@@ -20,6 +20,7 @@ from ringflow.cli import (
     database,
     hours,
     logs,
+    people,
     remote,
     serve,
     tokens,
@@ -42,6 +43,7 @@ COMMAND_GROUPS: tuple[Callable[[Commands], None], ...] = (
     logs.add_to,
     hours.add_to,
     tokens.add_to,
+    people.add_to,
     remote.add_to,
     database.add_to,
 )

@@ -4,20 +4,25 @@ gatekeeper that checks its tokens, once the database and the catalog are open.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
+from datetime import timedelta
 from functools import partial
 
 from aiohttp import web
 
+from ivr.conversation_calls import CallHistory
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import prompts_among
 from ringflow.admin import calls, contacts, messages, prompts, schedules, workflows
 from ringflow.admin.app import API_APP, GATEKEEPER
 from ringflow.admin.auth import Gatekeeper
+from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
+from sms.conversation_channel import SmsHistory, SmsOutbound
+from workflows.conversations.channels import ConversationChannels
 from workflows.versions import published_using
 
 
@@ -27,6 +32,16 @@ async def _published_using(db: Database, prompt_id: str) -> list[str]:
 
 async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
     return await db.read(lambda conn: prompts_among(conn, ids))
+
+
+def conversation_channels() -> ConversationChannels:
+    """The channels conversations are on: SMS sends replies and shows its texts; voice shows
+    the contact's calls."""
+    channels = ConversationChannels()
+    channels.register_outbound("sms", SmsOutbound())
+    channels.add_source(SmsHistory())
+    channels.add_source(CallHistory())
+    return channels
 
 
 async def admin(app: web.Application) -> AsyncIterator[None]:
@@ -42,6 +57,13 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
     app[calls.CALL_ADMIN] = calls.CallAdmin(db)
     app[messages.SMS_ADMIN] = messages.SmsAdmin(db, clock)
     app[schedules.SCHEDULE_ADMIN] = schedules.ScheduleAdmin(db, catalog, clock)
+    app[PEOPLE_ADMIN] = PeopleAdmin(
+        db,
+        clock,
+        conversation_channels(),
+        lambda: catalog.schedules.names,
+        timedelta(hours=settings.conversation_reopen_hours),
+    )
     app[API_APP][GATEKEEPER] = Gatekeeper(
         db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
     )

@@ -35,6 +35,8 @@ from sms.workflow_jobs import (
     RunTimerHandler,
 )
 from workflows.catalog import WorkflowCatalog
+from workflows.conversations.actions import WAKE_JOB
+from workflows.conversations.wake import WakeHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
@@ -73,6 +75,7 @@ def job_handlers(
             db, sessions, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
         RUN_TIMER: RunTimerHandler(db, sessions, clock),
+        WAKE_JOB: WakeHandler(db, clock),
     }
 
 

@@ -23,6 +23,9 @@ EXAMPLE_VALUES = {
     "name": "office",
     "recipe_id": "missed-call-text",
     "step": "main",
+    "agent": "alice",
+    "team": "support",
+    "tag": "billing",
 }
 
 

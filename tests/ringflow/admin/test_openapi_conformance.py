@@ -15,6 +15,11 @@ Two of schemathesis's checks are left out, as beyond what this test promises:
   plain string to OpenAPI, ``GET /api/contacts?number=`` must be a phone number), so those
   answers are 422s naming the problem, which is right.
 
+The conversation operations run a second time with an agent's token (made with ``ringflow
+agents token``) on a conversation that a text through the webhook opened, each also with a
+valid request on that conversation, so that real answers (a timeline with messages, a reply
+queued) are checked against their schemas, not only 404s.
+
 Until the token was checked ahead of the lockout, the ``ignored_auth`` probes locked the
 test's own token out within seconds and every later request was answered 429, which hid the
 second point.
@@ -50,9 +55,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     data = tmp_path_factory.mktemp("conformance")
-    port = _free_port()
     env = {
         **os.environ,
         "RINGFLOW_DATA_DIR": str(data),
@@ -60,6 +64,20 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RINGFLOW_LOG_LEVEL": "ERROR",
     }
     env.pop("RINGFLOW_DATABASE_URL", None)
+    return env
+
+
+def _ringflow(env: dict[str, str], *args: str) -> str:
+    command = [sys.executable, "-c", f"import server, sys; sys.exit(server.main({list(args)!r}))"]
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def base_url(server_env: dict[str, str]) -> Iterator[str]:
+    env = server_env
+    port = _free_port()
     command = [sys.executable, "-c", f"import server; server.main(['serve', '--port', '{port}'])"]
     root = Path(__file__).resolve().parents[3]
     with subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL) as process:
@@ -75,6 +93,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
         try:
+            # A conversation with a text in it: the webhook is unsigned on a loopback server.
+            form = {"MessageSid": "SM" + "1" * 32, "From": "+14155550123", "To": "+15005550001"}
+            texted = requests.post(url + "/twilio/sms", data={**form, "Body": "Hi"}, timeout=5)
+            assert texted.status_code == 200
             yield url
         finally:
             process.terminate()
@@ -116,5 +138,72 @@ def test_no_5xx_and_every_answer_matches_its_schema(api_schema: schemathesis.Bas
         try:
             check()
         except Exception as error:  # collect every operation's failure, then report them all
+            failures.append(f"{operation.label}: {error}")
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def agent_token(server_env: dict[str, str], base_url: str) -> str:
+    _ringflow(server_env, "agents", "add", "alice", "--status", "available")
+    return _ringflow(server_env, "agents", "token", "alice").splitlines()[0]
+
+
+VALID_ACTIONS: dict[tuple[str, str], dict[str, object]] = {
+    ("GET", "/api/conversations"): {"query": {"limit": 5}},
+    ("GET", "/api/conversations/{conversation_id}"): {},
+    ("POST", "/api/conversations/{conversation_id}/replies"): {"body": {"body": "Hello!"}},
+    ("POST", "/api/conversations/{conversation_id}/notes"): {"body": {"body": "VIP"}},
+    ("POST", "/api/conversations/{conversation_id}/assign"): {"body": {"agent": "alice"}},
+    ("POST", "/api/conversations/{conversation_id}/priority"): {"body": {"priority": "high"}},
+    ("POST", "/api/conversations/{conversation_id}/tags"): {"body": {"tag": "billing"}},
+    ("DELETE", "/api/conversations/{conversation_id}/tags/{tag}"): {
+        "path_parameters": {"tag": "billing"}
+    },
+    ("POST", "/api/conversations/{conversation_id}/snooze"): {
+        "body": {"until": "2999-01-01T00:00:00+00:00"}
+    },
+    ("POST", "/api/conversations/{conversation_id}/reopen"): {},
+    ("POST", "/api/conversations/{conversation_id}/close"): {},
+    ("GET", "/api/me"): {},
+    ("PUT", "/api/me/status"): {"body": {"status": "away"}},
+}
+"""A valid request of every operation an agent may call, on the conversation the fixture
+opened (id 1), in an order that makes each one succeed."""
+
+
+def test_an_agents_operations_answer_by_their_schemas(
+    api_schema: schemathesis.BaseSchema, agent_token: str
+) -> None:
+    headers = {"Authorization": f"Bearer {agent_token}"}
+    operations = {}
+    for result in api_schema.get_all_operations():
+        assert isinstance(result, Ok)
+        operation = result.ok()
+        if "Agent tokens may call this." in operation.definition.raw.get("description", ""):
+            operations[(operation.method.upper(), operation.path)] = operation
+    assert set(VALID_ACTIONS) <= set(operations)
+    failures: list[str] = []
+    for key, request in VALID_ACTIONS.items():
+        arguments: dict[str, object] = dict(request)
+        path_parameters = {"conversation_id": "1", **arguments.pop("path_parameters", {})}  # type: ignore[dict-item]
+        case = operations[key].Case(path_parameters=path_parameters, **arguments)  # type: ignore[arg-type]
+        response = case.call_and_validate(headers=headers, excluded_checks=LEFT_OUT)
+        if response.status_code >= 300:
+            failures.append(f"{key}: {response.status_code} {response.text}")
+    for operation in operations.values():
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=15,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
+            case.call_and_validate(headers=headers, excluded_checks=LEFT_OUT)
+
+        try:
+            check()
+        except Exception as error:
             failures.append(f"{operation.label}: {error}")
     assert not failures, "\n\n".join(failures)

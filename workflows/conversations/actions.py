@@ -1,0 +1,208 @@
+"""What agents, admins and automation do to a conversation. Each function changes the
+conversation and records the event in the caller's transaction, and returns the conversation
+as it now is.
+
+A change of status or assignee adds one to ``state_version``; a timer that must fire at most
+once per state change carries the version it was set for and does nothing when it differs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from workflows.conversations.channels import ConversationChannels, Sent
+from workflows.conversations.db import conversation_events, conversation_tags, conversations
+from workflows.conversations.errors import ChangeRefused
+from workflows.conversations.events import record
+from workflows.conversations.model import Actor, Conversation, Priority, load
+from workflows.jobs import enqueue
+from workflows.people.assignment import pick_agent
+from workflows.people.teams import team_by_id
+
+WAKE_JOB: Final = "conversation.wake"
+"""The job that ends a snooze: payload ``{"conversation_id", "state_version"}``."""
+
+
+def _change(conn: Connection, conversation_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(values))
+
+
+def _state_change(conversation: Conversation, values: dict[str, Any]) -> dict[str, Any]:
+    return {**values, "state_version": conversation.state_version + 1}
+
+
+def reply(
+    conn: Connection,
+    conversation_id: int,
+    body: str,
+    actor: Actor,
+    channels: ConversationChannels,
+    now: datetime,
+) -> tuple[Conversation, int, Sent]:
+    """Send ``body`` to the contact through the conversation's channel (a durable job
+    queued with this event); the conversation, the event's id and what the channel said."""
+    conversation = load(conn, conversation_id, lock=True)
+    outbound = channels.outbound_for(conversation.channel)
+    event_id = record(conn, conversation.id, "agent.replied", actor, now, body=body)
+    sent = outbound.send(
+        conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now
+    )
+    data: dict[str, Any] = {"delivery": "refused", "reason": sent.refused} if sent.refused else {}
+    conn.execute(
+        update(conversation_events)
+        .where(conversation_events.c.id == event_id)
+        .values(message_id=sent.message_id, data=data)
+    )
+    values: dict[str, Any] = {"last_agent_message_at": now, "last_message_at": now}
+    if conversation.first_response_at is None and actor.type in ("agent", "admin"):
+        values["first_response_at"] = now
+    _change(conn, conversation.id, values)
+    return load(conn, conversation.id), event_id, sent
+
+
+def note(conn: Connection, conversation_id: int, body: str, actor: Actor, now: datetime) -> int:
+    """An internal note (never sent to the contact); the event's id."""
+    conversation = load(conn, conversation_id)
+    return record(conn, conversation.id, "note", actor, now, body=body)
+
+
+def assign(
+    conn: Connection,
+    conversation_id: int,
+    *,
+    agent_id: int | None,
+    team_id: int | None,
+    actor: Actor,
+    now: datetime,
+) -> Conversation:
+    """Give the conversation to an agent, a team, both, or no one. A team without an agent
+    picks one with the team's strategy (none eligible: the team keeps it unassigned)."""
+    conversation = load(conn, conversation_id, lock=True)
+    picked_by: str | None = None
+    if team_id is not None and agent_id is None:
+        team = team_by_id(conn, team_id)
+        if team is not None:
+            agent_id = pick_agent(conn, team.id, team.fields.strategy, now)
+            picked_by = team.fields.strategy if agent_id is not None else None
+    if (agent_id, team_id) == (conversation.assignee_agent_id, conversation.assignee_team_id):
+        return conversation
+    _change(
+        conn,
+        conversation.id,
+        _state_change(conversation, {"assignee_agent_id": agent_id, "assignee_team_id": team_id}),
+    )
+    data: dict[str, Any] = {"agent_id": agent_id, "team_id": team_id}
+    if picked_by is not None:
+        data["strategy"] = picked_by
+    record(conn, conversation.id, "assigned", actor, now, data=data)
+    return load(conn, conversation.id)
+
+
+def set_priority(
+    conn: Connection, conversation_id: int, priority: Priority, actor: Actor, now: datetime
+) -> Conversation:
+    """Set the priority (no event when it is already that)."""
+    conversation = load(conn, conversation_id, lock=True)
+    if conversation.priority != priority:
+        _change(conn, conversation.id, {"priority": priority})
+        data = {"priority": priority, "was": conversation.priority}
+        record(conn, conversation.id, "priority", actor, now, data=data)
+    return load(conn, conversation.id)
+
+
+def _tag_insert(conn: Connection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(conversation_tags).on_conflict_do_nothing()
+
+
+def tag(
+    conn: Connection, conversation_id: int, name: str, actor: Actor, now: datetime
+) -> Conversation:
+    """Add the tag ``name`` (no event when it is there already)."""
+    conversation = load(conn, conversation_id, lock=True)
+    added = conn.execute(
+        _tag_insert(conn).values(conversation_id=conversation.id, tag=name)
+    ).rowcount
+    if added:
+        record(conn, conversation.id, "tagged", actor, now, data={"tag": name})
+    return load(conn, conversation.id)
+
+
+def untag(
+    conn: Connection, conversation_id: int, name: str, actor: Actor, now: datetime
+) -> Conversation:
+    """Remove the tag ``name`` (no event when it was not there)."""
+    conversation = load(conn, conversation_id, lock=True)
+    removed = conn.execute(
+        delete(conversation_tags).where(
+            conversation_tags.c.conversation_id == conversation.id, conversation_tags.c.tag == name
+        )
+    ).rowcount
+    if removed:
+        record(conn, conversation.id, "untagged", actor, now, data={"tag": name})
+    return load(conn, conversation.id)
+
+
+def snooze(
+    conn: Connection, conversation_id: int, until: datetime, actor: Actor, now: datetime
+) -> Conversation:
+    """Snooze until ``until`` (later than ``now``): a durable job opens it again then, unless
+    its state changed meanwhile; a text from the contact opens it sooner."""
+    if until <= now:
+        raise ChangeRefused("a snooze must end in the future")
+    conversation = load(conn, conversation_id, lock=True)
+    if conversation.status == "closed":
+        raise ChangeRefused("the conversation is closed; reopen it first")
+    changed = _state_change(conversation, {"status": "snoozed", "snoozed_until": until})
+    _change(conn, conversation.id, changed)
+    record(conn, conversation.id, "snoozed", actor, now, data={"until": until.isoformat()})
+    version = changed["state_version"]
+    enqueue(
+        conn,
+        WAKE_JOB,
+        {"conversation_id": conversation.id, "state_version": version},
+        dedupe_key=f"conversation:{conversation.id}:wake:{version}",
+        due_at=until,
+        now=now,
+    )
+    return load(conn, conversation.id)
+
+
+def wake(conn: Connection, conversation_id: int, state_version: int, now: datetime) -> bool:
+    """End the snooze set at ``state_version``, if nothing changed since; whether it did."""
+    conversation = load(conn, conversation_id, lock=True)
+    if conversation.status != "snoozed" or conversation.state_version != state_version:
+        return False
+    _change(
+        conn,
+        conversation.id,
+        _state_change(conversation, {"status": "open", "snoozed_until": None}),
+    )
+    record(conn, conversation.id, "woke", Actor("automation"), now)
+    return True
+
+
+def close(conn: Connection, conversation_id: int, actor: Actor, now: datetime) -> Conversation:
+    """Close (resolve) the conversation; closing a closed one is refused."""
+    conversation = load(conn, conversation_id, lock=True)
+    if conversation.status == "closed":
+        raise ChangeRefused("the conversation is closed already")
+    values = {"status": "closed", "closed_at": now, "snoozed_until": None}
+    _change(conn, conversation.id, _state_change(conversation, values))
+    record(conn, conversation.id, "closed", actor, now)
+    return load(conn, conversation.id)
+
+
+def reopen(conn: Connection, conversation_id: int, actor: Actor, now: datetime) -> Conversation:
+    """Open a snoozed or closed conversation again; reopening an open one is refused."""
+    conversation = load(conn, conversation_id, lock=True)
+    if conversation.status == "open":
+        raise ChangeRefused("the conversation is open already")
+    values = {"status": "open", "closed_at": None, "snoozed_until": None}
+    _change(conn, conversation.id, _state_change(conversation, values))
+    record(conn, conversation.id, "reopened", actor, now, data={"was": conversation.status})
+    return load(conn, conversation.id)

@@ -1,0 +1,102 @@
+"""The timeline's own events: every change to a conversation, who made it and when.
+
+Kinds (:data:`EVENT_KINDS`): ``opened``, ``reopened``, ``message.received``,
+``agent.replied``, ``note``, ``assigned``, ``priority``, ``tagged``, ``untagged``,
+``snoozed``, ``woke`` (a snooze ended), ``closed``. ``data`` holds what changed (new values);
+``body`` a note's or a message's text; ``message_id`` the channel's message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from ringflow.database import stored_time
+from workflows.conversations.db import conversation_events
+from workflows.conversations.model import Actor
+
+EVENT_KINDS: Final = (
+    "opened",
+    "reopened",
+    "message.received",
+    "agent.replied",
+    "note",
+    "assigned",
+    "priority",
+    "tagged",
+    "untagged",
+    "snoozed",
+    "woke",
+    "closed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored event of a timeline."""
+
+    id: int
+    conversation_id: int
+    at: datetime
+    kind: str
+    actor: Actor
+    data: dict[str, Any]
+    body: str | None
+    message_id: int | None
+
+
+def record(
+    conn: Connection,
+    conversation_id: int,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    data: dict[str, Any] | None = None,
+    body: str | None = None,
+    message_id: int | None = None,
+) -> int:
+    """Add an event to the conversation's timeline; its id."""
+    assert kind in EVENT_KINDS, kind
+    return int(
+        conn.execute(
+            conversation_events.insert()
+            .values(
+                conversation_id=conversation_id,
+                at=now,
+                kind=kind,
+                actor_type=actor.type,
+                actor_agent_id=actor.agent_id,
+                actor_name=actor.name,
+                data=data or {},
+                body=body,
+                message_id=message_id,
+            )
+            .returning(conversation_events.c.id)
+        ).scalar_one()
+    )
+
+
+def events_of(conn: Connection, conversation_id: int) -> list[Event]:
+    """The conversation's events, oldest first."""
+    rows = conn.execute(
+        select(conversation_events)
+        .where(conversation_events.c.conversation_id == conversation_id)
+        .order_by(conversation_events.c.id)
+    ).all()
+    return [
+        Event(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            at=stored_time(row.at),
+            kind=row.kind,
+            actor=Actor(row.actor_type, row.actor_name, row.actor_agent_id),
+            data=dict(row.data or {}),
+            body=row.body,
+            message_id=row.message_id,
+        )
+        for row in rows
+    ]
