@@ -35,6 +35,7 @@ from prompts import routes as prompt_routes
 from prompts.playback import PromptPlayback
 from prompts.service import PromptService, Synthesizer, prompts_among
 from prompts.tts import LazyTtsPool
+from ringflow.admin import jobs as jobs_admin
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
@@ -203,6 +204,7 @@ def job_worker(
         batch=settings.worker_concurrency,
         concurrency=settings.worker_concurrency,
         clock=clock,
+        retention=timedelta(days=settings.job_retention_days),
     )
 
 
@@ -263,6 +265,7 @@ def create_app(
     sms_api.register(api)
     schedules_api.register(api)
     api.add(*prompts_api.endpoints())
+    api.add(*jobs_admin.endpoints())
     # Uploads stream to disk with their own limit (413); this is only the outer bound.
     api_app = api_application(api, client_max_size=settings.prompt_max_bytes + 1024 * 1024)
 
@@ -308,6 +311,7 @@ def create_app(
             app[calls_api.CALL_ADMIN] = calls_api.CallAdmin(db)
             app[sms_api.SMS_ADMIN] = sms_api.SmsAdmin(db, clock)
             app[schedules_api.SCHEDULE_ADMIN] = schedules_api.ScheduleAdmin(db, catalog, clock)
+            app[jobs_admin.JOB_ADMIN] = jobs_admin.JobAdmin(db, clock)
             api_app[GATEKEEPER] = Gatekeeper(
                 db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
             )
@@ -690,6 +694,9 @@ def parser() -> argparse.ArgumentParser:
     from ringflow.cli_api import add_commands
 
     add_commands(commands)
+    from ringflow.admin.jobs_cli import add_command as add_jobs_command
+
+    add_jobs_command(commands)
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "status"])

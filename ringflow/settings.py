@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
     )
+    job_retention_days: float = Field(
+        default=14,
+        gt=0,
+        le=3650,
+        description="days a finished (done or cancelled) job is kept before the worker deletes it",
+    )
     worker_concurrency: int = Field(
         default=50,
         ge=1,

@@ -1,0 +1,1 @@
+"""Admin API endpoints over plain domain functions, one module per area (``jobs``...)."""
