@@ -70,11 +70,11 @@ async def _run(args: argparse.Namespace, now: datetime) -> str:
 
 
 def run_jobs_command(
-    args: argparse.Namespace, out: TextIO = sys.stdout, clock: Clock = system_clock
+    args: argparse.Namespace, out: TextIO | None = None, clock: Clock = system_clock
 ) -> int:
-    """Run ``ringflow jobs ...``; its exit status."""
+    """Run ``ringflow jobs ...``; its exit status (``out``: default standard output)."""
     try:
-        print(asyncio.run(_run(args, clock())), file=out)
+        print(asyncio.run(_run(args, clock())), file=out or sys.stdout)
     except (JobNotFound, JobNotDead) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
