@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -26,7 +26,7 @@ T = TypeVar("T")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def configured_url(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+) -> str:
     """A migrated database that ``ringflow`` is configured with (the environment)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'ringflow.db'}"
@@ -39,7 +39,7 @@ def configured_url(
     monkeypatch.setenv("RINGFLOW_DATABASE_URL", url)
     monkeypatch.setenv("RINGFLOW_DATA_DIR", str(tmp_path / "data"))
     asyncio.run(_upgrade(url))
-    yield url
+    return url
 
 
 async def _upgrade(url: str) -> None:
