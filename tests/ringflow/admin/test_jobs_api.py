@@ -4,6 +4,7 @@ and jobs that are not dead."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -96,10 +97,11 @@ async def test_a_cancelled_job_is_gone_from_the_dead_list_and_cannot_be_retried(
 
 async def test_a_job_that_is_not_dead_or_does_not_exist_is_refused(api: ApiClient) -> None:
     now = api.server.clock()
-    later = now.replace(year=now.year + 1)
+    later = now + timedelta(days=365)
     waiting = await api.server.db.write(
         lambda conn: enqueue(conn, UNHANDLED, {}, dedupe_key="later", due_at=later, now=now)
     )
+    assert waiting is not None
     problem = await post(api, f"/jobs/{waiting}/retry", 409)
     assert "is queued, not dead" in problem["detail"]
     assert await status_of(api, waiting, "queued")
