@@ -39,6 +39,7 @@ from ringflow.admin import jobs as jobs_admin
 from ringflow.api.app import GATEKEEPER, api_application
 from ringflow.api.auth import Gatekeeper
 from ringflow.api.endpoints import Api
+from ringflow.backup import run_backup_command
 from ringflow.client_address import ClientAddress
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database, DatabaseUrlError
@@ -578,6 +579,8 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if args.action == "backup":
+        return run_backup_command(settings.database, args.file)
 
     async def run() -> str:
         from ringflow.migrate import current_revision, head_revision
@@ -699,7 +702,8 @@ def parser() -> argparse.ArgumentParser:
     add_jobs_command(commands)
 
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "status"])
+    db.add_argument("action", choices=["upgrade", "status", "backup"])
+    db.add_argument("file", nargs="?", type=Path, help="backup: the file to write (SQLite)")
     db.set_defaults(run=cmd_db)
     return top
 
