@@ -48,7 +48,7 @@ from ringflow.logs import configure_logging
 from ringflow.migrate import SchemaMismatch, require_current, upgrade
 from ringflow.private_files import PRIVATE_UMASK, private_dir, private_sqlite_file
 from ringflow.runtime import tune_garbage_collector
-from ringflow.settings import Settings, load_settings
+from ringflow.settings import Settings, SettingsSourceMissing, load_settings
 from ringflow.webhook_guard import webhook_guard
 from ringflow.webhook_signing import UnsignedWebhooksRefused, unsigned_webhooks_warning
 from sms import api as sms_api
@@ -719,7 +719,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowInvalid as error:
         print("\n".join(error.messages()), file=sys.stderr)
         return 2
-    except (SchemaMismatch, DatabaseUrlError, UnsignedWebhooksRefused) as error:
+    except (
+        SchemaMismatch,
+        DatabaseUrlError,
+        UnsignedWebhooksRefused,
+        SettingsSourceMissing,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return code
