@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from ringflow.clock import Clock, system_clock
 from ringflow.database import open_database
 from ringflow.migrate import require_current
+from ringflow.private_files import private_sqlite_file
 from ringflow.settings import load_settings
 from workflows.jobs.housekeeping import (
     JobNotDead,
@@ -48,7 +49,9 @@ def format_dead(found: list[JobRecord]) -> str:
 
 
 async def _on_database(work: Callable[[Connection], Any], *, write: bool) -> Any:
-    db = await open_database(load_settings().database)
+    url = load_settings().database
+    private_sqlite_file(url)  # a SQLite file that is not there yet: made owner-only, as ever
+    db = await open_database(url)
     try:
         await require_current(db)
         return await (db.write(work) if write else db.read(work))
