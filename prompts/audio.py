@@ -13,21 +13,25 @@ An upload goes through, in order (the cheap checks first, nothing decoded before
    and resamples it to 8 kHz mono (32-bit float, kept in a temporary raw file) while the
    ``ebur128`` filter measures its integrated loudness and sample peak. A probe that fails or
    reports a duration well above the maximum stops the decoder at once;
-5. **normalise and encode**: the second ``ffmpeg`` pass applies one gain to the 8 kHz audio
-   (towards :data:`TARGET_LUFS`, never past :data:`PEAK_CEILING_DBFS` nor more than
-   :data:`MAX_GAIN_DB`) and writes, from the same 16-bit samples, the two files served:
-   8 kHz mono 16-bit PCM WAV (``<digest>.wav``, for Twilio's ``<Play>``) and 8 kHz mono mu-law
-   WAV (``<digest>.ulaw.wav``);
-6. the exact duration (from the PCM data size) must lie within the minimum and maximum.
+5. **trim silence** (uploads): the first pass also keeps the audio as 16-bit samples, in which
+   pydub finds the leading and trailing silence (:mod:`prompts.silence`: a threshold, a margin
+   kept and a cap, so speech is never cut);
+6. **normalise and encode**: the second ``ffmpeg`` pass keeps that audible span and applies
+   one gain to the 8 kHz audio (towards :data:`TARGET_LUFS`, never past
+   :data:`PEAK_CEILING_DBFS` nor more than :data:`MAX_GAIN_DB`) and writes, from the same
+   16-bit samples, the two files served: 8 kHz mono 16-bit PCM WAV (``<digest>.wav``, for
+   Twilio's ``<Play>``) and 8 kHz mono mu-law WAV (``<digest>.ulaw.wav``);
+7. the exact duration (from the PCM data size) must lie within the minimum and maximum.
 
 Why two passes and a measured gain rather than ffmpeg's ``loudnorm``: ``loudnorm`` resamples
 to 192 kHz internally; for a 60 s MP3 it took 1.0-2.1 s here, the two passes above ~0.2 s.
-Measuring at 8 kHz measures what the caller will hear. Why not pydub: its calls block, cannot
-be bounded in time or killed, cannot force a demuxer and cannot restrict ffmpeg's protocols;
-here every tool runs as an asyncio subprocess, off the event loop, with a time limit (it is
-killed when the limit passes or the caller gives up), with ``-protocol_whitelist file`` and the
-demuxer forced to the sniffed format (so a crafted file cannot make ffmpeg open a playlist,
-a URL or another file).
+Measuring at 8 kHz measures what the caller will hear. Why not pydub for the conversion: its
+calls block, cannot be bounded in time or killed, cannot force a demuxer and cannot restrict
+ffmpeg's protocols; here every tool runs as an asyncio subprocess, off the event loop, with a
+time limit (it is killed when the limit passes or the caller gives up), with
+``-protocol_whitelist file`` and the demuxer forced to the sniffed format (so a crafted file
+cannot make ffmpeg open a playlist, a URL or another file). pydub only reads the samples the
+first pass decoded (step 5).
 
 The outputs are written with ``-fflags +bitexact`` and no metadata, so the same input gives the
 same bytes, and the sha256 of the PCM WAV names both files (see :mod:`prompts.store`).
@@ -48,6 +52,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from prompts.errors import AudioTooLarge, AudioTooLong, AudioTooShort, InvalidAudio
+from prompts.silence import Span, audible_span
 
 __all__ = [
     "MAX_GAIN_DB",
@@ -276,29 +281,38 @@ def pass_commands(
     *,
     gain: float,
     limit_seconds: float | None,
+    levels: Path | None = None,
+    keep: Span | None = None,
 ) -> tuple[list[str], list[str]]:
     """The two ffmpeg commands of the conversion (the benchmark runs them bare too).
 
     Pass 1 decodes ``source`` (as ``fmt``; None lets ffmpeg probe, for trusted files only)
-    into 8 kHz mono float ``raw`` and measures its loudness; pass 2 applies ``gain`` dB and
-    writes ``pcm`` and ``ulaw``."""
+    into 8 kHz mono float ``raw`` and measures its loudness (and with ``levels``, also writes
+    the audio there as raw 16-bit samples, for finding silence); pass 2 keeps the samples of
+    ``keep`` (default: all), applies ``gain`` dB and writes ``pcm`` and ``ulaw``."""
     demuxer = ["-f", _DEMUXER[fmt]] if fmt is not None else []
     limit = ["-t", f"{limit_seconds:g}"] if limit_seconds is not None else []
+    split, level_output = "asplit=2[m][o]", []
+    if levels is not None:
+        split = "asplit=3[m][o][l]"
+        level_output = ["-map", "[l]", "-c:a", "pcm_s16le", "-f", "s16le", f"file:{levels}"]
     first = [
         "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-y",
         "-protocol_whitelist", "file", *demuxer, *limit, "-i", f"file:{source}",
         "-filter_complex",
         f"[0:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=flt:channel_layouts=mono,"
-        "asplit=2[m][o];[m]ebur128=framelog=verbose:peak=sample,anullsink",
+        f"{split};[m]ebur128=framelog=verbose:peak=sample,anullsink",
         "-map", "[o]", "-c:a", "pcm_f32le", "-f", "f32le", f"file:{raw}",
+        *level_output,
     ]  # fmt: skip
+    trim = "" if keep is None else f"atrim=start_sample={keep.start}:end_sample={keep.end},"
     bitexact = ["-fflags", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
     second = [
         "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "error", "-y",
         "-protocol_whitelist", "file",
         "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", f"file:{raw}",
         "-filter_complex",
-        f"[0:a]volume={gain:.2f}dB,aformat=sample_fmts=s16:channel_layouts=mono,asplit=2[p][u]",
+        f"[0:a]{trim}volume={gain:.2f}dB,aformat=sample_fmts=s16:channel_layouts=mono,asplit=2[p][u]",
         "-map", "[p]", "-c:a", "pcm_s16le", *bitexact, "-f", "wav", f"file:{pcm}",
         "-map", "[u]", "-c:a", "pcm_mulaw", *bitexact, "-f", "wav", f"file:{ulaw}",
     ]  # fmt: skip
@@ -327,6 +341,8 @@ class Converted:
     """Of the PCM WAV."""
     original_format: str
     gain_db: float
+    trimmed_ms: int = 0
+    """Silence trimmed from the ends (uploads only)."""
 
 
 async def convert(
@@ -337,14 +353,24 @@ async def convert(
     max_seconds: float,
     time_limit: float,
     probe_limit: float | None = None,
+    trim_silence: bool = False,
 ) -> Converted:
     """Convert ``source`` into two WAVs in ``workdir`` (new names; the caller moves or removes
     them). With ``probe_limit`` (seconds), ffprobe checks the file beside the first pass (uploads);
-    without, the file is trusted (the speech engine's output)."""
+    without, the file is trusted (the speech engine's output). With ``trim_silence``, leading
+    and trailing silence is cut (:mod:`prompts.silence`)."""
     stem = workdir / os.urandom(8).hex()
     raw, pcm, ulaw = stem.with_suffix(".f32"), stem.with_suffix(".wav"), stem.with_suffix(".ulaw")
+    levels = stem.with_suffix(".s16") if trim_silence else None
     first, second = pass_commands(
-        source, fmt, raw, pcm, ulaw, gain=0.0, limit_seconds=max_seconds + TOO_LONG_SLACK_S
+        source,
+        fmt,
+        raw,
+        pcm,
+        ulaw,
+        gain=0.0,
+        limit_seconds=max_seconds + TOO_LONG_SLACK_S,
+        levels=levels,
     )
     try:
         measuring = asyncio.ensure_future(run_tool(first, time_limit))
@@ -364,7 +390,13 @@ async def convert(
         if status != 0:
             raise InvalidAudio(_decode_failure(err, fmt))
         gain = gain_db(parse_loudness(err.decode("utf-8", "replace")))
-        second = pass_commands(source, fmt, raw, pcm, ulaw, gain=gain, limit_seconds=None)[1]
+        keep, decoded = None, 0
+        if levels is not None:
+            decoded = levels.stat().st_size // 2
+            keep = await asyncio.to_thread(audible_span, levels, rate=SAMPLE_RATE, gain_db=gain)
+        second = pass_commands(
+            source, fmt, raw, pcm, ulaw, gain=gain, limit_seconds=None, keep=keep
+        )[1]
         status, _out, err = await run_tool(second, time_limit)
         if status != 0:
             raise InvalidAudio(_decode_failure(err, fmt))
@@ -376,8 +408,12 @@ async def convert(
         _remove(pcm, ulaw)
         raise
     finally:
-        _remove(raw)
-    return Converted(pcm, ulaw, digest, data_bytes // _PCM_BYTES_PER_MS, size, fmt or "wav", gain)
+        _remove(raw, *([levels] if levels is not None else []))
+    trimmed_ms = 0
+    if keep is not None:
+        trimmed_ms = (decoded - (keep.end - keep.start)) * 1000 // SAMPLE_RATE
+    duration_ms = data_bytes // _PCM_BYTES_PER_MS
+    return Converted(pcm, ulaw, digest, duration_ms, size, fmt or "wav", gain, trimmed_ms)
 
 
 def _decode_failure(stderr: bytes, fmt: Format | None) -> str:
@@ -431,7 +467,13 @@ async def prepare_upload(
     """Check and convert an uploaded file (see the module docstring, steps 1-6)."""
     fmt = check_upload(path, max_bytes)
     converted = await convert(
-        path, fmt, workdir, max_seconds=max_seconds, time_limit=time_limit, probe_limit=probe_limit
+        path,
+        fmt,
+        workdir,
+        max_seconds=max_seconds,
+        time_limit=time_limit,
+        probe_limit=probe_limit,
+        trim_silence=True,
     )
     seconds = converted.duration_ms / 1000
     if seconds < min_seconds or seconds > max_seconds:

@@ -1,8 +1,21 @@
-"""Server settings from the environment and, optionally, a TOML file.
+"""Server settings from the environment, a ``.env`` file, a secrets folder and a TOML file.
 
-Precedence (highest first): command-line flags (applied by ``server.py``), environment
-variables, the file named by ``RINGFLOW_CONFIG``, the defaults below. Bad values fail at start
-with the variable's name.
+Precedence (highest first):
+
+1. command-line flags (applied by the ``ringflow`` command, :mod:`ringflow.cli`);
+2. environment variables;
+3. the ``.env`` file: ``RINGFLOW_ENV_FILE``, else ``.env`` in the working directory when
+   there is one (``RINGFLOW_ENV_FILE=`` turns it off);
+4. the secrets folder ``RINGFLOW_SECRETS_DIR`` (e.g. ``/run/secrets``, where Docker and
+   Kubernetes mount secrets): one file per setting, named like its variable
+   (``TWILIO_AUTH_TOKEN``), holding the value (surrounding whitespace ignored);
+5. the TOML file named by ``RINGFLOW_CONFIG``;
+6. the defaults below.
+
+This is pydantic-settings' own order (init > environment > dotenv > secrets), with the TOML
+file, the most general, last. A file or folder named explicitly but missing is an error, not
+silently skipped. Bad values fail at start with the variable's name; secrets are ``SecretStr``,
+so neither a settings repr nor a validation message shows them.
 """
 
 from __future__ import annotations
@@ -16,8 +29,10 @@ import phonenumbers
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
@@ -31,6 +46,34 @@ DEFAULT_START_REPLY = "You are subscribed again. Reply STOP to unsubscribe."
 DEFAULT_HELP_REPLY = "Ringflow: reply STOP to unsubscribe. Msg&data rates may apply."
 DEFAULT_SMS_REPLY_LIMIT = 10
 DEFAULT_SMS_REPLY_WINDOW_SECONDS = 600.0
+DEFAULT_ENV_FILE = Path(".env")
+
+
+class SettingsSourceMissing(ValueError):
+    """A settings file or folder named in the environment does not exist."""
+
+
+def env_file() -> Path | None:
+    """The ``.env`` file to read: ``RINGFLOW_ENV_FILE`` (which must exist), else ``.env`` in
+    the working directory if there is one; None when there is none or it is turned off."""
+    named = os.environ.get("RINGFLOW_ENV_FILE")
+    if named is None:
+        return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+    if not named:
+        return None
+    if not Path(named).is_file():
+        raise SettingsSourceMissing(f"RINGFLOW_ENV_FILE: no such file {named!r}")
+    return Path(named)
+
+
+def secrets_dir() -> Path | None:
+    """The folder of secret files ``RINGFLOW_SECRETS_DIR`` (which must exist), or None."""
+    named = os.environ.get("RINGFLOW_SECRETS_DIR")
+    if not named:
+        return None
+    if not Path(named).is_dir():
+        raise SettingsSourceMissing(f"RINGFLOW_SECRETS_DIR: no such folder {named!r}")
+    return Path(named)
 
 
 class Settings(BaseSettings):
@@ -133,6 +176,12 @@ class Settings(BaseSettings):
     worker: bool = Field(default=True, description="run the job worker in the server process")
     job_lease_seconds: float = Field(
         default=60, gt=0, le=86400, description="how long a worker holds a claimed job"
+    )
+    job_retention_days: float = Field(
+        default=14,
+        gt=0,
+        le=3650,
+        description="days a finished (done or cancelled) job is kept before the worker deletes it",
     )
     worker_concurrency: int = Field(
         default=50,
@@ -306,6 +355,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        dotenv = env_file()
+        if dotenv is not None:
+            sources.append(DotEnvSettingsSource(settings_cls, env_file=dotenv))
+        secrets = secrets_dir()
+        if secrets is not None:
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets))
         config_file = os.environ.get("RINGFLOW_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))

@@ -15,6 +15,7 @@ from ringflow.admin import (
     calls,
     contacts,
     conversations,
+    jobs,
     messages,
     prompts,
     recipes,
@@ -35,6 +36,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     agents.register,
     teams.register,
     conversations.register,
+    jobs.register,
 )
 
 

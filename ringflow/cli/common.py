@@ -15,10 +15,11 @@ from ringflow.settings import load_settings
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``ArgumentParser.add_subparsers()`` returns: where each command adds itself."""
 SETTINGS_HELP = (
-    "Settings come from environment variables (RINGFLOW_*, and TWILIO_ACCOUNT_SID and\n"
-    "TWILIO_AUTH_TOKEN for Twilio), then from the TOML file RINGFLOW_CONFIG names; flags\n"
-    "given here win. The database is RINGFLOW_DATABASE_URL, or data/ringflow.db under\n"
-    "RINGFLOW_DATA_DIR. Every setting: README.md, section Configuration."
+    "Settings come from flags given here, then environment variables (RINGFLOW_*, and\n"
+    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for Twilio), then a .env file (./.env, or\n"
+    "RINGFLOW_ENV_FILE), then files in RINGFLOW_SECRETS_DIR, then the TOML file\n"
+    "RINGFLOW_CONFIG names. The database is RINGFLOW_DATABASE_URL, or data/ringflow.db\n"
+    "under RINGFLOW_DATA_DIR. Every setting: README.md, section Configuration."
 )
 
 

@@ -19,6 +19,7 @@ from ringflow.cli import (
     call,
     database,
     hours,
+    jobs,
     logs,
     people,
     remote,
@@ -30,7 +31,7 @@ from ringflow.cli import (
 from ringflow.cli.common import SETTINGS_HELP, Commands
 from ringflow.database import DatabaseUrlError
 from ringflow.migrate import SchemaMismatch
-from ringflow.settings import Settings
+from ringflow.settings import Settings, SettingsSourceMissing
 from ringflow.version import version
 from ringflow.webhook_signing import UnsignedWebhooksRefused
 from workflows.problems import WorkflowInvalid
@@ -44,6 +45,7 @@ COMMAND_GROUPS: tuple[Callable[[Commands], None], ...] = (
     hours.add_to,
     tokens.add_to,
     people.add_to,
+    jobs.add_to,
     remote.add_to,
     database.add_to,
 )
@@ -117,7 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowInvalid as error:
         print("\n".join(error.messages()), file=sys.stderr)
         return 2
-    except (SchemaMismatch, DatabaseUrlError, UnsignedWebhooksRefused) as error:
+    except (
+        SchemaMismatch,
+        DatabaseUrlError,
+        UnsignedWebhooksRefused,
+        SettingsSourceMissing,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return code

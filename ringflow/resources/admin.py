@@ -12,7 +12,7 @@ from aiohttp import web
 from ivr.conversation_calls import CallHistory
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import prompts_among
-from ringflow.admin import calls, contacts, messages, prompts, schedules, workflows
+from ringflow.admin import calls, contacts, jobs, messages, prompts, schedules, workflows
 from ringflow.admin.app import API_APP, GATEKEEPER
 from ringflow.admin.auth import Gatekeeper
 from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
@@ -57,6 +57,7 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
     app[calls.CALL_ADMIN] = calls.CallAdmin(db)
     app[messages.SMS_ADMIN] = messages.SmsAdmin(db, clock)
     app[schedules.SCHEDULE_ADMIN] = schedules.ScheduleAdmin(db, catalog, clock)
+    app[jobs.JOB_ADMIN] = jobs.JobAdmin(db, clock)
     app[PEOPLE_ADMIN] = PeopleAdmin(
         db,
         clock,

@@ -102,6 +102,7 @@ def job_worker(
         concurrency=settings.worker_concurrency,
         clock=clock,
         observer=metrics,
+        retention=timedelta(days=settings.job_retention_days),
     )
 
 

@@ -15,6 +15,10 @@ dead at once; so is a job claimed again after its last attempt's worker was lost
 
 The worker never dies of a handler's exception or a database error: it logs them and carries
 on (after ``error_pause`` for the database). ``stop()`` lets in-flight handlers finish.
+
+Given a ``retention``, the worker also deletes finished (done or cancelled) jobs older than
+that, by its clock: a small batch between claims every ``sweep_interval``, and batch after
+batch while a backlog lasts (see :mod:`workflows.jobs.housekeeping`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from sqlalchemy import Connection
 from ringflow.clock import Clock, system_clock
 from ringflow.database import Database
 from ringflow.logs import log_context
-from workflows.jobs import queue
+from workflows.jobs import housekeeping, queue
 from workflows.jobs.errors import JobDeferred, PermanentJobError, TransientJobError
 from workflows.jobs.queue import ClaimedJob
 from workflows.jobs.retry import RetryPolicy
@@ -93,11 +97,16 @@ class JobWorker:
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         observer: JobObserver | None = None,
+        retention: timedelta | None = None,
+        sweep_interval: timedelta = timedelta(minutes=10),
+        sweep_batch: int = housekeeping.PURGE_BATCH,
     ) -> None:
         if batch < 1 or concurrency < 1:
             raise ValueError("batch and concurrency must be at least 1")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
+        if retention is not None and retention <= timedelta(0):
+            raise ValueError(f"retention must be positive, got {retention}")
         self._db = db
         self._handlers = dict(handlers)
         self._owner = owner
@@ -110,6 +119,10 @@ class JobWorker:
         self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._observer = observer
+        self._retention = retention
+        self._sweep_interval = sweep_interval
+        self._sweep_batch = sweep_batch
+        self._next_sweep: datetime | None = None  # None: at the first loop
         self._running: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._stopping = False
@@ -159,6 +172,7 @@ class JobWorker:
         try:
             while not self._stopping:
                 self._signal.clear()
+                await self._sweep_if_due()
                 free = self._concurrency - len(self._running)
                 if free <= 0:
                     await self._signal.wait()  # a handler finishing sets it
@@ -184,6 +198,38 @@ class JobWorker:
             raise
         finally:
             self._stopped.set()
+
+    async def sweep(self) -> int:
+        """Delete one batch of finished jobs older than the retention period; how many.
+
+        Nothing without a ``retention``. Database errors propagate (for tests and tools).
+        """
+        if self._retention is None:
+            return 0
+        work = partial(
+            housekeeping.purge_finished,
+            before=self._clock() - self._retention,
+            limit=self._sweep_batch,
+        )
+        return await self._db.write(work)
+
+    async def _sweep_if_due(self) -> None:
+        """One sweep batch when the interval has passed; a full batch means a backlog, so
+        the next loop sweeps again (small batches keep the write lock free for claims)."""
+        if self._retention is None:
+            return
+        now = self._clock()
+        if self._next_sweep is not None and now < self._next_sweep:
+            return
+        try:
+            deleted = await self.sweep()
+        except Exception:
+            log.exception("deleting finished jobs failed; trying again at the next sweep")
+            deleted = 0
+        if deleted:
+            log.info("deleted %d finished jobs older than %s", deleted, self._retention)
+        backlog = deleted >= self._sweep_batch
+        self._next_sweep = now if backlog else now + self._sweep_interval
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

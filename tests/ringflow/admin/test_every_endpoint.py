@@ -20,6 +20,7 @@ EXAMPLE_VALUES = {
     "sid": "CA" + "0" * 32,
     "message_id": "1",
     "conversation_id": "1",
+    "job_id": "1",
     "name": "office",
     "recipe_id": "missed-call-text",
     "step": "main",
