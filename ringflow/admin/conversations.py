@@ -123,6 +123,20 @@ class BodyIn(Strict):
     body: Annotated[Text, Field(min_length=1, max_length=1600)]
 
 
+ClientKey = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[!-~]+$")]
+
+
+class ReplyIn(BodyIn):
+    idempotency_key: ClientKey | None = Field(
+        default=None,
+        description=(
+            "a key of your choosing (printable ASCII, no spaces, up to 100 characters), unique"
+            " per reply: a request retried with the same key and text answers the first"
+            " reply (200) and sends nothing again; the same key with another text is a 409"
+        ),
+    )
+
+
 class NoteIn(Strict):
     body: Annotated[Text, Field(min_length=1, max_length=10_000)]
 
@@ -308,16 +322,31 @@ async def _act(request: web.Request, change: Change, status: int = 200) -> web.R
 
 
 async def post_reply(request: web.Request) -> web.Response:
-    body = await json_body(request, BodyIn)
+    body = await json_body(request, ReplyIn)
     channels = admin_of(request).channels
+    key = body.idempotency_key
+    repeated = False
 
     def change(conn: Connection, conversation_id: int, actor: Actor, now: datetime) -> int:
+        nonlocal repeated
+        repeated = False
+        if key is not None:
+            # The conversation's lock makes two requests with one key take turns: the second
+            # finds the first's reply.
+            load(conn, conversation_id, lock=True)
+            earlier = actions.earlier_reply(conn, conversation_id, key, body.body)
+            if earlier is not None:
+                repeated = True
+                return earlier
         _conversation, event_id, _sent = actions.reply(
-            conn, conversation_id, body.body, actor, channels, now
+            conn, conversation_id, body.body, actor, channels, now, client_key=key
         )
         return event_id
 
-    return await _act(request, change, status=201)
+    answer = await _act(request, change, status=201)
+    if repeated:
+        answer.set_status(200)
+    return answer
 
 
 async def post_note(request: web.Request) -> web.Response:
@@ -456,15 +485,18 @@ def endpoints() -> list[Endpoint]:
             post_reply,
             "Reply to the contact through the conversation's channel (a durable send job)",
             tag,
-            body=Body(model=BodyIn),
+            body=Body(model=ReplyIn),
             answer=EntryOut,
             status=201,
+            also=(200,),
             errors=(400, 404, 409, 422),
             agents=True,
             description=(
-                "Answers the reply's timeline entry: its message's status follows delivery; a"
-                " contact who opted out (STOP) gets nothing, and the message ends `failed`"
-                " with the error `recipient opted out`."
+                "Answers the reply's timeline entry (201): its message's status follows"
+                " delivery; a contact who opted out (STOP) gets nothing, and the message ends"
+                " `failed` with the error `recipient opted out`. With an `idempotency_key`"
+                " already used for this text in this conversation, answers the first reply's"
+                " entry (200) and sends nothing; with another text, 409."
             ),
         ),
         Endpoint(

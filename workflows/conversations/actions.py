@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.conversations.channels import ConversationChannels, Sent
@@ -35,6 +35,26 @@ def _state_change(conversation: Conversation, values: dict[str, Any]) -> dict[st
     return {**values, "state_version": conversation.state_version + 1}
 
 
+def earlier_reply(conn: Connection, conversation_id: int, client_key: str, body: str) -> int | None:
+    """The reply already made in the conversation with the idempotency key ``client_key``
+    (its event's id), or None. The same key with another text is refused: a client reusing a
+    key for a different reply has a bug that must not be answered as if it had been sent."""
+    row = conn.execute(
+        select(conversation_events.c.id, conversation_events.c.body).where(
+            conversation_events.c.conversation_id == conversation_id,
+            conversation_events.c.client_key == client_key,
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.body != body:
+        raise ChangeRefused(
+            f"idempotency key {client_key!r} was already used for another reply in this"
+            " conversation"
+        )
+    return int(row.id)
+
+
 def reply(
     conn: Connection,
     conversation_id: int,
@@ -42,12 +62,18 @@ def reply(
     actor: Actor,
     channels: ConversationChannels,
     now: datetime,
+    *,
+    client_key: str | None = None,
 ) -> tuple[Conversation, int, Sent]:
     """Send ``body`` to the contact through the conversation's channel (a durable job
-    queued with this event); the conversation, the event's id and what the channel said."""
+    queued with this event); the conversation, the event's id and what the channel said.
+    ``client_key``: the client's idempotency key (see :func:`earlier_reply`, which a caller
+    asks first, inside the same transaction)."""
     conversation = load(conn, conversation_id, lock=True)
     outbound = channels.outbound_for(conversation.channel)
-    event_id = record(conn, conversation.id, "agent.replied", actor, now, body=body)
+    event_id = record(
+        conn, conversation.id, "agent.replied", actor, now, body=body, client_key=client_key
+    )
     sent = outbound.send(
         conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now
     )

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
     true,
 )
@@ -114,6 +115,14 @@ conversation_events = Table(
     Column("data", JSON, nullable=False, comment="the change: new values, a note's text..."),
     Column("message_id", BigInteger, nullable=True, comment="the channel's message, if any"),
     Column("body", Text, nullable=True, comment="a note's or a message's text"),
+    Column(
+        "client_key",
+        String(100),
+        nullable=True,
+        comment="the idempotency key the client sent with a reply",
+    ),
+    # A reply retried with its key finds the first one instead of sending again.
+    UniqueConstraint("conversation_id", "client_key"),
     CheckConstraint("actor_type IN ('contact', 'agent', 'admin', 'automation')", name="actor_type"),
     Index("ix_conversation_events_conversation_id_id", "conversation_id", "id"),
 )

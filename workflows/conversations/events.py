@@ -58,8 +58,10 @@ def record(
     data: dict[str, Any] | None = None,
     body: str | None = None,
     message_id: int | None = None,
+    client_key: str | None = None,
 ) -> int:
-    """Add an event to the conversation's timeline; its id."""
+    """Add an event to the conversation's timeline; its id. ``client_key``: the idempotency
+    key a client sent with the request that made it (unique per conversation)."""
     assert kind in EVENT_KINDS, kind
     return int(
         conn.execute(
@@ -74,6 +76,7 @@ def record(
                 data=data or {},
                 body=body,
                 message_id=message_id,
+                client_key=client_key,
             )
             .returning(conversation_events.c.id)
         ).scalar_one()

@@ -1,7 +1,7 @@
 """jobs: the cancelled status, and an index for deleting finished jobs
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-02
 """
 

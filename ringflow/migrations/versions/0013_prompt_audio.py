@@ -1,7 +1,7 @@
 """prompt audio stored in the database (any instance serves any prompt)
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02
 
 Prompts made before this revision have their audio only in the data dir of the instance that

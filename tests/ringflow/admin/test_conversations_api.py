@@ -260,3 +260,49 @@ async def test_bad_input_is_a_4xx_naming_the_field(desk: Desk) -> None:
     assert (await desk.api.call("POST", "/conversations/999/close")).status == 404
     # Nothing half-written: the refused team does not exist.
     assert (await desk.api.call("GET", "/teams/support")).status == 404
+
+
+async def test_a_reply_retried_with_its_idempotency_key_is_sent_once(desk: Desk) -> None:
+    await desk.text_in("Is my order late?", "SM" + "7" * 32)
+    conversation = await desk.conversation_of()
+    path = f"/conversations/{conversation['id']}/replies"
+    reply = {"body": "It ships today.", "idempotency_key": "reply-7f3a"}
+
+    first = await desk.api.call("POST", path, json_body=reply)
+    assert first.status == 201, first.text
+    # The client lost the answer and tries again: the first reply, nothing sent again.
+    again = await desk.api.call("POST", path, json_body=reply)
+    assert again.status == 200, again.text
+    assert again.json["id"] == first.json["id"]
+    assert again.json["message"]["id"] == first.json["message"]["id"]
+
+    # The same key for another text is the client's bug: refused, nothing sent.
+    other = await desk.api.call("POST", path, json_body={**reply, "body": "Sorry, tomorrow."})
+    assert other.status == 409, other.text
+    assert "reply-7f3a" in other.text
+
+    timeline = (await desk.detail(conversation["id"]))["timeline"]
+    assert [e["body"] for e in timeline if e["kind"] == "agent.replied"] == ["It ships today."]
+    query = select(jobs.c.id).where(jobs.c.kind == SEND_SMS)
+    sends = await desk.api.server.db.read(lambda conn: conn.execute(query).all())
+    assert len(sends) == 1
+
+    # A key is the conversation's: another conversation may use it.
+    await desk.text_in("Hi", "SM" + "8" * 32, sender="+14155550199")
+    second = await desk.conversation_of("+14155550199")
+    elsewhere = await desk.api.call(
+        "POST", f"/conversations/{second['id']}/replies", json_body=reply
+    )
+    assert elsewhere.status == 201, elsewhere.text
+
+
+async def test_a_bad_idempotency_key_is_named(desk: Desk) -> None:
+    await desk.text_in("Hello?", "SM" + "9" * 32)
+    conversation = await desk.conversation_of()
+    answer = await desk.api.call(
+        "POST",
+        f"/conversations/{conversation['id']}/replies",
+        json_body={"body": "Hi", "idempotency_key": "has spaces"},
+    )
+    assert answer.status == 422, answer.text
+    assert "idempotency_key" in answer.text
