@@ -45,12 +45,10 @@ steps:
     survey:
       question: "How did we do? Reply 1-5."
       comment: "Thanks! Anything we could do better?"
+      thanks: "Thank you for your feedback."
       timeout: 1h
       save_as: stars
     on_unrated: sorry
-    next: thanks
-  thanks:
-    send_sms: "Thank you for your feedback."
   sorry:
     send_sms: "No problem, thanks anyway."
 """

@@ -6,7 +6,7 @@ a rating gets ``invalid`` and the question once more; a second one ends the surv
 rating (``on_unrated``, else ``next``). With ``comment`` set, a rating is followed by that
 question, and the contact's next message is kept as the comment (no answer within
 ``timeout``: the rating is kept without one). No answer to the rating within ``timeout``
-ends the survey without a rating too.
+ends the survey without a rating too. ``thanks``, if given, is sent once a rating is kept.
 
 The answer is kept by a ``RecordRating`` instruction: the session service stores it against
 the run's conversation and its assignee at that moment, and adds it to the conversation's
@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from workflows.events import DigitsReceived, Reply, TimerFired
-from workflows.instructions import RecordRating
+from workflows.instructions import RecordRating, Say
 from workflows.names import VarName
 from workflows.steps.asking import DEFAULT_TIMEOUT, Question, Timeout, ask, worded
 from workflows.steps.base import (
@@ -64,6 +64,9 @@ class SurveyParams(StepParams):
     comment: Question | None = Field(
         default=None, description="a follow-up question whose answer is kept as a comment"
     )
+    thanks: Question | None = Field(
+        default=None, description="sent once the rating (and comment) is kept"
+    )
     timeout: Timeout = Field(
         default=DEFAULT_TIMEOUT, description="how long each question waits for its answer"
     )
@@ -102,13 +105,13 @@ class SurveyKind(StepKind[SurveyParams]):
         phase = ctx.step_state.get("phase", RATING)
         if isinstance(reply, TimerFired):
             if phase == COMMENT:
-                return self._keep(ctx, ctx.step_state["rating"], None)
+                return self._keep(params, ctx, ctx.step_state["rating"], None)
             return self._give_up(ctx, "timeout")
         if not isinstance(reply, DigitsReceived):
             raise UnexpectedReply(f"survey got {type(reply).__name__}")
         answer = reply.speech or reply.digits
         if phase == COMMENT:
-            return self._keep(ctx, ctx.step_state["rating"], answer.strip() or None)
+            return self._keep(params, ctx, ctx.step_state["rating"], answer.strip() or None)
         rating = rating_in(params, answer)
         if rating is None:
             ctx.step_state["failures"] = ctx.step_state.get("failures", 0) + 1
@@ -119,13 +122,17 @@ class SurveyKind(StepKind[SurveyParams]):
         if params.save_as:
             ctx.vars[params.save_as] = rating
         if params.comment is None:
-            return self._keep(ctx, rating, None)
+            return self._keep(params, ctx, rating, None)
         ctx.step_state.update(phase=COMMENT, rating=rating)
         return ask(ctx, (worded(ctx, params.comment),), params.timeout)
 
     @staticmethod
-    def _keep(ctx: RunContext, rating: int, comment: str | None) -> StepResult:
+    def _keep(
+        params: SurveyParams, ctx: RunContext, rating: int, comment: str | None
+    ) -> StepResult:
         ctx.emit(RecordRating(rating, comment, "rated"))
+        if params.thanks is not None:
+            ctx.emit(Say(worded(ctx, params.thanks), language=ctx.language))
         return Next()
 
     @staticmethod
