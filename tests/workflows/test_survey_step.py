@@ -188,6 +188,7 @@ async def test_a_rating_without_its_comment_is_kept_when_the_comment_times_out(
     ("step", "problem"),
     [
         ("{timeout: 0}", "at least 1 second"),
+        ("{timeout: 2d}", "at most 1d"),
         ("{labels: [a, b, c]}", "labels"),
         ("{question: 'Hi {{nobody.name}}'}", "nobody"),
     ],

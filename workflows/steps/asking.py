@@ -25,15 +25,20 @@ from workflows.templates import Template, TemplateError
 
 DEFAULT_TIMEOUT = 24 * 3600
 """A day: how long a question waits for its answer unless the step says otherwise."""
+MAX_TIMEOUT = 24 * 3600
+"""The longest a question may wait: a text conversation waits a day for a reply at most
+(``sms.conversations.SESSION``), after which the contact's text starts afresh."""
 
 
-def _positive(seconds: int) -> int:
+def _within_bounds(seconds: int) -> int:
     if seconds < 1:
         raise ValueError("a question's timeout must be at least 1 second")
+    if seconds > MAX_TIMEOUT:
+        raise ValueError("a question's timeout must be at most 1d (a conversation waits a day)")
     return seconds
 
 
-Timeout = Annotated[Duration, AfterValidator(_positive)]
+Timeout = Annotated[Duration, AfterValidator(_within_bounds)]
 
 
 @lru_cache(maxsize=1024)
