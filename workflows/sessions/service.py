@@ -11,7 +11,8 @@ Calls are request/response (:meth:`SessionService.call_started`, :meth:`call_rep
 webhook is one turn, idempotent on (run, turn), the answer stored with the run. Conversations
 are asynchronous (:meth:`start_in`, :meth:`reply_in`, :meth:`timer_fired`): everything runs
 inside one write transaction, the run's turn, its firing row (:mod:`workflows.firings`) and
-its channel's durable work stored together or not at all.
+its channel's durable work stored together or not at all, with the survey answers the turn
+gave (``RecordRating``, kept against the conversation by :mod:`workflows.conversations.ratings`).
 """
 
 from __future__ import annotations
