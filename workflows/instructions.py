@@ -105,5 +105,19 @@ class WaitUntil:
     at: datetime
 
 
-Instruction = Say | Play | Pause | Gather | Dial | Record | Hangup | SendText | WaitUntil
+@dataclass(frozen=True, slots=True)
+class RecordRating:
+    """Keep a survey's answer against the run's conversation (and whoever it is assigned to
+    now): ``rating`` 1-5 and an optional ``comment``; ``rating`` None when the contact gave
+    none (``outcome`` says why: ``invalid`` answers or a ``timeout``). Stored in the
+    transaction that saves the turn; no channel renders it."""
+
+    rating: int | None
+    comment: str | None
+    outcome: Literal["rated", "invalid", "timeout"]
+
+
+Instruction = (
+    Say | Play | Pause | Gather | Dial | Record | Hangup | SendText | WaitUntil | RecordRating
+)
 WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil)

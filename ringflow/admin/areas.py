@@ -19,6 +19,7 @@ from ringflow.admin import (
     messages,
     prompts,
     recipes,
+    reports,
     schedules,
     teams,
     workflows,
@@ -36,6 +37,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     agents.register,
     teams.register,
     conversations.register,
+    reports.register,
     jobs.register,
 )
 

@@ -90,7 +90,8 @@ class EntryOut(Strict):
     at: datetime
     kind: str = Field(
         description="opened, reopened, message.received, agent.replied, note, assigned, priority,"
-        " tagged, untagged, snoozed, woke, closed; message (an automated text); call"
+        " tagged, untagged, snoozed, woke, closed, survey (data: rating, outcome); message (an"
+        " automated text); call"
     )
     actor: ActorOut
     data: dict[str, Any]

@@ -1,5 +1,6 @@
-"""The tables of conversations: ``conversations``, ``conversation_events`` (the timeline)
-and ``conversation_tags``.
+"""The tables of conversations: ``conversations``, ``conversation_events`` (the timeline),
+``conversation_tags`` and ``conversation_ratings`` (survey answers, with the assignee at the
+moment of the rating, which the CSAT reports group by).
 
 A conversation is one contact thread on a channel: (``channel``, our ``business_number``, the
 contact's ``contact_number``). Only one conversation of a thread is ``latest`` (a partial
@@ -138,4 +139,39 @@ conversation_tags = Table(
     ),
     Column("tag", String(64), primary_key=True),
     Index("ix_conversation_tags_tag", "tag"),
+)
+
+conversation_ratings = Table(
+    "conversation_ratings",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column(
+        "conversation_id",
+        _ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("rating", Integer, nullable=False, comment="1 (worst) to 5 (best)"),
+    Column("comment", Text, nullable=True),
+    Column(
+        "agent_id",
+        Integer,
+        ForeignKey("agents.id", ondelete="SET NULL"),
+        nullable=True,
+        comment="the conversation's assignee when it was rated",
+    ),
+    Column(
+        "team_id",
+        Integer,
+        ForeignKey("teams.id", ondelete="SET NULL"),
+        nullable=True,
+        comment="the conversation's team when it was rated",
+    ),
+    Column("run_id", String(32), nullable=False, comment="the run whose survey asked"),
+    Column("turn", Integer, nullable=False, comment="the run's turn that kept it"),
+    Column("rated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+    UniqueConstraint("run_id", "turn"),
+    Index("ix_conversation_ratings_rated_at", "rated_at"),
+    Index("ix_conversation_ratings_conversation_id", "conversation_id"),
 )

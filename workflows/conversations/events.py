@@ -2,7 +2,8 @@
 
 Kinds (:data:`EVENT_KINDS`): ``opened``, ``reopened``, ``message.received``,
 ``agent.replied``, ``note``, ``assigned``, ``priority``, ``tagged``, ``untagged``,
-``snoozed``, ``woke`` (a snooze ended), ``closed``. ``data`` holds what changed (new values);
+``snoozed``, ``woke`` (a snooze ended), ``closed``, ``survey`` (a survey's answer, or
+that none came). ``data`` holds what changed (new values);
 ``body`` a note's or a message's text; ``message_id`` the channel's message.
 """
 
@@ -31,6 +32,7 @@ EVENT_KINDS: Final = (
     "snoozed",
     "woke",
     "closed",
+    "survey",
 )
 
 

@@ -11,7 +11,8 @@ Calls are request/response (:meth:`SessionService.call_started`, :meth:`call_rep
 webhook is one turn, idempotent on (run, turn), the answer stored with the run. Conversations
 are asynchronous (:meth:`start_in`, :meth:`reply_in`, :meth:`timer_fired`): everything runs
 inside one write transaction, the run's turn, its firing row (:mod:`workflows.firings`) and
-its channel's durable work stored together or not at all.
+its channel's durable work stored together or not at all, with the survey answers the turn
+gave (``RecordRating``, kept against the conversation by :mod:`workflows.conversations.ratings`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.contacts import ContactRow, contact_values, lock_contact
+from workflows.conversations import ratings
 from workflows.engine import Engine, EngineError, RunState, Turn
 from workflows.events import (
     CallEnded,
@@ -42,7 +44,7 @@ from workflows.events import (
     TimerFired,
 )
 from workflows.firings import failed, fire
-from workflows.instructions import Instruction, SendText
+from workflows.instructions import Instruction, RecordRating, SendText
 from workflows.jobs import PermanentJobError
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
@@ -458,6 +460,7 @@ class SessionService:
         )
         insert_runs(conn, [run_row(run, channel.channel, failure, now=now)])
         channel.apply(conn, conversation, self._done(run, 0, turn, workflow, now, automated))
+        _keep_ratings(conn, subject, run.id, 0, turn, now)
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
 
@@ -499,6 +502,7 @@ class SessionService:
             return False
         done = self._done(updated, stored.turn, turn, workflow, now, automated)
         channel.apply(conn, conversation, done)
+        _keep_ratings(conn, channel.subject(conversation), stored.id, stored.turn, turn, now)
         return True
 
     def _conversation_roots(
@@ -526,6 +530,16 @@ class SessionService:
             return TurnDone(run, turn_number, turn, now, None, None)
         quiet_until = self._facts.quiet_until(workflow, now)
         return TurnDone(run, turn_number, turn, now, quiet_until, workflow.spec.hours)
+
+
+def _keep_ratings(
+    conn: Connection, subject: str, run_id: str, turn_number: int, turn: Turn, now: datetime
+) -> None:
+    """Store the survey answers of a conversation's turn (``subject`` is the conversation's
+    id) in the transaction that saves the turn."""
+    for instruction in turn.instructions:
+        if isinstance(instruction, RecordRating):
+            ratings.keep(conn, int(subject), instruction, run_id=run_id, turn=turn_number, now=now)
 
 
 def _call_vars(call: CallStarted | CallReplied) -> dict[str, str]:

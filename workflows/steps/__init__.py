@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.steps import (
+    ask,
     branch,
     dial,
     goto,
@@ -17,6 +18,7 @@ from workflows.steps import (
     say,
     send_sms,
     set_vars,
+    survey,
     wait,
 )
 from workflows.steps.base import StepKind
@@ -36,6 +38,8 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         set_vars.KIND,
         send_sms.KIND,
         wait.KIND,
+        ask.KIND,
+        survey.KIND,
     )
 }
 
