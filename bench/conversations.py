@@ -214,15 +214,16 @@ def plan_conversation(
     rng: random.Random, number: int, team_agents: Mapping[int, list[int]], now: datetime
 ) -> _Plan:
     """A realistic open conversation: 90 % assigned to a team (70 % of those to one of its
-    agents too), one to three turns of texts, the last one unanswered in ~30 % of cases
-    (always when no team has it yet); its timeline as the domain records it."""
+    agents too), one to three turns of texts, the last one unanswered in ~30 % of cases; one
+    unanswered text when no team has it yet. Its timeline as the domain records it."""
     contact = f"+1415{2_000_000 + number:07d}"
     business = BUSINESS_NUMBERS[number % len(BUSINESS_NUMBERS)]
     team_id = rng.choice(list(team_agents)) if rng.random() < 0.9 else None
     agent_id = rng.choice(team_agents[team_id]) if team_id and rng.random() < 0.7 else None
-    created = now - timedelta(seconds=rng.uniform(600, 7 * 86400))
+    # At least 6 hours ago: three turns of at most 1.5 h each all lie in the past.
+    created = now - timedelta(seconds=rng.uniform(6 * 3600, 7 * 86400))
     at = created
-    turns = rng.choice((1, 1, 2, 2, 3))
+    turns = rng.choice((1, 1, 2, 2, 3)) if team_id is not None else 1  # new: not yet assigned
     answered_last = team_id is not None and rng.random() < 0.7
     plan = _Plan({})
     plan.events.append(_event("opened", at, "contact"))
