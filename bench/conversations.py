@@ -666,7 +666,9 @@ async def fire_phase(
             raise BenchError(
                 f"{name}: {total - finished} of {total} jobs unfinished at the timeout"
             )
-        await asyncio.sleep(0.2)
+        # Rarely: the phase's end is read from the jobs' rows, this count only notices it, and
+        # it scans the jobs table on the database the workers are using.
+        await asyncio.sleep(1.0)
     cpu = sum(process_cpu_seconds(pid) for pid in worker_pids) - cpu_before
     lags, span = await db.read(partial(_lags, key=key))
     fired = (
