@@ -140,14 +140,15 @@ def pinned_server(
     command: Sequence[str],
     env: Mapping[str, str],
     port: int,
-    cpu: int,
+    cpu: int | None,
     log: Path,
     nice: int = 0,
 ) -> Iterator[Server]:
-    """Run ``command`` (which listens on ``port`` of 127.0.0.1) on ``cpu``, in a session of
-    its own (at niceness ``nice`` when not 0), its output in ``log``, until the block ends;
-    BenchError when it does not come up or is not pinned."""
-    with log.open("wb") as out, running_on(cpu):
+    """Run ``command`` (which listens on ``port`` of 127.0.0.1) on ``cpu`` (None: wherever
+    the kernel puts it), in a session of its own (at niceness ``nice`` when not 0), its output
+    in ``log``, until the block ends; BenchError when it does not come up or is not pinned."""
+    pinning = contextlib.nullcontext() if cpu is None else running_on(cpu)
+    with log.open("wb") as out, pinning:
         proc = subprocess.Popen(
             list(command),
             cwd=ROOT,
@@ -161,8 +162,31 @@ def pinned_server(
             set_session_niceness(proc.pid, nice)
         _wait_listening(proc, name, port, log)
         pinned = os.sched_getaffinity(proc.pid)
-        if pinned != {cpu}:
+        if cpu is not None and pinned != {cpu}:
             raise BenchError(f"{name}: runs on CPUs {sorted(pinned)}, not only on CPU {cpu}")
         yield Server(name, proc.pid, f"http://{HOST}:{port}")
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def background_process(
+    name: str, command: Sequence[str], env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (one that listens on no port, e.g. ``ringflow worker``) in a session of
+    its own, its output in ``log``, until the block ends; BenchError if it exits early."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            list(command),
+            cwd=ROOT,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+        if proc.poll() is not None:
+            raise BenchError(f"{name}: exited with status {proc.returncode}; log:\n{_tail(log)}")
     finally:
         _stop(proc)

@@ -75,7 +75,7 @@ def job_handlers(
             db, sessions, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
         RUN_TIMER: RunTimerHandler(db, sessions, clock),
-        WAKE_JOB: WakeHandler(db, clock),
+        WAKE_JOB: WakeHandler(clock),
     }
 
 
