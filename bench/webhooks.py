@@ -134,7 +134,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="niceness of the servers, wrk and this script (0; below 0 needs root): on a shared "
         "machine, -10 makes other work disturb the measurement less",
     )
-    parser.add_argument("--profile", help="cProfile the Ringflow server into this file")
+    parser.add_argument(
+        "--profile",
+        help="cProfile the Ringflow server into this file (each thread's CPU time; the "
+        "writer thread's into FILE.<thread name>)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= MAX_ROUNDS:
@@ -183,10 +187,11 @@ class Servers:
 
 def ringflow_command(port: int, profile: str | None) -> list[str]:
     """``ringflow serve`` on ``port`` of 127.0.0.1 (under cProfile when ``profile`` is set)."""
-    serve = ["-m", "server", "serve", "--host", HOST, "--port", str(port)]
+    serve = ["serve", "--host", HOST, "--port", str(port)]
     if profile:
-        return python_command("-m", "cProfile", "-o", profile, *serve)
-    return python_command(*serve)
+        # Each thread's own CPU time (bench/profile_server.py), not the main thread's wall time.
+        return python_command("-m", "bench.profile_server", profile, *serve)
+    return python_command("-m", "server", *serve)
 
 
 def ringflow_env(port: int, token: str, data_dir: Path) -> dict[str, str]:

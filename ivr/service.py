@@ -56,6 +56,9 @@ _NEW_CALLS = {
     "sqlite": sqlite.insert(calls).on_conflict_do_nothing(index_elements=["sid"]),
     "postgresql": postgresql.insert(calls).on_conflict_do_nothing(index_elements=["sid"]),
 }
+# Built once: compiling the query anew for every batch of calls (its IN list a new clause
+# each time) was a tenth of the writer thread's time per incoming call (profiled).
+_KNOWN_CALLS = select(calls.c.sid).where(calls.c.sid.in_(bindparam("sids", expanding=True)))
 _STORED_ANSWERS = (
     select(calls.c.sid, runs.c.last_response)
     .select_from(calls.outerjoin(runs, calls.c.run_id == runs.c.id))
@@ -99,7 +102,7 @@ def start_calls(conn: Connection, new: list[NewCall]) -> list[str | None]:
     """Store new calls and their runs, all at once; per call None, or for a call already
     stored (a repeated webhook) the answer stored for it."""
     sids = [call.row["sid"] for call in new]
-    known = set(conn.execute(select(calls.c.sid).where(calls.c.sid.in_(sids))).scalars())
+    known = set(conn.execute(_KNOWN_CALLS, {"sids": sids}).scalars())
     fresh: list[NewCall] = []
     for call in new:
         if call.row["sid"] not in known:

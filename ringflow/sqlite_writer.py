@@ -13,6 +13,8 @@ consecutive writes of one batch function (e.g. the incoming calls of a moment, s
 ``executemany``) form a group; a plain write is a group of its own. A group that raises is
 rolled back to its savepoint; if it held several writes, each of them then runs again in a
 savepoint of its own, so only the faulty one fails, and the rest of the transaction is kept.
+A transaction that is a single group has no savepoint: if it fails, the transaction is rolled
+back and its writes run again, each in a savepoint of its own, in the next transaction.
 Should SQLite itself abandon the transaction (a full disk, an I/O error), every write of that
 transaction fails. Writes must only touch the database: a rolled-back one may run again.
 
@@ -168,6 +170,8 @@ class SqliteWriter:
         try:
             if self._conn is None:
                 self._conn = self._engine.connect()
+            if _one_group(taken):
+                return self._transact_group(self._conn, taken)
             with self._conn.begin():
                 outcomes = self._run_groups(self._conn, taken)
         except Exception as error:
@@ -177,6 +181,29 @@ class SqliteWriter:
             log.warning("a transaction of %d writes failed: %s", len(taken), error)
             return [(False, error)] * len(taken)
         return outcomes
+
+    def _transact_group(self, conn: Connection, group: list[Write]) -> list[Outcome]:
+        """A transaction that is one group (the usual case under load: the incoming calls of a
+        moment, or the turns; or a single write) needs no savepoint: should the group fail,
+        the whole transaction is rolled back instead, and its writes run again each in a
+        savepoint of its own in the next one (a single write just fails). Two statements
+        fewer per transaction (SAVEPOINT, RELEASE: ~70 µs of CPU through SQLAlchemy)."""
+        items = [write.item for write in group]
+        try:
+            with conn.begin():
+                try:
+                    results = group[0].context.run(group[0].batch, conn, items)
+                    if len(results) != len(items):
+                        raise RuntimeError(f"a batch gave {len(results)} results for {len(items)}")
+                except Exception as error:
+                    raise _GroupFailed(error) from error
+        except _GroupFailed as failed:
+            if len(group) == 1:
+                return [(False, failed.error)]
+            log.debug("a batch of %d writes failed (%s); each runs on its own", len(group), failed)
+            with conn.begin():
+                return [self._group(conn, [write])[0] for write in group]
+        return [(True, result) for result in results]
 
     def _run_groups(self, conn: Connection, taken: list[Write]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -246,6 +273,22 @@ class SqliteWriter:
         # A closed loop raises RuntimeError: nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(callback, *args)
+
+
+class _GroupFailed(Exception):
+    """The group that was a whole transaction raised ``error``; the transaction rolls back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _one_group(taken: list[Write]) -> bool:
+    """Whether the writes taken form one group (see :meth:`SqliteWriter._run_groups`)."""
+    first = taken[0]
+    if first.alone:
+        return len(taken) == 1
+    return all(not write.alone and write.batch is first.batch for write in taken)
 
 
 def _in_transaction(conn: Connection) -> bool:
