@@ -30,11 +30,14 @@ from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.contacts import ContactRow, contact_values, lock_contact
+from workflows.conversations.automation import AutomationRefused, act
+from workflows.conversations.channels import ConversationChannels
 from workflows.engine import Engine, EngineError, RunState, Turn
 from workflows.events import (
     CallEnded,
     CallReplied,
     CallStarted,
+    ConversationEvent,
     DigitsReceived,
     Reply,
     StartingEvent,
@@ -42,7 +45,7 @@ from workflows.events import (
     TimerFired,
 )
 from workflows.firings import failed, fire
-from workflows.instructions import Instruction, SendText
+from workflows.instructions import ChangeConversation, Instruction, SendText
 from workflows.jobs import PermanentJobError
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
@@ -97,8 +100,10 @@ class SessionService:
         clock: Clock,
         *,
         texts: TextQueue | None = None,
+        conversations: ConversationChannels | None = None,
     ) -> None:
         self._db = db
+        self._conversations = conversations or ConversationChannels()
         self._catalog = catalog
         self._engine = engine
         self._clock = clock
@@ -323,7 +328,9 @@ class SessionService:
         values = locked.values()
         trigger = _trigger(event, channel.channel)
         ctx = self._facts.event_context(event, channel.channel, business, values, now)
-        active = self._catalog.match(trigger, business, ctx)
+        if isinstance(event, ConversationEvent):
+            ctx = self._facts.with_conversation(conn, ctx, event.conversation_id)
+        active = self._match(trigger, business, ctx, event)
         if active is None:
             if isinstance(event, TextReceived):
                 fire(
@@ -349,14 +356,33 @@ class SessionService:
         )
         if firing != "new":
             return f"workflow {active.workflow.id}: {firing}"
-        conversation = channel.open(conn, business, locked.number, now)
-        call = event.facts if isinstance(event, CallEnded) else {"from": number, "to": business}
+        if isinstance(event, ConversationEvent):
+            found = channel.by_id(conn, event.conversation_id)
+            if found is None:
+                return f"conversation {event.conversation_id} is gone"
+            conversation = found
+        else:
+            conversation = channel.open(conn, business, locked.number, now)
+        call = _call_facts(event, number, business)
         run = self._start_run(
             conn, active, channel, conversation, call, now, values, _message(event), run_id
         )
         if run.status == "failed":
             failed(conn, event.key)
         return f"workflow {active.workflow.id}: started"
+
+    def _match(
+        self, trigger: str, business: str, ctx: Any, event: StartingEvent
+    ) -> ActiveWorkflow | None:
+        """The workflow ``event`` starts: the catalog's choice, or for an event meant for one
+        workflow (a timer it set), that workflow if it still takes the event."""
+        wanted = event.workflow_id if isinstance(event, ConversationEvent) else None
+        if wanted is None:
+            return self._catalog.match(trigger, business, ctx)
+        for active in self._catalog.candidates(trigger, business):
+            if active.workflow.id == wanted and active.accepts(ctx):
+                return active
+        return None
 
     def reply_in(
         self,
@@ -441,7 +467,14 @@ class SessionService:
                 workflow,
                 call,
                 now=now,
-                roots=self._conversation_roots(workflow, now, contact, automated, message),
+                roots=self._conversation_roots(
+                    workflow,
+                    now,
+                    contact,
+                    automated,
+                    message,
+                    self._facts.conversation(conn, int(subject)),
+                ),
                 facts={"call": dict(call)},
                 schedules=self._catalog.schedules.view(),
             )
@@ -457,6 +490,7 @@ class SessionService:
             error=failure,
         )
         insert_runs(conn, [run_row(run, channel.channel, failure, now=now)])
+        self._change_conversation(conn, channel, conversation, turn.instructions, now)
         channel.apply(conn, conversation, self._done(run, 0, turn, workflow, now, automated))
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
@@ -487,7 +521,14 @@ class SessionService:
                 reply,
                 call,
                 now=now,
-                roots=self._conversation_roots(workflow, now, contact, automated, message),
+                roots=self._conversation_roots(
+                    workflow,
+                    now,
+                    contact,
+                    automated,
+                    message,
+                    self._facts.conversation(conn, int(channel.subject(conversation))),
+                ),
                 schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
@@ -497,9 +538,31 @@ class SessionService:
         updated = next_turn(stored, turn.state, "", failure)
         if not save_turns(conn, [TurnSave(updated, now, failure)])[0]:
             return False
+        self._change_conversation(conn, channel, conversation, turn.instructions, now)
         done = self._done(updated, stored.turn, turn, workflow, now, automated)
         channel.apply(conn, conversation, done)
         return True
+
+    def _change_conversation(
+        self,
+        conn: Connection,
+        channel: ConversationChannel[S],
+        conversation: S,
+        instructions: tuple[Instruction, ...],
+        now: datetime,
+    ) -> None:
+        """Apply the turn's conversation steps to the run's conversation (its subject), in
+        the turn's transaction; one that cannot act is logged and the run goes on."""
+        subject = channel.subject(conversation)
+        for instruction in instructions:
+            if not isinstance(instruction, ChangeConversation):
+                continue
+            try:
+                act(conn, int(subject), instruction, self._conversations, now)
+            except AutomationRefused as error:
+                log.warning(
+                    "conversation %s: %s step not applied: %s", subject, instruction.action, error
+                )
 
     def _conversation_roots(
         self,
@@ -508,10 +571,18 @@ class SessionService:
         contact: Mapping[str, Any],
         automated: bool,
         message: Mapping[str, Any] | None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
         # Words about the next opening are read when the text arrives: after quiet hours.
         read_at = self._facts.quiet_until(workflow, now) if automated else None
-        return self._facts.roots(workflow, now, contact=contact, read_at=read_at, message=message)
+        return self._facts.roots(
+            workflow,
+            now,
+            contact=contact,
+            read_at=read_at,
+            message=message,
+            conversation=conversation,
+        )
 
     def _done(
         self,
@@ -546,6 +617,21 @@ def _trigger(event: StartingEvent, channel: str) -> str:
     if isinstance(event, TextReceived):
         return f"{channel}.received"
     return event.trigger
+
+
+def _call_facts(event: StartingEvent, contact: str, business: str) -> Mapping[str, Any]:
+    """What a run started by ``event`` reads as ``{{call.*}}``: the contact (``from``) and
+    our number (``to``), a call's own facts, a conversation event's data."""
+    if isinstance(event, CallEnded):
+        return event.facts
+    if isinstance(event, ConversationEvent):
+        return {
+            **event.data,
+            "from": contact,
+            "to": business,
+            "conversation_id": event.conversation_id,
+        }
+    return {"from": contact, "to": business}
 
 
 def _message(event: StartingEvent) -> Mapping[str, Any] | None:

@@ -6,17 +6,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.steps import (
+    assign,
     branch,
+    close,
     dial,
     goto,
     hangup,
     menu,
+    note,
     pause,
     play,
     record,
+    reply,
     say,
     send_sms,
+    set_priority,
     set_vars,
+    snooze,
+    tag,
+    untag,
     wait,
 )
 from workflows.steps.base import StepKind
@@ -36,6 +44,14 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         set_vars.KIND,
         send_sms.KIND,
         wait.KIND,
+        reply.KIND,
+        note.KIND,
+        assign.KIND,
+        set_priority.KIND,
+        tag.KIND,
+        untag.KIND,
+        snooze.KIND,
+        close.KIND,
     )
 }
 
