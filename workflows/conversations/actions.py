@@ -57,9 +57,13 @@ def reply(
         .where(conversation_events.c.id == event_id)
         .values(message_id=sent.message_id, data=data)
     )
-    values: dict[str, Any] = {"last_agent_message_at": now, "last_message_at": now}
-    if conversation.first_response_at is None and actor.type in ("agent", "admin"):
-        values["first_response_at"] = now
+    values: dict[str, Any] = {"last_message_at": now}
+    if actor.type in ("agent", "admin"):
+        # An automated message (an acknowledgment, a notice) answers nobody: the conversation
+        # stays unanswered and its response times wait for a person.
+        values["last_agent_message_at"] = now
+        if conversation.first_response_at is None:
+            values["first_response_at"] = now
     _change(conn, conversation.id, values)
     return load(conn, conversation.id), event_id, sent
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
 from workflows.conversations.facts import state_values
-from workflows.events import CallEnded, StartingEvent, TextReceived
+from workflows.events import CallEnded, ConversationEvent, StartingEvent, TextReceived
 from workflows.loader import Workflow
 from workflows.schedules.values import ScheduleValues
 
@@ -121,6 +121,10 @@ class Facts:
     ) -> FilterContext:
         """What the ``when`` of a workflow ``event`` may start is checked against."""
         text = event.body if isinstance(event, TextReceived) else None
+        if isinstance(event, ConversationEvent):
+            # The message a message.received (or agent.replied) event is about.
+            body = event.data.get("body")
+            text = body if isinstance(body, str) and body else None
         ended = event if isinstance(event, CallEnded) else None
         return FilterContext(
             now=now,

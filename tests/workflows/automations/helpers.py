@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from server import JOB_WORKER
-from tests.api_client import ApiClient
+from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
-from tests.conftest import eventually, signed_post
+from tests.conftest import ServerFactory, eventually, signed_post
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
+from tests.sms.test_post_call_texts import EXAMPLES
 from workflows.jobs.db import jobs
+from workflows.loader import Workflow
 
 BUSINESS = "+15005550001"
 CONTACT = "+14155550123"
@@ -143,3 +146,22 @@ def automated_replies(detail: dict[str, Any]) -> list[str]:
         for e in detail["timeline"]
         if e.get("kind") == "agent.replied" and e["actor"]["type"] == "automation"
     ]
+
+
+async def open_desk(
+    servers: ServerFactory,
+    stub: TwilioApiStub,
+    session: aiohttp.ClientSession,
+    flows: Sequence[Workflow],
+    clock: MovableClock,
+) -> Desk:
+    """A server running ``flows`` on ``clock``, texting through ``stub``."""
+    server = await servers.start(
+        flows,
+        clock=clock,
+        admin_token=ADMIN_TOKEN,
+        flows_dir=EXAMPLES,  # for its schedules folder (office)
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_api_base_url=stub.base_url,
+    )
+    return Desk(ApiClient(server, session), clock, stub)
