@@ -109,10 +109,15 @@ class ConversationEventHandler(_Base):
         trigger = CONVERSATION_TRIGGERS.get(event.kind)
         if trigger is not None:
             data = {"event": event.kind, "body": event.body or ""}
-            key = f"conversation-event:{event.id}"
-            said.append(
-                f"{trigger}: {self._start(conn, conversation, trigger, key, now, data=data)}"
-            )
+            # Every workflow the event's trigger, numbers and filter take starts (rules that
+            # each add their part: a priority, a notice...), each once.
+            for active in self._catalog.candidates(trigger, conversation.business_number):
+                workflow_id = active.workflow.id
+                key = f"conversation-event:{event.id}:{workflow_id}"
+                started = self._start(
+                    conn, conversation, trigger, key, now, data=data, workflow_id=workflow_id
+                )
+                said.append(f"{trigger}: {started}")
         timer = TIMER_TRIGGERS.get(event.kind)
         if timer is not None:
             said.extend(self._set_timers(conn, timer, conversation, event, now))

@@ -100,7 +100,8 @@ async def test_each_conversation_trigger_starts_its_workflow_once(desk: Desk) ->
     assert notes(seen) == ["Refund asked: Hello, I want a refund"]
     assert automated_replies(seen) == ["Hi! We got your message and will answer soon."]
     # The automated welcome is not an agent's answer.
-    assert seen["unanswered"] is True and seen["first_response_at"] is None
+    assert seen["unanswered"] is True
+    assert seen["first_response_at"] is None
 
     await desk.put("/agents/bob", {"status": "available"})
     await desk.put("/teams/billing", {"members": ["bob"]})

@@ -28,7 +28,7 @@ NUDGE = "Are you still there?"
 FLOW = workflow(
     """
 id: nudge
-trigger: {event: no_customer_reply, after: 4s}
+trigger: {event: no_customer_reply, after: 8s}
 start: nudge
 steps:
   nudge: {reply: "Are you still there?"}
@@ -82,7 +82,7 @@ async def test_a_timer_set_before_a_kill_fires_once_or_not_at_all(
         try:
             await desk.expect("Yes: which item?", NUDGE)
             await eventually(
-                lambda: _all_done(desk), within=15, what=f"both timers done\n{log.read_text()}"
+                lambda: _all_done(desk), within=20, what=f"both timers done\n{log.read_text()}"
             )
             await asyncio.sleep(1)
             assert desk.received(CONTACT) == ["Yes: which item?", NUDGE]
