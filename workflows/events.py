@@ -139,6 +139,9 @@ class ConversationEvent:
     key: str
     data: Mapping[str, Any] = field(default_factory=dict)
     workflow_id: str | None = None
+    at: datetime | None = None
+    """When it happened: the moment ``when`` is checked at (None: now). A message received
+    while closed is judged closed even if its job runs after the opening."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ class _Base:
         *,
         data: Mapping[str, Any],
         workflow_id: str | None = None,
+        at: datetime | None = None,
     ) -> str:
         channel = self._channels.get(conversation.channel)
         if channel is None:
@@ -83,6 +84,7 @@ class _Base:
             key=key,
             data=data,
             workflow_id=workflow_id,
+            at=at,
         )
         return self._sessions.start_in(conn, event, channel, now)
 
@@ -115,7 +117,14 @@ class ConversationEventHandler(_Base):
                 workflow_id = active.workflow.id
                 key = f"conversation-event:{event.id}:{workflow_id}"
                 started = self._start(
-                    conn, conversation, trigger, key, now, data=data, workflow_id=workflow_id
+                    conn,
+                    conversation,
+                    trigger,
+                    key,
+                    now,
+                    data=data,
+                    workflow_id=workflow_id,
+                    at=event.at,
                 )
                 said.append(f"{trigger}: {started}")
         timer = TIMER_TRIGGERS.get(event.kind)
@@ -181,7 +190,8 @@ class ConversationTimerHandler(_Base):
         event, conversation = found
         if not still_holds(trigger, conversation, event):
             return "no longer holds"
-        data = {"event": event.kind, "since": event.at.isoformat()}
+        # {{call.since}}: when the condition arose; {{call.body}}: the message it follows.
+        data = {"event": event.kind, "since": event.at.isoformat(), "body": event.body or ""}
         return self._start(
             conn, conversation, trigger, key, now, data=data, workflow_id=workflow_id
         )

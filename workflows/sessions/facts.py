@@ -126,6 +126,8 @@ class Facts:
             body = event.data.get("body")
             text = body if isinstance(body, str) and body else None
         ended = event if isinstance(event, CallEnded) else None
+        if isinstance(event, ConversationEvent) and event.at is not None:
+            now = event.at
         return FilterContext(
             now=now,
             channel=channel,

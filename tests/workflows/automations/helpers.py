@@ -7,6 +7,7 @@ import asyncio
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -55,9 +56,11 @@ class Desk:
         """The texts the stub accepted for ``to``, in order."""
         return [m.body for m in self.stub.accepted if m.to == to]
 
-    async def expect(self, *bodies: str, to: str = CONTACT) -> None:
+    async def expect(self, *bodies: str, to: str = CONTACT, within: float = 5.0) -> None:
         """Wait until ``to`` has received exactly ``bodies`` so far."""
-        await eventually(lambda: len(self.received(to)) >= len(bodies), what=str(bodies))
+        await eventually(
+            lambda: len(self.received(to)) >= len(bodies), within=within, what=str(bodies)
+        )
         assert self.received(to) == list(bodies)
 
     async def conversation(self, contact: str = CONTACT) -> dict[str, Any]:
@@ -85,6 +88,15 @@ class Desk:
         )
         assert answer.status in (200, 201), answer.text
         return answer.json
+
+    async def install(self, recipe: str, **parameters: Any) -> None:
+        """Install ``recipe`` with ``parameters`` and publish it, in one call."""
+        answer = await self.api.call(
+            "POST",
+            f"/recipes/{recipe}/install",
+            json_body={"parameters": parameters, "publish": True},
+        )
+        assert answer.status == 201, answer.text
 
     async def put(self, path: str, body: Any) -> Any:
         answer = await self.api.call("PUT", path, json_body=body)
@@ -154,13 +166,14 @@ async def open_desk(
     session: aiohttp.ClientSession,
     flows: Sequence[Workflow],
     clock: MovableClock,
+    flows_dir: Path = EXAMPLES,  # for its schedules folder (office)
 ) -> Desk:
     """A server running ``flows`` on ``clock``, texting through ``stub``."""
     server = await servers.start(
         flows,
         clock=clock,
         admin_token=ADMIN_TOKEN,
-        flows_dir=EXAMPLES,  # for its schedules folder (office)
+        flows_dir=flows_dir,
         twilio_account_sid=ACCOUNT_SID,
         twilio_api_base_url=stub.base_url,
     )

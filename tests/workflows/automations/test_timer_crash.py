@@ -80,7 +80,7 @@ async def test_a_timer_set_before_a_kill_fires_once_or_not_at_all(
         await desk.text_in("Great, see you Sunday", sender=OTHER)
         second = await start_worker(env, log)
         try:
-            await desk.expect("Yes: which item?", NUDGE)
+            await desk.expect("Yes: which item?", NUDGE, within=20)
             await eventually(
                 lambda: _all_done(desk), within=20, what=f"both timers done\n{log.read_text()}"
             )
