@@ -42,6 +42,15 @@ steps:
   hi: {say: "Hi there."}
 """
     ),
+    workflow(
+        """
+id: follows
+trigger: {event: message.received}
+start: note
+steps:
+  note: {note: "A text came."}
+"""
+    ),
 ]
 
 
