@@ -7,8 +7,8 @@ import asyncio
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
