@@ -8,6 +8,7 @@
   may interest several, e.g. a priority rule and an off-hours notice) through the session
   service, each once, and sets the timers the event starts (one ``conversation.timer`` job
   per workflow with that timer trigger, due ``after`` the event; keyed on the conversation,
-  the trigger, the workflow and the event, so it fires at most once per state change). A timer checks its
-  condition again when it fires (:mod:`.timers`) and does nothing when it no longer holds.
+  the trigger, the workflow and the event, so it fires at most once per state change). A
+  timer checks its condition again when it fires (:mod:`.timers`) and does nothing when it
+  no longer holds.
 """
