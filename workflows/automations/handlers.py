@@ -165,7 +165,9 @@ class ConversationTimerHandler(_Base):
             raise PermanentJobError("payload needs trigger and workflow_id")
         if trigger not in TRIGGER_KINDS or not TRIGGER_KINDS[trigger].timer:
             raise PermanentJobError(f"{trigger!r} is not a timer trigger")
-        key = job.dedupe_key or f"conversation-timer:{event_id}:{trigger}:{workflow_id}"
+        # The firing's key (at most 128 characters): the event names the conversation and
+        # the timer trigger it starts.
+        key = f"conversation-timer:{event_id}:{workflow_id}"
         now = self._clock()
         outcome = await self._db.write(
             lambda conn: self.handle_in(conn, event_id, trigger, workflow_id, key, now)

@@ -16,7 +16,8 @@ CONVERSATION_EVENT_JOB: Final = "conversation.event"
 
 CONVERSATION_TIMER_JOB: Final = "conversation.timer"
 """Payload ``{"event_id", "trigger", "workflow_id"}``; dedupe key
-``conversation-timer:<conversation>:<trigger>:<workflow>:<event>``."""
+``conversation-timer:<conversation>:<trigger>:<workflow>:<event>``; the workflow it starts
+fires once under ``conversation-timer:<event>:<workflow>``."""
 
 
 def raises(kind: str, actor_type: str) -> bool:

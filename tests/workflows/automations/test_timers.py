@@ -56,7 +56,7 @@ steps:
     ),
     workflow(
         """
-id: archive
+id: archive-resolved-conversations-nobody-wrote-to-again-for-two-days
 trigger: {event: idle_after_resolved, after: 2d}
 start: tag
 steps:
