@@ -56,7 +56,7 @@ steps:
     ),
     workflow(
         """
-id: archive-resolved-conversations-nobody-wrote-to-again-for-two-days
+id: archive-resolved-conversations-nobody-wrote-to-again-for-2-days
 trigger: {event: idle_after_resolved, after: 2d}
 start: tag
 steps:
