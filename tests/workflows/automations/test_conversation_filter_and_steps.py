@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from workflows.conditions import FilterContext, FilterInvalid, compile_filter, explain, parse_filter
-from workflows.loader import WorkflowInvalid, from_text
+from workflows.loader import from_text
+from workflows.problems import WorkflowInvalid
 
 NOW = datetime.now(UTC)
 STATE: dict[str, Any] = {
@@ -144,14 +145,18 @@ steps:
     assert "cannot run on voice" in str(caught.value)
 
 
+def _with_trigger(trigger: str) -> str:
+    return f"id: t\nstart: n\nsteps:\n  n: {{note: x}}\ntrigger: {trigger}\n"
+
+
 def test_timer_triggers_need_after_and_others_refuse_it() -> None:
-    base = "id: t\\nstart: n\\nsteps:\\n  n: {{note: x}}\\ntrigger: {trigger}\\n"
+    without = _with_trigger("{event: unanswered}")
     with pytest.raises(WorkflowInvalid) as caught:
-        from_text(base.replace("\\n", "\n").format(trigger="{event: unanswered}"), "a.yaml")
+        from_text(without, "a.yaml")
     assert "needs `after`" in str(caught.value)
+    misplaced = _with_trigger("{event: message.received, after: 5m}")
     with pytest.raises(WorkflowInvalid) as caught:
-        text = base.replace("\\n", "\n").format(trigger="{event: message.received, after: 5m}")
-        from_text(text, "b.yaml")
+        from_text(misplaced, "b.yaml")
     assert "only timer triggers take `after`" in str(caught.value)
-    ok = base.replace("\\n", "\n").format(trigger="{event: unanswered, after: 30m}")
+    ok = _with_trigger("{event: unanswered, after: 30m}")
     assert from_text(ok, "c.yaml").spec.trigger.after == 1800
