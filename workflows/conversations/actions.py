@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflows.conversations.channels import ConversationChannels, Sent
+from workflows.conversations.channels import ConversationChannels, Hold, Sent
 from workflows.conversations.db import conversation_events, conversation_tags, conversations
 from workflows.conversations.errors import ChangeRefused
 from workflows.conversations.events import record
@@ -42,14 +42,17 @@ def reply(
     actor: Actor,
     channels: ConversationChannels,
     now: datetime,
+    *,
+    hold: Hold | None = None,
 ) -> tuple[Conversation, int, Sent]:
     """Send ``body`` to the contact through the conversation's channel (a durable job
-    queued with this event); the conversation, the event's id and what the channel said."""
+    queued with this event); the conversation, the event's id and what the channel said.
+    ``hold``: the quiet hours an automated message keeps."""
     conversation = load(conn, conversation_id, lock=True)
     outbound = channels.outbound_for(conversation.channel)
     event_id = record(conn, conversation.id, "agent.replied", actor, now, body=body)
     sent = outbound.send(
-        conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now
+        conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now, hold=hold
     )
     data: dict[str, Any] = {"delivery": "refused", "reason": sent.refused} if sent.refused else {}
     conn.execute(

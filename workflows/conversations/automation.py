@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from workflows.conversations import actions
-from workflows.conversations.channels import ConversationChannels
+from workflows.conversations.channels import ConversationChannels, Hold
 from workflows.conversations.errors import ChangeRefused
 from workflows.conversations.model import AUTOMATION, Priority, load
 from workflows.instructions import ChangeConversation
@@ -55,12 +55,16 @@ def act(
     change: ChangeConversation,
     channels: ConversationChannels,
     now: datetime,
+    *,
+    hold: Hold | None = None,
 ) -> None:
-    """Apply ``change`` to the conversation; :class:`AutomationRefused` when it cannot be."""
+    """Apply ``change`` to the conversation; :class:`AutomationRefused` when it cannot be.
+    ``hold``: the quiet hours a ``reply`` of an automated turn keeps."""
     values = change.values
     try:
         if change.action == "reply":
-            actions.reply(conn, conversation_id, str(values["body"]), AUTOMATION, channels, now)
+            body = str(values["body"])
+            actions.reply(conn, conversation_id, body, AUTOMATION, channels, now, hold=hold)
         elif change.action == "note":
             actions.note(conn, conversation_id, str(values["body"]), AUTOMATION, now)
         elif change.action == "assign":

@@ -31,7 +31,7 @@ from ringflow.database import Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.conversations.automation import AutomationRefused, act
-from workflows.conversations.channels import ConversationChannels
+from workflows.conversations.channels import ConversationChannels, Hold
 from workflows.engine import Engine, EngineError, RunState, Turn
 from workflows.events import (
     CallEnded,
@@ -65,7 +65,7 @@ from workflows.runs import (
 from workflows.sessions.channels import CallAnswers, ConversationChannel, TextQueue, TurnDone
 from workflows.sessions.facts import Facts
 from workflows.steps.base import VOICE
-from workflows.triggers import CALL_INCOMING
+from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
 log = logging.getLogger(__name__)
 
@@ -490,8 +490,9 @@ class SessionService:
             error=failure,
         )
         insert_runs(conn, [run_row(run, channel.channel, failure, now=now)])
-        self._change_conversation(conn, channel, conversation, turn.instructions, now)
-        channel.apply(conn, conversation, self._done(run, 0, turn, workflow, now, automated))
+        done = self._done(run, 0, turn, workflow, now, automated)
+        self._change_conversation(conn, channel, conversation, done)
+        channel.apply(conn, conversation, done)
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
 
@@ -538,8 +539,8 @@ class SessionService:
         updated = next_turn(stored, turn.state, "", failure)
         if not save_turns(conn, [TurnSave(updated, now, failure)])[0]:
             return False
-        self._change_conversation(conn, channel, conversation, turn.instructions, now)
         done = self._done(updated, stored.turn, turn, workflow, now, automated)
+        self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         return True
 
@@ -548,17 +549,18 @@ class SessionService:
         conn: Connection,
         channel: ConversationChannel[S],
         conversation: S,
-        instructions: tuple[Instruction, ...],
-        now: datetime,
+        done: TurnDone,
     ) -> None:
         """Apply the turn's conversation steps to the run's conversation (its subject), in
-        the turn's transaction; one that cannot act is logged and the run goes on."""
+        the turn's transaction; one that cannot act is logged and the run goes on. Messages
+        of an automated turn keep the quiet hours of the workflow's ``hours``, as its texts."""
         subject = channel.subject(conversation)
-        for instruction in instructions:
+        hold = Hold(done.quiet_until, done.hours) if done.hours is not None else None
+        for instruction in done.turn.instructions:
             if not isinstance(instruction, ChangeConversation):
                 continue
             try:
-                act(conn, int(subject), instruction, self._conversations, now)
+                act(conn, int(subject), instruction, self._conversations, done.now, hold=hold)
             except AutomationRefused as error:
                 log.warning(
                     "conversation %s: %s step not applied: %s", subject, instruction.action, error
@@ -635,7 +637,10 @@ def _call_facts(event: StartingEvent, contact: str, business: str) -> Mapping[st
 
 
 def _message(event: StartingEvent) -> Mapping[str, Any] | None:
-    """The ``message`` root of a turn that answers a text (None: an automated turn)."""
+    """The ``message`` root of a turn that answers a text or a customer's message (None: an
+    automated turn, whose texts keep quiet hours)."""
     if isinstance(event, TextReceived):
         return {"body": event.body, "sid": event.message_id}
+    if isinstance(event, ConversationEvent) and event.trigger == MESSAGE_RECEIVED:
+        return {"body": event.data.get("body", "")}
     return None

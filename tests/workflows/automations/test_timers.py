@@ -176,3 +176,34 @@ steps:
         await desk.quiet(0)
         await desk.advance(timedelta(minutes=2))  # 9:21
         await desk.expect("Thanks for your patience: we answer during office hours.")
+
+
+async def test_an_automated_reply_keeps_the_workflows_quiet_hours(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    flow = workflow(
+        """
+id: evening-follow-up
+trigger: {event: no_customer_reply, after: 1h}
+hours: office
+start: nudge
+steps:
+  nudge: {reply: "Anything else we can do?"}
+"""
+    )
+    # The office's quiet hours are 21:00-08:00: a follow-up due at 21:30 waits for 8:00.
+    clock = MovableClock(on_day_at(TUESDAY_1000, 0, time(20, 30)))
+    async with aiohttp.ClientSession() as session:
+        desk = await open_desk(servers, server_stub, session, [flow], clock)
+        await desk.text_in("Thanks for the help")
+        conversation = await desk.conversation()
+        await desk.act(conversation["id"], "replies", {"body": "You're welcome!"})
+        await desk.expect("You're welcome!")
+        await desk.advance(timedelta(hours=1, minutes=1))
+        await desk.quiet(1)
+        assert automated_replies(await desk.detail(conversation["id"])) == [
+            "Anything else we can do?"
+        ]
+        clock.set(on_day_at(TUESDAY_1000, 1, time(8, 1)))
+        await desk.advance(timedelta(0))
+        await desk.expect("You're welcome!", "Anything else we can do?")
