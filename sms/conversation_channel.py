@@ -21,7 +21,7 @@ from ringflow.database import stored_time
 from sms.db import messages
 from sms.optouts import is_opted_out
 from sms.send_job import queue_text
-from workflows.conversations.channels import Sent, SourceEntry
+from workflows.conversations.channels import Hold, Sent, SourceEntry
 from workflows.conversations.customer import customer_message
 from workflows.conversations.model import Conversation
 
@@ -33,7 +33,14 @@ class SmsOutbound:
     """Sends text into SMS conversations (see the module docstring)."""
 
     def send(
-        self, conn: Connection, conversation: Conversation, body: str, key: str, now: datetime
+        self,
+        conn: Connection,
+        conversation: Conversation,
+        body: str,
+        key: str,
+        now: datetime,
+        *,
+        hold: Hold | None = None,
     ) -> Sent:
         message_id = queue_text(
             conn,
@@ -41,6 +48,8 @@ class SmsOutbound:
             from_=conversation.business_number,
             body=body,
             key=key,
+            due_at=hold.until if hold else None,
+            hours=hold.hours if hold else None,
             now=now,
         )
         refused = OPTED_OUT_REFUSAL if is_opted_out(conn, conversation.contact_number) else None

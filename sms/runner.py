@@ -51,6 +51,10 @@ class SmsConversations:
         """The conversation's id, as runs record it."""
         return str(conversation.id)
 
+    def by_id(self, conn: Connection, conversation_id: int) -> Conversation | None:
+        """The conversation ``conversation_id``, or None."""
+        return by_id(conn, conversation_id)
+
     def of_run(self, conn: Connection, run: StoredRun) -> Conversation | None:
         """The conversation ``run`` belongs to."""
         return by_id(conn, int(run.subject))

@@ -124,20 +124,24 @@ class TextReceived:
 
 @dataclass(frozen=True, slots=True)
 class ConversationEvent:
-    """Something happened in a conversation (``kind``: ``opened``, ``assigned``,
-    ``closed``...), which workflows triggered by ``conversation.<kind>`` may follow."""
+    """Something happened in conversation ``conversation_id``, raising ``trigger``
+    (``conversation.opened``, ``agent.replied``, a timer trigger such as ``no_agent_reply``...).
 
-    kind: str
-    conversation_id: str
+    ``workflow_id``: only that workflow may start (a timer belongs to the workflow that set
+    it); ``key`` makes the event start it once; ``data`` is what the run reads as
+    ``{{call.*}}`` besides the contact's and our numbers.
+    """
+
+    trigger: str
+    conversation_id: int
     contact: str
     business: str
     key: str
     data: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def trigger(self) -> str:
-        """The trigger event it raises."""
-        return f"conversation.{self.kind}"
+    workflow_id: str | None = None
+    at: datetime | None = None
+    """When it happened: the moment ``when`` is checked at (None: now). A message received
+    while closed is judged closed even if its job runs after the opening."""
 
 
 @dataclass(frozen=True, slots=True)

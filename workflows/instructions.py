@@ -6,9 +6,10 @@ to report back; the renderer attaches the URL (or handle) that resumes the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,27 @@ class RecordRating:
     outcome: Literal["rated", "invalid", "timeout"]
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeConversation:
+    """Act on the run's conversation as automation, in the turn's transaction: ``action`` is a
+    conversation step's kind (``reply``, ``note``, ``assign``, ``close``...), ``values`` its
+    rendered parameters (see :mod:`workflows.conversations.automation`)."""
+
+    action: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
 Instruction = (
-    Say | Play | Pause | Gather | Dial | Record | Hangup | SendText | WaitUntil | RecordRating
+    Say
+    | Play
+    | Pause
+    | Gather
+    | Dial
+    | Record
+    | Hangup
+    | SendText
+    | WaitUntil
+    | RecordRating
+    | ChangeConversation
 )
 WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil)

@@ -8,7 +8,7 @@ from the step registry, so the schema, the validator and the engine cannot disag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from workflows.conditions import Filter
@@ -78,10 +79,27 @@ class Trigger(Strict):
         ),
     )
 
+    after: Duration | None = Field(
+        default=None,
+        description=(
+            "timer triggers only (no_agent_reply, no_customer_reply, unanswered,"
+            " idle_after_resolved): how long after their starting condition they fire"
+        ),
+    )
+
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _timer_needs_after(self) -> Self:
+        timer = TRIGGER_KINDS[self.event].timer
+        if timer and not self.after:
+            raise ValueError(f"after: a {self.event} trigger needs `after` (e.g. 30m)")
+        if not timer and self.after is not None:
+            raise ValueError(f"after: only timer triggers take `after`, not {self.event}")
+        return self
 
     @property
     def limit_seconds(self) -> int:

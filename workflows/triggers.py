@@ -6,6 +6,12 @@ start a run on the SMS channel that texts the caller; ``sms.received`` starts on
 arrives that no waiting conversation takes. ``once_per`` is the default per-recipient limit:
 a post-call workflow texts the same number at most once in that many seconds, so five missed
 calls in ten minutes send one text.
+
+Conversation triggers follow the timeline of a conversation (:mod:`workflows.conversations`):
+``conversation.opened``, ``message.received``, ``agent.replied``, ``conversation.assigned`` and
+``conversation.closed`` start a workflow when that happens; the *timer* triggers
+(``no_agent_reply``, ``no_customer_reply``, ``unanswered``, ``idle_after_resolved``) start one
+``after`` a while, if their condition still holds then (:mod:`workflows.automations`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,34 @@ CALL_AFTER_HOURS = "call.after_hours"
 SMS_RECEIVED = "sms.received"
 POST_CALL_LIMIT = 600
 
+CONVERSATION_OPENED = "conversation.opened"
+MESSAGE_RECEIVED = "message.received"
+AGENT_REPLIED = "agent.replied"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_CLOSED = "conversation.closed"
+NO_AGENT_REPLY = "no_agent_reply"
+NO_CUSTOMER_REPLY = "no_customer_reply"
+UNANSWERED = "unanswered"
+IDLE_AFTER_RESOLVED = "idle_after_resolved"
+
+CONVERSATION_TRIGGERS: Mapping[str, str] = {
+    "opened": CONVERSATION_OPENED,
+    "message.received": MESSAGE_RECEIVED,
+    "agent.replied": AGENT_REPLIED,
+    "assigned": CONVERSATION_ASSIGNED,
+    "closed": CONVERSATION_CLOSED,
+}
+"""The timeline events (:mod:`workflows.conversations.events`) that raise a trigger, and the
+trigger each raises."""
+
+TIMER_TRIGGERS: Mapping[str, str] = {
+    "opened": NO_AGENT_REPLY,
+    "agent.replied": NO_CUSTOMER_REPLY,
+    "message.received": UNANSWERED,
+    "closed": IDLE_AFTER_RESOLVED,
+}
+"""The timeline event that sets each timer trigger going (its starting condition)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TriggerKind:
@@ -32,6 +66,8 @@ class TriggerKind:
     summary: str
     once_per: int = 0
     """Default seconds between two runs of one workflow for the same contact (0: no limit)."""
+    timer: bool = False
+    """A timer trigger: fires ``after`` its starting condition arose, if it still holds."""
 
 
 TRIGGER_KINDS: Mapping[str, TriggerKind] = {
@@ -55,6 +91,37 @@ TRIGGER_KINDS: Mapping[str, TriggerKind] = {
             POST_CALL_LIMIT,
         ),
         TriggerKind(SMS_RECEIVED, SMS, "A text arrives that no waiting conversation takes."),
+        # Conversations are on SMS today; web chat will share these triggers.
+        TriggerKind(CONVERSATION_OPENED, SMS, "A conversation starts (its first message)."),
+        TriggerKind(MESSAGE_RECEIVED, SMS, "The contact sends a message in a conversation."),
+        TriggerKind(AGENT_REPLIED, SMS, "An agent (or admin) replies in a conversation."),
+        TriggerKind(CONVERSATION_ASSIGNED, SMS, "A conversation is given to an agent or a team."),
+        TriggerKind(CONVERSATION_CLOSED, SMS, "A conversation is closed."),
+        TriggerKind(
+            NO_AGENT_REPLY,
+            SMS,
+            "A conversation opened `after` ago (in the workflow's business hours, if it names"
+            " them) and no agent has replied yet.",
+            timer=True,
+        ),
+        TriggerKind(
+            NO_CUSTOMER_REPLY,
+            SMS,
+            "An agent replied `after` ago and the contact has not written since.",
+            timer=True,
+        ),
+        TriggerKind(
+            UNANSWERED,
+            SMS,
+            "The contact's latest message is `after` old and still has no agent reply.",
+            timer=True,
+        ),
+        TriggerKind(
+            IDLE_AFTER_RESOLVED,
+            SMS,
+            "A conversation was closed `after` ago and nobody wrote since.",
+            timer=True,
+        ),
     )
 }
 

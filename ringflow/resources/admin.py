@@ -9,7 +9,6 @@ from functools import partial
 
 from aiohttp import web
 
-from ivr.conversation_calls import CallHistory
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import prompts_among
 from ringflow.admin import calls, contacts, jobs, messages, prompts, schedules, workflows
@@ -19,10 +18,9 @@ from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 from ringflow.resources.catalog import CATALOG
+from ringflow.resources.conversation_channels import conversation_channels
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
-from sms.conversation_channel import SmsHistory, SmsOutbound
-from workflows.conversations.channels import ConversationChannels
 from workflows.versions import published_using
 
 
@@ -32,16 +30,6 @@ async def _published_using(db: Database, prompt_id: str) -> list[str]:
 
 async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
     return await db.read(lambda conn: prompts_among(conn, ids))
-
-
-def conversation_channels() -> ConversationChannels:
-    """The channels conversations are on: SMS sends replies and shows its texts; voice shows
-    the contact's calls."""
-    channels = ConversationChannels()
-    channels.register_outbound("sms", SmsOutbound())
-    channels.add_source(SmsHistory())
-    channels.add_source(CallHistory())
-    return channels
 
 
 async def admin(app: web.Application) -> AsyncIterator[None]:

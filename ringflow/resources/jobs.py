@@ -17,6 +17,7 @@ from ringflow.health import READINESS
 from ringflow.metrics import METRICS, Metrics
 from ringflow.resources import Resource
 from ringflow.resources.catalog import CATALOG
+from ringflow.resources.conversation_channels import run_channels
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.sessions import SESSIONS
@@ -34,6 +35,8 @@ from sms.workflow_jobs import (
     InboundTextHandler,
     RunTimerHandler,
 )
+from workflows.automations.handlers import ConversationEventHandler, ConversationTimerHandler
+from workflows.automations.raising import CONVERSATION_EVENT_JOB, CONVERSATION_TIMER_JOB
 from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
@@ -76,6 +79,12 @@ def job_handlers(
         ),
         RUN_TIMER: RunTimerHandler(db, sessions, clock),
         WAKE_JOB: WakeHandler(clock),
+        CONVERSATION_EVENT_JOB: ConversationEventHandler(
+            db, sessions, catalog, run_channels(), clock
+        ),
+        CONVERSATION_TIMER_JOB: ConversationTimerHandler(
+            db, sessions, catalog, run_channels(), clock
+        ),
     }
 
 

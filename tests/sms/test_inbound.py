@@ -28,6 +28,7 @@ from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.fakes.twilio_api import AUTH_TOKEN as API_TOKEN
 from workflows.contacts import get_contact
 from workflows.jobs import JobWorker, RetryPolicy
+from workflows.jobs.db import jobs
 
 PATH = "/twilio/sms"
 CUSTOMER = "+15005550006"
@@ -248,8 +249,11 @@ async def test_a_normal_message_is_stored_and_sends_nothing_without_a_workflow(
     )
     assert not await opted_out(server)
     assert stub.requests == []
-    # Handed to the conversation's workflows as one job (no sms.received workflow here).
-    assert await server.count("jobs") == 1
+    # Handed to the conversation's workflows as one job (no sms.received workflow here); the
+    # conversation it opened raised its own events (opened, message.received), one job each.
+    query = select(jobs.c.kind)
+    kinds = await server.db.read(lambda conn: conn.execute(query).scalars().all())
+    assert sorted(kinds) == ["conversation.event", "conversation.event", "sms.inbound"]
     assert await server.count("messages") == 1
     assert await server.count("opt_outs") == 0
 

@@ -31,6 +31,12 @@ EXPECTED = {
     "vip-menu",
     "voicemail-line",
     "voicemail-text-back",
+    "first-response-delay",
+    "off-hours-notice",
+    "quiet-follow-up",
+    "auto-close",
+    "priority-keywords",
+    "unanswered-alert",
 }
 
 SMALL = """\
@@ -82,6 +88,12 @@ def test_recipes_cover_the_events_they_promise() -> None:
     voice_recipes = ("faq-voice-answers", "menu-by-hours", "members-menu", "members-login")
     for voice in (*voice_recipes, "vip-menu", "voicemail-line"):
         assert events[voice] == "call.incoming"
+    assert events["first-response-delay"] == "no_agent_reply"
+    assert events["off-hours-notice"] == "message.received"
+    assert events["quiet-follow-up"] == "no_customer_reply"
+    assert events["auto-close"] == "no_customer_reply"
+    assert events["priority-keywords"] == "message.received"
+    assert events["unanswered-alert"] == "unanswered"
 
 
 def test_rendering_keeps_types_and_leaves_runtime_templates_alone() -> None:

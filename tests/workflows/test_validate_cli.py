@@ -24,8 +24,9 @@ DEMO = ROOT / "workflows" / "demo" / "demo-line.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
-    "a step needs exactly one kind key, one of: "
-    "branch, dial, goto, hangup, menu, pause, play, record, say, send_sms, set, wait"
+    "a step needs exactly one kind key, one of: assign, branch, close, dial, goto, hangup, menu,"
+    " note, pause, play, record, reply, say, send_sms, set, set_priority, snooze, tag, untag,"
+    " wait"
 )
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 
@@ -79,7 +80,9 @@ EXPECTED: dict[str, list[str]] = {
     "tab-indented.json": ["tab-indented.json:6 steps.hello.next: unknown step 'bye'"],
     "unknown-trigger.yaml": [
         "unknown-trigger.yaml:4 trigger.event: Input should be 'call.incoming', 'call.missed',"
-        " 'call.ended', 'call.after_hours' or 'sms.received'"
+        " 'call.ended', 'call.after_hours', 'sms.received', 'conversation.opened',"
+        " 'message.received', 'agent.replied', 'conversation.assigned', 'conversation.closed',"
+        " 'no_agent_reply', 'no_customer_reply', 'unanswered' or 'idle_after_resolved'"
     ],
     "yaml-syntax-error.yaml": [
         "yaml-syntax-error.yaml:8: not valid YAML: while parsing a block mapping"

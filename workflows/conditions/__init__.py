@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Tag, TypeAdapter, ValidationError
 
-from workflows.conditions import clock, combinators, contact, facts, hours, keywords
+from workflows.conditions import (
+    clock,
+    combinators,
+    contact,
+    conversation,
+    facts,
+    hours,
+    keywords,
+)
 from workflows.conditions.base import (
     ROOT,
     Check,
@@ -77,6 +85,7 @@ FILTER_KINDS: Mapping[str, FilterKind] = {
         clock.KIND,
         facts.OUTCOME,
         facts.DURATION,
+        conversation.KIND,
     )
 }
 

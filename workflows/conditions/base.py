@@ -42,6 +42,9 @@ class FilterContext:
     outcome: str | None = None
     duration: int | None = None
     schedules: Mapping[str, OpenHours] = field(default_factory=dict)
+    conversation: Mapping[str, Any] | None = None
+    """The conversation's state (status, priority, assignee, team, tags, answered), when the
+    event or the run is about one."""
 
 
 Check = Callable[[FilterContext], bool]

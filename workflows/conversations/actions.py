@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflows.conversations.channels import ConversationChannels, Sent
+from workflows.conversations.channels import ConversationChannels, Hold, Sent
 from workflows.conversations.db import conversation_events, conversation_tags, conversations
 from workflows.conversations.errors import ChangeRefused
 from workflows.conversations.events import record
@@ -64,18 +64,20 @@ def reply(
     now: datetime,
     *,
     client_key: str | None = None,
+    hold: Hold | None = None,
 ) -> tuple[Conversation, int, Sent]:
     """Send ``body`` to the contact through the conversation's channel (a durable job
     queued with this event); the conversation, the event's id and what the channel said.
     ``client_key``: the client's idempotency key (see :func:`earlier_reply`, which a caller
-    asks first, inside the same transaction)."""
+    asks first, inside the same transaction); ``hold``: the quiet hours an automated message
+    keeps."""
     conversation = load(conn, conversation_id, lock=True)
     outbound = channels.outbound_for(conversation.channel)
     event_id = record(
         conn, conversation.id, "agent.replied", actor, now, body=body, client_key=client_key
     )
     sent = outbound.send(
-        conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now
+        conn, conversation, body, f"conversation:{conversation.id}:e{event_id}", now, hold=hold
     )
     data: dict[str, Any] = {"delivery": "refused", "reason": sent.refused} if sent.refused else {}
     conn.execute(
@@ -83,9 +85,13 @@ def reply(
         .where(conversation_events.c.id == event_id)
         .values(message_id=sent.message_id, data=data)
     )
-    values: dict[str, Any] = {"last_agent_message_at": now, "last_message_at": now}
-    if conversation.first_response_at is None and actor.type in ("agent", "admin"):
-        values["first_response_at"] = now
+    values: dict[str, Any] = {"last_message_at": now}
+    if actor.type in ("agent", "admin"):
+        # An automated message (an acknowledgment, a notice) answers nobody: the conversation
+        # stays unanswered and its response times wait for a person.
+        values["last_agent_message_at"] = now
+        if conversation.first_response_at is None:
+            values["first_response_at"] = now
     _change(conn, conversation.id, values)
     return load(conn, conversation.id), event_id, sent
 

@@ -28,14 +28,31 @@ class Sent:
     refused: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """The quiet hours an automated message keeps: not before ``until`` (None: now), and
+    checked again against the schedule ``hours`` when it leaves."""
+
+    until: datetime | None
+    hours: str | None
+
+
 class Outbound(Protocol):
     """Sends text into a conversation on one channel, as durable work queued in the caller's
     transaction (so the reply and its sending commit together)."""
 
     def send(
-        self, conn: Connection, conversation: Conversation, body: str, key: str, now: datetime
+        self,
+        conn: Connection,
+        conversation: Conversation,
+        body: str,
+        key: str,
+        now: datetime,
+        *,
+        hold: Hold | None = None,
     ) -> Sent:
-        """Queue ``body`` to the conversation's contact; ``key`` makes it happen once."""
+        """Queue ``body`` to the conversation's contact; ``key`` makes it happen once;
+        ``hold``: an automated message's quiet hours."""
         ...
 
 

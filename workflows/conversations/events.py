@@ -16,6 +16,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, select
 
 from ringflow.database import stored_time
+from workflows.automations.raising import raise_event
 from workflows.conversations.db import conversation_events
 from workflows.conversations.model import Actor
 
@@ -63,9 +64,11 @@ def record(
     client_key: str | None = None,
 ) -> int:
     """Add an event to the conversation's timeline; its id. ``client_key``: the idempotency
-    key a client sent with the request that made it (unique per conversation)."""
+    key a client sent with the request that made it (unique per conversation). An event that
+    raises a trigger or starts a timer queues the job that follows it
+    (:mod:`workflows.automations`)."""
     assert kind in EVENT_KINDS, kind
-    return int(
+    event_id = int(
         conn.execute(
             conversation_events.insert()
             .values(
@@ -83,6 +86,21 @@ def record(
             .returning(conversation_events.c.id)
         ).scalar_one()
     )
+    raise_event(conn, event_id, kind, actor.type, now)
+    return event_id
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        at=stored_time(row.at),
+        kind=row.kind,
+        actor=Actor(row.actor_type, row.actor_name, row.actor_agent_id),
+        data=dict(row.data or {}),
+        body=row.body,
+        message_id=row.message_id,
+    )
 
 
 def events_of(conn: Connection, conversation_id: int) -> list[Event]:
@@ -92,16 +110,11 @@ def events_of(conn: Connection, conversation_id: int) -> list[Event]:
         .where(conversation_events.c.conversation_id == conversation_id)
         .order_by(conversation_events.c.id)
     ).all()
-    return [
-        Event(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            at=stored_time(row.at),
-            kind=row.kind,
-            actor=Actor(row.actor_type, row.actor_name, row.actor_agent_id),
-            data=dict(row.data or {}),
-            body=row.body,
-            message_id=row.message_id,
-        )
-        for row in rows
-    ]
+    return [_event(row) for row in rows]
+
+
+def event_by_id(conn: Connection, event_id: int) -> Event | None:
+    """The timeline event ``event_id``, or None."""
+    row = conn.execute(select(conversation_events).where(conversation_events.c.id == event_id))
+    found = row.first()
+    return None if found is None else _event(found)

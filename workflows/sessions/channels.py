@@ -85,6 +85,10 @@ class ConversationChannel(Protocol[S]):
         """What runs record as their subject: the conversation's id."""
         ...
 
+    def by_id(self, conn: Connection, conversation_id: int) -> S | None:
+        """The conversation ``conversation_id`` (of any thread state), or None."""
+        ...
+
     def of_run(self, conn: Connection, run: StoredRun) -> S | None:
         """The conversation ``run`` belongs to."""
         ...

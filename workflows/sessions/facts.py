@@ -1,19 +1,24 @@
 """The facts a turn reads besides its run's own state, built the same way for every channel.
 
 *Roots* are the template and filter values of a turn: ``contact`` (the contact's attributes),
-``schedule`` (words about the workflow's business hours) and ``message`` (the text being
-answered). A *filter context* is what a trigger's ``when`` is checked against.
+``schedule`` (words about the workflow's business hours), ``message`` (the text being
+answered) and ``conversation`` (the state of the run's conversation). A *filter context*
+is what a trigger's ``when`` is checked against.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
-from workflows.events import CallEnded, StartingEvent, TextReceived
+from workflows.conversations.facts import state_values
+from workflows.events import CallEnded, ConversationEvent, StartingEvent, TextReceived
 from workflows.loader import Workflow
 from workflows.schedules.values import ScheduleValues
 
@@ -48,6 +53,7 @@ class Facts:
         contact: Mapping[str, Any] | None = None,
         read_at: datetime | None = None,
         message: Mapping[str, Any] | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
         """The roots of a turn: ``contact`` and ``message`` when given, ``schedule`` when the
         workflow names business hours (its words about the next opening read at ``read_at``,
@@ -63,7 +69,20 @@ class Facts:
             )
         if message is not None:
             values["message"] = message
+        if conversation is not None:
+            values["conversation"] = conversation
         return values
+
+    def conversation(self, conn: Connection, conversation_id: int) -> dict[str, Any] | None:
+        """The state of the conversation ``conversation_id`` (see
+        :func:`workflows.conversations.facts.state_values`)."""
+        return state_values(conn, conversation_id)
+
+    def with_conversation(
+        self, conn: Connection, ctx: FilterContext, conversation_id: int
+    ) -> FilterContext:
+        """``ctx`` with the state of the conversation an event is about."""
+        return dataclasses.replace(ctx, conversation=state_values(conn, conversation_id))
 
     def after_hours(self, workflow: Workflow, now: datetime) -> dict[str, Any]:
         """The start fact ``after_hours`` of a call, when the workflow names business hours."""
@@ -102,7 +121,13 @@ class Facts:
     ) -> FilterContext:
         """What the ``when`` of a workflow ``event`` may start is checked against."""
         text = event.body if isinstance(event, TextReceived) else None
+        if isinstance(event, ConversationEvent):
+            # The message a message.received (or agent.replied) event is about.
+            body = event.data.get("body")
+            text = body if isinstance(body, str) and body else None
         ended = event if isinstance(event, CallEnded) else None
+        if isinstance(event, ConversationEvent) and event.at is not None:
+            now = event.at
         return FilterContext(
             now=now,
             channel=channel,

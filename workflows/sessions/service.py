@@ -32,11 +32,14 @@ from ringflow.database import Database
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.conversations import ratings
+from workflows.conversations.automation import AutomationRefused, act
+from workflows.conversations.channels import ConversationChannels, Hold
 from workflows.engine import Engine, EngineError, RunState, Turn
 from workflows.events import (
     CallEnded,
     CallReplied,
     CallStarted,
+    ConversationEvent,
     DigitsReceived,
     Reply,
     StartingEvent,
@@ -44,7 +47,7 @@ from workflows.events import (
     TimerFired,
 )
 from workflows.firings import failed, fire
-from workflows.instructions import Instruction, RecordRating, SendText
+from workflows.instructions import ChangeConversation, Instruction, RecordRating, SendText
 from workflows.jobs import PermanentJobError
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
@@ -64,7 +67,7 @@ from workflows.runs import (
 from workflows.sessions.channels import CallAnswers, ConversationChannel, TextQueue, TurnDone
 from workflows.sessions.facts import Facts
 from workflows.steps.base import VOICE
-from workflows.triggers import CALL_INCOMING
+from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,10 @@ class SessionService:
         clock: Clock,
         *,
         texts: TextQueue | None = None,
+        conversations: ConversationChannels | None = None,
     ) -> None:
         self._db = db
+        self._conversations = conversations or ConversationChannels()
         self._catalog = catalog
         self._engine = engine
         self._clock = clock
@@ -325,7 +330,9 @@ class SessionService:
         values = locked.values()
         trigger = _trigger(event, channel.channel)
         ctx = self._facts.event_context(event, channel.channel, business, values, now)
-        active = self._catalog.match(trigger, business, ctx)
+        if isinstance(event, ConversationEvent):
+            ctx = self._facts.with_conversation(conn, ctx, event.conversation_id)
+        active = self._match(trigger, business, ctx, event)
         if active is None:
             if isinstance(event, TextReceived):
                 fire(
@@ -351,14 +358,33 @@ class SessionService:
         )
         if firing != "new":
             return f"workflow {active.workflow.id}: {firing}"
-        conversation = channel.open(conn, business, locked.number, now)
-        call = event.facts if isinstance(event, CallEnded) else {"from": number, "to": business}
+        if isinstance(event, ConversationEvent):
+            found = channel.by_id(conn, event.conversation_id)
+            if found is None:
+                return f"conversation {event.conversation_id} is gone"
+            conversation = found
+        else:
+            conversation = channel.open(conn, business, locked.number, now)
+        call = _call_facts(event, number, business)
         run = self._start_run(
             conn, active, channel, conversation, call, now, values, _message(event), run_id
         )
         if run.status == "failed":
             failed(conn, event.key)
         return f"workflow {active.workflow.id}: started"
+
+    def _match(
+        self, trigger: str, business: str, ctx: Any, event: StartingEvent
+    ) -> ActiveWorkflow | None:
+        """The workflow ``event`` starts: the catalog's choice, or for an event meant for one
+        workflow (a timer it set), that workflow if it still takes the event."""
+        wanted = event.workflow_id if isinstance(event, ConversationEvent) else None
+        if wanted is None:
+            return self._catalog.match(trigger, business, ctx)
+        for active in self._catalog.candidates(trigger, business):
+            if active.workflow.id == wanted and active.accepts(ctx):
+                return active
+        return None
 
     def reply_in(
         self,
@@ -443,7 +469,14 @@ class SessionService:
                 workflow,
                 call,
                 now=now,
-                roots=self._conversation_roots(workflow, now, contact, automated, message),
+                roots=self._conversation_roots(
+                    workflow,
+                    now,
+                    contact,
+                    automated,
+                    message,
+                    self._facts.conversation(conn, int(subject)),
+                ),
                 facts={"call": dict(call)},
                 schedules=self._catalog.schedules.view(),
             )
@@ -459,7 +492,9 @@ class SessionService:
             error=failure,
         )
         insert_runs(conn, [run_row(run, channel.channel, failure, now=now)])
-        channel.apply(conn, conversation, self._done(run, 0, turn, workflow, now, automated))
+        done = self._done(run, 0, turn, workflow, now, automated)
+        self._change_conversation(conn, channel, conversation, done)
+        channel.apply(conn, conversation, done)
         _keep_ratings(conn, subject, run.id, 0, turn, now)
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
@@ -490,7 +525,14 @@ class SessionService:
                 reply,
                 call,
                 now=now,
-                roots=self._conversation_roots(workflow, now, contact, automated, message),
+                roots=self._conversation_roots(
+                    workflow,
+                    now,
+                    contact,
+                    automated,
+                    message,
+                    self._facts.conversation(conn, int(channel.subject(conversation))),
+                ),
                 schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
@@ -501,9 +543,32 @@ class SessionService:
         if not save_turns(conn, [TurnSave(updated, now, failure)])[0]:
             return False
         done = self._done(updated, stored.turn, turn, workflow, now, automated)
+        self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         _keep_ratings(conn, channel.subject(conversation), stored.id, stored.turn, turn, now)
         return True
+
+    def _change_conversation(
+        self,
+        conn: Connection,
+        channel: ConversationChannel[S],
+        conversation: S,
+        done: TurnDone,
+    ) -> None:
+        """Apply the turn's conversation steps to the run's conversation (its subject), in
+        the turn's transaction; one that cannot act is logged and the run goes on. Messages
+        of an automated turn keep the quiet hours of the workflow's ``hours``, as its texts."""
+        subject = channel.subject(conversation)
+        hold = Hold(done.quiet_until, done.hours) if done.hours is not None else None
+        for instruction in done.turn.instructions:
+            if not isinstance(instruction, ChangeConversation):
+                continue
+            try:
+                act(conn, int(subject), instruction, self._conversations, done.now, hold=hold)
+            except AutomationRefused as error:
+                log.warning(
+                    "conversation %s: %s step not applied: %s", subject, instruction.action, error
+                )
 
     def _conversation_roots(
         self,
@@ -512,10 +577,18 @@ class SessionService:
         contact: Mapping[str, Any],
         automated: bool,
         message: Mapping[str, Any] | None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
         # Words about the next opening are read when the text arrives: after quiet hours.
         read_at = self._facts.quiet_until(workflow, now) if automated else None
-        return self._facts.roots(workflow, now, contact=contact, read_at=read_at, message=message)
+        return self._facts.roots(
+            workflow,
+            now,
+            contact=contact,
+            read_at=read_at,
+            message=message,
+            conversation=conversation,
+        )
 
     def _done(
         self,
@@ -562,8 +635,26 @@ def _trigger(event: StartingEvent, channel: str) -> str:
     return event.trigger
 
 
+def _call_facts(event: StartingEvent, contact: str, business: str) -> Mapping[str, Any]:
+    """What a run started by ``event`` reads as ``{{call.*}}``: the contact (``from``) and
+    our number (``to``), a call's own facts, a conversation event's data."""
+    if isinstance(event, CallEnded):
+        return event.facts
+    if isinstance(event, ConversationEvent):
+        return {
+            **event.data,
+            "from": contact,
+            "to": business,
+            "conversation_id": event.conversation_id,
+        }
+    return {"from": contact, "to": business}
+
+
 def _message(event: StartingEvent) -> Mapping[str, Any] | None:
-    """The ``message`` root of a turn that answers a text (None: an automated turn)."""
+    """The ``message`` root of a turn that answers a text or a customer's message (None: an
+    automated turn, whose texts keep quiet hours)."""
     if isinstance(event, TextReceived):
         return {"body": event.body, "sid": event.message_id}
+    if isinstance(event, ConversationEvent) and event.trigger == MESSAGE_RECEIVED:
+        return {"body": event.data.get("body", "")}
     return None

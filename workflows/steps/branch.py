@@ -92,6 +92,7 @@ def filter_context(ctx: RunContext) -> FilterContext:
         outcome=outcome if isinstance(outcome, str) else None,
         duration=duration if isinstance(duration, int) else None,
         schedules=ctx.schedules,
+        conversation=ctx.roots.get("conversation"),
     )
 
 

@@ -76,7 +76,7 @@ async def test_a_reply_needs_the_channels_outbound(migrated_db: Database) -> Non
 
 def test_one_outbound_per_channel() -> None:
     class Nowhere:
-        def send(self, *_args: object) -> Sent:
+        def send(self, *_args: object, hold: object = None) -> Sent:
             return Sent(None)
 
     channels = ConversationChannels()

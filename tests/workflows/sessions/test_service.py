@@ -96,6 +96,9 @@ class Notebook:
     def subject(self, conversation: Conversation) -> str:
         return str(conversation.id)
 
+    def by_id(self, conn: Connection, conversation_id: int) -> Conversation | None:
+        return next((c for c in self.conversations if c.id == conversation_id), None)
+
     def of_run(self, conn: Connection, run: StoredRun) -> Conversation | None:
         return next((c for c in self.conversations if str(c.id) == run.subject), None)
 

@@ -1,0 +1,28 @@
+"""The channels conversations are on, as the core's registries want them: the outbound and
+timeline sources (for the admin API and the conversation steps of workflows) and the
+conversation channel of runs (for the conversation triggers' jobs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivr.conversation_calls import CallHistory
+from sms.conversation_channel import SmsHistory, SmsOutbound
+from sms.runner import SmsConversations
+from workflows.conversations.channels import ConversationChannels
+from workflows.sessions import ConversationChannel
+
+
+def conversation_channels() -> ConversationChannels:
+    """The channels conversations are on: SMS sends replies and shows its texts; voice shows
+    the contact's calls."""
+    channels = ConversationChannels()
+    channels.register_outbound("sms", SmsOutbound())
+    channels.add_source(SmsHistory())
+    channels.add_source(CallHistory())
+    return channels
+
+
+def run_channels() -> dict[str, ConversationChannel[Any]]:
+    """Where conversation runs live, by channel name (SMS today; web chat next)."""
+    return {"sms": SmsConversations()}

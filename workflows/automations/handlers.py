@@ -1,0 +1,199 @@
+"""The jobs that run workflows for conversations: ``conversation.event`` (a timeline event
+happened) and ``conversation.timer`` (a timer trigger came due). See the package docstring."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ringflow.database import Database
+from workflows.automations.raising import CONVERSATION_TIMER_JOB, raises
+from workflows.automations.timers import due_at, still_holds
+from workflows.catalog import WorkflowCatalog
+from workflows.conversations.errors import UnknownConversation
+from workflows.conversations.events import Event, event_by_id
+from workflows.conversations.model import Conversation, load
+from workflows.events import ConversationEvent
+from workflows.jobs import ClaimedJob, PermanentJobError, enqueue
+from workflows.sessions import ConversationChannel, SessionService
+from workflows.triggers import CONVERSATION_TRIGGERS, TIMER_TRIGGERS, TRIGGER_KINDS
+
+log = logging.getLogger(__name__)
+
+Channels = Mapping[str, ConversationChannel[Any]]
+"""The conversation channel of each channel name (``"sms"``...), filled by the server."""
+
+
+def _int(payload: Mapping[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if not isinstance(value, int):
+        raise PermanentJobError(f"payload has no integer {name!r}")
+    return value
+
+
+class _Base:
+    def __init__(
+        self,
+        db: Database,
+        sessions: SessionService,
+        catalog: WorkflowCatalog,
+        channels: Channels,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._sessions = sessions
+        self._catalog = catalog
+        self._channels = channels
+        self._clock = clock
+
+    def _event_and_conversation(
+        self, conn: Connection, event_id: int
+    ) -> tuple[Event, Conversation] | None:
+        event = event_by_id(conn, event_id)
+        if event is None:
+            return None
+        try:
+            return event, load(conn, event.conversation_id, lock=True)
+        except UnknownConversation:
+            return None
+
+    def _start(
+        self,
+        conn: Connection,
+        conversation: Conversation,
+        trigger: str,
+        key: str,
+        now: datetime,
+        *,
+        data: Mapping[str, Any],
+        workflow_id: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        channel = self._channels.get(conversation.channel)
+        if channel is None:
+            return f"no conversation channel {conversation.channel!r} here"
+        event = ConversationEvent(
+            trigger=trigger,
+            conversation_id=conversation.id,
+            contact=conversation.contact_number,
+            business=conversation.business_number,
+            key=key,
+            data=data,
+            workflow_id=workflow_id,
+            at=at,
+        )
+        return self._sessions.start_in(conn, event, channel, now)
+
+
+class ConversationEventHandler(_Base):
+    """Starts the workflow a timeline event's trigger calls for and sets the timers the
+    event starts (job kind ``conversation.event``)."""
+
+    async def __call__(self, job: ClaimedJob) -> None:
+        event_id = _int(job.payload, "event_id")
+        now = self._clock()
+        outcome = await self._db.write(lambda conn: self.handle_in(conn, event_id, now))
+        log.info("conversation event %d: %s", event_id, outcome)
+
+    def handle_in(self, conn: Connection, event_id: int, now: datetime) -> str:
+        """Follow timeline event ``event_id`` in the caller's transaction; what happened."""
+        found = self._event_and_conversation(conn, event_id)
+        if found is None:
+            return "gone"
+        event, conversation = found
+        if not raises(event.kind, event.actor.type):
+            return "raises nothing"
+        said: list[str] = []
+        trigger = CONVERSATION_TRIGGERS.get(event.kind)
+        if trigger is not None:
+            data = {"event": event.kind, "body": event.body or ""}
+            # Every workflow the event's trigger, numbers and filter take starts (rules that
+            # each add their part: a priority, a notice...), each once.
+            for active in self._catalog.candidates(trigger, conversation.business_number):
+                workflow_id = active.workflow.id
+                key = f"conversation-event:{event.id}:{workflow_id}"
+                started = self._start(
+                    conn,
+                    conversation,
+                    trigger,
+                    key,
+                    now,
+                    data=data,
+                    workflow_id=workflow_id,
+                    at=event.at,
+                )
+                said.append(f"{trigger}: {started}")
+        timer = TIMER_TRIGGERS.get(event.kind)
+        if timer is not None:
+            said.extend(self._set_timers(conn, timer, conversation, event, now))
+        return "; ".join(said) or "nothing listens"
+
+    def _set_timers(
+        self, conn: Connection, timer: str, conversation: Conversation, event: Event, now: datetime
+    ) -> list[str]:
+        set_ = []
+        for active in self._catalog.candidates(timer, conversation.business_number):
+            workflow = active.workflow
+            after = workflow.spec.trigger.after or 0
+            due = due_at(timer, self._catalog.schedules, workflow.spec.hours, event.at, after)
+            enqueue(
+                conn,
+                CONVERSATION_TIMER_JOB,
+                {"event_id": event.id, "trigger": timer, "workflow_id": workflow.id},
+                dedupe_key=(
+                    f"conversation-timer:{conversation.id}:{timer}:{workflow.id}:{event.id}"
+                ),
+                due_at=due,
+                now=now,
+            )
+            set_.append(f"{timer} timer of {workflow.id} due {due.isoformat()}")
+        return set_
+
+
+class ConversationTimerHandler(_Base):
+    """Starts a timer trigger's workflow if its condition still holds (job kind
+    ``conversation.timer``)."""
+
+    async def __call__(self, job: ClaimedJob) -> None:
+        event_id = _int(job.payload, "event_id")
+        trigger, workflow_id = job.payload.get("trigger"), job.payload.get("workflow_id")
+        if not isinstance(trigger, str) or not isinstance(workflow_id, str):
+            raise PermanentJobError("payload needs trigger and workflow_id")
+        if trigger not in TRIGGER_KINDS or not TRIGGER_KINDS[trigger].timer:
+            raise PermanentJobError(f"{trigger!r} is not a timer trigger")
+        # The firing's key (at most 128 characters): the event names the conversation and
+        # the timer trigger it starts.
+        key = f"conversation-timer:{event_id}:{workflow_id}"
+        now = self._clock()
+        outcome = await self._db.write(
+            lambda conn: self.handle_in(conn, event_id, trigger, workflow_id, key, now)
+        )
+        log.info(
+            "conversation event %d: %s timer of %s: %s", event_id, trigger, workflow_id, outcome
+        )
+
+    def handle_in(
+        self,
+        conn: Connection,
+        event_id: int,
+        trigger: str,
+        workflow_id: str,
+        key: str,
+        now: datetime,
+    ) -> str:
+        """Fire the timer in the caller's transaction, if its condition still holds."""
+        found = self._event_and_conversation(conn, event_id)
+        if found is None:
+            return "gone"
+        event, conversation = found
+        if not still_holds(trigger, conversation, event):
+            return "no longer holds"
+        # {{call.since}}: when the condition arose; {{call.body}}: the message it follows.
+        data = {"event": event.kind, "since": event.at.isoformat(), "body": event.body or ""}
+        return self._start(
+            conn, conversation, trigger, key, now, data=data, workflow_id=workflow_id
+        )
