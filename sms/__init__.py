@@ -20,7 +20,9 @@ How a text is sent (``sms.send_job``: ``queue_text`` and ``SendSmsHandler``):
    dedupe key is that same ``key`` and whose payload names the message. Both commit together
    or neither does; a re-run event records and enqueues nothing new.
 2. The job handler reads the message, checks the opt-out, the workflow's quiet hours, the
-   destination and the hourly cap, records it ``sending`` in a write of its own, then calls
+   destination and the hourly cap, records it ``sending`` in a write of its own (a
+   compare-and-set on the attempts it read, so that of two overlapping runs of the job only
+   one calls the provider), then calls
    ``provider.send(OutgoingSms(...))`` outside any transaction and ``mark_sent`` with the job's
    completion. A message found ``sending`` by a later attempt (a timeout, a lost answer, a
    dead worker) is first looked up with ``provider.find_sent`` and recorded if found, so

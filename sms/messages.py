@@ -391,9 +391,10 @@ _OPTED_OUT = select(opt_outs.c.number).where(opt_outs.c.number == messages.c.to_
 _SENDABLE = ("queued", "sending")
 
 
-SendRefusal = Literal["not_sendable", "opted_out", "over_cap"]
-"""Why :func:`mark_sending` refused: the message is sent or final already (nothing to do), its
-recipient opted out, or the hourly cap on automated texts is reached."""
+SendRefusal = Literal["not_sendable", "raced", "opted_out", "over_cap"]
+"""Why :func:`mark_sending` refused: the message is sent or final already (nothing to do),
+another attempt started since the caller read it (``raced``: that attempt may be in flight),
+its recipient opted out, or the hourly cap on automated texts is reached."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +409,7 @@ def mark_sending(
     conn: Connection,
     message_id: int,
     *,
+    attempts_seen: int,
     compliance: bool,
     cap: HourlyCap | None = None,
     now: datetime,
@@ -416,17 +418,25 @@ def mark_sending(
     ``now``: status ``sending``, one more ``send_attempts``, ``first_sending_at`` (kept from
     the first call) and ``sending_at``. Returns the attempt's number (1 for the first call).
 
+    ``attempts_seen`` is the ``send_attempts`` the caller read when it decided to send: the
+    write is a compare-and-set on it. Two runs of the same job can overlap (a lease that
+    expired while its handler was still working, under load); the one that read the message
+    before the other recorded its attempt must not send too, since that attempt may be in
+    flight: it gets ``raced`` and must look the text up once that attempt has settled.
+
     Nothing changes, and the reason is returned instead, when the message must not be sent:
-    it has a provider id or a final status (``not_sendable``), its recipient is opted out
-    (``opted_out``; unless ``compliance``: a STOP's own confirmation) or ``cap`` is reached
-    (``over_cap``; compliance texts are not capped). Both are checked in this very statement,
-    so a STOP committed before it wins, and processes sending at once share one count.
+    it has a provider id or a final status (``not_sendable``), another attempt started since
+    it was read (``raced``), its recipient is opted out (``opted_out``; unless
+    ``compliance``: a STOP's own confirmation) or ``cap`` is reached (``over_cap``;
+    compliance texts are not capped). All are checked in this very statement, so a STOP
+    committed before it wins, and processes sending at once share one count.
     """
     conditions: list[ColumnElement[bool]] = [
         messages.c.id == message_id,
         messages.c.direction == "outbound",
         messages.c.provider_id.is_(None),
         messages.c.status.in_(_SENDABLE),
+        messages.c.send_attempts == attempts_seen,
     ]
     if not compliance:
         conditions.append(~_OPTED_OUT)
@@ -447,12 +457,17 @@ def mark_sending(
     if attempt is not None:
         return int(attempt)
     state = conn.execute(
-        select(messages.c.provider_id, messages.c.status, _OPTED_OUT.label("opted_out")).where(
-            messages.c.id == message_id, messages.c.direction == "outbound"
-        )
+        select(
+            messages.c.provider_id,
+            messages.c.status,
+            messages.c.send_attempts,
+            _OPTED_OUT.label("opted_out"),
+        ).where(messages.c.id == message_id, messages.c.direction == "outbound")
     ).first()
     if state is None or state.provider_id is not None or state.status not in _SENDABLE:
         return "not_sendable"
+    if state.send_attempts != attempts_seen:
+        return "raced"
     return "opted_out" if state.opted_out and not compliance else "over_cap"
 
 

@@ -10,7 +10,13 @@ the earlier call created nothing:
 
 1. Before each call to the provider it records the message ``sending`` (the attempt's number
    and when it started: :func:`~sms.messages.mark_sending`) in a write of its own, committed
-   before the request leaves.
+   before the request leaves. That write is a compare-and-set on the attempts the handler
+   read: two runs of one job can overlap (under load a lease can expire while its handler
+   still works, and another worker, or the same one, claims the job again), and the run that
+   read the message before the other recorded its attempt sends nothing; it treats that
+   attempt as unclear (step 3). A call that cannot leave within :data:`SEND_WINDOW` of being
+   recorded (a starved process) is not made at all, so every call is over by ``sending_at``
+   + :data:`SEND_WINDOW` + the provider's request timeout, within :data:`SETTLE`.
 2. A clear answer settles it: accepted (``sent`` with its provider id, committed with the
    job's completion), refused (``failed``), or a failure that surely created nothing (a 429,
    a connection never opened: back to ``queued`` and retried).
@@ -100,6 +106,7 @@ __all__ = [
     "LOOKUP_SLACK",
     "OPTED_OUT_ERROR",
     "SEND_SMS",
+    "SEND_WINDOW",
     "SETTLE",
     "SendRules",
     "SendSmsHandler",
@@ -117,10 +124,15 @@ OPTED_OUT_ERROR: Final = "recipient opted out"
 LOOKUP_SLACK: Final = timedelta(minutes=5)
 """How much earlier than our first attempt a provider's ``date_created`` may be and still be
 that attempt's message: the provider's clock and ours may disagree a little."""
+SEND_WINDOW: Final = timedelta(seconds=3)
+"""How long after an attempt was recorded ``sending`` its call may still leave: an attempt
+that could not start its call sooner (a process starved of CPU, a database that answered
+late) sends nothing, so that every call is over by ``sending_at`` + SEND_WINDOW + the
+provider's request timeout, which :data:`SETTLE` waits for."""
 SETTLE: Final = timedelta(seconds=15)
-"""How long after an unclear attempt started the next one waits before looking it up: the
-provider's request timeout (10 s) and a margin, so that the earlier request is over and
-whatever it created is visible."""
+"""How long after an unclear attempt started the next one waits before looking it up:
+:data:`SEND_WINDOW`, the provider's request timeout (10 s) and a margin, so that the earlier
+request is over and whatever it created is visible."""
 CREDENTIALS_PAUSE: Final = timedelta(minutes=5)
 """How long a process sends nothing after the provider refused its credentials."""
 
@@ -291,12 +303,24 @@ class SendSmsHandler:
             return self._refused(message_id, None, refusal)
         self._check_pause(now)
         cap = None if self._rules.hourly_cap is None else HourlyCap(self._rules.hourly_cap)
+        seen = message.send_attempts
         started = await self._db.write(
-            lambda conn: mark_sending(conn, message_id, compliance=compliance, cap=cap, now=now)
+            lambda conn: mark_sending(
+                conn, message_id, attempts_seen=seen, compliance=compliance, cap=cap, now=now
+            )
         )
         if started == "not_sendable":
             log.info("message %d: sent or ended meanwhile, not sent", message_id)
             return None
+        if started == "raced":
+            # Another run of this job (its lease expired while this one was still working)
+            # recorded an attempt after this one read the message: it may be in flight.
+            settled = now + self._settle
+            raise JobDeferred(
+                settled,
+                f"message {message_id}: another attempt started meanwhile: "
+                f"looked up at the provider from {settled}",
+            )
         if started == "opted_out":
             return self._refused(message_id, OPTED_OUT_CODE, OPTED_OUT_ERROR)
         if started == "over_cap":
@@ -305,6 +329,17 @@ class SendSmsHandler:
                 None,
                 f"refused: the hourly cap on automated texts is reached "
                 f"({self._rules.hourly_cap} an hour, RINGFLOW_SMS_HOURLY_CAP)",
+            )
+        late = self._clock() - now
+        if late > SEND_WINDOW:
+            # The lookup of a later attempt trusts that this call left within SEND_WINDOW of
+            # ``sending_at``; past it (an overloaded process), it must not leave at all.
+            settled = now + self._settle
+            raise JobDeferred(
+                settled,
+                f"message {message_id}: attempt {started} could not leave within "
+                f"{SEND_WINDOW.total_seconds():g} s of being recorded ({late.total_seconds():.1f}"
+                f" s): not sent; looked up at the provider from {settled}",
             )
         sent = await self._send(message, outgoing, started)
         return self._sent(message_id, sent)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database, open_database, stored_time
 from server import main
@@ -265,8 +265,18 @@ async def test_mark_sending_counts_attempts_and_keeps_the_first_time(db: Databas
     message = await record(db)
     later = NOW + timedelta(minutes=1)
 
-    assert await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=NOW)) == 1
-    assert await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=later)) == 2
+    assert (
+        await db.write(
+            lambda c: mark_sending(c, message.id, attempts_seen=0, compliance=False, now=NOW)
+        )
+        == 1
+    )
+    assert (
+        await db.write(
+            lambda c: mark_sending(c, message.id, attempts_seen=1, compliance=False, now=later)
+        )
+        == 2
+    )
     stored = await row(db, message.id)
     assert (stored.status, stored.send_attempts) == ("sending", 2)
     assert stored.first_sending_at is not None
@@ -278,10 +288,28 @@ async def test_mark_sending_counts_attempts_and_keeps_the_first_time(db: Databas
     assert (await row(db, message.id)).status == "queued"
     await db.write(lambda c: mark_sent(c, message.id, "twilio", SID, "queued", now=later))
     assert (
-        await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=later))
+        await db.write(
+            lambda c: mark_sending(c, message.id, attempts_seen=2, compliance=False, now=later)
+        )
         == "not_sendable"
     )
     assert not await db.write(lambda c: mark_not_sent(c, message.id, now=later))
+
+
+async def test_mark_sending_refuses_a_run_that_read_the_message_before_another_attempt(
+    db: Database,
+) -> None:
+    """Two runs of one job read the message ``queued``; the second to record its attempt
+    must not send: the first one's call may be in flight."""
+    message = await record(db)
+
+    def start(c: Connection) -> int | str:
+        return mark_sending(c, message.id, attempts_seen=0, compliance=False, now=NOW)
+
+    assert await db.write(start) == 1
+    assert await db.write(start) == "raced"
+    stored = await row(db, message.id)
+    assert (stored.status, stored.send_attempts) == ("sending", 1)
 
 
 async def test_mark_sending_refuses_an_opted_out_recipient_in_the_same_statement(
@@ -290,8 +318,12 @@ async def test_mark_sending_refuses_an_opted_out_recipient_in_the_same_statement
     message = await record(db)
     await db.write(lambda c: opt_out(c, "+15005550006", "keyword", "STOP", now=NOW))
 
-    refused = await db.write(lambda c: mark_sending(c, message.id, compliance=False, now=NOW))
-    confirmed = await db.write(lambda c: mark_sending(c, message.id, compliance=True, now=NOW))
+    refused = await db.write(
+        lambda c: mark_sending(c, message.id, attempts_seen=0, compliance=False, now=NOW)
+    )
+    confirmed = await db.write(
+        lambda c: mark_sending(c, message.id, attempts_seen=0, compliance=True, now=NOW)
+    )
 
     assert (refused, confirmed) == ("opted_out", 1)
 
@@ -300,14 +332,16 @@ async def test_mark_sending_counts_the_hourly_cap_without_compliance_texts(db: D
     cap = HourlyCap(2)
     ids = [(await record(db, key=f"k{n}", compliance=n == 1)).id for n in range(4)]
 
-    async def start(message_id: int, compliance: bool = False) -> int | str:
+    async def start(message_id: int, compliance: bool = False, seen: int = 0) -> int | str:
         return await db.write(
-            lambda c: mark_sending(c, message_id, compliance=compliance, cap=cap, now=NOW)
+            lambda c: mark_sending(
+                c, message_id, attempts_seen=seen, compliance=compliance, cap=cap, now=NOW
+            )
         )
 
     assert await start(ids[0]) == 1
     assert await start(ids[1], compliance=True) == 1  # not counted
     assert await start(ids[2]) == 1
     assert await start(ids[3]) == "over_cap"
-    assert await start(ids[0]) == 2  # a retry of a counted text is not refused by itself
+    assert await start(ids[0], seen=1) == 2  # a retry of a counted text is not refused by itself
     assert await db.read(lambda c: automated_texts_since(c, NOW - HOUR)) == 2

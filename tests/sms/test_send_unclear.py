@@ -120,7 +120,9 @@ async def test_a_worker_that_died_after_the_call_leaves_a_text_that_is_found(
     db = migrated_db
     await queue(db, clock)
     row = await message(db)
-    await db.write(lambda conn: mark_sending(conn, row.id, compliance=False, now=clock()))
+    await db.write(
+        lambda conn: mark_sending(conn, row.id, attempts_seen=0, compliance=False, now=clock())
+    )
     async with TwilioSmsProvider(ACCOUNT_SID, AUTH_TOKEN, api_base_url=stub.base_url) as dying:
         await dying.send(OutgoingSms(TO, FROM, BODY, KEY))  # then the worker died
     clock.advance(LATER)

@@ -5,6 +5,12 @@ marked done leaves the job ``running``; once its lease expires another worker cl
 runs it again. Handlers therefore make their side effects idempotent with ``job.dedupe_key``
 and may look at ``job.attempts`` (1 on the first claim). A handler that outlives the lease is
 cancelled and counts as a transient failure, since another worker may claim the job by then.
+The lease is counted from the moment the claim was asked for (that is when its expiry is
+computed), not from when the claim's answer arrived: a claim that waited for a busy database
+must not leave its handlers running past their leases while other workers claim their jobs
+again. Cancelling is only as punctual as the event loop, though: a starved process can still
+run a handler a little past its lease, so handlers must also tolerate a run that overlaps
+another one (the send job's compare-and-set on ``sending`` does).
 
 Outcomes: a handler that returns completes the job; ``PermanentJobError`` kills it at once
 (reason kept in ``last_error``); ``JobDeferred`` queues it again for the moment it names,
@@ -149,12 +155,12 @@ class JobWorker:
 
         Database errors of the claim propagate (this is for tests and tools).
         """
-        jobs = await self._claim(self._batch)
+        jobs, deadline = await self._claim(self._batch)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def bounded(job: ClaimedJob) -> None:
             async with limit:
-                await self._run(job)
+                await self._run(job, deadline)
 
         await asyncio.gather(*(bounded(job) for job in jobs))
         return len(jobs)
@@ -179,13 +185,13 @@ class JobWorker:
                     continue
                 wanted = min(self._batch, free)
                 try:
-                    jobs = await self._claim(wanted)
+                    jobs, deadline = await self._claim(wanted)
                 except Exception:
                     log.exception("claiming jobs failed; trying again in %ss", self._error_pause)
                     await self._pause(self._error_pause)
                     continue
                 for job in jobs:
-                    self._start(job)
+                    self._start(job, deadline)
                 if len(jobs) < wanted:  # nothing more is due: wait for a poll or a wake-up
                     await self._pause(self._poll_interval)
             if self._running:
@@ -236,17 +242,21 @@ class JobWorker:
             async with asyncio.timeout(seconds):
                 await self._signal.wait()
 
-    async def _claim(self, limit: int) -> list[ClaimedJob]:
+    async def _claim(self, limit: int) -> tuple[list[ClaimedJob], float]:
+        """The jobs claimed, and the event loop's time by which their handlers must end: the
+        lease, counted from before ``now`` is read (the claim's lease expires at ``now`` +
+        lease), so that it ends no later than the lease the database holds."""
+        deadline = asyncio.get_running_loop().time() + self._lease.total_seconds()
         now = self._clock()
         work = partial(queue.claim, owner=self._owner, limit=limit, now=now, lease=self._lease)
         claimed = await self._db.write(work)
         if self._observer is not None:
             for job in claimed:
                 self._observer.claimed(job.kind, now - job.due_at)
-        return claimed
+        return claimed, deadline
 
-    def _start(self, job: ClaimedJob) -> None:
-        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+    def _start(self, job: ClaimedJob, deadline: float) -> None:
+        task = asyncio.create_task(self._run(job, deadline), name=f"job-{job.id}")
         self._running.add(task)
         task.add_done_callback(self._finished)
 
@@ -256,8 +266,9 @@ class JobWorker:
         if not task.cancelled() and task.exception() is not None:
             log.error("job task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def _run(self, job: ClaimedJob) -> None:
-        """Run one job and record its outcome; never raises (except on cancellation)."""
+    async def _run(self, job: ClaimedJob, deadline: float) -> None:
+        """Run one job, cancelled at ``deadline`` (the event loop's time) if it is not done by
+        then, and record its outcome; never raises (except on cancellation)."""
         payload = job.payload
         with log_context(
             job=job.id,
@@ -266,9 +277,9 @@ class JobWorker:
             conversation=payload.get("conversation_id"),
             message_sid=payload.get("sid"),
         ):
-            await self._run_job(job)
+            await self._run_job(job, deadline)
 
-    async def _run_job(self, job: ClaimedJob) -> None:
+    async def _run_job(self, job: ClaimedJob, lease_ends: float) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             await self._record(job, "dead", f"no handler for kind {job.kind}")
@@ -277,7 +288,7 @@ class JobWorker:
             reason = f"its worker was lost during attempt {job.max_attempts} of {job.max_attempts}"
             await self._record(job, "dead", reason)
             return
-        deadline = asyncio.timeout(self._lease.total_seconds())
+        deadline = asyncio.timeout_at(lease_ends)
         try:
             async with deadline:
                 final = await handler(job)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Connection, func, select
@@ -28,6 +29,9 @@ from workflows.jobs import (
     enqueue,
     jobs,
 )
+
+T = TypeVar("T")
+P = TypeVar("P")
 
 CLOCK = FrozenClock()
 NOW = CLOCK.now
@@ -143,6 +147,60 @@ async def test_a_handler_that_outlives_its_lease_is_cancelled_and_retried(
     job_id = await add(db, clock, "hang")
     jobs_worker = worker(db, clock, {"sms.send": hangs}, lease=timedelta(seconds=0.05))
     assert await jobs_worker.run_once() == 1
+    row = await job_row(db, job_id)
+    assert (row["status"], row["last_error"]) == ("queued", "TimeoutError")
+
+
+class LateAnswers:
+    """``db``, whose writes are answered ``delay`` seconds after they committed: a database
+    (or a process) too busy to deliver the claim's result at once."""
+
+    def __init__(self, db: Database, delay: float) -> None:
+        self._db = db
+        self.url = db.url
+        self.delay = delay
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        return await self._db.read(work)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        result = await self._db.write(work)
+        await asyncio.sleep(self.delay)
+        return result
+
+    async def write_batched(self, batch: Callable[[Connection, list[P]], list[T]], item: P) -> T:
+        return await self._db.write_batched(batch, item)
+
+    def observe_writes(self, observe: Callable[[float], None]) -> None:
+        self._db.observe_writes(observe)
+
+    async def check(self) -> None:
+        await self._db.check()
+
+    async def close(self) -> None:
+        """Nothing: the database it wraps belongs to the test."""
+
+
+async def test_the_lease_counts_from_the_claim_not_from_its_late_answer(
+    db: Database, clock: FrozenClock
+) -> None:
+    """The claim's lease expires at the claim's ``now`` + lease; a handler whose claim was
+    answered after that must not start working as if it held the job: another worker may
+    claim it by now. Here the answer comes twice the lease late, so the handler is cancelled
+    at its first wait, however quick it is."""
+    steps: list[str] = []
+
+    async def quick(job: ClaimedJob) -> None:
+        steps.append("started")
+        await asyncio.sleep(0.05)
+        steps.append("finished")
+
+    job_id = await add(db, clock, "late-claim")
+    lease = timedelta(seconds=0.5)
+    late = LateAnswers(db, delay=2 * lease.total_seconds())
+    assert await worker(late, clock, {"sms.send": quick}, lease=lease).run_once() == 1
+
+    assert steps == ["started"]
     row = await job_row(db, job_id)
     assert (row["status"], row["last_error"]) == ("queued", "TimeoutError")
 
