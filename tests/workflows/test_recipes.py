@@ -37,6 +37,7 @@ EXPECTED = {
     "auto-close",
     "priority-keywords",
     "unanswered-alert",
+    "satisfaction-survey",
 }
 
 SMALL = """\

@@ -1,18 +1,14 @@
 """Recipe 15, the satisfaction survey at close, end to end on SMS: an agent closes the
 conversation over the API, the contact gets the rating question, answers "4" and a comment,
 gets the thank-you; the rating shows in the CSAT report for the agent who had the
-conversation, and the survey's timers, no longer due, send nothing more.
-
-The recipe starts on the ``conversation.closed`` trigger, which is not registered on this
-branch: until it is, these tests are skipped (the recipe waits in
-``workflows/recipes/awaiting_triggers/``)."""
+conversation, the answers leave the conversation closed, and the survey's timers, no longer
+due, send nothing more."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -23,15 +19,8 @@ from tests.clock import THURSDAY, MovableClock, next_weekday_at
 from tests.conftest import ServerFactory
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.sms.test_conversations import Chat
-from workflows.recipes import RECIPES_FOLDER, Recipe, bundled_recipes, load_recipe
-from workflows.triggers import TRIGGER_KINDS
+from workflows.recipes import bundled_recipes
 
-pytestmark = pytest.mark.skipif(
-    "conversation.closed" not in TRIGGER_KINDS,
-    reason="recipe 15 needs the conversation.closed trigger (not on this branch)",
-)
-
-AWAITING = RECIPES_FOLDER / "awaiting_triggers" / "satisfaction-survey.yaml"
 NEW_YORK = ZoneInfo("America/New_York")
 START = next_weekday_at(THURSDAY, time(11, 0), NEW_YORK)
 QUESTION = "How did we do? Reply 1-5.\n1. Very poor\n2. Poor\n3. OK\n4. Good\n5. Excellent"
@@ -39,20 +28,11 @@ COMMENT = "Thanks! Anything we could do better? (optional)"
 THANKS = "Thank you for your feedback!"
 
 
-def recipe() -> Recipe:
-    """The recipe, bundled once its trigger exists, else from where it waits."""
-    bundled = bundled_recipes().get("satisfaction-survey")
-    if bundled is not None:
-        return bundled
-    path = Path(AWAITING)
-    return load_recipe(path.read_text(encoding="utf-8"), path.name, "satisfaction-survey")
-
-
 @pytest.fixture
 async def desk(
     servers: ServerFactory, server_stub: TwilioApiStub
 ) -> AsyncIterator[tuple[Chat, ApiClient]]:
-    flow = recipe().install({"workflow_id": "csat-at-close"}, ())
+    flow = bundled_recipes()["satisfaction-survey"].install({"workflow_id": "csat-at-close"}, ())
     clock = MovableClock(START)
     server = await servers.start(
         [flow],
@@ -98,6 +78,10 @@ async def test_closing_a_conversation_sends_the_survey_and_the_rating_reaches_th
     (survey,) = [entry for entry in timeline if entry["kind"] == "survey"]
     assert survey["data"]["rating"] == 4
     assert survey["body"] == "All good now"
+    # The answers went to the survey: the conversation did not open again.
+    after = (await api.call("GET", path)).json
+    assert after["status"] == "closed"
+    assert [e["kind"] for e in timeline].count("reopened") == 0
 
     # The questions' timers come due with nothing left to do.
     chat.clock.set(START + timedelta(hours=25))

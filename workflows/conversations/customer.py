@@ -1,9 +1,10 @@
 """What the contact sends, recorded on the thread's latest conversation.
 
 A message from the contact opens a snoozed conversation again, and a closed one closed less
-than ``reopen_window`` ago; one closed longer ago stays as it was and the message starts a
-new conversation of the same thread (the old one is no longer ``latest``). The first message
-of a thread opens its first conversation.
+than ``reopen_window`` ago, unless a workflow waits for the contact's answer in it (a survey
+sent at close: the answer goes to the survey and the conversation stays closed); one closed
+longer ago stays as it was and the message starts a new conversation of the same thread (the
+old one is no longer ``latest``). The first message of a thread opens its first conversation.
 
 Called by a channel adapter in the transaction that records the message, so the message and
 its place in a conversation commit together.
@@ -79,6 +80,8 @@ def customer_message(
         conversation.closed_at is None or now - conversation.closed_at > reopen_window
     ):
         conversation = _start_afresh(conn, conversation, now)
+    elif conversation.status == "closed" and _awaits_answer(conn, conversation.id):
+        pass  # an answer to the workflow that asked (a survey at close): it stays closed
     elif conversation.status != "open":
         conn.execute(
             update(conversations)
@@ -100,6 +103,12 @@ def customer_message(
         conn, conversation.id, "message.received", CONTACT, now, body=body, message_id=message_id
     )
     return load(conn, conversation.id)
+
+
+def _awaits_answer(conn: Connection, conversation_id: int) -> bool:
+    """Whether a workflow run waits for the contact's reply in the conversation."""
+    query = select(conversations.c.waiting_run_id).where(conversations.c.id == conversation_id)
+    return conn.execute(query).scalar() is not None
 
 
 def _start_afresh(conn: Connection, old: Conversation, now: datetime) -> Conversation:

@@ -359,7 +359,9 @@ async def test_voicemail_line_and_text_back_send_the_recording_to_the_team(site:
 
 def test_every_recipe_has_an_end_to_end_test() -> None:
     conversations = Path(__file__).with_name("test_conversation_recipes.py")
+    survey = Path(__file__).parents[2] / "workflows" / "test_satisfaction_survey_recipe.py"
     source = SOURCE + conversations.read_text(encoding="utf-8")
+    source += survey.read_text(encoding="utf-8")
     for recipe_id in bundled_recipes():
         assert f'"{recipe_id}"' in source, f"no test installs {recipe_id}"
 
