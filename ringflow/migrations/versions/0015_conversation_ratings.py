@@ -1,7 +1,7 @@
 """conversation ratings: the answers of ``survey`` steps, with the assignee when rated
 
 Revision ID: 0015
-Revises: 0017
+Revises: 0014
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0017"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
