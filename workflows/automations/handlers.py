@@ -14,6 +14,7 @@ from ringflow.database import Database
 from workflows.automations.raising import CONVERSATION_TIMER_JOB, raises
 from workflows.automations.timers import due_at, still_holds
 from workflows.catalog import WorkflowCatalog
+from workflows.contacts import lock_contact
 from workflows.conversations.errors import UnknownConversation
 from workflows.conversations.events import Event, event_by_id
 from workflows.conversations.model import Conversation, load
@@ -51,12 +52,16 @@ class _Base:
         self._clock = clock
 
     def _event_and_conversation(
-        self, conn: Connection, event_id: int
+        self, conn: Connection, event_id: int, now: datetime
     ) -> tuple[Event, Conversation] | None:
+        """The event and its conversation, locked: the contact first, then the conversation,
+        the order every path takes (an inbound text's job locks its contact, then opens its
+        conversation); the other order deadlocks against it on PostgreSQL."""
         event = event_by_id(conn, event_id)
         if event is None:
             return None
         try:
+            lock_contact(conn, load(conn, event.conversation_id).contact_number, now=now)
             return event, load(conn, event.conversation_id, lock=True)
         except UnknownConversation:
             return None
@@ -101,7 +106,7 @@ class ConversationEventHandler(_Base):
 
     def handle_in(self, conn: Connection, event_id: int, now: datetime) -> str:
         """Follow timeline event ``event_id`` in the caller's transaction; what happened."""
-        found = self._event_and_conversation(conn, event_id)
+        found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return "gone"
         event, conversation = found
@@ -186,7 +191,7 @@ class ConversationTimerHandler(_Base):
         now: datetime,
     ) -> str:
         """Fire the timer in the caller's transaction, if its condition still holds."""
-        found = self._event_and_conversation(conn, event_id)
+        found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return "gone"
         event, conversation = found
