@@ -26,8 +26,9 @@ from ringflow.database import Database, metadata, open_database
 from ringflow.database import database_url as driver_url
 from ringflow.migrate import upgrade
 from ringflow.settings import Settings, load_settings
-from server import DATABASE, create_app
+from server import DATABASE, JOB_WORKER, create_app
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
+from workflows.jobs.db import jobs
 from workflows.loader import Workflow, from_text
 
 AUTH_TOKEN = "12345678901234567890123456789012"
@@ -199,6 +200,34 @@ async def eventually(check: Callable[[], Any], within: float = 5.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within} s waiting for {what or check}")
         await asyncio.sleep(0.01)
+
+
+async def jobs_settled(server: RunningServer, *prefixes: str, within: float = 10.0) -> None:
+    """Wake ``server``'s worker and wait until none of its jobs (those whose dedupe key
+    starts with one of ``prefixes``; all when none given) is due by the server's clock or
+    running: what a test asserts "nothing more happened" after (jobs due later stay queued)."""
+    worker = server.app.get(JOB_WORKER)
+    if worker is not None:
+        worker.wake()
+    now = server.clock()
+
+    def mine(key: str | None) -> bool:
+        return not prefixes or any((key or "").startswith(p) for p in prefixes)
+
+    async def idle() -> bool:
+        query = select(jobs.c.status, jobs.c.due_at, jobs.c.dedupe_key)
+        rows = await server.db.read(lambda conn: conn.execute(query).all())
+        for row in rows:
+            if not mine(row.dedupe_key):
+                continue
+            if row.status == "running":
+                return False
+            due = row.due_at if row.due_at.tzinfo else row.due_at.replace(tzinfo=now.tzinfo)
+            if row.status == "queued" and due <= now:
+                return False
+        return True
+
+    await eventually(idle, within=within, what=f"jobs {prefixes or 'all'} to settle")
 
 
 pytest_plugins = ["tests.api_client"]

@@ -4,14 +4,13 @@ no answer the timer takes the run to ``on_timeout``, and a late answer starts no
 
 from __future__ import annotations
 
-import asyncio
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.clock import WEDNESDAY, MovableClock, next_weekday_at
-from tests.conftest import ServerFactory, workflow
+from tests.conftest import ServerFactory, jobs_settled, workflow
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.sms.test_conversations import Chat
 
@@ -57,8 +56,8 @@ async def chat(servers: ServerFactory, server_stub: TwilioApiStub) -> Chat:
 
 
 async def quiet(chat: Chat, count: int) -> None:
-    """Give the worker time to send anything more; the contact still has ``count`` texts."""
-    await asyncio.sleep(0.7)
+    """Once every job due now has run, the contact still has ``count`` texts."""
+    await jobs_settled(chat.server)
     assert len(chat.received()) == count
 
 

@@ -6,7 +6,6 @@ due, send nothing more."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ import pytest
 
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import THURSDAY, MovableClock, next_weekday_at
-from tests.conftest import ServerFactory
+from tests.conftest import ServerFactory, jobs_settled
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.sms.test_conversations import Chat
 from workflows.recipes import bundled_recipes
@@ -85,5 +84,5 @@ async def test_closing_a_conversation_sends_the_survey_and_the_rating_reaches_th
 
     # The questions' timers come due with nothing left to do.
     chat.clock.set(START + timedelta(hours=25))
-    await asyncio.sleep(0.7)
+    await jobs_settled(chat.server)
     assert len(chat.received()) == 4

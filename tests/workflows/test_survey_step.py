@@ -5,7 +5,6 @@ durable timer fires ends it too, and a late answer then changes nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy import select
 
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import TUESDAY, MovableClock, next_weekday_at
-from tests.conftest import ServerFactory, workflow
+from tests.conftest import ServerFactory, jobs_settled, workflow
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.sms.test_conversations import Chat
 from workflows.conversations.db import conversation_ratings
@@ -100,8 +99,8 @@ async def rig(servers: ServerFactory, server_stub: TwilioApiStub) -> AsyncIterat
 
 
 async def quiet(chat: Chat, count: int) -> None:
-    """Give the worker time to send anything more; the contact still has ``count`` texts."""
-    await asyncio.sleep(0.7)
+    """Once every job due now has run, the contact still has ``count`` texts."""
+    await jobs_settled(chat.server)
     assert len(chat.received()) == count
 
 

@@ -3,7 +3,6 @@ movable clock, texting through Twilio's REST fake, with the workflows under test
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +13,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from server import JOB_WORKER
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
-from tests.conftest import ServerFactory, eventually, signed_post
+from tests.conftest import ServerFactory, eventually, jobs_settled, signed_post
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.sms.test_post_call_texts import EXAMPLES
 from workflows.jobs.db import jobs
@@ -106,22 +104,7 @@ class Desk:
     async def settled(self, *prefixes: str) -> None:
         """Wait until no job whose dedupe key starts with one of ``prefixes`` is due or
         running (jobs due later stay queued)."""
-        now = self.clock()
-
-        async def idle() -> bool:
-            query = select(jobs.c.status, jobs.c.due_at, jobs.c.dedupe_key)
-            rows = await self.api.server.db.read(lambda conn: conn.execute(query).all())
-            for row in rows:
-                if not any((row.dedupe_key or "").startswith(p) for p in prefixes):
-                    continue
-                if row.status == "running":
-                    return False
-                due = row.due_at if row.due_at.tzinfo else row.due_at.replace(tzinfo=now.tzinfo)
-                if row.status == "queued" and due <= now:
-                    return False
-            return True
-
-        await eventually(idle, within=10, what=f"jobs {prefixes} to settle")
+        await jobs_settled(self.api.server, *prefixes)
 
     async def timers(self) -> list[tuple[str, str]]:
         """(dedupe key, status) of every conversation timer job."""
@@ -134,12 +117,11 @@ class Desk:
     async def advance(self, delta: timedelta) -> None:
         """Move the server's clock and let its worker look at the jobs now due."""
         self.clock.advance(delta)
-        self.api.server.app[JOB_WORKER].wake()
         await self.settled("conversation-", "conversation:", "run:")
 
     async def quiet(self, count: int, to: str = CONTACT) -> None:
-        """Nothing more reaches ``to`` for a worker's poll or two."""
-        await asyncio.sleep(0.7)
+        """Nothing more reaches ``to`` once every job due now has run."""
+        await jobs_settled(self.api.server)
         assert len(self.received(to)) == count, self.received(to)
 
 
