@@ -5,11 +5,13 @@ attributes, keywords of the text answered...), the first match wins, ``else`` ot
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.clock import MONDAY, next_weekday_at, on_day_at
 from workflows.catalog import compile_trigger
 from workflows.engine import Engine
 from workflows.instructions import Say
@@ -26,8 +28,9 @@ OFFICE = Schedule(
     )
 )
 BOOK = ScheduleBook({"office": OFFICE})
-MONDAY_10 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)  # 10:00 in Berlin
-MONDAY_20 = datetime(2026, 6, 1, 18, 0, tzinfo=UTC)  # 20:00 in Berlin
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY_10 = next_weekday_at(MONDAY, time(10, 0), BERLIN)
+MONDAY_20 = on_day_at(MONDAY_10, 0, time(20, 0))
 CALL = {"sid": "CA1", "from": "+14155550123", "to": "+15005550001"}
 
 

@@ -5,13 +5,13 @@ implements) and a call channel that words instructions as their reprs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from ringflow.database import Database
-from tests.clock import FrozenClock
+from tests.clock import MONDAY, FrozenClock, next_weekday_at
 from workflows.catalog import WorkflowCatalog
 from workflows.db import runs, trigger_firings
 from workflows.engine import Engine
@@ -28,7 +28,7 @@ from workflows.loader import Workflow, from_text
 from workflows.runs import StoredRun, insert_runs, run_row
 from workflows.sessions import SessionService, TurnDone
 
-NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+NOW = next_weekday_at(MONDAY, time(8, 0), UTC)
 CALLER = "+14155550123"
 LINE = "+15005550001"
 
