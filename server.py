@@ -32,6 +32,7 @@ from ringflow.resources.database import DATABASE, database
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.jobs import JOB_WORKER, jobs
 from ringflow.resources.observed import observed_database
+from ringflow.resources.pbx import pbx
 from ringflow.resources.sessions import sessions
 from ringflow.resources.sms import SMS_PROVIDER, sms
 from ringflow.resources.speech import prompts_and_speech
@@ -103,6 +104,7 @@ def create_app(
         sessions,
         jobs(),
         voice,
+        pbx,
         admin,
     ]
     app = web.Application(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -213,6 +213,20 @@ class Settings(BaseSettings):
             " (Twilio gives up on a webhook after 15 s)"
         ),
     )
+    ami_host: str | None = Field(
+        default=None,
+        description="an Asterisk PBX's AMI host: follow its calls and queues (docs/asterisk.md)",
+    )
+    ami_port: int = Field(default=5038, ge=1, le=65535, description="the AMI port")
+    ami_username: str | None = Field(default=None, description="the AMI user (manager.conf)")
+    ami_secret: SecretStr | None = Field(default=None, description="the AMI user's secret")
+    ami_ping_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="seconds between AMI pings (dead-link detection)"
+    )
+    ami_default_region: str | None = Field(
+        default=None,
+        description="country (ISO code) of PBX caller ids without +; default: read as +digits",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     migrate: bool = Field(default=True, description="upgrade the database schema at start")
     log_format: Literal["text", "json"] = Field(
@@ -241,6 +255,22 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("ami_host", "ami_username", "ami_default_region")
+    @classmethod
+    def _ami_text(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @model_validator(mode="after")
+    def _ami_complete(self) -> Settings:
+        if self.ami_host is not None and (self.ami_username is None or self.ami_secret is None):
+            raise ValueError(
+                "RINGFLOW_AMI_HOST needs RINGFLOW_AMI_USERNAME and RINGFLOW_AMI_SECRET"
+            )
+        region = self.ami_default_region
+        if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"RINGFLOW_AMI_DEFAULT_REGION: unknown country code {region!r}")
+        return self
 
     @field_validator("sms_stop_reply", "sms_start_reply", "sms_help_reply")
     @classmethod

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHANNELS = ("ivr", "sms", "chat")
-DOMAIN = ("workflows", "ivr", "sms", "chat", "prompts")
+CHANNELS = ("ivr", "sms", "chat", "pbx")
+DOMAIN = ("workflows", "ivr", "sms", "chat", "pbx", "prompts")
 ADMIN = ("ringflow.admin", "ringflow.cli", "ringflow.resources")
 METADATA_GATHERER = "ringflow.tables"
 
@@ -72,7 +72,7 @@ def _violations(
 
 
 def test_the_core_imports_no_channel_audio_or_admin_package() -> None:
-    forbidden = ("ivr", "sms", "chat", "prompts", "server", *ADMIN)
+    forbidden = ("ivr", "sms", "chat", "pbx", "prompts", "server", *ADMIN)
     assert _violations("workflows", forbidden) == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN = ("workflows", "ivr", "sms", "prompts")
+DOMAIN = ("workflows", "ivr", "sms", "pbx", "prompts")
 OUTER = ("ringflow.admin", "ringflow.cli", "ringflow.resources", "server")
 
 

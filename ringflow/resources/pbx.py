@@ -1,0 +1,56 @@
+"""The Asterisk PBX adapter (``pbx/``), when AMI settings are given: one task owns the AMI
+connection for the process's life; at close it logs off and stops.
+
+Only ``ringflow serve`` holds it: a PBX must be followed by one process (two would both
+mirror presence and ping it); see docs/asterisk.md for N instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pbx.calls import phone_numbers
+from pbx.service import AmiSettings, PbxAdapter, stopped
+from ringflow.resources.catalog import CATALOG
+from ringflow.resources.database import DATABASE
+from ringflow.resources.inputs import CLOCK, SETTINGS
+from ringflow.resources.jobs import JOB_WORKER
+
+PBX = web.AppKey("pbx", PbxAdapter)
+
+log = logging.getLogger(__name__)
+
+
+async def pbx(app: web.Application) -> AsyncIterator[None]:
+    """``app[PBX]`` when ``RINGFLOW_AMI_HOST`` is set (else nothing)."""
+    settings = app[SETTINGS]
+    if settings.ami_host is None or settings.ami_username is None or settings.ami_secret is None:
+        yield
+        return
+    worker = app.get(JOB_WORKER)
+    adapter = PbxAdapter(
+        AmiSettings(
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_username,
+            secret=settings.ami_secret.get_secret_value(),
+            ping_interval=settings.ami_ping_seconds,
+            ping_timeout=settings.ami_ping_seconds,
+        ),
+        app[DATABASE],
+        app[CATALOG],
+        app[CLOCK],
+        numbers=phone_numbers(settings.ami_default_region),
+        wake=worker.wake if worker is not None else None,
+    )
+    app[PBX] = adapter
+    log.info("following the PBX at %s:%s over AMI", settings.ami_host, settings.ami_port)
+    task = asyncio.create_task(adapter.run(), name="ami")
+    try:
+        yield
+    finally:
+        await stopped(task, adapter)
