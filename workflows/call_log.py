@@ -1,9 +1,10 @@
 """The call log's table: every call, whichever channel carried it.
 
-A call is logged by the channel that saw it: the voice channel (``ivr/``) keys it by Twilio's
-CallSid, the PBX channel (``pbx/``) by ``ami-<Linkedid>`` (Asterisk's id of the call). Both
-decide the call's outcome once (``outcome`` is set once, when the call ends) and raise the
-same post-call event from it, so the log, ``/api/calls`` and ``ringflow logs`` show them all.
+A call is logged by the channel that saw it: the voice channel (``ivr/``) keys it by the
+voice provider's CallSid, the PBX channel (``pbx/``) by ``ami-<Linkedid>`` (Asterisk's id of
+the call). Both decide the call's outcome once (``outcome`` is set once, when the call ends)
+and raise the same post-call event from it, so the log, ``/api/calls`` and ``ringflow logs``
+show them all.
 """
 
 from __future__ import annotations
