@@ -57,6 +57,8 @@ class PbxCall:
     queue: str | None = None
     answered: bool = False
     agent: str | None = None
+    agent_interface: str | None = None
+    """The channel or queue interface that answered (``PJSIP/1001-0000001f``)."""
     left_queue: bool = False
     transfers: int = 0
     facts: dict[str, object] = field(default_factory=dict)
@@ -176,7 +178,7 @@ class CallTracker:
         if call is None or event.get("DialStatus", "").upper() != "ANSWER":
             return []
         agent = event.get("DestCallerIDNum") or event.get("DestChannel") or None
-        return self._answered(call, agent, now)
+        return self._answered(call, agent, now, event.get("DestChannel"))
 
     def _queue_join(self, event: Mapping[str, str], now: datetime) -> list[CallChange]:
         call = self._call(event)
@@ -199,7 +201,12 @@ class CallTracker:
             return []
         call.facts["queue_wait"] = _int(event.get("HoldTime"))
         agent = event.get("MemberName") or event.get("Interface") or None
-        return self._answered(call, agent, now)
+        if call.answered and call.transfers == 0:
+            # The queue's dial said ANSWER first; the member's name says who.
+            call.agent = agent or call.agent
+            call.agent_interface = event.get("Interface") or call.agent_interface
+            return []
+        return self._answered(call, agent, now, event.get("Interface"))
 
     def _agent_complete(self, event: Mapping[str, str], now: datetime) -> list[CallChange]:
         call = self._call(event)
@@ -228,11 +235,14 @@ class CallTracker:
         call.facts["hangup_cause"] = event.get("Cause-txt") or None
         return [CallChange("ended", call, now)]
 
-    def _answered(self, call: PbxCall, agent: str | None, now: datetime) -> list[CallChange]:
+    def _answered(
+        self, call: PbxCall, agent: str | None, now: datetime, interface: str | None = None
+    ) -> list[CallChange]:
         if call.answered:
             return []
         call.answered = True
         call.agent = agent
+        call.agent_interface = interface
         return [CallChange("answered", call, now)]
 
     def resync(self, channels: Iterable[Mapping[str, str]], now: datetime) -> list[CallChange]:
@@ -271,7 +281,9 @@ class CallTracker:
             )
             if partner is not None:
                 call.tried = True
-                changes += self._answered(call, partner.get("CallerIDNum") or None, now)
+                changes += self._answered(
+                    call, partner.get("CallerIDNum") or None, now, partner.get("Channel")
+                )
         return changes
 
 

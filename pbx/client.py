@@ -326,6 +326,8 @@ class AmiLink:
             raise AmiActionFailed(name, failed.message) from None
         finally:
             self._pending.pop(action_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: the send itself may have failed first
 
     async def action(
         self,

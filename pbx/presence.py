@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from workflows.people.agents import Agent, AgentStatus
 
 _USER = re.compile(r"^(?:sips?:)?(?:[A-Za-z0-9_-]+/)?([^@/;:]+)")
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 MEMBER_EVENTS = (
     "QueueMemberStatus",
     "QueueMemberPause",
@@ -38,9 +39,10 @@ MEMBER_EVENTS = (
 
 def member_key(text: str) -> str | None:
     """The user part that joins an agent's SIP endpoint and a queue member's interface:
-    ``PJSIP/1001``, ``SIP/1001``, ``Local/1001@agents/n``, ``sip:1001@host`` -> ``1001``."""
+    ``PJSIP/1001``, ``SIP/1001``, ``Local/1001@agents/n``, ``sip:1001@host`` -> ``1001``; a
+    channel's name too (``PJSIP/1001-0000001f``)."""
     match = _USER.match(text.strip())
-    return match.group(1).lower() if match else None
+    return _CHANNEL_SUFFIX.sub("", match.group(1)).lower() if match else None
 
 
 def agent_keys(agent: Agent) -> set[str]:
@@ -67,6 +69,14 @@ class PauseOut:
     agent_id: int
     interface: str
     paused: bool
+
+
+def agent_named(interface: str | None, agents: Iterable[Agent]) -> str | None:
+    """The name of the agent whose SIP endpoint is ``interface`` (a channel or a member)."""
+    key = member_key(interface) if interface else None
+    if key is None:
+        return None
+    return next((agent.name for agent in agents if key in agent_keys(agent)), None)
 
 
 class PresenceMirror:

@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 
 from pbx.calls import CALL_EVENTS, CallChange, CallTracker, Numbers, PbxCall, outcome
 from pbx.client import AmiActionFailed, AmiClosed, AmiError, AmiLink
-from pbx.presence import MEMBER_EVENTS, PauseOut, PresenceMirror, StatusIn
+from pbx.presence import MEMBER_EVENTS, PauseOut, PresenceMirror, StatusIn, agent_named
 from pbx.store import open_calls, record_answered, record_ended, record_started
 from ringflow.clock import Clock
 from ringflow.database import Database
@@ -228,6 +228,7 @@ class PbxAdapter:
         elif change.kind == "answered":
             await self._db.write(lambda conn: record_answered(conn, call))
         else:
+            call.agent = agent_named(call.agent_interface, self._agents) or call.agent
             result = outcome(call, after_hours=self._after_hours(call))
             at = change.at
 

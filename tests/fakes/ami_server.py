@@ -254,7 +254,9 @@ class FakeAsterisk:
             )
             return False
         if not session.logged_in:
-            await self._send(session, [("Response", "Error"), aid, ("Message", "Permission denied")])
+            await self._send(
+                session, [("Response", "Error"), aid, ("Message", "Permission denied")]
+            )
             return True
         if name == "logoff":
             await self._send(
@@ -267,8 +269,12 @@ class FakeAsterisk:
                 session, [("Response", "Success"), aid, ("Ping", "Pong"), ("Timestamp", stamp)]
             )
         elif name == "coreshowchannels":
-            items = [[("Event", "CoreShowChannel"), aid, *c.items()] for c in self.channels.values()]
-            await self._list(session, aid, "Channels will follow", "CoreShowChannelsComplete", items)
+            items = [
+                [("Event", "CoreShowChannel"), aid, *c.items()] for c in self.channels.values()
+            ]
+            await self._list(
+                session, aid, "Channels will follow", "CoreShowChannelsComplete", items
+            )
         elif name == "queuestatus":
             queues = sorted({m.get("Queue", "") for m in self.members.values()})
             items = [
@@ -278,9 +284,7 @@ class FakeAsterisk:
                  ("Weight", "0"), aid]
                 for q in queues
             ]  # fmt: skip
-            items += [
-                [("Event", "QueueMember"), *m.items(), aid] for m in self.members.values()
-            ]
+            items += [[("Event", "QueueMember"), *m.items(), aid] for m in self.members.values()]
             await self._list(session, aid, "Queue status will follow", "QueueStatusComplete", items)
         elif name == "status":
             wanted = action.get("Variables", "")

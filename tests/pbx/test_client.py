@@ -50,7 +50,8 @@ async def test_login_actions_and_event_lists(pbx: FakeAsterisk) -> None:
     finally:
         await link.close()
     login = pbx.received("Login")[0]
-    assert login["Secret"] == pbx.secret and login["ActionID"]
+    assert login["Secret"] == pbx.secret
+    assert login["ActionID"]
 
 
 async def test_a_wrong_secret_is_refused(pbx: FakeAsterisk) -> None:
@@ -61,7 +62,7 @@ async def test_a_wrong_secret_is_refused(pbx: FakeAsterisk) -> None:
 
 
 async def test_nobody_listening_is_a_closed_connection() -> None:
-    with socket_port() as port:
+    with SocketPort() as port:
         link = AmiLink(asyncio.get_running_loop())
         with pytest.raises(AmiClosed):
             await link.open("127.0.0.1", port, "ringflow", "x", connect_timeout=1)
@@ -133,7 +134,7 @@ async def test_a_dropped_connection_fails_waiting_actions_and_ends_the_events(
     await link.close()
 
 
-class socket_port:
+class SocketPort:
     """A loopback port nobody listens on."""
 
     def __enter__(self) -> int:
