@@ -70,7 +70,7 @@ class Pbx:
     async def call_log(self) -> dict[str, Mapping[str, Any]]:
         query = select(calls).where(calls.c.sid.startswith("ami-"))
         rows = await self.server.db.read(lambda conn: conn.execute(query).all())
-        return {row.sid: row._mapping for row in rows}
+        return {row.sid: dict(row._mapping) for row in rows}
 
     async def ended(self, sid: str) -> Mapping[str, Any]:
         async def done() -> bool:
@@ -138,6 +138,7 @@ async def test_a_missed_call_texts_the_caller_through_the_sms_job(pbx: Pbx) -> N
     assert pbx.texts() == [("+14155550177", MISSED_TEXT)]
     (accepted,) = pbx.stub.accepted
     assert accepted.from_ == LINE
+    await jobs_settled(pbx.server)
     kinds = await pbx.server.db.read(
         lambda conn: sorted(conn.execute(select(jobs.c.kind, jobs.c.status)).all())
     )
