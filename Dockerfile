@@ -19,6 +19,7 @@ COPY ringflow ringflow
 COPY workflows workflows
 COPY ivr ivr
 COPY sms sms
+COPY pbx pbx
 COPY prompts prompts
 ARG PIP_OPTIONS=""
 RUN /opt/ringflow/bin/python -m pip install --no-cache-dir --no-compile ${PIP_OPTIONS} \

@@ -7,6 +7,7 @@ connection is dialled again and caught up without duplicates."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -214,7 +215,11 @@ async def test_a_dropped_connection_reconnects_and_catches_up_without_duplicates
     assert await pbx.server.count("jobs") == 6  # one event and one text per call
 
 
-async def test_a_listener_that_raises_does_not_stop_the_adapter(pbx: Pbx) -> None:
+async def test_a_listener_that_raises_does_not_stop_the_adapter(
+    pbx: Pbx, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
     def broken(event: dict[str, str]) -> None:
         raise ValueError(f"cannot handle {event['Event']}")
 
@@ -224,6 +229,8 @@ async def test_a_listener_that_raises_does_not_stop_the_adapter(pbx: Pbx) -> Non
     await asyncio.wait_for(pbx.adapter.connected.wait(), 10)
     await pbx.play("missed")
     assert (await pbx.ended("ami-1764730201.40"))["outcome"] == "missed"
+    assert "cannot handle Hangup" in caplog.text  # logged, and the reader went on
+    assert pbx.ami.secret not in caplog.text
 
 
 async def test_agent_presence_mirrors_queue_membership_both_ways(
