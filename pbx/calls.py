@@ -2,8 +2,9 @@
 
 A call is the channels Asterisk links under one ``Linkedid``; its first channel (``Uniqueid``
 equal to the ``Linkedid``) is the caller's. A call from a phone number (the caller's
-``CallerIDNum`` reads as one) to a number (the first channel's ``Exten``) is a Ringflow call;
-calls between extensions are not followed. What each event tells:
+``CallerIDNum`` reads as one), starting in one of the inbound dialplan contexts when they are
+configured, is a Ringflow call to the first channel's ``Exten``; calls between extensions are
+not followed. What each event tells:
 
 ``Newchannel``            a caller's first channel: the call starts (``ringing``)
 ``Newexten``              the caller's channel runs ``Dial``, ``Queue`` or ``VoiceMail``: the
@@ -118,8 +119,10 @@ class CallTracker:
     """The PBX's calls in progress, by ``Linkedid``; :meth:`apply` turns an event into the
     changes to record."""
 
-    def __init__(self, numbers: Numbers) -> None:
+    def __init__(self, numbers: Numbers, contexts: frozenset[str] = frozenset()) -> None:
         self._numbers = numbers
+        self._contexts = contexts
+        """Dialplan contexts a followed call starts in (empty: any)."""
         self.calls: dict[str, PbxCall] = {}
 
     def adopt(self, call: PbxCall) -> None:
@@ -138,10 +141,14 @@ class CallTracker:
             event.get("Uniqueid", "")
         )
 
-    def _new_channel(self, event: Mapping[str, str], now: datetime) -> list[CallChange]:
+    def _new_channel(
+        self, event: Mapping[str, str], now: datetime, resync: bool = False
+    ) -> list[CallChange]:
         uniqueid, linkedid = event.get("Uniqueid", ""), event.get("Linkedid", "")
         if not uniqueid or uniqueid != linkedid or linkedid in self.calls:
             return []
+        if self._contexts and not resync and event.get("Context", "") not in self._contexts:
+            return []  # e.g. an extension's outbound call that shows the business's caller id
         caller = self._numbers(event.get("CallerIDNum", ""))
         if caller is None:
             return []  # an extension calling: not a call from a customer
@@ -263,7 +270,8 @@ class CallTracker:
                 continue
             if linkedid not in self.calls:
                 started = now - _duration(first.get("Duration", ""))
-                changes += self._new_channel({**first, "Event": "Newchannel"}, started)
+                # Its context now may be another than the one it started in: not filtered.
+                changes += self._new_channel(first, started, resync=True)
             followed = self.calls.get(linkedid)
             if followed is None:
                 continue

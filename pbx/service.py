@@ -56,6 +56,8 @@ class AmiSettings:
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
     presence_interval: float = 1.0
+    contexts: frozenset[str] = frozenset()
+    """Dialplan contexts inbound calls start in (``RINGFLOW_AMI_CONTEXTS``; empty: any)."""
 
 
 class OriginateUnclear(AmiError):
@@ -93,7 +95,7 @@ class PbxAdapter:
         self._catalog = catalog
         self._clock = clock
         self._wake = wake
-        self.tracker = CallTracker(numbers)
+        self.tracker = CallTracker(numbers, settings.contexts)
         self.presence = PresenceMirror()
         self._agents: Sequence[Agent] = ()
         self._link: AmiLink | None = None

@@ -223,6 +223,10 @@ class Settings(BaseSettings):
     ami_ping_seconds: float = Field(
         default=5.0, gt=0, le=300, description="seconds between AMI pings (dead-link detection)"
     )
+    ami_contexts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="dialplan contexts inbound PBX calls start in (comma-separated); empty: any",
+    )
     ami_default_region: str | None = Field(
         default=None,
         description="country (ISO code) of PBX caller ids without +; default: read as +digits",
@@ -260,6 +264,13 @@ class Settings(BaseSettings):
     @classmethod
     def _ami_text(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("ami_contexts", mode="before")
+    @classmethod
+    def _ami_contexts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _ami_complete(self) -> Settings:

@@ -40,6 +40,7 @@ async def pbx(app: web.Application) -> AsyncIterator[None]:
             secret=settings.ami_secret.get_secret_value(),
             ping_interval=settings.ami_ping_seconds,
             ping_timeout=settings.ami_ping_seconds,
+            contexts=frozenset(settings.ami_contexts),
         ),
         app[DATABASE],
         app[CATALOG],
