@@ -236,9 +236,8 @@ async def test_a_listener_that_raises_does_not_stop_the_adapter(
 async def test_agent_presence_mirrors_queue_membership_both_ways(
     servers: ServerFactory, ami: FakeAsterisk, server_stub: TwilioApiStub
 ) -> None:
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
+    pbx = await start_pbx(servers, ami, server_stub, flows=[])
+    now = pbx.server.clock()
 
     def agents(conn: Any) -> None:
         for name, user in (("alice", "1001"), ("bob", "1002")):
@@ -247,7 +246,6 @@ async def test_agent_presence_mirrors_queue_membership_both_ways(
             )
             put_agent(conn, name, fields, now)
 
-    pbx = await start_pbx(servers, ami, server_stub, flows=[])
     await pbx.server.db.write(agents)
     # Asterisk's membership comes in with the next catch-up (here: a reconnect).
     await ami.drop()
