@@ -36,37 +36,14 @@ from dataclasses import dataclass, field
 from asterisk.ami import AMIClient, Event, Response
 from asterisk.ami.action import Action
 
+from pbx.errors import AmiActionFailed, AmiClosed, AmiError, AmiTimeout
+
 log = logging.getLogger(__name__)
+
+__all__ = ["AmiActionFailed", "AmiClosed", "AmiError", "AmiLink", "AmiTimeout", "PatchedClient"]
 
 AmiMessage = Mapping[str, str]
 """An event's or a response's keys (``Event``/``Response`` included), as AMI sent them."""
-
-
-class AmiError(Exception):
-    """The AMI connection failed.
-
-    ``AmiError``
-    ├── ``AmiClosed``          the connection is gone (dropped, refused, logged off)
-    ├── ``AmiTimeout``         an action got no answer in time
-    └── ``AmiActionFailed``    Asterisk answered ``Response: Error`` (``message`` says why)
-    """
-
-
-class AmiClosed(AmiError):
-    """The connection is gone."""
-
-
-class AmiTimeout(AmiError):
-    """An action got no answer in time (the connection may be dead)."""
-
-
-class AmiActionFailed(AmiError):
-    """Asterisk refused an action."""
-
-    def __init__(self, action: str, message: str) -> None:
-        super().__init__(f"{action}: {message}")
-        self.action = action
-        self.message = message
 
 
 class PatchedClient(AMIClient):  # type: ignore[misc]

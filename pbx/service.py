@@ -22,12 +22,13 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import Connection
 
 from pbx.calls import CALL_EVENTS, CallChange, CallTracker, Numbers, PbxCall, outcome
-from pbx.client import AmiActionFailed, AmiClosed, AmiError, AmiLink
+from pbx.client import AmiLink
+from pbx.errors import AmiActionFailed, AmiClosed, AmiError, OriginateUnclear
 from pbx.presence import MEMBER_EVENTS, PauseOut, PresenceMirror, StatusIn, agent_named
 from pbx.store import open_calls, record_answered, record_ended, record_started
 from ringflow.clock import Clock
@@ -37,6 +38,11 @@ from workflows.people.agents import Agent, list_agents, set_status
 from workflows.triggers import CALL_AFTER_HOURS
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WRITE_RETRIES = (0.2, 1.0, 5.0)
+"""Seconds before each new try of a failed write; after the last, the change is logged and
+left to the next catch-up (the log's open calls are caught up at every reconnect)."""
 
 ORIGINATE_VARIABLE = "RINGFLOW_ORIGINATE"
 """The channel variable an ``Originate`` carries: its key, looked up before any retry."""
@@ -58,12 +64,6 @@ class AmiSettings:
     presence_interval: float = 1.0
     contexts: frozenset[str] = frozenset()
     """Dialplan contexts inbound calls start in (``RINGFLOW_AMI_CONTEXTS``; empty: any)."""
-
-
-class OriginateUnclear(AmiError):
-    """An ``Originate`` was sent but its outcome is unknown (the connection dropped) and no
-    channel carries its key now: it may have rung and ended. It is not sent again unless
-    the caller says so (``resend_if_absent``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +225,10 @@ class PbxAdapter:
     async def _record(self, change: CallChange) -> None:
         call = change.call
         if change.kind == "started":
-            await self._db.write(lambda conn: record_started(conn, call))
+            await self._write(lambda conn: record_started(conn, call))
             log.info("PBX call %s started", call.sid)
         elif change.kind == "answered":
-            await self._db.write(lambda conn: record_answered(conn, call))
+            await self._write(lambda conn: record_answered(conn, call))
         else:
             call.agent = agent_named(call.agent_interface, self._agents) or call.agent
             result = outcome(call, after_hours=self._after_hours(call))
@@ -237,10 +237,21 @@ class PbxAdapter:
             def end(conn: Connection) -> str | None:
                 return record_ended(conn, call, result, at)
 
-            event = await self._db.write(end)
+            event = await self._write(end)
             log.info("PBX call %s ended: %s (event %s)", call.sid, result, event or "none")
             if event is not None and self._wake is not None:
                 self._wake()
+
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a transaction, tried again (0.2 s, 1 s, 5 s later) when it fails: the
+        events behind it wait, in order. Each write is idempotent (:mod:`pbx.store`)."""
+        for delay in WRITE_RETRIES:
+            try:
+                return await self._db.write(work)
+            except Exception:
+                log.exception("AMI: recording a call failed; again in %.1f s", delay)
+                await asyncio.sleep(delay)
+        return await self._db.write(work)
 
     def _after_hours(self, call: PbxCall) -> bool:
         """Whether a call nobody answered came while its line was closed: the hours of the

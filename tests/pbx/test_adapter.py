@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pbx.service import OriginateUnclear, PbxAdapter
+from pbx.errors import OriginateUnclear
+from pbx.service import PbxAdapter
 from ringflow.resources.pbx import PBX
 from tests.conftest import RunningServer, ServerFactory, eventually, jobs_settled, workflow
 from tests.fakes.ami_server import FakeAsterisk, read_events
