@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 from pbx.calls import CALL_EVENTS, CallChange, CallTracker, Numbers, PbxCall, outcome
 from pbx.client import AmiLink
 from pbx.errors import AmiActionFailed, AmiClosed, AmiError, OriginateUnclear
+from pbx.ownership import Ownership
 from pbx.presence import MEMBER_EVENTS, PauseOut, PresenceMirror, StatusIn, agent_named
 from pbx.store import open_calls, record_answered, record_ended, record_started
 from ringflow.clock import Clock
@@ -89,12 +90,14 @@ class PbxAdapter:
         *,
         numbers: Numbers,
         wake: Callable[[], None] | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
         self._catalog = catalog
         self._clock = clock
         self._wake = wake
+        self._ownership = ownership or Ownership(None, settings.host)
         self.tracker = CallTracker(numbers, settings.contexts)
         self.presence = PresenceMirror()
         self._agents: Sequence[Agent] = ()
@@ -113,6 +116,7 @@ class PbxAdapter:
         """Connect, catch up, follow; again after every loss, until :meth:`stop`."""
         delay = self._settings.reconnect_min
         while not self._stopping:
+            await self._ownership.acquire()
             link = AmiLink(asyncio.get_running_loop(), action_timeout=self._settings.action_timeout)
             for listener in self._thread_listeners:
                 link.add_thread_listener(listener)
@@ -156,6 +160,7 @@ class PbxAdapter:
         link = self._link
         if link is not None:
             await link.close()
+        await self._ownership.release()
 
     async def _follow(self, link: AmiLink) -> None:
         log.info("AMI: logged in to %s:%s", self._settings.host, self._settings.port)
@@ -164,11 +169,18 @@ class PbxAdapter:
         self.connections += 1
         self.connected.set()
         async with asyncio.TaskGroup() as group:
-            pinger = group.create_task(self._ping(link), name="ami-ping")
-            mirror = group.create_task(self._mirror_out(link), name="ami-presence")
+            helpers = [
+                group.create_task(self._ping(link), name="ami-ping"),
+                group.create_task(self._mirror_out(link), name="ami-presence"),
+                group.create_task(self._keep_ownership(link), name="ami-owner"),
+            ]
             await self._consume(link)
-            pinger.cancel()
-            mirror.cancel()
+            for helper in helpers:
+                helper.cancel()
+
+    async def _keep_ownership(self, link: AmiLink) -> None:
+        await self._ownership.lost()
+        await link.close()
 
     async def _consume(self, link: AmiLink) -> None:
         while True:

@@ -1,8 +1,9 @@
 """The Asterisk PBX adapter (``pbx/``), when AMI settings are given: one task owns the AMI
 connection for the process's life; at close it logs off and stops.
 
-Only ``ringflow serve`` holds it: a PBX must be followed by one process (two would both
-mirror presence and ping it); see docs/asterisk.md for N instances.
+Only ``ringflow serve`` holds it. On PostgreSQL every instance given the AMI settings
+competes for one advisory lock and only its holder follows the PBX (``pbx/ownership.py``);
+see docs/asterisk.md.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from pbx.calls import phone_numbers
+from pbx.ownership import Ownership
 from pbx.service import AmiSettings, PbxAdapter, stopped
+from ringflow.changes import listen_dsn
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
@@ -47,6 +50,11 @@ async def pbx(app: web.Application) -> AsyncIterator[None]:
         app[CLOCK],
         numbers=phone_numbers(settings.ami_default_region),
         wake=worker.wake if worker is not None else None,
+        ownership=Ownership(
+            listen_dsn(app[DATABASE].url),
+            f"{settings.ami_host}:{settings.ami_port}",
+            retry=settings.ami_ping_seconds,
+        ),
     )
     app[PBX] = adapter
     log.info("following the PBX at %s:%s over AMI", settings.ami_host, settings.ami_port)

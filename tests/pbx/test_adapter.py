@@ -307,3 +307,37 @@ async def test_originate_is_not_sent_again_blindly_after_a_drop(pbx: Pbx) -> Non
     )
     assert again.state == "in_progress"
     assert len(pbx.ami.received("Originate")) == 2
+
+
+async def test_one_of_two_instances_follows_the_pbx_and_the_other_takes_over(
+    servers: ServerFactory, ami: FakeAsterisk, server_stub: TwilioApiStub, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("instances share a PBX through PostgreSQL (SQLite is one node)")
+    first = await start_pbx(servers, ami, server_stub, data_dir=servers.tmp_path / "a")
+    second = await servers.start(
+        FLOWS,
+        data_dir=servers.tmp_path / "b",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_api_base_url=server_stub.base_url,
+        ami_host="127.0.0.1",
+        ami_port=ami.port,
+        ami_username=ami.username,
+        ami_secret=ami.secret,
+        ami_ping_seconds=0.5,
+    )
+    await asyncio.sleep(1.5)  # three of the standby's tries
+    assert ami.logins == 1
+    assert not second.app[PBX].connected.is_set()
+
+    # The owner stops: the other instance takes the PBX over and catches up.
+    await ami.play(read_events("missed")[:6])
+    await eventually(lambda: "1764730201.40" in first.adapter.tracker.calls, what="the call")
+    runner = servers.runners.pop(0)
+    await runner.cleanup()
+    await asyncio.wait_for(second.app[PBX].connected.wait(), 10)
+    assert ami.logins == 2
+    await ami.play(read_events("missed")[6:])
+    taken_over = Pbx(second, ami, server_stub)
+    assert (await taken_over.ended("ami-1764730201.40"))["outcome"] == "missed"
+    await eventually(lambda: len(server_stub.accepted) == 1, what="the missed-call text")
