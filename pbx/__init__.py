@@ -9,4 +9,6 @@ agent presence and back. It never imports another channel.
 ``store.py``     the call log and the post-call event, idempotent by Asterisk's ids
 ``presence.py``  agent status <-> queue member pause (pure)
 ``service.py``   the adapter: connect, catch up, follow, ping, reconnect, Originate
+``ownership.py`` one process follows a PBX (a PostgreSQL advisory lock)
+``errors.py``    the exception tree
 """
