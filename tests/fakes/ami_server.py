@@ -68,6 +68,8 @@ class FakeAsterisk:
     actions: list[dict[str, str]] = field(default_factory=list)
     logins: int = 0
     answer_originates: bool = True
+    mute: bool = False
+    """A hung PBX: the connection stays open and nothing is answered."""
     _sessions: list[_Session] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1764730000))
@@ -130,6 +132,11 @@ class FakeAsterisk:
         for session in list(self._sessions):
             session.writer.transport.abort()
         self._sessions.clear()
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return len(self._sessions)
 
     def received(self, name: str) -> list[dict[str, str]]:
         """The actions named ``name`` received so far."""
@@ -196,6 +203,8 @@ class FakeAsterisk:
                 if action is None:
                     return
                 self.actions.append(action)
+                if self.mute:
+                    continue
                 if not await self._answer(session, action):
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
