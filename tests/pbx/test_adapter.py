@@ -346,7 +346,6 @@ async def test_one_of_two_instances_follows_the_pbx_and_the_other_takes_over(
 async def test_a_pbx_that_stops_answering_is_dialled_again(pbx: Pbx) -> None:
     pbx.ami.mute = True  # the TCP connection stays up; pings go unanswered
     await eventually(lambda: pbx.ami.connections == 0, what="the hung connection closed")
-    assert not pbx.adapter.connected.is_set()
     pbx.ami.mute = False
     await eventually(lambda: pbx.ami.logins == 2, within=10, what="a new login")
     await asyncio.wait_for(pbx.adapter.connected.wait(), 10)
