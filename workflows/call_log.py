@@ -3,7 +3,7 @@
 A call is logged by the channel that saw it: the voice channel (``ivr/``) keys it by the
 voice provider's CallSid, the PBX channel (``pbx/``) by ``ami-<Linkedid>`` (Asterisk's id of
 the call). Both decide the call's outcome once (``outcome`` is set once, when the call ends)
-and raise the same post-call event from it, so the log, ``/api/calls`` and ``ringflow logs``
+and raise the same post-call event from it, so the log, ``/api/calls`` and ``ringflow calls``
 show them all.
 """
 
