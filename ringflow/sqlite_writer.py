@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 """Writes committed in one transaction at most."""
+NOTICES = "ringflow.notices"
+"""Key of ``Connection.info`` under which writes leave ``(channel, payload)`` notices for
+listeners in this process (:func:`ringflow.database.notify`); the writer hands them over
+after the transaction committed. A write rolled back to its savepoint may leave one behind:
+a notice only says "look again", so listeners re-read and a spurious one costs a read."""
 
 Outcome = tuple[bool, Any]
 """``(True, result)`` or ``(False, exception)``."""
@@ -79,8 +84,10 @@ class SqliteWriter:
         engine: Engine,
         loop: asyncio.AbstractEventLoop,
         on_death: Callable[[SqliteWriter], None],
+        on_notices: Callable[[list[tuple[str, str]]], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._on_notices = on_notices
         self._loop = loop
         self._on_death = on_death
         self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
@@ -140,7 +147,10 @@ class SqliteWriter:
                     self.busy_since = time.monotonic()
                     outcomes = self._transact(taken)
                     self.busy_since = None  # before the writes' owners hear of it
+                    notices = self._conn.info.pop(NOTICES, None) if self._conn else None
                     self._call_on_loop(_settle, list(zip(taken, outcomes, strict=True)))
+                    if notices and self._on_notices is not None:
+                        self._call_on_loop(self._on_notices, notices)
                     taken = []
         except BaseException as death:  # reported to every waiting write, then replaced
             self._die(death, taken)
