@@ -183,7 +183,8 @@ async def test_a_signed_identity_becomes_contact_attributes_and_a_forged_one_is_
     ) as forger:
         assert forger.frames[0]["verified"] is False
         values = await attributes(forger)
-        assert "tier" not in values and "member" not in values
+        assert "tier" not in values
+        assert "member" not in values
     async with widget(server, identity=identity, identity_hmac="0" * 64) as stranger:
         assert stranger.frames[0]["verified"] is False
         assert "member" not in await attributes(stranger)
@@ -220,7 +221,12 @@ async def test_the_visitor_becomes_the_contact_of_their_phone_number(
     await server.db.write(lambda conn: ensure_contact(conn, "+14155550123", now=now))
     async with widget(server) as chat:
         await chat.ws.send_json(
-            {"type": "contact", "name": "Dana", "email": "Dana@Example.com", "phone": "+1 415 555 0123"}
+            {
+                "type": "contact",
+                "name": "Dana",
+                "email": "Dana@Example.com",
+                "phone": "+1 415 555 0123",
+            }
         )
         await chat.wait(lambda w: any(f["type"] == "contact" for f in w.frames), "thanks")
         await chat.ws.send_json({"type": "contact", "phone": "not a number"})
