@@ -127,12 +127,14 @@
     log.appendChild(item);
     if (message.buttons && message.buttons.length) {
       var row = el("div", "rf-buttons");
-      var scale = message.buttons.every(function (b) { return /^[1-5]$/.test(b.key); });
+      // A survey's 1-5 rating: a row of numbers (each labelled "Very poor"... as its title).
+      var scale = message.buttons.map(function (b) { return b.key; }).join("") === "12345";
       if (scale) { row.className += " rf-scale"; }
       message.buttons.forEach(function (b) {
         var button = el("button", "rf-answer", scale ? b.key : b.label);
         button.type = "button";
         button.title = b.label;
+        if (scale) { button.setAttribute("aria-label", b.key + " " + b.label); }
         button.setAttribute("data-key", b.key);
         button.addEventListener("click", function () {
           row.remove();
