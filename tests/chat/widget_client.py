@@ -7,11 +7,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
-from tests.conftest import RunningServer, eventually
+from tests.conftest import eventually
+
+
+class Reachable(Protocol):
+    """A server the widget connects to (a test server, or a ``ringflow serve`` process)."""
+
+    @property
+    def base_url(self) -> str: ...
 
 
 class Widget:
@@ -61,7 +68,7 @@ class Widget:
 
 @asynccontextmanager
 async def widget(
-    server: RunningServer,
+    server: Reachable,
     *,
     visitor: str | None = None,
     after: int = 0,
