@@ -20,7 +20,8 @@ Access is the visitor id: no cookie is involved, so a page of another site canno
 the visitor's session (cross-site WebSocket hijacking needs ambient credentials). The
 ``Origin`` check (``RINGFLOW_CHAT_ORIGINS``) restricts which sites may embed the chat at all.
 Frames are at most :data:`MAX_FRAME_BYTES`; a visitor sends at most :data:`BURST` messages
-per :data:`BURST_SECONDS`.
+per :data:`BURST_SECONDS`. Without any notice a socket still re-reads every
+:data:`LOOK_AGAIN_SECONDS`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ MAX_FRAME_BYTES: Final = 16 * 1024
 HEARTBEAT_SECONDS: Final = 25.0
 BURST: Final = 20
 BURST_SECONDS: Final = 10.0
+LOOK_AGAIN_SECONDS: Final = 30.0
+"""A socket re-reads from its cursor this often even without a notice: the fallback for
+writers that cannot notify it (a separate worker process on SQLite)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +173,8 @@ class Connection:
     async def _send_loop(self, visitor: Visitor) -> None:
         service = self._config.service
         while True:
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), LOOK_AGAIN_SECONDS)
             self._wake.clear()
             while True:
                 cursor = self._cursor
