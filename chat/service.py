@@ -8,7 +8,8 @@ commit together, and are announced live after the commit.
 * :meth:`ChatService.arrive`: a connection presented its visitor id (or got one). The site's
   verified identity becomes the visitor's contact attributes (an identity no longer sent is
   taken away). A visitor without a conversation yet starts one, and the ``chat.started``
-  workflow greets them.
+  workflow greets them; with no ``chat.started`` workflow, the conversation starts with the
+  visitor's first message (no empty conversations in the inbox).
 * :meth:`ChatService.say`: the visitor wrote (or tapped an answer button: ``choice`` is its
   key, which the waiting menu or survey receives, while the conversation shows the label).
   A message re-sent under the same ``client_key`` (after a lost connection) is kept once.
@@ -76,8 +77,10 @@ class ChatService:
         *,
         reopen_window: timedelta,
         max_chars: int,
+        greets: Callable[[], bool] = lambda: True,
     ) -> None:
         self._db = db
+        self._greets = greets
         self._sessions = sessions
         self._clock = clock
         self._reopen_window = reopen_window
@@ -114,7 +117,8 @@ class ChatService:
             .select_from(chat_messages)
             .where(chat_messages.c.visitor_id == visitor.id)
         ).scalar_one()
-        if has_messages:
+        if has_messages or not self._greets():
+            # No greeting to show: the conversation starts with the visitor's first message.
             return Arrival(visitor, False)
         conversation, created = open_thread(
             conn, channel=CHAT, business=BUSINESS, contact=visitor.address, now=now

@@ -8,14 +8,16 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from chat.conversations import BUSINESS
 from chat.routes import CHAT, ChatConfig
 from chat.service import ChatService
 from chat.visitors import VisitorKeys, load_secret
 from ringflow.live import LiveHub
-from ringflow.resources.catalog import CHANGES
+from ringflow.resources.catalog import CATALOG, CHANGES
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.sessions import SESSIONS
+from workflows.triggers import CHAT_STARTED
 
 LIVE = web.AppKey("live", LiveHub)
 
@@ -31,6 +33,7 @@ async def chat(app: web.Application) -> AsyncIterator[None]:
     await hub.attach(db, app.get(CHANGES))
     app[LIVE] = hub
     identity = settings.chat_identity_secret
+    catalog = app[CATALOG]
     app[CHAT] = ChatConfig(
         service=ChatService(
             db,
@@ -38,6 +41,7 @@ async def chat(app: web.Application) -> AsyncIterator[None]:
             app[CLOCK],
             reopen_window=timedelta(hours=settings.conversation_reopen_hours),
             max_chars=settings.chat_max_message_chars,
+            greets=lambda: bool(catalog.candidates(CHAT_STARTED, BUSINESS)),
         ),
         keys=VisitorKeys(secret),
         hub=hub,

@@ -56,3 +56,16 @@ async def test_ask_wait_and_survey_on_chat(servers: ServerFactory) -> None:
 
     await eventually(rated, what="the rating kept")
     assert await rated() == [4]
+
+
+async def test_without_a_greeting_the_conversation_starts_with_the_first_message(
+    servers: ServerFactory,
+) -> None:
+    server = await servers.start([], admin_token=None)
+    async with widget(server) as chat:
+        await chat.ws.send_json({"type": "ping"})
+        await chat.wait(lambda w: any(f["type"] == "pong" for f in w.frames), "pong")
+        assert await server.count("conversations") == 0
+        await chat.say("Hello?")
+        await chat.wait_for_text("Hello?")
+    assert await server.count("conversations") == 1
