@@ -139,7 +139,7 @@ class Connection:
             return
         visitor = await self._greet(frame)
         unsubscribe = self._config.hub.subscribe(TOPIC, visitor.id, self._notified)
-        sender = asyncio.create_task(self._send_loop(visitor), name="chat-send")
+        sender = asyncio.create_task(self._sending(visitor), name="chat-send")
         try:
             await self._read_loop(visitor)
         finally:
@@ -169,6 +169,18 @@ class Connection:
 
     def _notified(self, _data: Mapping[str, Any] | None) -> None:
         self._wake.set()
+
+    async def _sending(self, visitor: Visitor) -> None:
+        """The send loop; should it fail (the database unreachable, the socket gone), the
+        socket is closed and the widget reconnects and resumes from its cursor."""
+        try:
+            await self._send_loop(visitor)
+        except (OSError, RuntimeError) as error:  # aiohttp's reset errors are OSErrors
+            log.warning("chat socket of visitor %d: sending stopped: %s", visitor.id, error)
+        except Exception:
+            log.exception("chat socket of visitor %d: sending failed", visitor.id)
+        with contextlib.suppress(Exception):
+            await self._ws.close(code=1011, message=b"try again")
 
     async def _send_loop(self, visitor: Visitor) -> None:
         service = self._config.service
