@@ -8,7 +8,16 @@ from pydantic import Field, StrictInt
 
 from workflows.instructions import Play, Prompt, Say
 from workflows.names import AudioUrl, Language, SpokenText, Voice
-from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 
 
 class SayParams(StepParams):
@@ -54,7 +63,7 @@ def prompts(
 class SayKind(StepKind[SayParams]):
     name = "say"
     params = SayParams
-    channels = frozenset({VOICE, SMS})
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Speak a text, then continue with `next`."
 
     def enter(self, params: SayParams, ctx: RunContext) -> StepResult:
