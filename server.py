@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from chat import routes as chat_routes
 from ivr import routes as voice_routes
 from prompts import routes as prompt_routes
 from prompts.service import Synthesizer
@@ -28,6 +29,7 @@ from ringflow.migrate import head_revision, known_revisions
 from ringflow.resources import Resource
 from ringflow.resources.admin import admin
 from ringflow.resources.catalog import CATALOG, catalog, catalog_refresh, load_flows
+from ringflow.resources.chat import chat
 from ringflow.resources.database import DATABASE, database
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.jobs import JOB_WORKER, jobs
@@ -63,6 +65,7 @@ ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     voice_routes.routes,
     sms_routes.routes,
     prompt_routes.routes,
+    chat_routes.routes,
 )
 """The webhook and media routes each package owns, served from ``/``."""
 
@@ -104,6 +107,7 @@ def create_app(
         sessions,
         jobs(),
         voice,
+        chat,
         pbx,
         admin,
     ]

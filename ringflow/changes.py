@@ -20,6 +20,10 @@ coalesced into one more call. Polling is only the fallback:
   reconnects with exponential backoff and meanwhile polls as on SQLite; once listening again it
   runs every handler once, for what it may have missed.
 
+Other notification channels share the same listening connection (:meth:`ChangeFeed.add_channel`,
+used by the live hub of :mod:`ringflow.live`): their payloads go to their callback as they
+arrive, and ``on_listening`` runs each time listening (re)starts, for what was missed.
+
 Handlers re-read the database; they must be idempotent (a change is announced by its own
 process too, and a reconnect re-reads everything). A failing handler is logged and the feed
 goes on.
@@ -80,6 +84,8 @@ TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS})
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
+NoticeCallback = Callable[[str], None]
+"""Gets the payload of a notification on an added channel (on the loop; must not block)."""
 _DIALECT_ONLY: Final = ("prepared_statement_cache_size", "async_fallback")
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -133,6 +139,8 @@ class ChangeFeed:
         self._arrived = asyncio.Event()
         self._last_full_read = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._channels: dict[str, tuple[NoticeCallback, Callable[[], None] | None]] = {}
+        self._connection: asyncpg.Connection | None = None
         self.listening = asyncio.Event()
         """Set while notifications are being received (tests wait for it)."""
 
@@ -141,6 +149,39 @@ class ChangeFeed:
         if topic not in TOPICS:
             raise ValueError(f"unknown change topic {topic!r}")
         self._handlers.setdefault(topic, []).append(handler)
+
+    @property
+    def notifies(self) -> bool:
+        """Whether this feed listens on PostgreSQL (False: SQLite, it only polls)."""
+        return self._dsn is not None
+
+    async def add_channel(
+        self,
+        channel: str,
+        callback: NoticeCallback,
+        on_listening: Callable[[], None] | None = None,
+    ) -> None:
+        """Also listen on ``channel`` on this feed's connection: ``callback(payload)`` for
+        each notification; ``on_listening()`` whenever listening (re)starts (a reconnect:
+        notifications sent meanwhile are lost, the owner re-reads)."""
+        if channel == CHANNEL or channel in self._channels:
+            raise ValueError(f"channel {channel!r} is listened to already")
+        self._channels[channel] = (callback, on_listening)
+        connection = self._connection
+        if connection is not None and self.listening.is_set():
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await connection.add_listener(channel, self._on_channel)
+            if on_listening is not None:
+                on_listening()
+
+    def _on_channel(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+        found = self._channels.get(channel)
+        if found is None:
+            return
+        try:
+            found[0](str(payload))
+        except Exception:
+            log.exception("a listener of channel %s failed", channel)
 
     def start(self) -> None:
         """Start following changes in a task this feed owns."""
@@ -183,6 +224,7 @@ class ChangeFeed:
                 if self.listening.is_set():
                     delay = self._reconnect_first  # it worked: start the backoff again
                 self.listening.clear()
+                self._connection = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(connection.close(), PING_TIMEOUT_S)
             await self._poll_for(delay)
@@ -193,8 +235,14 @@ class ChangeFeed:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _conn: lost.set())
         await connection.add_listener(CHANNEL, self._notified)
+        for channel in list(self._channels):
+            await connection.add_listener(channel, self._on_channel)
+        self._connection = connection
         self.listening.set()
         log.info("listening for changes on channel %s", CHANNEL)
+        for _callback, on_listening in list(self._channels.values()):
+            if on_listening is not None:
+                on_listening()
         await self._run_all()  # what changed while nobody listened
         while not lost.is_set():
             arrived = asyncio.create_task(self._arrived.wait())
