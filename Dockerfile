@@ -20,6 +20,7 @@ COPY workflows workflows
 COPY ivr ivr
 COPY sms sms
 COPY pbx pbx
+COPY chat chat
 COPY prompts prompts
 ARG PIP_OPTIONS=""
 RUN /opt/ringflow/bin/python -m pip install --no-cache-dir --no-compile ${PIP_OPTIONS} \

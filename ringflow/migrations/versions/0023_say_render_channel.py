@@ -8,7 +8,7 @@ it). Where a workflow already has a stored version with the rewritten definition
 file loaded again after the rename), references move to that version and the old row goes.
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
