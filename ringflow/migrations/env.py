@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from ringflow.tables import include_name  # (registers every table on the metadata)
 from ringflow.database import metadata
+from ringflow.tables import include_name  # (registers every table on the metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

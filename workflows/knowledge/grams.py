@@ -30,7 +30,7 @@ from collections.abc import Iterable
 __all__ = ["STOPWORDS", "gram_counts", "grams", "token", "tokens_text"]
 
 _RUN = re.compile(r"[^\W_]+")
-_TOKEN_LETTERS = "abcdefghijklmnop"
+_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 STOPWORDS = frozenset(
     [
@@ -153,7 +153,7 @@ def token(gram: str) -> str:
     bits: a collision only adds a candidate, which the scoring then judges on the real
     grams)."""
     digest = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).hexdigest()[:15]
-    return "k" + "".join(_TOKEN_LETTERS[int(c, 16)] for c in digest)
+    return "k" + digest.translate(_AS_LETTERS)
 
 
 def tokens_text(text: str) -> str:

@@ -35,10 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, String, bindparam, select, text
+from sqlalchemy import Connection, select, text
 
 from workflows.knowledge.db import (
-    FTS_TABLE,
     knowledge_documents,
     knowledge_entries,
     knowledge_passages,
@@ -100,32 +99,35 @@ def search(
     return [_hit(row, score) for score, _, row in scored[:limit] if score > 0]
 
 
+_SQLITE = (
+    "SELECT f.rowid FROM knowledge_fts AS f JOIN knowledge_passages AS p ON p.id = f.rowid"
+    " WHERE knowledge_fts MATCH :query {language} ORDER BY bm25(knowledge_fts) LIMIT :limit"
+)
+_POSTGRESQL = (
+    "SELECT p.id FROM knowledge_passages AS p"
+    " WHERE to_tsvector('simple'::regconfig, p.grams) @@ to_tsquery('simple'::regconfig, :query)"
+    " {language} ORDER BY ts_rank(to_tsvector('simple'::regconfig, p.grams),"
+    " to_tsquery('simple'::regconfig, :query)) DESC, p.id LIMIT :limit"
+)
+_IN_LANGUAGE = "AND (p.language IS NULL OR p.language = :lang)"
+_STATEMENTS = {
+    (dialect, filtered): text(sql.format(language=_IN_LANGUAGE if filtered else ""))
+    for dialect, sql in (("sqlite", _SQLITE), ("postgresql", _POSTGRESQL))
+    for filtered in (False, True)
+}
+"""The candidate queries by dialect and whether a language is asked for (all constant)."""
+
+
 def _candidates(conn: Connection, tokens: Sequence[str], lang: str | None) -> list[int]:
     """Passage ids with any of ``tokens``, best ranked first, in ``lang`` or any language."""
-    in_language = " AND (p.language IS NULL OR p.language = :lang)" if lang else ""
-    if conn.dialect.name == "sqlite":
-        sql = (
-            f"SELECT f.rowid FROM {FTS_TABLE} AS f JOIN knowledge_passages AS p ON p.id = f.rowid"
-            f" WHERE {FTS_TABLE} MATCH :query{in_language}"
-            f" ORDER BY bm25({FTS_TABLE}) LIMIT :limit"
-        )
-        query = " OR ".join(f'"{t}"' for t in tokens)
-    else:
-        sql = (
-            "SELECT p.id FROM knowledge_passages AS p"
-            " WHERE to_tsvector('simple'::regconfig, p.grams)"
-            f" @@ to_tsquery('simple'::regconfig, :query){in_language}"
-            " ORDER BY ts_rank(to_tsvector('simple'::regconfig, p.grams),"
-            " to_tsquery('simple'::regconfig, :query)) DESC, p.id LIMIT :limit"
-        )
-        query = " | ".join(tokens)
+    sqlite = conn.dialect.name == "sqlite"
+    # Tokens are lower-case ASCII letters (grams.token): nothing to escape in either syntax.
+    query = " OR ".join(f'"{t}"' for t in tokens) if sqlite else " | ".join(tokens)
     values: dict[str, object] = {"query": query, "limit": CANDIDATES}
-    statement = text(sql)
     if lang:
-        statement = statement.bindparams(bindparam("lang", type_=String()))
         values["lang"] = lang
-    found = conn.execute(statement, values)
-    return [int(row[0]) for row in found]
+    statement = _STATEMENTS["sqlite" if sqlite else "postgresql", bool(lang)]
+    return [int(row[0]) for row in conn.execute(statement, values)]
 
 
 def _rows(conn: Connection, ids: Iterable[int]) -> Iterable[Any]:

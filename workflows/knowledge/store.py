@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, text, upda
 
 from ringflow.database import stored_time
 from workflows.knowledge.db import (
-    FTS_TABLE,
     knowledge_documents,
     knowledge_entries,
     knowledge_passages,
@@ -92,6 +91,10 @@ class DocumentPassage:
     text: str
 
 
+_FTS_INSERT = text("INSERT INTO knowledge_fts(rowid, grams) VALUES (:id, :grams)")
+_FTS_DELETE = text("DELETE FROM knowledge_fts WHERE rowid = :id")
+
+
 def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
@@ -100,7 +103,7 @@ def _index(conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
     """Put passages (id, grams) in SQLite's FTS5 table (PostgreSQL indexes the column)."""
     values = [{"id": passage_id, "grams": grams} for passage_id, grams in rows]
     if values and _is_sqlite(conn):
-        conn.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, grams) VALUES (:id, :grams)"), values)
+        conn.execute(_FTS_INSERT, values)
 
 
 def _unindex(conn: Connection, where: Any) -> None:
@@ -108,9 +111,7 @@ def _unindex(conn: Connection, where: Any) -> None:
     if _is_sqlite(conn):
         ids = list(conn.execute(select(knowledge_passages.c.id).where(where)).scalars())
         if ids:
-            conn.execute(
-                text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), [{"id": i} for i in ids]
-            )
+            conn.execute(_FTS_DELETE, [{"id": i} for i in ids])
     conn.execute(delete(knowledge_passages).where(where))
 
 
