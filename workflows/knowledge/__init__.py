@@ -16,12 +16,21 @@ connection of the turn's transaction, given by the session layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Connection
 
 from workflows.knowledge.search import Hit, search
 
-__all__ = ["Hit", "Knowledge"]
+__all__ = ["Hit", "Knowledge", "KnowledgeBase"]
+
+
+class KnowledgeBase(Protocol):
+    """What a step may ask the knowledge base."""
+
+    def search(self, question: str, *, language: str | None = None, limit: int = 5) -> list[Hit]:
+        """The best answers to ``question`` in ``language`` (None: any), best first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
