@@ -5,8 +5,9 @@ answers (``message.body``) unless ``question`` says otherwise (a template such a
 ``"{{vars.question}}"``); on a call the step first says ``prompt`` and listens for a spoken
 question (speech recognition by the voice channel). The best FAQ entry or document passage
 (:mod:`workflows.knowledge.search`, in the step's ``language``, else the workflow's, else any)
-answers when its score is at least ``threshold``: on a text channel a message with the answer
-and its source (``source`` with ``{source}`` replaced by the entry's question or the
+answers when its score is at least ``threshold``: on a text channel a reply in the
+conversation (on its timeline as automation's, like the ``reply`` step) with the answer and its
+source (``source`` with ``{source}`` replaced by the entry's question or the
 document's title and section), on a call the answer spoken; then ``next``. Otherwise (nothing
 clears the threshold, no question, silence on the call) the run goes to ``on_unsure``, such
 as an ``assign`` to a team. Either way ``facts.answer`` records what was found (source, kind,
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, field_validator
 
 from workflows.events import DigitsReceived, InputTimedOut, Reply
-from workflows.instructions import Gather
+from workflows.instructions import ChangeConversation, Gather
 from workflows.knowledge import Hit
 from workflows.names import Language, SpokenText, Voice
 from workflows.steps.asking import Question, worded
@@ -44,6 +45,9 @@ DEFAULT_PROMPT = "Please ask your question after the tone."
 DEFAULT_SOURCE = "Source: {source}"
 LISTEN_SECONDS = 5
 """Seconds of silence after which a call's question counts as not asked."""
+
+MAX_MESSAGE = 1600
+"""The longest message a text channel sends (an SMS of 10 segments)."""
 
 SourceLine = Annotated[str, StringConstraints(max_length=200)]
 
@@ -138,7 +142,9 @@ class AnswerKind(StepKind[AnswerParams]):
             ctx.emit(spoken(best.answer, ctx, voice=params.voice))
         else:
             line = params.source.format(source=best.source) if params.source else ""
-            ctx.emit(spoken(f"{best.answer}\n\n{line}" if line else best.answer, ctx))
+            body = f"{best.answer}\n\n{line}" if line else best.answer
+            # On the conversation's timeline as automation's reply, sent on its channel.
+            ctx.emit(ChangeConversation("reply", {"body": body[:MAX_MESSAGE]}))
         return Next()
 
     @staticmethod
