@@ -115,7 +115,13 @@ async def test_a_spoken_question_gets_a_spoken_answer(servers: ServerFactory) ->
     now = datetime.now(UTC)
     await server.db.write(
         lambda conn: add_entry(
-            conn, EntryFields(CANCEL["question"], CANCEL["answer"], ("cancel subscription",)), now
+            conn,
+            EntryFields(
+                "How can I cancel my subscription?",
+                "Open Settings > Subscription and press Cancel.",
+                ("cancel subscription",),
+            ),
+            now,
         )
     )
     phone = Softphone(server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
