@@ -93,7 +93,11 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         raise ApiProblem(
             415, f"send JSON (Content-Type: application/json), not {request.content_type!r}"
         )
-    raw = await request.read()
+    return parse_json(await request.read(), model)
+
+
+def parse_json(raw: bytes, model: type[M]) -> M:
+    """``raw`` parsed as JSON and validated by ``model`` (400/422 problems otherwise)."""
     try:
         data = json.loads(raw)
     except RecursionError:

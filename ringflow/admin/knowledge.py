@@ -10,6 +10,7 @@ text has a size limit, and a field past it is a 422 naming the field.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -18,8 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection
 
 from ringflow.admin.context import Text, admin_of, path_id, unprocessable
-from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body, query_params
-from ringflow.admin.problems import not_found
+from ringflow.admin.endpoints import (
+    JSON_TYPES,
+    Api,
+    Body,
+    Endpoint,
+    json_answer,
+    json_body,
+    parse_json,
+    query_params,
+)
+from ringflow.admin.problems import ApiProblem, not_found
 from workflows.knowledge.errors import EmptyDocument, UnknownDocument, UnknownEntry
 from workflows.knowledge.search import MAX_QUESTION, Hit, search
 from workflows.knowledge.split import MAX_PASSAGE
@@ -37,6 +47,7 @@ from workflows.knowledge.store import (
     list_documents,
     list_entries,
     passages_of,
+    prepare_document,
     put_entry,
 )
 from workflows.names import LANGUAGE_TAG
@@ -49,6 +60,10 @@ MAX_KEYWORD_CHARS = 100
 MAX_TITLE_CHARS = 200
 MAX_DOCUMENT_CHARS = 500_000
 """About 300 pages of text; a bigger manual is better uploaded in parts."""
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+"""The largest document upload body: 500,000 characters of Korean are 1.5 MB of UTF-8, 3 MB
+as JSON ``\\uXXXX`` escapes (the server's general 64 KiB request limit is too small for
+documents, so this body is streamed and counted here)."""
 
 LanguageTag = Annotated[str, StringConstraints(pattern=LANGUAGE_TAG, max_length=16)]
 
@@ -278,25 +293,43 @@ async def list_knowledge_documents(request: web.Request) -> web.Response:
     return json_answer([KnowledgeDocumentOut.of(document) for document in found])
 
 
+async def _document_body(request: web.Request) -> KnowledgeDocumentIn:
+    """The upload's JSON body, read as a stream up to :data:`MAX_DOCUMENT_BYTES` (413 past
+    it), then checked like every JSON body (400, 415, 422 naming the field)."""
+    if request.content_type not in JSON_TYPES:
+        raise ApiProblem(
+            415, f"send JSON (Content-Type: application/json), not {request.content_type!r}"
+        )
+    too_large = ApiProblem(413, f"a document upload is at most {MAX_DOCUMENT_BYTES} bytes")
+    if (request.content_length or 0) > MAX_DOCUMENT_BYTES:
+        raise too_large
+    raw = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        raw += chunk
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise too_large
+    return parse_json(bytes(raw), KnowledgeDocumentIn)
+
+
 async def upload_knowledge_document(request: web.Request) -> web.Response:
     admin = admin_of(request)
-    body = await json_body(request, KnowledgeDocumentIn)
+    body = await _document_body(request)
     if not body.title.strip():
         raise unprocessable("body.title", "must not be blank")
-    now = admin.clock()
     try:
-        document = await admin.db.write(
-            lambda conn: add_document(
-                conn,
-                body.title.strip(),
-                body.content,
-                now,
-                format=body.format,
-                language=body.language,
-            )
+        # Splitting and tokenising a long manual takes a while: off the event loop, and
+        # before the write transaction (which then only inserts rows).
+        prepared = await asyncio.to_thread(
+            prepare_document,
+            body.title.strip(),
+            body.content,
+            format=body.format,
+            language=body.language,
         )
     except EmptyDocument:
         raise unprocessable("body.content", "has no text to search") from None
+    now = admin.clock()
+    document = await admin.db.write(lambda conn: add_document(conn, prepared, now))
     return json_answer(KnowledgeDocumentOut.of(document), status=201)
 
 

@@ -21,15 +21,14 @@ neither parser can split, stem or drop it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
 
 __all__ = ["STOPWORDS", "gram_counts", "grams", "token", "tokens_text"]
 
-_RUN = re.compile(r"[^\W_]+")
 _AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 STOPWORDS = frozenset(
@@ -99,47 +98,38 @@ STOPWORDS = frozenset(
 """English function words a question is full of and an answer is not found by."""
 
 
-def _dense(char: str) -> bool:
-    """Whether ``char`` belongs to a script written without spaces between words (or whose
-    words are one or two syllables): Hangul, kana, CJK ideographs."""
-    code = ord(char)
-    return (
-        0xAC00 <= code <= 0xD7A3  # Hangul syllables
-        or 0x1100 <= code <= 0x11FF  # Hangul jamo
-        or 0x3130 <= code <= 0x318F  # Hangul compatibility jamo
-        or 0x3040 <= code <= 0x30FF  # hiragana, katakana
-        or 0x3400 <= code <= 0x4DBF  # CJK extension A
-        or 0x4E00 <= code <= 0x9FFF  # CJK unified ideographs
-        or 0xF900 <= code <= 0xFAFF  # CJK compatibility ideographs
-    )
-
-
-def _pieces(run: str) -> Iterable[tuple[bool, str]]:
-    """``run`` split where it changes between dense and spaced scripts ("tv시청" -> tv, 시청)."""
-    start = 0
-    for index in range(1, len(run) + 1):
-        if index == len(run) or _dense(run[index]) != _dense(run[start]):
-            yield _dense(run[start]), run[start:index]
-            start = index
+_DENSE = (
+    "\uac00-\ud7a3"  # Hangul syllables
+    "\u1100-\u11ff"  # Hangul jamo
+    "\u3130-\u318f"  # Hangul compatibility jamo
+    "\u3040-\u30ff"  # hiragana, katakana
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+)
+"""Scripts written without spaces between words, or whose words are one or two syllables."""
+_PIECE = re.compile(f"([{_DENSE}]+)|([^\\W_{_DENSE}]+)")
+"""A run of a dense script (group 1), or of other letters and digits (group 2): "tv시청"
+gives "tv" then "시청"."""
 
 
 def grams(text: str) -> list[str]:
     """The grams of ``text``, in order, repeats kept (see the module docstring)."""
     normal = unicodedata.normalize("NFKC", text).casefold()
     out: list[str] = []
-    for match in _RUN.finditer(normal):
-        for dense, piece in _pieces(match.group()):
-            if dense:
-                if len(piece) == 1:
-                    out.append(piece)
-                else:
-                    out.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-            elif piece in STOPWORDS:
-                continue
-            elif len(piece) < 4:
-                out.append(piece)
+    for match in _PIECE.finditer(normal):
+        dense, word = match.groups()
+        if dense is not None:
+            if len(dense) == 1:
+                out.append(dense)
             else:
-                out.extend(piece[i : i + 3] for i in range(len(piece) - 2))
+                out.extend([dense[i : i + 2] for i in range(len(dense) - 1)])
+        elif word in STOPWORDS:
+            continue
+        elif len(word) < 4:
+            out.append(word)
+        else:
+            out.extend([word[i : i + 3] for i in range(len(word) - 2)])
     return out
 
 
@@ -148,6 +138,7 @@ def gram_counts(text: str) -> Counter[str]:
     return Counter(grams(text))
 
 
+@functools.lru_cache(maxsize=65536)
 def token(gram: str) -> str:
     """The ASCII word a gram is indexed as: ``k`` and 15 letters a-p from a BLAKE2 hash (60
     bits: a collision only adds a candidate, which the scoring then judges on the real
@@ -158,4 +149,4 @@ def token(gram: str) -> str:
 
 def tokens_text(text: str) -> str:
     """The index text of ``text``: its distinct grams' tokens, space separated."""
-    return " ".join(sorted({token(g) for g in grams(text)}))
+    return " ".join(sorted({token(g) for g in set(grams(text))}))

@@ -78,21 +78,21 @@ def search(
     asked = Counter(grams(question[:MAX_QUESTION]))
     if not asked:
         return []
-    wanted = [g for g, _ in asked.most_common(MAX_GRAMS)]
+    # Scores are computed on the grams' tokens: a candidate's are stored with it.
+    wanted = {token(g) for g, _ in asked.most_common(MAX_GRAMS)}
     lang = primary_language(language)
-    ids = _candidates(conn, sorted({token(g) for g in wanted}), lang)
+    ids = _candidates(conn, sorted(wanted), lang)
     if not ids:
         return []
     rows = list(_rows(conn, ids))
     total = count_passages(conn, lang)
-    seen = [set(grams(_searchable(row))) for row in rows]
+    seen = [set(row.grams.split()) for row in rows]
     df: Counter[str] = Counter()
     for found in seen:
-        df.update(g for g in wanted if g in found)
-    weight = {g: math.log(1 + (total + 1) / (df[g] + 0.5)) for g in wanted}
-    asked_set = set(wanted)
+        df.update(found & wanted)
+    weight = {t: math.log(1 + (total + 1) / (df[t] + 0.5)) for t in wanted}
     scored = [
-        (_score(row, found, asked_set, weight), _density(found, asked_set), row)
+        (_score(row, found, wanted, weight), _density(found, wanted), row)
         for row, found in zip(rows, seen, strict=True)
     ]
     scored.sort(key=lambda item: (-item[0], -item[1], item[2].id))
@@ -140,6 +140,7 @@ def _rows(conn: Connection, ids: Iterable[int]) -> Iterable[Any]:
             p.c.heading,
             p.c.text,
             p.c.language,
+            p.c.grams,
             e.c.question,
             e.c.keywords,
             d.c.title,
@@ -147,12 +148,6 @@ def _rows(conn: Connection, ids: Iterable[int]) -> Iterable[Any]:
         .select_from(p.outerjoin(e, e.c.id == p.c.entry_id).outerjoin(d, d.c.id == p.c.document_id))
         .where(p.c.id.in_(list(ids)))
     )
-
-
-def _searchable(row: Any) -> str:
-    if row.entry_id is not None:
-        return "\n".join((row.question, *row.keywords, row.text))
-    return "\n".join(filter(None, (row.title, row.heading, row.text)))
 
 
 def _share(part: Iterable[str], whole: Iterable[str], weight: Mapping[str, float]) -> float:
@@ -169,16 +164,20 @@ def _score(row: Any, found: set[str], asked: set[str], weight: Mapping[str, floa
         return round(coverage * PASSAGE_FACTOR, 4)
     best = coverage
     for keyword in row.keywords:
-        own = set(grams(keyword))
+        own = _tokens(keyword)
         if own:
             best = max(best, _share(own & asked, own, weight))
-    own_question = set(grams(row.question))
+    own_question = _tokens(row.question)
     if own_question:
         by = _share(asked & own_question, asked, weight)
         of = _share(own_question & asked, own_question, weight)
         if by and of:
             best = max(best, 2 * by * of / (by + of))
     return round(min(best, 1.0), 4)
+
+
+def _tokens(words: str) -> set[str]:
+    return {token(g) for g in grams(words)}
 
 
 def _density(found: set[str], asked: set[str]) -> float:

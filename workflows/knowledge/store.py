@@ -33,6 +33,7 @@ __all__ = [
     "DocumentPassage",
     "Entry",
     "EntryFields",
+    "PreparedDocument",
     "add_document",
     "add_entry",
     "delete_document",
@@ -42,6 +43,7 @@ __all__ = [
     "list_documents",
     "list_entries",
     "passages_of",
+    "prepare_document",
     "primary_language",
     "put_entry",
 ]
@@ -234,29 +236,49 @@ def _document(row: Row[Any]) -> Document:
     )
 
 
-def add_document(
-    conn: Connection,
-    title: str,
-    content: str,
-    now: datetime,
-    *,
-    format: Format = "markdown",
-    language: str | None = None,
-) -> Document:
-    """Store a document split into passages (:mod:`workflows.knowledge.split`), searchable
-    at once; ``EmptyDocument`` when it has no text."""
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A document split and tokenised, ready to store: CPU work done before the write
+    transaction, which then only inserts rows (a long manual takes a second to prepare)."""
+
+    title: str
+    format: Format
+    language: str | None
+    size: int
+    passages: tuple[tuple[str | None, str, str], ...]
+    """(heading, text, grams) of each passage, in order."""
+
+
+def prepare_document(
+    title: str, content: str, *, format: Format = "markdown", language: str | None = None
+) -> PreparedDocument:
+    """``content`` split into passages (:mod:`workflows.knowledge.split`) with their search
+    tokens; ``EmptyDocument`` when it has no text."""
     passages = split(content, format)
     if not passages:
         raise EmptyDocument("the document has no text")
-    lang = primary_language(language)
+    return PreparedDocument(
+        title,
+        format,
+        primary_language(language),
+        len(content),
+        tuple(
+            (p.heading, p.text, tokens_text("\n".join(filter(None, (title, p.heading, p.text)))))
+            for p in passages
+        ),
+    )
+
+
+def add_document(conn: Connection, document: PreparedDocument, now: datetime) -> Document:
+    """Store a prepared document and its passages, searchable at once."""
     document_id = conn.execute(
         insert(knowledge_documents)
         .values(
-            title=title,
-            format=format,
-            language=lang,
-            size=len(content),
-            passage_count=len(passages),
+            title=document.title,
+            format=document.format,
+            language=document.language,
+            size=document.size,
+            passage_count=len(document.passages),
             created_at=now,
         )
         .returning(knowledge_documents.c.id)
@@ -266,12 +288,12 @@ def add_document(
             "entry_id": None,
             "document_id": document_id,
             "position": position,
-            "heading": passage.heading,
-            "text": passage.text,
-            "language": lang,
-            "grams": tokens_text("\n".join(filter(None, (title, passage.heading, passage.text)))),
+            "heading": heading,
+            "text": text_,
+            "language": document.language,
+            "grams": grams,
         }
-        for position, passage in enumerate(passages)
+        for position, (heading, text_, grams) in enumerate(document.passages)
     ]
     conn.execute(insert(knowledge_passages), rows)
     if _is_sqlite(conn):
@@ -281,7 +303,15 @@ def add_document(
             )
         )
         _index(conn, [(row.id, row.grams) for row in stored])
-    return Document(document_id, title, format, lang, len(content), len(passages), now)
+    return Document(
+        document_id,
+        document.title,
+        document.format,
+        document.language,
+        document.size,
+        len(document.passages),
+        now,
+    )
 
 
 def find_document(conn: Connection, document_id: int) -> Document | None:

@@ -17,6 +17,7 @@ from workflows.knowledge.store import (
     add_entry,
     delete_document,
     delete_entry,
+    prepare_document,
     put_entry,
 )
 
@@ -75,7 +76,7 @@ def _fill(conn: Connection) -> None:
         EntryFields("영업시간이 어떻게 되나요?", "평일 오전 9시부터 오후 6시까지입니다.", (), "ko"),
         NOW,
     )
-    add_document(conn, "Customer guide", GUIDE, NOW)
+    add_document(conn, prepare_document("Customer guide", GUIDE), NOW)
 
 
 async def _ask(db: Database, question: str, language: str | None = None) -> list[Hit]:
