@@ -20,7 +20,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-from workflows.knowledge.search import Hit, search
+from workflows.knowledge.search import Hit
+from workflows.knowledge.search import search as _search
 
 __all__ = ["Hit", "Knowledge", "KnowledgeBase"]
 
@@ -41,4 +42,4 @@ class Knowledge:
 
     def search(self, question: str, *, language: str | None = None, limit: int = 5) -> list[Hit]:
         """The best answers to ``question``, best first (see :mod:`workflows.knowledge.search`)."""
-        return search(self.conn, question, language=language, limit=limit)
+        return _search(self.conn, question, language=language, limit=limit)
