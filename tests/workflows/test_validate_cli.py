@@ -24,7 +24,7 @@ DEMO = ROOT / "workflows" / "demo" / "demo-line.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
-    "a step needs exactly one kind key, one of: ask, assign, branch, close, dial, goto, hangup,"
+    "a step needs exactly one kind key, one of: answer, ask, assign, branch, close, dial, goto, hangup,"
     " menu, note, pause, play, record, reply, say, send_sms, set, set_priority, snooze, survey,"
     " tag, untag, wait"
 )
