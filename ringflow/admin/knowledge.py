@@ -253,7 +253,7 @@ async def create_knowledge_entry(request: web.Request) -> web.Response:
 
 
 async def get_knowledge_entry(request: web.Request) -> web.Response:
-    entry_id = path_id(request, "entry", "entry")
+    entry_id = path_id(request, "entry_id", "entry")
     entry = await admin_of(request).db.read(lambda conn: find_entry(conn, entry_id))
     if entry is None:
         raise not_found(f"entry {entry_id}")
@@ -262,7 +262,7 @@ async def get_knowledge_entry(request: web.Request) -> web.Response:
 
 async def put_knowledge_entry(request: web.Request) -> web.Response:
     admin = admin_of(request)
-    entry_id = path_id(request, "entry", "entry")
+    entry_id = path_id(request, "entry_id", "entry")
     fields = (await json_body(request, KnowledgeEntryIn)).fields()
     if not fields.question:
         raise unprocessable("body.question", "must not be blank")
@@ -277,7 +277,7 @@ async def put_knowledge_entry(request: web.Request) -> web.Response:
 
 
 async def delete_knowledge_entry(request: web.Request) -> web.Response:
-    entry_id = path_id(request, "entry", "entry")
+    entry_id = path_id(request, "entry_id", "entry")
     try:
         await admin_of(request).db.write(lambda conn: delete_entry(conn, entry_id))
     except UnknownEntry:
@@ -334,7 +334,7 @@ async def upload_knowledge_document(request: web.Request) -> web.Response:
 
 
 async def get_knowledge_document(request: web.Request) -> web.Response:
-    document_id = path_id(request, "document", "document")
+    document_id = path_id(request, "document_id", "document")
 
     def read(conn: Connection) -> tuple[Document | None, list[DocumentPassage]]:
         found = find_document(conn, document_id)
@@ -351,7 +351,7 @@ async def get_knowledge_document(request: web.Request) -> web.Response:
 
 
 async def delete_knowledge_document(request: web.Request) -> web.Response:
-    document_id = path_id(request, "document", "document")
+    document_id = path_id(request, "document_id", "document")
     try:
         await admin_of(request).db.write(lambda conn: delete_document(conn, document_id))
     except UnknownDocument:
@@ -374,8 +374,8 @@ async def search_knowledge(request: web.Request) -> web.Response:
 def endpoints() -> list[Endpoint]:
     """The knowledge base's endpoints, for :class:`ringflow.admin.endpoints.Api`."""
     tag = "knowledge"
-    entries, entry = "/knowledge/entries", "/knowledge/entries/{entry}"
-    documents, document = "/knowledge/documents", "/knowledge/documents/{document}"
+    entries, entry = "/knowledge/entries", "/knowledge/entries/{entry_id}"
+    documents, document = "/knowledge/documents", "/knowledge/documents/{document_id}"
     return [
         Endpoint(
             "GET",
