@@ -196,6 +196,14 @@ def test_the_knowledge_command_adds_uploads_searches_and_removes(
     err = capsys.readouterr().err
     assert "--answer" in err
     assert "--language" in err
+    update = ["knowledge", "update", "1", "--question", "구독 해지 방법", "--answer", "설정 > 구독"]
+    assert main([*update, "--language", "ko-KR"]) == 0
+    assert main(["knowledge", "show", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "#1 [ko] 구독 해지 방법",
+        "    keywords: -",
+        "    answer: 설정 > 구독",
+    ]
     assert main(["knowledge", "remove", "7"]) == 1
     assert "no FAQ entry 7" in capsys.readouterr().err
     assert main(["knowledge", "remove", "1"]) == 0
