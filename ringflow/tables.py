@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import chat.db
 import ivr.db
 import prompts.db
@@ -11,6 +13,7 @@ import workflows.contacts_db
 import workflows.conversations.db
 import workflows.db
 import workflows.jobs.db
+import workflows.knowledge.db
 import workflows.people.db
 import workflows.schedules.db
 
@@ -26,4 +29,16 @@ TABLE_MODULES = (
     workflows.people.db,
     workflows.conversations.db,
     chat.db,
+    workflows.knowledge.db,
 )
+
+
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """Whether the schema comparison (Alembic's ``include_name``) looks at a database object:
+    not at those a migration makes outside the declared tables (the knowledge base's
+    full-text index: an FTS5 table and its shadow tables, a GIN expression index)."""
+    if type_ == "table":
+        return name not in workflows.knowledge.db.UNDECLARED_TABLES
+    if type_ == "index":
+        return name not in workflows.knowledge.db.UNDECLARED_INDEXES
+    return True

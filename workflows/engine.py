@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from workflows.events import Reply
 from workflows.instructions import Instruction
+from workflows.knowledge import KnowledgeBase
 from workflows.loader import Workflow
 from workflows.schedules.book import OpenHours
 from workflows.steps.base import End, Next, RunContext, StepResult, Wait
@@ -115,11 +116,12 @@ class Engine:
         roots: Mapping[str, Mapping[str, Any]] | None = None,
         facts: Mapping[str, Any] | None = None,
         schedules: Mapping[str, OpenHours] | None = None,
+        knowledge: KnowledgeBase | None = None,
     ) -> Turn:
         """Begin a run at the workflow's start step, knowing ``facts`` from the start;
         ``schedules`` are what a ``branch`` filter's ``open``/``closed`` asks."""
         state = RunState(cursor=workflow.spec.start, facts=dict(facts or {}))
-        ctx = self._context(workflow, state, call, now, roots, schedules)
+        ctx = self._context(workflow, state, call, now, roots, schedules, knowledge)
         return self._advance(workflow, state, ctx, None)
 
     def resume(
@@ -132,13 +134,14 @@ class Engine:
         now: datetime | None = None,
         roots: Mapping[str, Mapping[str, Any]] | None = None,
         schedules: Mapping[str, OpenHours] | None = None,
+        knowledge: KnowledgeBase | None = None,
     ) -> Turn:
         """Hand ``reply`` to the waiting step and run on until the next wait or the end."""
         if state.status != "waiting" or state.cursor is None:
             raise RunNotWaiting(
                 f"run is {state.status}, not waiting for {type(reply).__name__}", state
             )
-        ctx = self._context(workflow, state, call, now, roots, schedules)
+        ctx = self._context(workflow, state, call, now, roots, schedules, knowledge)
         step = workflow.spec.step(state.cursor)
         try:
             result = step.kind.resume(step.params, ctx, reply)
@@ -154,6 +157,7 @@ class Engine:
         now: datetime | None,
         roots: Mapping[str, Mapping[str, Any]] | None,
         schedules: Mapping[str, OpenHours] | None,
+        knowledge: KnowledgeBase | None = None,
     ) -> RunContext:
         return RunContext(
             channel=TRIGGER_KINDS[workflow.spec.trigger.event].channel,
@@ -167,6 +171,7 @@ class Engine:
             now=now,
             roots=roots or {},
             schedules=schedules or {},
+            knowledge=knowledge,
         )
 
     def _advance(

@@ -16,6 +16,7 @@ from ringflow.admin import (
     contacts,
     conversations,
     jobs,
+    knowledge,
     messages,
     prompts,
     recipes,
@@ -38,6 +39,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     teams.register,
     conversations.register,
     reports.register,
+    knowledge.register,
     jobs.register,
 )
 

@@ -26,8 +26,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPES = ("application/json",)
 MAX_JSON_BYTES = 64 * 1024
-"""The largest JSON body an endpoint takes unless it says otherwise: the admin application's
-``client_max_size`` is sized for prompt uploads, far more than any JSON request needs."""
+"""The largest JSON body an endpoint takes unless it says otherwise. Bodies are read as a
+stream (:func:`read_body`), so each endpoint's own limit applies, not aiohttp's
+``client_max_size`` (which only the main application's requests obey)."""
 READ_CHUNK_BYTES = 64 * 1024
 COMMON_ERRORS = (401, 403, 429)
 """Every endpoint can answer these (no or a wrong token; a token that may not do this, such as
@@ -119,7 +120,11 @@ async def json_body(request: web.Request, model: type[M], *, max_bytes: int = MA
         raise ApiProblem(
             415, f"send JSON (Content-Type: application/json), not {request.content_type!r}"
         )
-    raw = await read_body(request, max_bytes)
+    return parse_json(await read_body(request, max_bytes), model)
+
+
+def parse_json(raw: bytes, model: type[M]) -> M:
+    """``raw`` parsed as JSON and validated by ``model`` (400/422 problems otherwise)."""
     try:
         data = json.loads(raw)
     except RecursionError:

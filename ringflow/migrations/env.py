@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-import ringflow.tables  # noqa: F401  (registers every table on the metadata)
 from ringflow.database import metadata
+from ringflow.tables import include_name  # (registers every table on the metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -21,6 +21,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

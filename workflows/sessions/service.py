@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -49,6 +49,7 @@ from workflows.events import (
 from workflows.firings import failed, fire
 from workflows.instructions import ChangeConversation, Instruction, RecordRating, SendText
 from workflows.jobs import PermanentJobError
+from workflows.knowledge import Knowledge, KnowledgeBase
 from workflows.loader import Workflow
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import (
@@ -112,6 +113,7 @@ class SessionService:
         self._texts = texts
         self._facts = Facts(catalog)
         self._runs = RunCache()
+        self._reads_knowledge: dict[int, bool] = {}
 
     # --- calls: one webhook, one turn ------------------------------------------------------
 
@@ -127,13 +129,17 @@ class SessionService:
         effects: tuple[Effect, ...] = ()
         roots, facts = await self._call_inputs(active, event.caller, now, contact)
         try:
-            turn = self._engine.start(
-                active.workflow,
-                _call_vars(event),
-                now=now,
-                roots=roots,
-                facts=facts,
-                schedules=self._catalog.schedules.view(),
+            turn = await self._call_turn(
+                active,
+                lambda knowledge: self._engine.start(
+                    active.workflow,
+                    _call_vars(event),
+                    now=now,
+                    roots=roots,
+                    facts=facts,
+                    schedules=self._catalog.schedules.view(),
+                    knowledge=knowledge,
+                ),
             )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", event.call_id, active.workflow.id)
@@ -188,14 +194,18 @@ class SessionService:
         active = ActiveWorkflow(stored.version_id, workflow)
         roots, _facts = await self._call_inputs(active, event.caller, now)
         try:
-            result = self._engine.resume(
-                workflow,
-                RunState.from_json(stored.state),
-                event.reply,
-                _call_vars(event),
-                now=now,
-                roots=roots,
-                schedules=self._catalog.schedules.view(),
+            result = await self._call_turn(
+                active,
+                lambda knowledge: self._engine.resume(
+                    workflow,
+                    RunState.from_json(stored.state),
+                    event.reply,
+                    _call_vars(event),
+                    now=now,
+                    roots=roots,
+                    schedules=self._catalog.schedules.view(),
+                    knowledge=knowledge,
+                ),
             )
         except EngineError as error:
             log.exception("call %s: workflow %s failed", event.call_id, workflow.id)
@@ -219,6 +229,20 @@ class SessionService:
         self._runs.forget(run_id)
         again = await self._db.read(lambda conn: load_run(conn, run_id))
         return (again.last_response if again else None) or answers.apology()
+
+    async def _call_turn(
+        self, active: ActiveWorkflow, work: Callable[[KnowledgeBase | None], Turn]
+    ) -> Turn:
+        """Run a call's turn (``work``): on a read connection when the workflow searches the
+        knowledge base (an ``answer`` step), else with no database at all (the usual case)."""
+        reads = self._reads_knowledge.get(active.version_id)
+        if reads is None:
+            spec = active.workflow.spec
+            reads = any(spec.step(name).kind.reads_knowledge for name in spec.steps)
+            self._reads_knowledge[active.version_id] = reads
+        if not reads:
+            return work(None)
+        return await self._db.read(lambda conn: work(Knowledge(conn)))
 
     async def _answering(
         self, event: CallStarted, now: datetime
@@ -479,6 +503,7 @@ class SessionService:
                 ),
                 facts={"call": dict(call)},
                 schedules=self._catalog.schedules.view(),
+                knowledge=Knowledge(conn),
             )
         except EngineError as error:
             log.exception("conversation %s: workflow %s failed", subject, workflow.id)
@@ -534,6 +559,7 @@ class SessionService:
                     self._facts.conversation(conn, int(channel.subject(conversation))),
                 ),
                 schedules=self._catalog.schedules.view(),
+                knowledge=Knowledge(conn),
             )
         except EngineError as error:
             subject = channel.subject(conversation)

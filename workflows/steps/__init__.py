@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflows.steps import (
+    answer,
     ask,
     assign,
     branch,
@@ -56,6 +57,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         close.KIND,
         ask.KIND,
         survey.KIND,
+        answer.KIND,
     )
 }
 

@@ -3,8 +3,10 @@
 A step kind is one module under ``workflows/steps`` that defines a ``StepKind`` instance: its
 parameter model (validated when a workflow is loaded), the channels it supports, the named
 outcomes it can branch on (``on_<outcome>`` keys in the definition), and ``enter``/``resume``.
-Kinds never touch the database or the network: they read and write the ``RunContext`` and
-return a ``StepResult``.
+Kinds never touch the database or the network themselves: they read and write the
+``RunContext`` and return a ``StepResult``. What they may look up is handed to them in it by
+the session layer: the named schedules, and the knowledge base (a search over the turn's own
+database connection, for kinds that set ``reads_knowledge``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic_core import CoreSchema
 from workflows.channels import CHAT, SMS, VOICE
 from workflows.events import Reply
 from workflows.instructions import Instruction
+from workflows.knowledge import KnowledgeBase
 from workflows.schedules.book import OpenHours
 
 __all__ = ["CHAT", "SMS", "VOICE"]  # the channel names, where step kinds long found them
@@ -118,6 +121,8 @@ class RunContext:
     roots: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     schedules: Mapping[str, OpenHours] = field(default_factory=dict)
     """Every named schedule, open or not at a moment (what ``open``/``closed`` filters ask)."""
+    knowledge: KnowledgeBase | None = None
+    """The knowledge base, for kinds that ``reads_knowledge`` (None: the channel gives none)."""
 
     def emit(self, instruction: Instruction) -> None:
         """Queue ``instruction`` for the channel renderer."""
@@ -158,6 +163,8 @@ class StepKind(Generic[P]):
     waits: ClassVar[bool] = False
     terminal: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    reads_knowledge: ClassVar[bool] = False
+    """Whether the kind searches the knowledge base (the session then gives its runs one)."""
 
     def targets(self, params: P) -> Iterator[tuple[tuple[str, ...], str]]:
         """Step names this step can jump to from inside its parameters, with their paths."""
