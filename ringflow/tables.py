@@ -9,6 +9,7 @@ import sms.db
 import workflows.contacts_db
 import workflows.conversations.db
 import workflows.db
+import workflows.external.db
 import workflows.jobs.db
 import workflows.people.db
 import workflows.schedules.db
@@ -24,4 +25,5 @@ TABLE_MODULES = (
     prompts.db,
     workflows.people.db,
     workflows.conversations.db,
+    workflows.external.db,
 )

@@ -15,6 +15,7 @@ from ringflow.admin import (
     calls,
     contacts,
     conversations,
+    events,
     jobs,
     messages,
     prompts,
@@ -39,6 +40,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     conversations.register,
     reports.register,
     jobs.register,
+    events.register,
 )
 
 

@@ -40,6 +40,7 @@ from workflows.automations.raising import CONVERSATION_EVENT_JOB, CONVERSATION_T
 from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
+from workflows.external import EXTERNAL_EVENT_JOB, ExternalEventHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
@@ -85,6 +86,7 @@ def job_handlers(
         CONVERSATION_TIMER_JOB: ConversationTimerHandler(
             db, sessions, catalog, run_channels(), clock
         ),
+        EXTERNAL_EVENT_JOB: ExternalEventHandler(db, sessions, catalog, run_channels(), clock),
     }
 
 

@@ -41,6 +41,7 @@ from workflows.events import (
     CallStarted,
     ConversationEvent,
     DigitsReceived,
+    ExternalEvent,
     Reply,
     StartingEvent,
     TextReceived,
@@ -345,7 +346,7 @@ class SessionService:
                 )
                 return f"no {trigger} workflow takes it"
             return "no workflow takes it"
-        happened_at = (event.at if isinstance(event, CallEnded) else None) or now
+        happened_at = (event.at if isinstance(event, CallEnded | ExternalEvent) else None) or now
         run_id = new_run_id(now)
         firing = fire(
             conn,
@@ -367,7 +368,16 @@ class SessionService:
             conversation = channel.open(conn, business, locked.number, now)
         call = _call_facts(event, number, business)
         run = self._start_run(
-            conn, active, channel, conversation, call, now, values, _message(event), run_id
+            conn,
+            active,
+            channel,
+            conversation,
+            call,
+            now,
+            values,
+            _message(event),
+            run_id,
+            _event_root(event),
         )
         if run.status == "failed":
             failed(conn, event.key)
@@ -378,7 +388,7 @@ class SessionService:
     ) -> ActiveWorkflow | None:
         """The workflow ``event`` starts: the catalog's choice, or for an event meant for one
         workflow (a timer it set), that workflow if it still takes the event."""
-        wanted = event.workflow_id if isinstance(event, ConversationEvent) else None
+        wanted = event.workflow_id if isinstance(event, ConversationEvent | ExternalEvent) else None
         if wanted is None:
             return self._catalog.match(trigger, business, ctx)
         for active in self._catalog.candidates(trigger, business):
@@ -457,6 +467,7 @@ class SessionService:
         contact: Mapping[str, Any],
         message: Mapping[str, Any] | None,
         run_id: str,
+        event_root: Mapping[str, Any] | None = None,
     ) -> StoredRun:
         """Start ``active`` in ``conversation`` as run ``run_id``; ``call`` becomes
         ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn."""
@@ -476,8 +487,9 @@ class SessionService:
                     automated,
                     message,
                     self._facts.conversation(conn, int(subject)),
+                    event_root,
                 ),
-                facts={"call": dict(call)},
+                facts={"call": dict(call), **({"event": dict(event_root)} if event_root else {})},
                 schedules=self._catalog.schedules.view(),
             )
         except EngineError as error:
@@ -532,6 +544,7 @@ class SessionService:
                     automated,
                     message,
                     self._facts.conversation(conn, int(channel.subject(conversation))),
+                    state.facts.get("event"),
                 ),
                 schedules=self._catalog.schedules.view(),
             )
@@ -578,10 +591,11 @@ class SessionService:
         automated: bool,
         message: Mapping[str, Any] | None,
         conversation: Mapping[str, Any] | None = None,
+        event: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
         # Words about the next opening are read when the text arrives: after quiet hours.
         read_at = self._facts.quiet_until(workflow, now) if automated else None
-        return self._facts.roots(
+        roots = self._facts.roots(
             workflow,
             now,
             contact=contact,
@@ -589,6 +603,9 @@ class SessionService:
             message=message,
             conversation=conversation,
         )
+        if event is not None:
+            roots["event"] = event
+        return roots
 
     def _done(
         self,
@@ -648,6 +665,14 @@ def _call_facts(event: StartingEvent, contact: str, business: str) -> Mapping[st
             "conversation_id": event.conversation_id,
         }
     return {"from": contact, "to": business}
+
+
+def _event_root(event: StartingEvent) -> Mapping[str, Any] | None:
+    """``{{event.name}}`` and ``{{event.data.*}}`` of a run an external event started (kept
+    with the run's facts, so later turns read them too)."""
+    if isinstance(event, ExternalEvent):
+        return {"name": event.name, "data": dict(event.data)}
+    return None
 
 
 def _message(event: StartingEvent) -> Mapping[str, Any] | None:
