@@ -13,6 +13,7 @@ import workflows.external.db
 import workflows.jobs.db
 import workflows.people.db
 import workflows.schedules.db
+import workflows.webhooks.db
 
 TABLE_MODULES = (
     workflows.db,
@@ -26,4 +27,5 @@ TABLE_MODULES = (
     workflows.people.db,
     workflows.conversations.db,
     workflows.external.db,
+    workflows.webhooks.db,
 )

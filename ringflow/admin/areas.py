@@ -23,6 +23,7 @@ from ringflow.admin import (
     reports,
     schedules,
     teams,
+    webhooks,
     workflows,
 )
 from ringflow.admin.endpoints import Api
@@ -41,6 +42,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     reports.register,
     jobs.register,
     events.register,
+    webhooks.register,
 )
 
 
