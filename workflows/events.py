@@ -63,7 +63,21 @@ class TimerFired:
     """The time a ``wait`` step asked for has come."""
 
 
-Reply = DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired
+@dataclass(frozen=True, slots=True)
+class HttpAnswered:
+    """An ``http_request`` step's request ended: ``status`` (None: no answer), the answer's
+    JSON (``json`` None when it was empty or not JSON, ``bad_json`` when it was not JSON) or
+    the ``error`` that kept it from answering (refused, timeout...)."""
+
+    status: int | None = None
+    json: Any = None
+    bad_json: bool = False
+    error: str | None = None
+
+
+Reply = (
+    DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired | HttpAnswered
+)
 
 
 @dataclass(frozen=True, slots=True)

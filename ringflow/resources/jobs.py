@@ -43,6 +43,7 @@ from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
 from workflows.external import EXTERNAL_EVENT_JOB, ExternalEventHandler
+from workflows.http_requests import HTTP_REQUEST_JOB, HttpRequestHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
@@ -113,6 +114,7 @@ def job_handlers(
             db, sessions, catalog, run_channels(), clock
         ),
         EXTERNAL_EVENT_JOB: ExternalEventHandler(db, sessions, catalog, run_channels(), clock),
+        HTTP_REQUEST_JOB: HttpRequestHandler(sessions, outbound.requests, run_channels()),
         WEBHOOK_DELIVERY_JOB: DeliveryHandler(
             db, outbound.webhooks, clock, max_attempts=settings.webhook_max_attempts
         ),

@@ -67,6 +67,7 @@ from workflows.runs import (
 )
 from workflows.sessions.channels import CallAnswers, ConversationChannel, TextQueue, TurnDone
 from workflows.sessions.facts import Facts
+from workflows.sessions.fetches import queue_fetch
 from workflows.steps.base import VOICE
 from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
@@ -438,9 +439,16 @@ class SessionService:
     async def timer_fired(self, run_id: str, turn: object, channel: ConversationChannel[S]) -> None:
         """Wake run ``run_id`` whose ``wait`` for turn ``turn`` is over (a durable timer);
         nothing when the run moved on since."""
+        await self.wake(run_id, turn, TimerFired(), channel)
+
+    async def wake(
+        self, run_id: str, turn: object, reply: Reply, channel: ConversationChannel[S]
+    ) -> None:
+        """Resume run ``run_id``, waiting at turn ``turn`` for durable work (a timer, an HTTP
+        request), with ``reply``; nothing when the run moved on since."""
         stored = await self._db.read(lambda conn: load_run(conn, run_id))
         if stored is None or stored.status != "waiting" or stored.turn != turn:
-            log.info("run %s: timer for turn %s no longer due", run_id, turn)
+            log.info("run %s: turn %s no longer waits for this", run_id, turn)
             return
         workflow = await self._catalog.version(stored.version_id)
         conversation = await self._db.read(lambda conn: channel.of_run(conn, stored))
@@ -451,7 +459,7 @@ class SessionService:
         values = await self._db.read(lambda conn: contact_values(conn, number))
         resumed = await self._db.write(
             lambda conn: self._resume(
-                conn, stored, workflow, channel, conversation, TimerFired(), now, values
+                conn, stored, workflow, channel, conversation, reply, now, values
             )
         )
         log.info("run %s: woken%s", run_id, "" if resumed else " already")
@@ -508,6 +516,7 @@ class SessionService:
         self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         _keep_ratings(conn, subject, run.id, 0, turn, now)
+        queue_fetch(conn, run, turn, channel.channel, now)
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
 
@@ -559,6 +568,7 @@ class SessionService:
         self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         _keep_ratings(conn, channel.subject(conversation), stored.id, stored.turn, turn, now)
+        queue_fetch(conn, updated, turn, channel.channel, now)
         return True
 
     def _change_conversation(

@@ -13,6 +13,7 @@ from workflows.steps import (
     dial,
     goto,
     hangup,
+    http_request,
     menu,
     note,
     pause,
@@ -56,6 +57,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         close.KIND,
         ask.KIND,
         survey.KIND,
+        http_request.KIND,
     )
 }
 
