@@ -28,7 +28,7 @@ import asyncio
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
 import aiohttp
@@ -69,14 +69,20 @@ class OutboundFailed(OutboundError):
         self.timeout = timeout
 
 
+_NAT64 = (ip_network("64:ff9b::/96"), ip_network("64:ff9b:1::/48"))
+
+
 def _plain(address: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
-    """The IPv4 address inside an IPv4-mapped or 6to4/Teredo IPv6 address, else itself."""
+    """The IPv4 address inside an IPv4-mapped, 6to4, Teredo or NAT64 IPv6 address, else
+    itself."""
     if isinstance(address, IPv6Address):
         for inner in (address.ipv4_mapped, address.sixtofour):
             if inner is not None:
                 return inner
         if address.teredo is not None:
             return address.teredo[1]
+        if any(address in prefix for prefix in _NAT64):
+            return IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
