@@ -15,12 +15,14 @@ import aiohttp
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from ivr.softphone import ScriptedCaller
 from server import JOB_WORKER
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
 from tests.conftest import ServerFactory, eventually, jobs_settled
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.ivr.test_voice_calls import MENU_FLOW, phone
 from tests.sms.test_post_call_texts import EXAMPLES
 from tests.workflows.automations.helpers import CONTACT, Desk
 
@@ -186,3 +188,29 @@ async def _failed(desk: Desk, subscription_id: int) -> bool:
         return False
     assert "not public" in rows[0]["last_error"], rows[0]
     return True
+
+
+async def test_a_finished_call_is_reported(
+    servers: ServerFactory, receiver: WebhookReceiver
+) -> None:
+    server = await servers.start(
+        [MENU_FLOW],
+        clock=MovableClock(),
+        admin_token=ADMIN_TOKEN,
+        outbound_allowed_networks="127.0.0.0/8",
+    )
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(server, session)
+        answer = await api.call(
+            "POST", "/webhooks", json_body={"url": receiver.base_url, "events": ["call.*"]}
+        )
+        secret = answer.json["secret"]
+        result = await phone(server).call(ScriptedCaller(["2"]))
+        server.app[JOB_WORKER].wake()
+        await eventually(lambda: receiver.received, what="the call.ended delivery")
+    (post,) = receiver.received
+    event = Webhook(secret).verify(post.body, post.headers)
+    assert event["type"] == "call.ended"
+    assert event["data"]["sid"] == result.call_sid
+    assert event["data"]["status"] == "completed"
+    assert event["data"]["outcome"] == "self_service"
