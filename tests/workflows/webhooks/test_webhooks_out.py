@@ -214,3 +214,40 @@ async def test_a_finished_call_is_reported(
     assert event["data"]["sid"] == result.call_sid
     assert event["data"]["status"] == "completed"
     assert event["data"]["outcome"] == "self_service"
+
+
+async def test_a_receiver_that_keeps_failing_is_given_up_and_410_disables(
+    servers: ServerFactory,
+    server_stub: TwilioApiStub,
+    receiver: WebhookReceiver,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        desk = await start(
+            servers,
+            server_stub,
+            session,
+            outbound_allowed_networks="127.0.0.0/8",
+            webhook_max_attempts=2,
+        )
+        made = await subscribe(desk, receiver.base_url + "/down", ["message.received"])
+        receiver.answers.extend([503, 502])
+        await desk.text_in("Hi")
+        await eventually(lambda: len(receiver.received) == 1, what="the first attempt")
+        desk.clock.advance(timedelta(seconds=5))
+        wake(desk)
+        await eventually(lambda: _status(desk, made["id"], "failed"), what="given up")
+        assert len(receiver.received) == 2
+        assert (await desk.api.call("DELETE", f"/webhooks/{made['id']}")).status == 204
+
+        gone = await subscribe(desk, receiver.base_url + "/gone", ["message.received"])
+        receiver.answers.extend([410])
+        await desk.text_in("Hello again")
+        await eventually(lambda: _status(desk, gone["id"], "failed"), what="410 recorded")
+        found = (await desk.api.call("GET", f"/webhooks/{gone['id']}")).json
+        assert found["disabled_at"] is not None
+        assert "410" in found["disabled_reason"]
+
+
+async def _status(desk: Desk, subscription_id: int, status: str) -> bool:
+    rows = (await desk.api.call("GET", f"/webhooks/{subscription_id}/deliveries")).json
+    return bool(rows) and rows[0]["status"] == status
