@@ -19,7 +19,7 @@ from workflows.instructions import Gather, Instruction, Play, Prompt, Say
 from workflows.loader import Workflow
 from workflows.steps.base import VOICE
 from workflows.steps.say import SayParams
-from workflows.triggers import TRIGGER_KINDS
+from workflows.triggers import trigger_kind
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def server_speech(workflow: Workflow) -> set[tuple[str, str]]:
     (``render: server``), in the language a call would ask for: what to synthesise before
     the first call needs it."""
     spoken: set[tuple[str, str]] = set()
-    if TRIGGER_KINDS[workflow.spec.trigger.event].channel != VOICE:
+    if trigger_kind(workflow.spec.trigger.event).channel != VOICE:
         return spoken  # texted, not spoken
     default = workflow.spec.defaults.language or DEFAULT_LANGUAGE
     for step in workflow.spec.steps.values():

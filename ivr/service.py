@@ -46,6 +46,7 @@ from workflows.runs import (
 from workflows.sessions import SessionService
 from workflows.steps.base import VOICE
 from workflows.triggers import CALL_EVENT_JOB
+from workflows.webhooks import publish
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,22 @@ def _record_status(
     if not (changed and final):
         return None, None
     log.info("call %s: ended, outcome %s", call.sid, outcome)
+    publish(
+        conn,
+        "call.ended",
+        lambda: {
+            "sid": call.sid,
+            "from": row.caller,
+            "to": row.called,
+            "status": call.status,
+            "outcome": outcome,
+            "duration": duration or 0,
+            "workflow": row.workflow_id,
+            "started_at": row.started_at.isoformat() if row.started_at else None,
+            "ended_at": now.isoformat(),
+        },
+        now,
+    )
     event = outcome_event(outcome)
     if event is not None:
         facts = _event_facts(row, state, outcome, duration, now)

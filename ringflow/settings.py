@@ -171,6 +171,26 @@ class Settings(BaseSettings):
         default=(),
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
     )
+    outbound_allowed_networks: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "private networks http_request steps and webhook subscriptions may reach anyway"
+            " (e.g. 10.0.0.0/8 for an internal CRM); by default only public addresses"
+        ),
+    )
+    http_request_hosts: str | None = Field(
+        default=None,
+        description=(
+            "hosts http_request steps may call, comma-separated (api.crm.example,"
+            " *.shop.example); none: http_request steps are refused"
+        ),
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="attempts to deliver one webhook before it is given up (backoff in between)",
+    )
     insecure_webhooks: bool = Field(
         default=False,
         description="serve unsigned webhooks (no TWILIO_AUTH_TOKEN) on a non-loopback address",
@@ -342,7 +362,7 @@ class Settings(BaseSettings):
             return tuple(str(origin).rstrip("/") for origin in value)
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "outbound_allowed_networks", mode="before")
     @classmethod
     def _trusted_proxies(cls, value: object) -> object:
         # The environment gives "10.0.0.1, 192.168.0.0/16"; a TOML file may give a list.
@@ -357,6 +377,12 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return tuple(networks)
+
+    @property
+    def http_hosts(self) -> tuple[str, ...]:
+        """The hosts ``http_request`` steps may call (none: the step is refused)."""
+        raw = self.http_request_hosts or ""
+        return tuple(host.strip().lower() for host in raw.split(",") if host.strip())
 
     @field_validator("log_level")
     @classmethod

@@ -12,10 +12,12 @@ import sms.db
 import workflows.contacts_db
 import workflows.conversations.db
 import workflows.db
+import workflows.external.db
 import workflows.jobs.db
 import workflows.knowledge.db
 import workflows.people.db
 import workflows.schedules.db
+import workflows.webhooks.db
 
 TABLE_MODULES = (
     workflows.db,
@@ -30,6 +32,8 @@ TABLE_MODULES = (
     workflows.conversations.db,
     chat.db,
     workflows.knowledge.db,
+    workflows.external.db,
+    workflows.webhooks.db,
 )
 
 

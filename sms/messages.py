@@ -34,6 +34,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
@@ -54,6 +55,7 @@ from sms.db import OUTBOUND_STATUSES, messages, opt_outs
 from sms.segments import count_segments
 from workflows.contacts import ensure_contact
 from workflows.phones import normalize_number
+from workflows.webhooks import publish
 
 __all__ = [
     "FINAL_STATUSES",
@@ -276,7 +278,33 @@ def record_inbound(
         key=f"in:{provider_id}",
         now=now,
     )
-    return bool(conn.execute(_INBOUND_MESSAGE[conn.dialect.name], row).rowcount)
+    new = bool(conn.execute(_INBOUND_MESSAGE[conn.dialect.name], row).rowcount)
+    if new:
+        publish(conn, "message.received", lambda: _published(conn, f"in:{provider_id}"), now)
+    return new
+
+
+PUBLISHED_STATUSES = frozenset({"sent", "delivered", "undelivered", "failed"})
+"""The outbound statuses published to webhook subscriptions (``message.<status>``)."""
+
+
+def _published(
+    conn: Connection, key: str | None, message_id: int | None = None
+) -> dict[str, Any] | None:
+    """What a webhook subscription is told about a message (by key or id)."""
+    where = messages.c.idempotency_key == key if key is not None else messages.c.id == message_id
+    row = conn.execute(select(messages).where(where)).first()
+    if row is None:
+        return None
+    return {
+        "id": int(row.id),
+        "direction": row.direction,
+        "from": row.from_number,
+        "to": row.to_number,
+        "body": row.body,
+        "status": row.status,
+        "error_code": row.error_code,
+    }
 
 
 def message_by_key(conn: Connection, idempotency_key: str) -> MessageRow | None:
@@ -310,7 +338,10 @@ def _advance(
         update(messages)
         .where(where, messages.c.direction == "outbound", messages.c.status.in_(earlier))
         .values(**values)
-    ).rowcount
+        .returning(messages.c.id)
+    ).all()
+    for (message_id,) in changed if status in PUBLISHED_STATUSES else ():
+        publish(conn, f"message.{status}", partial(_published, conn, None, int(message_id)), now)
     return bool(changed)
 
 
@@ -359,6 +390,7 @@ def mark_sent(
         "now": now,
     }
     if first == "sent" and conn.execute(_MARK_SENT, params).rowcount:
+        publish(conn, "message.sent", lambda: _published(conn, None, message_id), now)
         return True
     marked = conn.execute(
         update(messages)
@@ -538,6 +570,8 @@ def mark_failed(
         )
         .values(status="failed", error_code=error_code, error=error, updated_at=now)
     ).rowcount
+    if changed:
+        publish(conn, "message.failed", lambda: _published(conn, None, message_id), now)
     return bool(changed)
 
 

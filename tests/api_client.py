@@ -50,8 +50,9 @@ class ApiClient:
         token: str | bool | None = True,
         params: dict[str, str] | None = None,
         form: aiohttp.FormData | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Answer:
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         chosen = self.token if token is True else (None if token is False else token)
         if chosen:
             headers["Authorization"] = f"Bearer {chosen}"

@@ -296,6 +296,12 @@ class WorkflowCatalog:
             cache[(event, called)] = found
         return found
 
+    def listening(self, event: str) -> list[ActiveWorkflow]:
+        """Every active workflow whose trigger is ``event``, whatever numbers it names, by
+        workflow id."""
+        found = [active for active in self._active if active.trigger.event == event]
+        return sorted(found, key=lambda active: active.workflow.id)
+
     def _find_candidates(self, event: str, called: str | None) -> list[ActiveWorkflow]:
         named: list[ActiveWorkflow] = []
         catch_all: list[ActiveWorkflow] = []

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from workflows.problems import Path, Problem
 from workflows.spec import StepModel, WorkflowSpec
-from workflows.triggers import TRIGGER_KINDS
+from workflows.triggers import trigger_kind
 
 
 def written_targets(name: str, step: StepModel) -> Iterator[tuple[Path, str]]:
@@ -80,7 +80,7 @@ def check_graph(spec: WorkflowSpec) -> list[Problem]:
     """Every graph problem of ``spec``, in file order."""
     problems: list[Problem] = []
     graph: dict[str, list[str]] = {}
-    channel = TRIGGER_KINDS[spec.trigger.event].channel
+    channel = trigger_kind(spec.trigger.event).channel
     for name, step in spec.steps.items():
         if spec.hours is None and step.kind.needs_hours(step.params):
             problems.append(

@@ -20,7 +20,7 @@ from workflows.knowledge import KnowledgeBase
 from workflows.loader import Workflow
 from workflows.schedules.book import OpenHours
 from workflows.steps.base import End, Next, RunContext, StepResult, Wait
-from workflows.triggers import TRIGGER_KINDS
+from workflows.triggers import trigger_kind
 
 RunStatus = Literal["waiting", "completed"]
 DEFAULT_STEP_LIMIT = 50
@@ -160,7 +160,7 @@ class Engine:
         knowledge: KnowledgeBase | None = None,
     ) -> RunContext:
         return RunContext(
-            channel=TRIGGER_KINDS[workflow.spec.trigger.event].channel,
+            channel=trigger_kind(workflow.spec.trigger.event).channel,
             vars=state.vars,
             step_state=state.step_state,
             facts=state.facts,

@@ -63,7 +63,21 @@ class TimerFired:
     """The time a ``wait`` step asked for has come."""
 
 
-Reply = DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired
+@dataclass(frozen=True, slots=True)
+class HttpAnswered:
+    """An ``http_request`` step's request ended: ``status`` (None: no answer), the answer's
+    JSON (``json`` None when it was empty or not JSON, ``bad_json`` when it was not JSON) or
+    the ``error`` that kept it from answering (refused, timeout...)."""
+
+    status: int | None = None
+    json: Any = None
+    bad_json: bool = False
+    error: str | None = None
+
+
+Reply = (
+    DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired | HttpAnswered
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +160,26 @@ class ConversationEvent:
 
 @dataclass(frozen=True, slots=True)
 class ExternalEvent:
-    """Another system reported ``name`` about ``contact`` (to the business's number
-    ``business``); ``data`` is what it sent, ``key`` makes it start a workflow once."""
+    """Another system reported ``name`` (``checkout.idle``) about ``contact``, to be answered
+    from the business's number ``business``; ``data`` is what it sent (``{{event.data.*}}``
+    and the ``data`` filter), ``key`` makes it start each workflow once.
+
+    ``workflow_id``: only that workflow may start (an accepted event starts each of its
+    workflows in a job of its own); ``at``: when it was accepted (None: now).
+    """
 
     name: str
     contact: str
     business: str
     key: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    workflow_id: str | None = None
+    at: datetime | None = None
 
     @property
     def trigger(self) -> str:
-        """The trigger event it raises."""
-        return f"external.{self.name}"
+        """The trigger event it raises: its name (``trigger: {event: checkout.idle}``)."""
+        return self.name
 
 
 StartingEvent = CallEnded | TextReceived | ConversationEvent | ExternalEvent

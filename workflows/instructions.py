@@ -128,6 +128,19 @@ class ChangeConversation:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class FetchUrl:
+    """Make an HTTP request and resume the run with its answer (``HttpAnswered``): queued as
+    a durable job when the turn is saved, made through the outbound guard
+    (:mod:`ringflow.outbound`). ``body`` is JSON (None: no body)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    timeout: float = 10.0
+
+
 Instruction = (
     Say
     | Play
@@ -140,5 +153,6 @@ Instruction = (
     | WaitUntil
     | RecordRating
     | ChangeConversation
+    | FetchUrl
 )
-WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil)
+WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil, FetchUrl)

@@ -8,13 +8,14 @@ from the step registry, so the schema, the validator and the engine cannot disag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, Union
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    PlainValidator,
     Tag,
     WithJsonSchema,
     create_model,
@@ -35,12 +36,31 @@ from workflows.names import (
 )
 from workflows.steps import STEP_KINDS
 from workflows.steps.base import StepKind, StepParams
-from workflows.triggers import TRIGGER_KINDS
+from workflows.triggers import EXTERNAL_EVENT_NAME, TRIGGER_KINDS, is_external, trigger_kind
 
-if TYPE_CHECKING:
-    EventKind = str
-else:
-    EventKind = Literal[tuple(TRIGGER_KINDS)]
+
+def _event_kind(value: Any) -> str:
+    if isinstance(value, str) and (value in TRIGGER_KINDS or is_external(value)):
+        return value
+    raise ValueError(
+        f"unknown event {value!r}: one of {', '.join(TRIGGER_KINDS)}, or the dotted name of an"
+        " event another system sends (e.g. checkout.idle), outside the namespaces"
+        " call., sms., chat., conversation., message. and agent."
+    )
+
+
+EventKind = Annotated[
+    str,
+    PlainValidator(_event_kind),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(TRIGGER_KINDS)},
+                {"type": "string", "pattern": EXTERNAL_EVENT_NAME},
+            ]
+        }
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -94,7 +114,7 @@ class Trigger(Strict):
 
     @model_validator(mode="after")
     def _timer_needs_after(self) -> Self:
-        timer = TRIGGER_KINDS[self.event].timer
+        timer = trigger_kind(self.event).timer
         if timer and not self.after:
             raise ValueError(f"after: a {self.event} trigger needs `after` (e.g. 30m)")
         if not timer and self.after is not None:
@@ -106,7 +126,7 @@ class Trigger(Strict):
         """The per-recipient limit in force: ``once_per``, else the event kind's default."""
         if self.once_per is not None:
             return self.once_per
-        return TRIGGER_KINDS[self.event].once_per
+        return trigger_kind(self.event).once_per
 
 
 class Defaults(Strict):

@@ -13,10 +13,16 @@ Conversation triggers follow the timeline of a conversation (:mod:`workflows.con
 ``conversation.closed`` start a workflow when that happens; the *timer* triggers
 (``no_agent_reply``, ``no_customer_reply``, ``unanswered``, ``idle_after_resolved``) start one
 ``after`` a while, if their condition still holds then (:mod:`workflows.automations`).
+
+*External* triggers are named by the business: any dotted lower-case name outside the
+namespaces above (``checkout.idle``, ``order.shipped``) is an event another system sends
+over the API (``POST /api/events``, :mod:`workflows.external`); it starts a run in a
+conversation with the contact the event names, like the conversation triggers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -146,3 +152,35 @@ CALL_EVENT_JOB = "call.event"
 """The job kind that runs the workflow of a call's outcome event; queued with the call's final
 status, payload ``{"event": "call.missed", "facts": {...}}``, dedupe key
 ``call-event:<CallSid>``."""
+
+
+EXTERNAL_EVENT_NAME = r"^[a-z][a-z0-9_]{0,31}(\.[a-z][a-z0-9_]{0,31}){1,3}$"
+"""An external event's name: two to four dotted lower-case parts (``checkout.idle``)."""
+_EXTERNAL = re.compile(EXTERNAL_EVENT_NAME)
+RESERVED_NAMESPACES = frozenset(
+    {"call", "sms", "chat", "conversation", "message", "agent", "external", "ringflow", "webhook"}
+)
+"""First parts an external event may not use: Ringflow's own events live there, so a typo in
+one of them (``call.mised``) is an error, not a new external event."""
+
+
+def is_external(event: str) -> bool:
+    """Whether ``event`` names an external event (a trigger another system raises)."""
+    return (
+        event not in TRIGGER_KINDS
+        and _EXTERNAL.match(event) is not None
+        and event.split(".", 1)[0] not in RESERVED_NAMESPACES
+    )
+
+
+def trigger_kind(event: str) -> TriggerKind:
+    """The kind of the trigger ``event``: a built-in one, or an external event's (raises
+    ``KeyError`` for anything else)."""
+    kind = TRIGGER_KINDS.get(event)
+    if kind is not None:
+        return kind
+    if is_external(event):
+        return TriggerKind(
+            event, SMS, "An event another system sends over the API (POST /api/events)."
+        )
+    raise KeyError(event)

@@ -9,6 +9,7 @@ from ringflow.admin.auth import Gatekeeper, auth_middleware
 from ringflow.admin.endpoints import Api, Endpoint, json_answer
 from ringflow.admin.openapi import docs_page, openapi_document
 from ringflow.admin.problems import problem_middleware
+from ringflow.admin.tokens import SCOPES
 from ringflow.version import version
 
 API_DESCRIPTION = web.AppKey("api_description", dict)
@@ -39,6 +40,7 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "meta",
             answer_media={"application/json": {"type": "object"}},
             agents=True,
+            scopes=SCOPES,
         ),
         Endpoint(
             "GET",
@@ -48,9 +50,11 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             "meta",
             answer_media={"text/html": {"type": "string"}},
             agents=True,
+            scopes=SCOPES,
         ),
     )
     for_agents = api.agent_handlers()
+    scoped = api.scoped_handlers()
     app = web.Application(
         client_max_size=client_max_size,
         middlewares=[
@@ -58,6 +62,7 @@ def api_application(api: Api, *, client_max_size: int) -> web.Application:
             auth_middleware(
                 lambda request: request.app[GATEKEEPER],
                 lambda request: request.match_info.handler in for_agents,
+                lambda request: scoped.get(request.match_info.handler, frozenset()),
             ),
         ],
     )

@@ -15,6 +15,7 @@ from ringflow.admin import (
     calls,
     contacts,
     conversations,
+    events,
     jobs,
     knowledge,
     messages,
@@ -23,6 +24,7 @@ from ringflow.admin import (
     reports,
     schedules,
     teams,
+    webhooks,
     workflows,
 )
 from ringflow.admin.endpoints import Api
@@ -41,6 +43,8 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     reports.register,
     knowledge.register,
     jobs.register,
+    events.register,
+    webhooks.register,
 )
 
 

@@ -12,7 +12,8 @@ with ``Retry-After`` for its further wrong ones, until a minute has passed since
 guessing hopeless; it keeps a guesser's noise out of the log and tells it to stop.
 
 An agent token (see :mod:`ringflow.admin.tokens`) is let into the endpoints marked for agents
-only (``Endpoint.agents``): anywhere else it gets 403, before the handler runs.
+only (``Endpoint.agents``), a scoped token into those open to one of its scopes
+(``Endpoint.scopes``): anywhere else they get 403, before the handler runs.
 
 Known tokens are remembered for a minute in this process, so a busy admin client does not cost
 a database read per request; a revoked token stops working within that minute everywhere.
@@ -104,10 +105,12 @@ class Gatekeeper:
 def auth_middleware(
     gatekeeper_of: Callable[[web.Request], Gatekeeper],
     agents_may: Callable[[web.Request], bool] = lambda _request: False,
+    scopes_of: Callable[[web.Request], frozenset[str]] = lambda _request: frozenset(),
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The middleware of the ``/api`` application (see the module docstring);
     ``gatekeeper_of`` finds the request's :class:`Gatekeeper` (made once the database is
-    open); ``agents_may`` says whether an agent token may make this request."""
+    open); ``agents_may`` says whether an agent token may make this request, ``scopes_of``
+    which scopes' tokens may."""
 
     @web.middleware
     async def check_token(
@@ -128,6 +131,12 @@ def auth_middleware(
             if owner.is_agent and not agents_may(request):
                 raise ApiProblem(
                     403, "an agent token may only list and act on conversations (and its status)"
+                )
+            if owner.scopes is not None and not owner.scopes & scopes_of(request):
+                raise ApiProblem(
+                    403,
+                    f"a token scoped to {' '.join(sorted(owner.scopes))} may not call this"
+                    " operation",
                 )
             request[TOKEN_OWNER] = owner.name
             request[CALLER] = owner

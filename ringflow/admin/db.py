@@ -1,7 +1,8 @@
 """The ``api_tokens`` table: API tokens, stored as SHA-256 hashes, never in clear.
 
 A token's ``role`` is ``admin`` (everything) or ``agent`` (conversations only, acting as the
-agent ``agent_id``)."""
+agent ``agent_id``); an admin token with ``scopes`` (space-separated, e.g. ``events``) may
+call only the operations open to one of them (an integration's token)."""
 
 from __future__ import annotations
 
@@ -21,5 +22,11 @@ api_tokens = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("role", String(8), nullable=False, server_default=text("'admin'")),
     Column("agent_id", Integer, nullable=True, comment="the agent an agent token acts as"),
+    Column(
+        "scopes",
+        String(200),
+        nullable=True,
+        comment="space-separated scopes of an integration token; NULL: every operation",
+    ),
     CheckConstraint("role IN ('admin', 'agent')", name="role"),
 )

@@ -66,6 +66,9 @@ class Endpoint:
     description: str = ""
     agents: bool = False
     """Agent tokens may call it too (conversations, an agent's own status); else admins only."""
+    scopes: tuple[str, ...] = ()
+    """Scoped tokens (``ringflow token create NAME --scope events``) with one of these scopes
+    may call it too; they get 403 everywhere else."""
 
     @property
     def operation_id(self) -> str:
@@ -86,6 +89,10 @@ class Api:
     def agent_handlers(self) -> frozenset[Handler]:
         """The handlers agent tokens may reach."""
         return frozenset(e.handler for e in self.endpoints if e.agents)
+
+    def scoped_handlers(self) -> dict[Handler, frozenset[str]]:
+        """The scopes whose tokens may reach each handler open to scoped tokens."""
+        return {e.handler: frozenset(e.scopes) for e in self.endpoints if e.scopes}
 
     def routes(self) -> list[web.RouteDef]:
         """aiohttp routes (paths relative to the ``/api`` application)."""

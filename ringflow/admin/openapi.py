@@ -40,6 +40,10 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     description = endpoint.description
     if endpoint.agents:
         description = (description + " " if description else "") + "Agent tokens may call this."
+    for scope in endpoint.scopes:
+        description = (description + " " if description else "") + (
+            f"Tokens scoped `{scope}` may call this."
+        )
     if description:
         operation["description"] = description
     parameters: list[dict[str, Any]] = [

@@ -1,7 +1,9 @@
 """API tokens: 256 random bits, shown once, stored as a SHA-256 hash.
 
 An admin token (``ringflow token create NAME``) may call everything; an agent token
-(``ringflow agents token NAME``) acts as its agent and may call the conversation endpoints only.
+(``ringflow agents token NAME``) acts as its agent and may call the conversation endpoints only;
+a scoped token (``ringflow token create NAME --scope events``), for another system, may call
+only the operations open to its scopes (:data:`SCOPES`: ``events`` is ``POST /api/events``).
 
 A token reads ``rf_`` + 43 URL-safe characters. The database keeps its hash and its first
 characters (to tell tokens apart in a list), never the token. Checking one hashes what the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ringflow.admin.db import api_tokens
 
+SCOPES = ("events",)
+"""The scopes a token may be limited to."""
 PREFIX = "rf_"
 TOKEN_BYTES = 32  # 256 bits
 NAME_MAX = 64
@@ -38,6 +43,8 @@ class TokenOwner:
 
     name: str
     agent_id: int | None = None
+    scopes: frozenset[str] | None = None
+    """A scoped token's scopes (None: not limited by scopes)."""
 
     @property
     def is_agent(self) -> bool:
@@ -54,6 +61,7 @@ class TokenInfo:
     last_used_at: datetime | None
     revoked: bool
     agent_id: int | None = None
+    scopes: tuple[str, ...] | None = None
 
 
 def new_token() -> str:
@@ -71,12 +79,26 @@ def same_token(presented: str, expected: str) -> bool:
     return hmac.compare_digest(token_hash(presented), token_hash(expected))
 
 
-def create_token(conn: Connection, name: str, now: datetime, *, agent_id: int | None = None) -> str:
+def create_token(
+    conn: Connection,
+    name: str,
+    now: datetime,
+    *,
+    agent_id: int | None = None,
+    scopes: Sequence[str] | None = None,
+) -> str:
     """Create the token ``name`` and return it (the only time it exists in clear); with
-    ``agent_id``, an agent token acting as that agent."""
+    ``agent_id``, an agent token acting as that agent; with ``scopes``, a token that may call
+    only the operations open to them."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise ValueError(f"a token name is 1 to {NAME_MAX} characters")
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise ValueError(f"unknown scope {' '.join(unknown)!r}: use {', '.join(SCOPES)}")
+        if agent_id is not None:
+            raise ValueError("an agent token has no scopes")
     token = new_token()
     row = {
         "name": name,
@@ -87,6 +109,7 @@ def create_token(conn: Connection, name: str, now: datetime, *, agent_id: int | 
         "revoked_at": None,
         "role": "admin" if agent_id is None else "agent",
         "agent_id": agent_id,
+        "scopes": " ".join(sorted(set(scopes))) if scopes is not None else None,
     }
     try:
         with conn.begin_nested():
@@ -117,9 +140,9 @@ def revoke_agent_tokens(conn: Connection, agent_id: int, now: datetime) -> int:
     )
 
 
-_BY_HASH = select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.agent_id).where(
-    api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
-)
+_BY_HASH = select(
+    api_tokens.c.name, api_tokens.c.role, api_tokens.c.agent_id, api_tokens.c.scopes
+).where(api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None))
 
 
 def token_owner(conn: Connection, token: str) -> TokenOwner | None:
@@ -132,7 +155,8 @@ def token_owner(conn: Connection, token: str) -> TokenOwner | None:
         return None
     if row.role == "agent":
         return None if row.agent_id is None else TokenOwner(str(row.name), int(row.agent_id))
-    return TokenOwner(str(row.name))
+    scopes = frozenset(row.scopes.split()) if row.scopes is not None else None
+    return TokenOwner(str(row.name), scopes=scopes)
 
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
@@ -140,7 +164,13 @@ def list_tokens(conn: Connection) -> list[TokenInfo]:
     rows = conn.execute(select(api_tokens).order_by(api_tokens.c.id)).all()
     return [
         TokenInfo(
-            r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at is not None, r.agent_id
+            r.name,
+            r.prefix,
+            r.created_at,
+            r.last_used_at,
+            r.revoked_at is not None,
+            r.agent_id,
+            tuple(r.scopes.split()) if r.scopes is not None else None,
         )
         for r in rows
     ]

@@ -27,6 +27,7 @@ from ringflow.cli import (
     serve,
     tokens,
     validate,
+    webhooks,
     worker,
 )
 from ringflow.cli.common import SETTINGS_HELP, Commands
@@ -45,6 +46,7 @@ COMMAND_GROUPS: tuple[Callable[[Commands], None], ...] = (
     logs.add_to,
     hours.add_to,
     tokens.add_to,
+    webhooks.add_to,
     people.add_to,
     knowledge.add_to,
     jobs.add_to,

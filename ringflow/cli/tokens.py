@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ringflow.admin.tokens import TokenNameTaken, create_token, list_tokens, revoke_token
+from ringflow.admin.tokens import (
+    SCOPES,
+    TokenNameTaken,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from ringflow.cli.common import Commands, add_command, print_from_database
 from ringflow.clock import system_clock
 from ringflow.database import Database
@@ -21,16 +27,25 @@ def add_to(commands: Commands) -> None:
             "Tokens for the admin API (/api) and the commands that use it (workflows,\n"
             "prompts, recipes). A new token is printed once and stored only as a hash: keep\n"
             "it. Clients send it as `Authorization: Bearer <token>`. Revoking takes effect\n"
-            "at once on every server using this database."
+            "at once on every server using this database. A token made with --scope\n"
+            "(e.g. --scope events, for a system that sends events) may call only the\n"
+            "operations open to that scope, and gets 403 everywhere else."
         ),
         examples=(
             "  $ ringflow token create alice\n"
+            "  $ ringflow token create shop --scope events\n"
             "  $ ringflow token list\n"
             "  $ ringflow token revoke alice"
         ),
     )
     token.add_argument("action", choices=["create", "list", "revoke"])
     token.add_argument("name", nargs="?", help="the token's name, e.g. the admin's")
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="limit the token to this scope (repeat for several); default: every operation",
+    )
     token.set_defaults(run=run)
 
 
@@ -41,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         now = system_clock()
         if args.action == "create":
             try:
-                token = await db.write(lambda conn: create_token(conn, args.name, now))
+                token = await db.write(
+                    lambda conn: create_token(conn, args.name, now, scopes=args.scope)
+                )
             except (TokenNameTaken, ValueError) as error:
                 raise SystemExit(f"error: {error}") from None
             return (
@@ -56,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         rows = await db.read(list_tokens)
         lines = [
             f"{t.name:<24} {t.prefix}...  created {t.created_at:%Y-%m-%d %H:%M}"
+            + (f"  scopes: {' '.join(t.scopes)}" if t.scopes else "")
             + ("  REVOKED" if t.revoked else "")
             for t in rows
         ]

@@ -11,14 +11,25 @@ from aiohttp import web
 
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import prompts_among
-from ringflow.admin import calls, contacts, jobs, messages, prompts, schedules, workflows
+from ringflow.admin import (
+    calls,
+    contacts,
+    events,
+    jobs,
+    messages,
+    prompts,
+    schedules,
+    webhooks,
+    workflows,
+)
 from ringflow.admin.app import API_APP, GATEKEEPER
 from ringflow.admin.auth import Gatekeeper
 from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
+from ringflow.outbound import OutboundPolicy
 from ringflow.resources.catalog import CATALOG
-from ringflow.resources.conversation_channels import conversation_channels
+from ringflow.resources.conversation_channels import conversation_channels, run_channels
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from workflows.versions import published_using
@@ -52,6 +63,10 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
         conversation_channels(),
         lambda: catalog.schedules.names,
         timedelta(hours=settings.conversation_reopen_hours),
+    )
+    app[events.EVENT_ADMIN] = events.EventAdmin(db, clock, catalog, tuple(run_channels()))
+    app[webhooks.WEBHOOK_ADMIN] = webhooks.WebhookAdmin(
+        db, clock, OutboundPolicy(None, settings.outbound_allowed_networks)
     )
     app[API_APP][GATEKEEPER] = Gatekeeper(
         db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)

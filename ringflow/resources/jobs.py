@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.health import READINESS
 from ringflow.metrics import METRICS, Metrics
+from ringflow.outbound import OutboundClient, OutboundPolicy
 from ringflow.resources import Resource
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.conversation_channels import run_channels
@@ -42,9 +44,12 @@ from workflows.automations.raising import CONVERSATION_EVENT_JOB, CONVERSATION_T
 from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
+from workflows.external import EXTERNAL_EVENT_JOB, ExternalEventHandler
+from workflows.http_requests import HTTP_REQUEST_JOB, HttpRequestHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
+from workflows.webhooks import WEBHOOK_DELIVERY_JOB, DeliveryHandler
 
 JOB_WORKER = web.AppKey("job_worker", JobWorker)
 WORKER_RUNNING: web.AppKey[asyncio.Task[None]] = web.AppKey("worker_running")
@@ -60,6 +65,28 @@ def send_rules(settings: Settings, catalog: WorkflowCatalog) -> SendRules:
     )
 
 
+@dataclass(frozen=True)
+class OutboundClients:
+    """The outbound HTTP clients of the job worker's handlers (closed with the worker):
+    webhook deliveries go to any public address (or the allowed networks), ``http_request``
+    steps only to the hosts the settings list."""
+
+    webhooks: OutboundClient
+    requests: OutboundClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OutboundClients:
+        networks = settings.outbound_allowed_networks
+        return cls(
+            OutboundClient(OutboundPolicy(None, networks)),
+            OutboundClient(OutboundPolicy(settings.http_hosts, networks)),
+        )
+
+    async def close(self) -> None:
+        await self.webhooks.close()
+        await self.requests.close()
+
+
 def job_handlers(
     settings: Settings,
     db: Database,
@@ -68,6 +95,7 @@ def job_handlers(
     provider_name: Provider,
     clock: Clock,
     sessions: SessionService,
+    outbound: OutboundClients,
 ) -> dict[str, JobHandler]:
     """Every job kind's handler, by kind: the one table a new kind of job is added to."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
@@ -88,6 +116,11 @@ def job_handlers(
         CONVERSATION_TIMER_JOB: ConversationTimerHandler(
             db, sessions, catalog, run_channels(), clock
         ),
+        EXTERNAL_EVENT_JOB: ExternalEventHandler(db, sessions, catalog, run_channels(), clock),
+        HTTP_REQUEST_JOB: HttpRequestHandler(sessions, outbound.requests, run_channels()),
+        WEBHOOK_DELIVERY_JOB: DeliveryHandler(
+            db, outbound.webhooks, clock, max_attempts=settings.webhook_max_attempts
+        ),
     }
 
 
@@ -100,12 +133,23 @@ def job_worker(
     clock: Clock,
     sessions: SessionService,
     metrics: Metrics | None = None,
+    outbound: OutboundClients | None = None,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process,
-    reporting to ``metrics``."""
+    reporting to ``metrics``; ``outbound``: its HTTP clients (the caller closes them; default:
+    new ones, never closed, for a worker that makes no outbound requests)."""
     return JobWorker(
         db,
-        job_handlers(settings, db, catalog, provider, provider_name, clock, sessions),
+        job_handlers(
+            settings,
+            db,
+            catalog,
+            provider,
+            provider_name,
+            clock,
+            sessions,
+            outbound or OutboundClients.from_settings(settings),
+        ),
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -132,6 +176,7 @@ def jobs(*, always: bool = False) -> Resource:
             app[sms_routes.JOBS_WAKE] = _no_worker
             yield
             return
+        outbound = OutboundClients.from_settings(settings)
         worker = job_worker(
             settings,
             app[DATABASE],
@@ -141,6 +186,7 @@ def jobs(*, always: bool = False) -> Resource:
             app[CLOCK],
             app[SESSIONS],
             app[METRICS],
+            outbound,
         )
         app[JOB_WORKER] = worker
         app[sms_routes.JOBS_WAKE] = worker.wake
@@ -154,5 +200,6 @@ def jobs(*, always: bool = False) -> Resource:
         finally:
             await worker.stop()  # lets the jobs in flight finish
             await running
+            await outbound.close()
 
     return context

@@ -39,7 +39,7 @@ MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
 MONDAY_20 = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 20:00 in Berlin
 KIND_ERROR = (
     "a filter needs exactly one kind key, one of: all, any, called, channel, closed, contact,"
-    " conversation, duration, keywords, not, open, outcome, time"
+    " conversation, data, duration, keywords, not, open, outcome, time"
 )
 
 

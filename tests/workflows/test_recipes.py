@@ -38,6 +38,7 @@ EXPECTED = {
     "priority-keywords",
     "unanswered-alert",
     "satisfaction-survey",
+    "proactive-nudge",
 }
 
 SMALL = """\
@@ -95,6 +96,7 @@ def test_recipes_cover_the_events_they_promise() -> None:
     assert events["auto-close"] == "no_customer_reply"
     assert events["priority-keywords"] == "message.received"
     assert events["unanswered-alert"] == "unanswered"
+    assert events["proactive-nudge"] == "checkout.idle"
 
 
 def test_rendering_keeps_types_and_leaves_runtime_templates_alone() -> None:

@@ -12,7 +12,7 @@ from workflows.loader import from_text
 from workflows.spec import STEP_MODELS, json_schema
 from workflows.steps import STEP_KINDS
 from workflows.steps.base import StepKind, StepParams
-from workflows.triggers import TRIGGER_KINDS
+from workflows.triggers import TRIGGER_KINDS, is_external
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "workflow-format.md"
 KINDS = sorted(STEP_KINDS)
@@ -97,10 +97,20 @@ def test_every_documented_kind_exists() -> None:
 
 
 def schema_events() -> list[str]:
+    """The built-in events the schema lists (external events are a pattern beside them)."""
     event: dict[str, Any] = schema_defs()["Trigger"]["properties"]["event"]
-    if "enum" in event:
-        return list(event["enum"])
-    return [event["const"]]
+    (listed,) = [option for option in event.get("anyOf", [event]) if "enum" in option]
+    return list(listed["enum"])
+
+
+def test_the_schema_takes_external_event_names_outside_the_built_in_namespaces() -> None:
+    event: dict[str, Any] = schema_defs()["Trigger"]["properties"]["event"]
+    (pattern,) = [option["pattern"] for option in event["anyOf"] if "pattern" in option]
+    assert re.match(pattern, "checkout.idle")
+    assert not re.match(pattern, "Checkout Idle")
+    assert is_external("checkout.idle")
+    assert not is_external("call.mised")  # a typo of a built-in event is not external
+    assert not is_external("no_agent_reply")
 
 
 @pytest.mark.parametrize("event", sorted(TRIGGER_KINDS))

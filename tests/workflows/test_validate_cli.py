@@ -25,8 +25,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
     "a step needs exactly one kind key, one of: answer, ask, assign, branch, close, dial, goto,"
-    " hangup, menu, note, pause, play, record, reply, say, send_sms, set, set_priority, snooze,"
-    " survey, tag, untag, wait"
+    " hangup, http_request, menu, note, pause, play, record, reply, say, send_sms, set,"
+    " set_priority, snooze, survey, tag, untag, wait"
 )
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 
@@ -79,10 +79,13 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "tab-indented.json": ["tab-indented.json:6 steps.hello.next: unknown step 'bye'"],
     "unknown-trigger.yaml": [
-        "unknown-trigger.yaml:4 trigger.event: Input should be 'call.incoming', 'call.missed',"
-        " 'call.ended', 'call.after_hours', 'sms.received', 'chat.started', 'conversation.opened',"
-        " 'message.received', 'agent.replied', 'conversation.assigned', 'conversation.closed',"
-        " 'no_agent_reply', 'no_customer_reply', 'unanswered' or 'idle_after_resolved'"
+        "unknown-trigger.yaml:4 trigger.event: unknown event 'sms.incoming': one of"
+        " call.incoming, call.missed, call.ended, call.after_hours, sms.received, chat.started,"
+        " conversation.opened, message.received, agent.replied, conversation.assigned,"
+        " conversation.closed, no_agent_reply, no_customer_reply, unanswered,"
+        " idle_after_resolved, or the dotted name of an event another system sends (e.g."
+        " checkout.idle), outside the namespaces call., sms., chat., conversation., message."
+        " and agent."
     ],
     "yaml-syntax-error.yaml": [
         "yaml-syntax-error.yaml:8: not valid YAML: while parsing a block mapping"

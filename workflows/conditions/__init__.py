@@ -29,6 +29,7 @@ from workflows.conditions import (
     combinators,
     contact,
     conversation,
+    data,
     facts,
     hours,
     keywords,
@@ -86,6 +87,7 @@ FILTER_KINDS: Mapping[str, FilterKind] = {
         facts.OUTCOME,
         facts.DURATION,
         conversation.KIND,
+        data.KIND,
     )
 }
 

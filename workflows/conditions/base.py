@@ -45,6 +45,8 @@ class FilterContext:
     conversation: Mapping[str, Any] | None = None
     """The conversation's state (status, priority, assignee, team, tags, answered), when the
     event or the run is about one."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """What an external event carried (``POST /api/events``), for the ``data`` filter."""
 
 
 Check = Callable[[FilterContext], bool]

@@ -3,7 +3,8 @@
 Kinds (:data:`EVENT_KINDS`): ``opened``, ``reopened``, ``message.received``,
 ``agent.replied``, ``note``, ``assigned``, ``priority``, ``tagged``, ``untagged``,
 ``snoozed``, ``woke`` (a snooze ended), ``closed``, ``survey`` (a survey's answer, or
-that none came). ``data`` holds what changed (new values);
+that none came), each also published to webhook subscriptions as ``conversation.<kind>``
+(:mod:`workflows.webhooks`). ``data`` holds what changed (new values);
 ``body`` a note's or a message's text; ``message_id`` the channel's message.
 """
 
@@ -19,6 +20,7 @@ from ringflow.database import stored_time
 from workflows.automations.raising import raise_event
 from workflows.conversations.db import conversation_events
 from workflows.conversations.model import Actor
+from workflows.webhooks import publish
 
 EVENT_KINDS: Final = (
     "opened",
@@ -87,6 +89,20 @@ def record(
         ).scalar_one()
     )
     raise_event(conn, event_id, kind, actor.type, now)
+    publish(
+        conn,
+        f"conversation.{kind}",
+        lambda: {
+            "conversation_id": conversation_id,
+            "event_id": event_id,
+            "kind": kind,
+            "actor": {"type": actor.type, "name": actor.name},
+            "at": now.isoformat(),
+            "data": data or {},
+            "body": body,
+        },
+        now,
+    )
     return event_id
 
 

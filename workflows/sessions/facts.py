@@ -18,7 +18,13 @@ from sqlalchemy import Connection
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
 from workflows.conversations.facts import state_values
-from workflows.events import CallEnded, ConversationEvent, StartingEvent, TextReceived
+from workflows.events import (
+    CallEnded,
+    ConversationEvent,
+    ExternalEvent,
+    StartingEvent,
+    TextReceived,
+)
 from workflows.loader import Workflow
 from workflows.schedules.values import ScheduleValues
 
@@ -126,7 +132,7 @@ class Facts:
             body = event.data.get("body")
             text = body if isinstance(body, str) and body else None
         ended = event if isinstance(event, CallEnded) else None
-        if isinstance(event, ConversationEvent) and event.at is not None:
+        if isinstance(event, ConversationEvent | ExternalEvent) and event.at is not None:
             now = event.at
         return FilterContext(
             now=now,
@@ -137,4 +143,5 @@ class Facts:
             outcome=ended.facts.get("outcome") if ended else None,
             duration=ended.facts.get("duration") if ended else None,
             schedules=self._catalog.schedules.view(),
+            data=event.data if isinstance(event, ExternalEvent) else {},
         )

@@ -41,6 +41,7 @@ from workflows.events import (
     CallStarted,
     ConversationEvent,
     DigitsReceived,
+    ExternalEvent,
     Reply,
     StartingEvent,
     TextReceived,
@@ -67,6 +68,7 @@ from workflows.runs import (
 )
 from workflows.sessions.channels import CallAnswers, ConversationChannel, TextQueue, TurnDone
 from workflows.sessions.facts import Facts
+from workflows.sessions.fetches import queue_fetch
 from workflows.steps.base import VOICE
 from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
@@ -369,7 +371,7 @@ class SessionService:
                 )
                 return f"no {trigger} workflow takes it"
             return "no workflow takes it"
-        happened_at = (event.at if isinstance(event, CallEnded) else None) or now
+        happened_at = (event.at if isinstance(event, CallEnded | ExternalEvent) else None) or now
         run_id = new_run_id(now)
         firing = fire(
             conn,
@@ -391,7 +393,16 @@ class SessionService:
             conversation = channel.open(conn, business, locked.number, now)
         call = _call_facts(event, number, business)
         run = self._start_run(
-            conn, active, channel, conversation, call, now, values, _message(event), run_id
+            conn,
+            active,
+            channel,
+            conversation,
+            call,
+            now,
+            values,
+            _message(event),
+            run_id,
+            _event_root(event),
         )
         if run.status == "failed":
             failed(conn, event.key)
@@ -402,7 +413,7 @@ class SessionService:
     ) -> ActiveWorkflow | None:
         """The workflow ``event`` starts: the catalog's choice, or for an event meant for one
         workflow (a timer it set), that workflow if it still takes the event."""
-        wanted = event.workflow_id if isinstance(event, ConversationEvent) else None
+        wanted = event.workflow_id if isinstance(event, ConversationEvent | ExternalEvent) else None
         if wanted is None:
             return self._catalog.match(trigger, business, ctx)
         for active in self._catalog.candidates(trigger, business):
@@ -452,9 +463,16 @@ class SessionService:
     async def timer_fired(self, run_id: str, turn: object, channel: ConversationChannel[S]) -> None:
         """Wake run ``run_id`` whose ``wait`` for turn ``turn`` is over (a durable timer);
         nothing when the run moved on since."""
+        await self.wake(run_id, turn, TimerFired(), channel)
+
+    async def wake(
+        self, run_id: str, turn: object, reply: Reply, channel: ConversationChannel[S]
+    ) -> None:
+        """Resume run ``run_id``, waiting at turn ``turn`` for durable work (a timer, an HTTP
+        request), with ``reply``; nothing when the run moved on since."""
         stored = await self._db.read(lambda conn: load_run(conn, run_id))
         if stored is None or stored.status != "waiting" or stored.turn != turn:
-            log.info("run %s: timer for turn %s no longer due", run_id, turn)
+            log.info("run %s: turn %s no longer waits for this", run_id, turn)
             return
         workflow = await self._catalog.version(stored.version_id)
         conversation = await self._db.read(lambda conn: channel.of_run(conn, stored))
@@ -465,7 +483,7 @@ class SessionService:
         values = await self._db.read(lambda conn: contact_values(conn, number))
         resumed = await self._db.write(
             lambda conn: self._resume(
-                conn, stored, workflow, channel, conversation, TimerFired(), now, values
+                conn, stored, workflow, channel, conversation, reply, now, values
             )
         )
         log.info("run %s: woken%s", run_id, "" if resumed else " already")
@@ -481,6 +499,7 @@ class SessionService:
         contact: Mapping[str, Any],
         message: Mapping[str, Any] | None,
         run_id: str,
+        event_root: Mapping[str, Any] | None = None,
     ) -> StoredRun:
         """Start ``active`` in ``conversation`` as run ``run_id``; ``call`` becomes
         ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn."""
@@ -500,8 +519,9 @@ class SessionService:
                     automated,
                     message,
                     self._facts.conversation(conn, int(subject)),
+                    event_root,
                 ),
-                facts={"call": dict(call)},
+                facts={"call": dict(call), **({"event": dict(event_root)} if event_root else {})},
                 schedules=self._catalog.schedules.view(),
                 knowledge=Knowledge(conn),
             )
@@ -521,6 +541,7 @@ class SessionService:
         self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         _keep_ratings(conn, subject, run.id, 0, turn, now)
+        queue_fetch(conn, run, turn, channel.channel, now)
         log.info("conversation %s: started workflow %s run %s", subject, workflow.id, run_id)
         return run
 
@@ -557,6 +578,7 @@ class SessionService:
                     automated,
                     message,
                     self._facts.conversation(conn, int(channel.subject(conversation))),
+                    state.facts.get("event"),
                 ),
                 schedules=self._catalog.schedules.view(),
                 knowledge=Knowledge(conn),
@@ -572,6 +594,7 @@ class SessionService:
         self._change_conversation(conn, channel, conversation, done)
         channel.apply(conn, conversation, done)
         _keep_ratings(conn, channel.subject(conversation), stored.id, stored.turn, turn, now)
+        queue_fetch(conn, updated, turn, channel.channel, now)
         return True
 
     def _change_conversation(
@@ -604,10 +627,11 @@ class SessionService:
         automated: bool,
         message: Mapping[str, Any] | None,
         conversation: Mapping[str, Any] | None = None,
+        event: Mapping[str, Any] | None = None,
     ) -> dict[str, Mapping[str, Any]]:
         # Words about the next opening are read when the text arrives: after quiet hours.
         read_at = self._facts.quiet_until(workflow, now) if automated else None
-        return self._facts.roots(
+        roots = self._facts.roots(
             workflow,
             now,
             contact=contact,
@@ -615,6 +639,9 @@ class SessionService:
             message=message,
             conversation=conversation,
         )
+        if event is not None:
+            roots["event"] = event
+        return roots
 
     def _done(
         self,
@@ -674,6 +701,14 @@ def _call_facts(event: StartingEvent, contact: str, business: str) -> Mapping[st
             "conversation_id": event.conversation_id,
         }
     return {"from": contact, "to": business}
+
+
+def _event_root(event: StartingEvent) -> Mapping[str, Any] | None:
+    """``{{event.name}}`` and ``{{event.data.*}}`` of a run an external event started (kept
+    with the run's facts, so later turns read them too)."""
+    if isinstance(event, ExternalEvent):
+        return {"name": event.name, "data": dict(event.data)}
+    return None
 
 
 def _message(event: StartingEvent) -> Mapping[str, Any] | None:

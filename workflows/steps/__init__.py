@@ -14,6 +14,7 @@ from workflows.steps import (
     dial,
     goto,
     hangup,
+    http_request,
     menu,
     note,
     pause,
@@ -58,6 +59,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         ask.KIND,
         survey.KIND,
         answer.KIND,
+        http_request.KIND,
     )
 }
 

@@ -21,7 +21,7 @@ from workflows.templates import Template, TemplateError
 CONVERSATION_CHANNELS = frozenset({SMS, CHAT})
 """Conversation steps run where a conversation lives: texts and chat, not calls."""
 
-TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message", "conversation")
+TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message", "conversation", "event")
 
 HANDLE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Handle = Annotated[str, StringConstraints(pattern=HANDLE)]

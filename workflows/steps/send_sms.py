@@ -20,7 +20,7 @@ from workflows.names import E164
 from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
 from workflows.templates import Template, TemplateError
 
-TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message")
+TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message", "event")
 
 
 @lru_cache(maxsize=1024)

@@ -29,6 +29,7 @@ EXAMPLE_VALUES = {
     "agent": "alice",
     "team": "support",
     "tag": "billing",
+    "webhook_id": "1",
 }
 
 

@@ -205,9 +205,9 @@ async def test_a_text_starts_the_workflow_its_words_match(migrated_db: Database)
 
 
 async def test_an_external_event_goes_through_the_same_door(migrated_db: Database) -> None:
-    # No trigger listens to external events yet: the event is matched, and nothing starts.
+    # No workflow listens to this event: it is matched, and nothing starts.
     sessions = await service(migrated_db, MISSED, TEXTED)
     event = ExternalEvent("order.shipped", CALLER, LINE, key="ext:1", data={"order": "42"})
-    assert event.trigger == "external.order.shipped"
+    assert event.trigger == "order.shipped"
     assert await sessions.handle(event, Notebook()) == "no workflow takes it"
     assert await stored_runs(migrated_db) == []
