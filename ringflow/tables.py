@@ -6,6 +6,7 @@ import ivr.db
 import prompts.db
 import ringflow.admin.db
 import sms.db
+import workflows.callbacks.db
 import workflows.contacts_db
 import workflows.conversations.db
 import workflows.db
@@ -24,4 +25,5 @@ TABLE_MODULES = (
     prompts.db,
     workflows.people.db,
     workflows.conversations.db,
+    workflows.callbacks.db,
 )
