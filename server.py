@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from ivr import callbacks as callback_routes
 from ivr import routes as voice_routes
 from prompts import routes as prompt_routes
 from prompts.service import Synthesizer
@@ -27,6 +28,7 @@ from ringflow.metrics_http import METRICS_ACCESS, MetricsAccess, metrics_listeni
 from ringflow.migrate import head_revision, known_revisions
 from ringflow.resources import Resource
 from ringflow.resources.admin import admin
+from ringflow.resources.callbacks import callbacks
 from ringflow.resources.catalog import CATALOG, catalog, catalog_refresh, load_flows
 from ringflow.resources.database import DATABASE, database
 from ringflow.resources.inputs import CLOCK, SETTINGS
@@ -60,6 +62,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 """Twilio's webhook forms are a few kilobytes; the admin API has its own limits."""
 ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     voice_routes.routes,
+    callback_routes.routes,
     sms_routes.routes,
     prompt_routes.routes,
 )
@@ -101,6 +104,7 @@ def create_app(
         prompts_and_speech(speech),
         sms,
         sessions,
+        callbacks,
         jobs(),
         voice,
         admin,
@@ -139,7 +143,7 @@ def worker_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     """The ``ringflow worker`` process: no routes, only the resources the job worker needs
     (the same as the server's), its worker running whatever ``RINGFLOW_WORKER`` says."""
     resources: list[Resource] = [database, observed_database, catalog(install=None)]
-    resources += [catalog_refresh, sms, sessions, jobs(always=True)]
+    resources += [catalog_refresh, sms, sessions, callbacks, jobs(always=True)]
     return _hold(web.Application(), settings, clock, resources)
 
 

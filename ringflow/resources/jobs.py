@@ -16,6 +16,7 @@ from ringflow.database import Database
 from ringflow.health import READINESS
 from ringflow.metrics import METRICS, Metrics
 from ringflow.resources import Resource
+from ringflow.resources.callbacks import CALL_PLACER
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.conversation_channels import run_channels
 from ringflow.resources.database import DATABASE
@@ -25,6 +26,7 @@ from ringflow.resources.sms import PROVIDER_NAME, SMS_PROVIDER
 from ringflow.settings import Settings
 from sms import routes as sms_routes
 from sms.messages import Provider
+from sms.optouts import is_opted_out
 from sms.provider import SmsProvider
 from sms.reply_limits import ReplyLimit
 from sms.send_job import SEND_SMS, SendRules, SendSmsHandler
@@ -37,6 +39,7 @@ from sms.workflow_jobs import (
 )
 from workflows.automations.handlers import ConversationEventHandler, ConversationTimerHandler
 from workflows.automations.raising import CONVERSATION_EVENT_JOB, CONVERSATION_TIMER_JOB
+from workflows.callbacks.job import PLACE_JOB, CallPlacer, PlaceCallbackHandler
 from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
@@ -66,6 +69,7 @@ def job_handlers(
     provider_name: Provider,
     clock: Clock,
     sessions: SessionService,
+    placer: CallPlacer | None = None,
 ) -> dict[str, JobHandler]:
     """Every job kind's handler, by kind: the one table a new kind of job is added to."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
@@ -85,6 +89,9 @@ def job_handlers(
         CONVERSATION_TIMER_JOB: ConversationTimerHandler(
             db, sessions, catalog, run_channels(), clock
         ),
+        PLACE_JOB: PlaceCallbackHandler(
+            db, placer, clock, hours=lambda: catalog.schedules, opted_out=is_opted_out
+        ),
     }
 
 
@@ -97,12 +104,13 @@ def job_worker(
     clock: Clock,
     sessions: SessionService,
     metrics: Metrics | None = None,
+    placer: CallPlacer | None = None,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process,
     reporting to ``metrics``."""
     return JobWorker(
         db,
-        job_handlers(settings, db, catalog, provider, provider_name, clock, sessions),
+        job_handlers(settings, db, catalog, provider, provider_name, clock, sessions, placer),
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),
         lease=timedelta(seconds=settings.job_lease_seconds),
@@ -138,6 +146,7 @@ def jobs(*, always: bool = False) -> Resource:
             app[CLOCK],
             app[SESSIONS],
             app[METRICS],
+            app.get(CALL_PLACER),
         )
         app[JOB_WORKER] = worker
         app[sms_routes.JOBS_WAKE] = worker.wake

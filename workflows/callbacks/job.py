@@ -84,6 +84,8 @@ SETTLE: Final = timedelta(seconds=20)
 request timeout (10 s) and a margin."""
 LOOKUP_SLACK: Final = timedelta(minutes=2)
 """How much earlier than the placement a provider's creation time may be (clock skew)."""
+NO_PLACER_PAUSE: Final = timedelta(minutes=5)
+"""How long a callback waits when this process has no voice provider configured."""
 CLOSED_RECHECK: Final = timedelta(hours=1)
 """When a closed team's schedule knows no next opening, it is looked at again this late."""
 
@@ -149,7 +151,7 @@ class PlaceCallbackHandler:
     def __init__(
         self,
         db: Database,
-        placer: CallPlacer,
+        placer: CallPlacer | None,
         clock: Clock,
         *,
         hours: Callable[[], Hours],
@@ -170,6 +172,11 @@ class PlaceCallbackHandler:
         callback = await self._db.read(lambda conn: find_callback(conn, value))
         if callback is None or callback.status in ("connected", "failed", "cancelled"):
             return None
+        if self._placer is None:
+            until = self._clock() + NO_PLACER_PAUSE
+            raise JobDeferred(
+                until, "no voice provider is configured to place callbacks"
+            )
         if callback.status == "calling":
             if callback.agent_call_sid is None:
                 await self._resolve_unclear(callback)
@@ -228,6 +235,7 @@ class PlaceCallbackHandler:
                 f"callback {placement.callback_id}: placement {placement.leg} could not leave "
                 f"within {PLACE_WINDOW.total_seconds():g} s ({late.total_seconds():.1f} s)"
             )
+        assert self._placer is not None  # checked before anything was claimed
         try:
             sid = await self._placer.place(placement)
         except PlacementRefused as error:
@@ -275,6 +283,7 @@ class PlaceCallbackHandler:
         placement = await self._db.read(lambda conn: placement_of(conn, callback.id, callback.legs))
         if placement is None:
             return
+        assert self._placer is not None
         try:
             found = await self._placer.find(placement, since=started - LOOKUP_SLACK)
         except PlacementError as error:
