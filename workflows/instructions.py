@@ -128,6 +128,17 @@ class ChangeConversation:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RequestCallback:
+    """Record that the caller wants ``team`` to call them back (at the number they call
+    from), kept in the transaction that saves the turn; no channel renders it. ``attempts``
+    and ``retry_delay`` (seconds) None: the defaults of :mod:`workflows.callbacks`."""
+
+    team: str
+    attempts: int | None = None
+    retry_delay: int | None = None
+
+
 Instruction = (
     Say
     | Play
@@ -140,5 +151,6 @@ Instruction = (
     | WaitUntil
     | RecordRating
     | ChangeConversation
+    | RequestCallback
 )
 WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil)

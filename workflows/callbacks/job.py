@@ -174,9 +174,7 @@ class PlaceCallbackHandler:
             return None
         if self._placer is None:
             until = self._clock() + NO_PLACER_PAUSE
-            raise JobDeferred(
-                until, "no voice provider is configured to place callbacks"
-            )
+            raise JobDeferred(until, "no voice provider is configured to place callbacks")
         if callback.status == "calling":
             if callback.agent_call_sid is None:
                 await self._resolve_unclear(callback)

@@ -8,6 +8,7 @@ that is ``pending`` has exactly one live job and a job that runs twice queues no
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,11 +19,12 @@ from sqlalchemy import Connection, Integer, Row, bindparam, func, select, update
 from ringflow.database import stored_time
 from workflows.callbacks.db import FINAL_STATUSES, callback_attempts, callback_requests
 from workflows.callbacks.errors import NotPending, UnknownCallback
+from workflows.instructions import RequestCallback
 from workflows.jobs import enqueue
 from workflows.people.availability import FreeAgent, free_agents
 from workflows.people.db import agents, team_members, teams
 from workflows.people.errors import UnknownTeam
-from workflows.phones import normalize_number
+from workflows.phones import InvalidPhoneNumber, normalize_number
 
 __all__ = [
     "CUSTOMER_OUTCOMES",
@@ -38,6 +40,8 @@ __all__ = [
     "list_callbacks",
     "request_callback",
 ]
+
+log = logging.getLogger(__name__)
 
 PLACE_JOB: Final = "callback.place"
 """The job kind that places a pending callback; payload ``{"callback_id": <id>}``."""
@@ -239,6 +243,35 @@ def request_callback(
     ).scalar_one()
     _queue_job(conn, int(new_id), 0, now, now)
     return require_callback(conn, int(new_id))
+
+
+def request_callback_in(
+    conn: Connection,
+    request: RequestCallback,
+    call_sid: str,
+    customer: str,
+    our_number: str,
+    now: datetime,
+) -> None:
+    """A ``callback`` step's request, in the transaction of its turn: a team that no longer
+    exists or a caller without a usable number is logged, and the call goes on."""
+    options: dict[str, Any] = {}
+    if request.attempts is not None:
+        options["attempts"] = request.attempts
+    if request.retry_delay is not None:
+        options["retry_delay"] = timedelta(seconds=request.retry_delay)
+    try:
+        request_callback(
+            conn,
+            team=request.team,
+            customer=customer,
+            our_number=our_number,
+            call_sid=call_sid,
+            now=now,
+            **options,
+        )
+    except (UnknownTeam, InvalidPhoneNumber, ValueError) as error:
+        log.warning("call %s: callback not recorded: %s", call_sid, error)
 
 
 def find_callback(conn: Connection, callback_id: int) -> Callback | None:

@@ -9,6 +9,7 @@ from workflows.steps import (
     ask,
     assign,
     branch,
+    callback,
     close,
     dial,
     goto,
@@ -56,6 +57,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         close.KIND,
         ask.KIND,
         survey.KIND,
+        callback.KIND,
     )
 }
 
