@@ -377,6 +377,8 @@ def _oldest_pending(dialect: str) -> Any:
     return oldest
 
 
+_OPTED_OUT_SKIPS: Final = 20
+"""At most this many requests of opted-out numbers are failed by one claim."""
 _OLDEST = {dialect: _oldest_pending(dialect) for dialect in ("sqlite", "postgresql")}
 
 
@@ -393,15 +395,19 @@ def claim_next(
     ``opted_out(conn, number)``: a request whose customer opted out is failed instead of
     being claimed (checked here, at the effect).
     """
-    candidates = conn.execute(
-        _OLDEST[conn.dialect.name], {"team_id": team_id, "now": now, "limit": 5}
-    ).scalars()
-    for callback_id in list(candidates):
+    # One row at a time: locking several would make another worker skip all of them and
+    # take a younger request while only one of the older ones is being placed.
+    for _ in range(_OPTED_OUT_SKIPS):
+        callback_id = conn.execute(
+            _OLDEST[conn.dialect.name], {"team_id": team_id, "now": now, "limit": 1}
+        ).scalar()
+        if callback_id is None:
+            return None
         row = conn.execute(
             select(callback_requests).where(callback_requests.c.id == callback_id)
         ).first()
         if row is None or row.status != "pending":
-            continue
+            return None
         if opted_out is not None and opted_out(conn, row.customer):
             conn.execute(
                 update(callback_requests)
@@ -436,7 +442,7 @@ def claim_next(
             )
         ).rowcount
         if changed != 1:
-            continue
+            return None
         conn.execute(
             callback_attempts.insert().values(
                 callback_id=callback_id, leg=leg, agent_id=agent.id, started_at=now
