@@ -75,7 +75,8 @@ async def test_claims_go_oldest_first_one_agent_each(migrated_db: Database) -> N
     ended = await migrated_db.write(
         lambda conn: end_placement(conn, first.callback_id, first.leg, "answered", NOW)
     )
-    assert ended is not None and ended.status == "connected"
+    assert ended is not None
+    assert ended.status == "connected"
     again = await migrated_db.write(
         lambda conn: end_placement(conn, first.callback_id, first.leg, "no-answer", NOW)
     )
@@ -115,7 +116,8 @@ async def test_a_request_from_the_same_call_is_not_doubled(migrated_db: Database
     first = await migrated_db.write(ask)
     assert await migrated_db.write(ask) == first
     found = await migrated_db.read(lambda conn: find_callback(conn, first))
-    assert found is not None and found.status == "pending"
+    assert found is not None
+    assert found.status == "pending"
 
 
 @pytest.mark.parametrize("round_", range(3))
