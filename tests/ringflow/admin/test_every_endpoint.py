@@ -21,6 +21,7 @@ EXAMPLE_VALUES = {
     "message_id": "1",
     "conversation_id": "1",
     "job_id": "1",
+    "callback_id": "1",
     "name": "office",
     "recipe_id": "missed-call-text",
     "step": "main",
