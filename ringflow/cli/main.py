@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ringflow.cli import (
     call,
+    callbacks,
     database,
     hours,
     jobs,
@@ -46,6 +47,7 @@ COMMAND_GROUPS: tuple[Callable[[Commands], None], ...] = (
     tokens.add_to,
     people.add_to,
     jobs.add_to,
+    callbacks.add_to,
     remote.add_to,
     database.add_to,
 )
