@@ -181,6 +181,15 @@ class TwilioCallPlacer:
         found.reverse()
         return found
 
+    async def status(self, call_sid: str) -> str:
+        """The call's status as Twilio has it now (``queued``, ``ringing``, ``in-progress``,
+        ``completed``, ``busy``, ``no-answer``, ``canceled``, ``failed``)."""
+        try:
+            call = await self._twilio().calls(call_sid).fetch_async()
+        except (TwilioException, aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            raise PlacementUnclear(f"could not fetch call {call_sid}: {exc!r}") from exc
+        return str(call.status or "")
+
     async def close(self) -> None:
         """Close the HTTP session."""
         http, self._http, self._client = self._http, None, None

@@ -42,7 +42,9 @@ the server's clock when the server's clock is moved.
   :meth:`respond`), else 201: a Call resource (``sid`` "CA" + 32 hex digits, ``status``
   "queued", ``to``, ``from``, RFC 2822 ``date_created``, ``start_time`` null...). Every 201
   creates a NEW call; nothing is dialled: the test plays Twilio's part with the webhooks;
-- the list filters ``To`` and ``From``, newest first, in Twilio's list format (``calls``...).
+- the list filters ``To`` and ``From``, newest first, in Twilio's list format (``calls``...);
+  ``GET .../Calls/{sid}.json`` fetches one, its ``status`` what
+  :meth:`TwilioApiStub.set_call_status` said (``queued`` until then).
 
 Every request is recorded in :attr:`TwilioApiStub.requests` (form, query, headers,
 credentials); :attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per message
@@ -214,6 +216,7 @@ class TwilioApiStub:
         self.accepted: list[AcceptedMessage] = []
         self.calls: list[AcceptedCall] = []
         """Every call created, duplicates included."""
+        self.call_statuses: dict[str, str] = {}
         self._script: deque[ScriptedResponse] = deque()
         self._call_script: deque[ScriptedResponse] = deque()
         self._runner: web.AppRunner | None = None
@@ -334,6 +337,8 @@ class TwilioApiStub:
             return self._error(401)
         if request.path == self.calls_path and request.method in ("GET", "POST"):
             return await self._calls(request, form)
+        if request.method == "GET" and request.path.startswith(self.calls_path[:-5] + "/"):
+            return self._fetch_call(request.path.removeprefix(self.calls_path[:-5] + "/"))
         if request.path != self.messages_path or request.method not in ("GET", "POST"):
             return self._error(404, message=f"The requested resource {request.path} was not found")
         if request.method == "GET":
@@ -431,6 +436,19 @@ class TwilioApiStub:
             )
         )
         return json.dumps(resource).encode()
+
+    def set_call_status(self, sid: str, status: str) -> None:
+        """What ``GET .../Calls/{sid}.json`` says of the call from now on."""
+        self.call_statuses[sid] = status
+
+    def _fetch_call(self, name: str) -> web.Response:
+        sid = name.removesuffix(".json")
+        for call in self.calls:
+            if call.sid == sid:
+                resource = dict(call.resource)
+                resource["status"] = self.call_statuses.get(sid, "queued")
+                return web.json_response(resource)
+        return self._error(404, message=f"The requested resource Calls/{sid} was not found")
 
     def _list_calls(self, request: web.Request) -> web.Response:
         query = request.query

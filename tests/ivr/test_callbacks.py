@@ -326,3 +326,22 @@ def test_spoken_numbers_are_grouped() -> None:
 
     assert spoken_number("+14155550100") == "+1, 4 1 5, 5 5 5, 0 1 0 0"
     assert re.match(r"^\+4 4 2, ", spoken_number("+442071838750"))
+
+
+async def test_a_placement_whose_webhooks_never_come_is_ended_from_twilio(line: Line) -> None:
+    await line.call_in()
+    await eventually(lambda: len(line.stub.calls) == 1, what="the call to the agent")
+    first = line.stub.calls[0]
+    line.stub.set_call_status(first.sid, "in-progress")
+    line.clock.advance(timedelta(minutes=10, seconds=1))
+    await line.settled()
+    (request,) = await line.callbacks()
+    assert request.status == "calling"  # still ringing the agent: left alone
+
+    line.stub.set_call_status(first.sid, "no-answer")  # its status callback was lost
+    line.clock.advance(timedelta(minutes=10, seconds=1))
+    await line.settled()
+    (request,) = await line.callbacks()
+    assert [a.outcome for a in (await line.callback(request.id)).history] == ["agent-no-answer"]
+    line.clock.advance(timedelta(seconds=16))
+    await eventually(lambda: len(line.stub.calls) == 2, what="the callback placed again")

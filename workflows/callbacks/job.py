@@ -47,6 +47,7 @@ from workflows.callbacks.requests import (
     Callback,
     Placement,
     claim_next,
+    end_lost_placement,
     end_placement,
     find_callback,
     hold_back,
@@ -86,6 +87,9 @@ LOOKUP_SLACK: Final = timedelta(minutes=2)
 """How much earlier than the placement a provider's creation time may be (clock skew)."""
 NO_PLACER_PAUSE: Final = timedelta(minutes=5)
 """How long a callback waits when this process has no voice provider configured."""
+WATCH_EVERY: Final = timedelta(minutes=10)
+"""How often a placement in progress is looked at (see ``_watch``)."""
+_ENDED: Final = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
 CLOSED_RECHECK: Final = timedelta(hours=1)
 """When a closed team's schedule knows no next opening, it is looked at again this late."""
 
@@ -105,6 +109,11 @@ class CallPlacer(Protocol):
         ``since``, oldest first; raises :class:`PlacementError` when it cannot tell."""
         ...
 
+    async def status(self, call_sid: str) -> str:
+        """The agent leg's status now (the provider's words: ``completed``, ``no-answer``...);
+        raises :class:`PlacementError` when it cannot tell."""
+        ...
+
 
 class Hours(Protocol):
     """The named schedules (a :class:`workflows.schedules.ScheduleBook`)."""
@@ -118,6 +127,12 @@ class Hours(Protocol):
 
 OptedOut = Callable[[Connection, str], bool]
 """Whether a number opted out of automated contact (the SMS channel's opt-out list)."""
+
+
+def _after_leg(key: str) -> int | None:
+    """The placement a job's key says it follows (``callback:<id>:after:<leg>``)."""
+    head, _, leg = key.rpartition(":after:")
+    return int(leg) if head and leg.isdigit() else None
 
 
 def wait_after(waits: int) -> timedelta:
@@ -175,10 +190,14 @@ class PlaceCallbackHandler:
         if self._placer is None:
             until = self._clock() + NO_PLACER_PAUSE
             raise JobDeferred(until, "no voice provider is configured to place callbacks")
+        after = _after_leg(job.dedupe_key)
+        if after is not None and after < callback.legs - (callback.status == "calling"):
+            return None  # a newer job (queued when a later placement ended) looks after it
         if callback.status == "calling":
             if callback.agent_call_sid is None:
                 await self._resolve_unclear(callback)
-            return None  # placed: its webhooks end it and queue the next job if need be
+            await self._watch(callback.id)
+            return None
         await self._place_next(callback)
         return None
 
@@ -214,6 +233,7 @@ class PlaceCallbackHandler:
                 f"callback {callback.id}: placed the team's older request "
                 f"{placement.callback_id} first",
             )
+        raise JobDeferred(now + WATCH_EVERY, f"callback {callback.id}: placed; watched")
 
     def _check_hours(self, callback: Callback, schedule: str, now: datetime) -> None:
         hours = self._hours()
@@ -266,6 +286,43 @@ class PlaceCallbackHandler:
             placement.agent.name,
             sid,
         )
+
+    async def _watch(self, callback_id: int) -> None:
+        """A placed call's webhooks end it; should its last status never arrive (a webhook
+        lost for good), the agent would stay engaged for ever. So the job looks again every
+        :data:`WATCH_EVERY` while the placement lasts and, once the provider says the agent
+        leg is over, ends it as its status callback would have (or ``failed``, one attempt
+        spent, when it had already rung the customer and the dial's outcome never came)."""
+        callback = await self._db.read(lambda conn: find_callback(conn, callback_id))
+        if callback is None or callback.status != "calling" or callback.agent_call_sid is None:
+            return
+        now = self._clock()
+        started = callback.placing_at or callback.updated_at
+        if now < started + WATCH_EVERY:
+            raise JobDeferred(
+                started + WATCH_EVERY, f"callback {callback_id}: placement in progress"
+            )
+        assert self._placer is not None
+        try:
+            status = await self._placer.status(callback.agent_call_sid)
+        except PlacementError as error:
+            raise JobDeferred(
+                now + WATCH_EVERY, f"callback {callback_id}: status unknown: {error}"
+            ) from error
+        if status not in _ENDED:
+            raise JobDeferred(now + WATCH_EVERY, f"callback {callback_id}: call {status}")
+        leg = callback.legs
+        ended = await self._db.write(
+            lambda conn: end_lost_placement(conn, callback_id, leg, status, now)
+        )
+        if ended is not None:
+            log.warning(
+                "callback %d: placement %d ended (%s) without its last webhook: now %s",
+                callback_id,
+                leg,
+                status,
+                ended.status,
+            )
 
     async def _resolve_unclear(self, callback: Callback) -> None:
         """A placement that has no call id: look it up, or place it again."""

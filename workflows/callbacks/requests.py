@@ -643,6 +643,34 @@ def end_placement(
     return Ended(status, attempts, row.max_attempts, retry_at)
 
 
+_AGENT_LEG_OUTCOMES: Final = {
+    "completed": "agent-declined",  # answered, but hung up before pressing 1
+    "busy": "agent-no-answer",
+    "no-answer": "agent-no-answer",
+    "canceled": "agent-no-answer",
+    "failed": "agent-failed",
+}
+
+
+def agent_leg_outcome(status: str) -> str | None:
+    """A placement's outcome from its agent leg's final status; None while not final."""
+    return _AGENT_LEG_OUTCOMES.get(status)
+
+
+def end_lost_placement(
+    conn: Connection, callback_id: int, leg: int, agent_status: str, now: datetime
+) -> Ended | None:
+    """End placement ``leg`` whose agent leg is over (``agent_status``) when its webhooks
+    did not: as the agent leg's status callback would, or ``failed`` (one of the customer's
+    attempts) when it had rung the customer and the dial's outcome never came."""
+    if dialed(conn, callback_id, leg):
+        return end_placement(conn, callback_id, leg, "failed", now)
+    outcome = agent_leg_outcome(agent_status)
+    if outcome is None:
+        return None
+    return end_placement(conn, callback_id, leg, outcome, now)
+
+
 def is_final(status: str) -> bool:
     """Whether a request in ``status`` is over."""
     return status in FINAL_STATUSES

@@ -24,6 +24,7 @@ from workflows.callbacks.job import OptedOut
 from workflows.callbacks.requests import (
     Ended,
     Placement,
+    agent_leg_outcome,
     dialed,
     end_placement,
     find_callback,
@@ -86,13 +87,6 @@ _DIAL_OUTCOMES: Final = {
     "no-answer": "no-answer",
     "failed": "failed",
     "canceled": "no-answer",
-}
-_AGENT_LEG_OUTCOMES: Final = {
-    "completed": "agent-declined",  # answered, but hung up before pressing 1
-    "busy": "agent-no-answer",
-    "no-answer": "agent-no-answer",
-    "canceled": "agent-no-answer",
-    "failed": "agent-failed",
 }
 
 
@@ -183,7 +177,7 @@ class CallbackService:
 
     async def agent_leg_ended(self, callback_id: int, leg: int, status: str) -> None:
         """The agent leg's final status: ends a placement that never rang the customer."""
-        outcome = _AGENT_LEG_OUTCOMES.get(status)
+        outcome = agent_leg_outcome(status)
         if outcome is None:
             return  # not final (ringing, in-progress): nothing to do
         now = self._clock()
