@@ -9,17 +9,19 @@ from typing import Any
 from ivr.conversation_calls import CallHistory
 from sms.conversation_channel import SmsHistory, SmsOutbound
 from sms.runner import SmsConversations
+from workflows.callbacks.timeline import CallbackHistory
 from workflows.conversations.channels import ConversationChannels
 from workflows.sessions import ConversationChannel
 
 
 def conversation_channels() -> ConversationChannels:
     """The channels conversations are on: SMS sends replies and shows its texts; voice shows
-    the contact's calls."""
+    the contact's calls and the callbacks placed to them."""
     channels = ConversationChannels()
     channels.register_outbound("sms", SmsOutbound())
     channels.add_source(SmsHistory())
     channels.add_source(CallHistory())
+    channels.add_source(CallbackHistory())
     return channels
 
 

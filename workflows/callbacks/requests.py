@@ -419,7 +419,7 @@ def claim_next(
                 )
             )
             continue
-        free = free_agents(conn, team_id, now)
+        free = free_agents(conn, team_id, now, lock=True)
         if not free:
             return None
         agent = free[0]

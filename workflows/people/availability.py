@@ -51,14 +51,23 @@ _FREE = (
 )
 
 
-def free_agents(conn: Connection, team_id: int, now: datetime) -> list[FreeAgent]:
+_FREE_LOCKED = _FREE.with_for_update(of=agents, skip_locked=True)
+
+
+def free_agents(
+    conn: Connection, team_id: int, now: datetime, *, lock: bool = False
+) -> list[FreeAgent]:
     """The members of team ``team_id`` free to take a call at ``now``, longest idle first.
 
-    ``now`` is for presence with a time in it (wrap-up ends); unused until it exists.
+    ``lock`` (for a caller about to engage one of them in its transaction): on PostgreSQL the
+    agents' rows are locked and those another transaction holds are left out, so concurrent
+    workers pick different agents. ``now`` is for presence with a time in it (wrap-up ends);
+    unused until it exists.
     """
     del now
+    query = _FREE_LOCKED if lock and conn.dialect.name == "postgresql" else _FREE
     found: list[FreeAgent] = []
-    for row in conn.execute(_FREE, {"team_id": team_id}):
+    for row in conn.execute(query, {"team_id": team_id}):
         for endpoint in row.endpoints or []:
             kind, address = endpoint.get("kind"), endpoint.get("address")
             if kind in ("phone", "sip", "client") and address:
