@@ -113,7 +113,12 @@ class Line:
         return ET.fromstring(await self.post(url, form))  # noqa: S314 - our server's answer
 
     async def play(
-        self, call: AcceptedCall, *, press: str = "1", customer: str = "completed"
+        self,
+        call: AcceptedCall,
+        *,
+        press: str = "1",
+        customer: str = "completed",
+        number_called: str = CALLER,
     ) -> list[str]:
         """Twilio's part of a placed callback: the agent answers and presses ``press``; the
         customer's dial ends with ``customer``; what was said, in order."""
@@ -130,7 +135,7 @@ class Line:
         if dial is not None:
             number = dial.find("Number")
             assert number is not None
-            assert number.text == CALLER
+            assert number.text == number_called
             assert dial.attrib["callerId"] == OUR_NUMBER
             if customer == "completed":
                 greeting = await self.twiml(
@@ -345,3 +350,39 @@ async def test_a_placement_whose_webhooks_never_come_is_ended_from_twilio(line: 
     assert [a.outcome for a in (await line.callback(request.id)).history] == ["agent-no-answer"]
     line.clock.advance(timedelta(seconds=16))
     await eventually(lambda: len(line.stub.calls) == 2, what="the callback placed again")
+
+
+async def test_two_servers_place_each_callback_once_oldest_first(
+    servers: ServerFactory, server_stub: TwilioApiStub, clock: MovableClock, tmp_path: Path
+) -> None:
+    if not servers.database_url.startswith("postgresql"):
+        pytest.skip("two server processes share PostgreSQL")
+    line = await start_line(servers, server_stub, clock, tmp_path / "flows")
+    await line.set_agent("away")
+    callers = [f"+1415555{index:04d}" for index in range(4)]
+    for caller in callers:
+        await line.call_in(caller)
+    await servers.start(
+        from_folder(tmp_path / "flows"),
+        clock=clock,
+        flows_dir=tmp_path / "flows",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_api_base_url=server_stub.base_url,
+    )
+    await line.set_agent("available")
+    placed: list[str] = []
+    for _ in callers:
+        clock.advance(timedelta(minutes=2, seconds=1))  # past any wait for a free agent
+        await eventually(lambda: len(server_stub.calls) == len(placed) + 1, what="a callback")
+        await line.settled()
+        assert len(server_stub.calls) == len(placed) + 1  # one agent: one call at a time
+        call = server_stub.calls[-1]
+        placed.append(call.url or "")
+        callback_id = int((call.url or "").split("/")[-3])
+        customer = (await line.callback(callback_id)).customer
+        await line.play(call, number_called=customer)
+    requests = await line.callbacks()
+    assert [r.status for r in requests] == ["connected"] * 4
+    by_id = {r.id: r.customer for r in requests}
+    order = [by_id[int(url.split("/")[-3])] for url in placed]
+    assert order == callers  # first come, first served

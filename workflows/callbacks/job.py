@@ -12,7 +12,8 @@ When its job comes due, a pending request is placed only if, at that moment:
    request then ends ``failed``).
 
 The claim (:func:`workflows.callbacks.requests.claim_next`) takes the team's OLDEST due
-pending request, which may be another one than the job's own (first come, first served
+pending request (workers of one team queue on its row lock, so none calls a younger one
+first), which may be another one than the job's own (first come, first served
 across server instances); the job then places that one and defers itself.
 
 **Never twice.** The claim records the placement (``calling``, ``placing_at``) before the

@@ -372,8 +372,12 @@ def _oldest_pending(dialect: str) -> Any:
         .limit(bindparam("limit", type_=Integer))
     )
     if dialect == "postgresql":
-        # Another worker placing the team's oldest request right now: take the next one.
-        oldest = oldest.with_for_update(skip_locked=True)
+        # Not SKIP LOCKED: a worker that skipped the head of the line (locked by another
+        # worker) could take the free agent before that worker and call a younger request
+        # first. Workers of one team queue on the head instead (the claim is short: the call
+        # is made after its commit); the one that waited then finds the row taken (no row)
+        # and looks once more, at the new head.
+        oldest = oldest.with_for_update()
     return oldest
 
 
@@ -389,18 +393,23 @@ def claim_next(
     the request becomes ``calling`` with the agent and a new placement (attempt row).
 
     None when nothing is due or nobody is free. Two workers never claim the same request
-    (a compare-and-set on ``pending``, rows locked with SKIP LOCKED on PostgreSQL) nor the
+    (a compare-and-set on ``pending``, the row locked on PostgreSQL) nor the
     same agent (the partial unique index on ``calling`` agents: the loser's transaction
     fails with an IntegrityError, which the caller treats as "try again shortly").
     ``opted_out(conn, number)``: a request whose customer opted out is failed instead of
     being claimed (checked here, at the effect).
     """
-    # One row at a time: locking several would make another worker skip all of them and
-    # take a younger request while only one of the older ones is being placed.
+    # One row at a time: locking several would hold back other workers for nothing.
+    looked_again = False
     for _ in range(_OPTED_OUT_SKIPS):
         callback_id = conn.execute(
             _OLDEST[conn.dialect.name], {"team_id": team_id, "now": now, "limit": 1}
         ).scalar()
+        if callback_id is None and not looked_again:
+            # On PostgreSQL a row locked by another worker and claimed by it meanwhile is
+            # left out after the wait: a new statement sees the new head of the line.
+            looked_again = True
+            continue
         if callback_id is None:
             return None
         row = conn.execute(

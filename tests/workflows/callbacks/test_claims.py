@@ -1,6 +1,7 @@
 """Claiming callbacks: oldest request first, and never one request nor one agent twice, even
-when workers of several server instances claim at the same moment (PostgreSQL, row locks
-with SKIP LOCKED and the partial unique index on agents in ``calling``)."""
+when workers of several server instances claim at the same moment (PostgreSQL: row locks
+on the head of the line, agents taken with SKIP LOCKED, the partial unique index on agents
+in ``calling``)."""
 
 from __future__ import annotations
 
