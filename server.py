@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from chat import routes as chat_routes
+from ivr import callbacks as callback_routes
 from ivr import routes as voice_routes
 from prompts import routes as prompt_routes
 from prompts.service import Synthesizer
@@ -28,6 +29,7 @@ from ringflow.metrics_http import METRICS_ACCESS, MetricsAccess, metrics_listeni
 from ringflow.migrate import head_revision, known_revisions
 from ringflow.resources import Resource
 from ringflow.resources.admin import admin
+from ringflow.resources.callbacks import callbacks
 from ringflow.resources.catalog import CATALOG, catalog, catalog_refresh, load_flows
 from ringflow.resources.chat import chat
 from ringflow.resources.database import DATABASE, database
@@ -63,6 +65,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 """Twilio's webhook forms are a few kilobytes; the admin API has its own limits."""
 ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     voice_routes.routes,
+    callback_routes.routes,
     sms_routes.routes,
     prompt_routes.routes,
     chat_routes.routes,
@@ -105,6 +108,7 @@ def create_app(
         prompts_and_speech(speech),
         sms,
         sessions,
+        callbacks,
         jobs(),
         voice,
         chat,
@@ -145,7 +149,7 @@ def worker_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     """The ``ringflow worker`` process: no routes, only the resources the job worker needs
     (the same as the server's), its worker running whatever ``RINGFLOW_WORKER`` says."""
     resources: list[Resource] = [database, observed_database, catalog(install=None)]
-    resources += [catalog_refresh, sms, sessions, jobs(always=True)]
+    resources += [catalog_refresh, sms, sessions, callbacks, jobs(always=True)]
     return _hold(web.Application(), settings, clock, resources)
 
 

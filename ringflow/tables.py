@@ -9,6 +9,7 @@ import ivr.db
 import prompts.db
 import ringflow.admin.db
 import sms.db
+import workflows.callbacks.db
 import workflows.contacts_db
 import workflows.conversations.db
 import workflows.db
@@ -34,6 +35,7 @@ TABLE_MODULES = (
     workflows.knowledge.db,
     workflows.external.db,
     workflows.webhooks.db,
+    workflows.callbacks.db,
 )
 
 

@@ -141,6 +141,17 @@ class FetchUrl:
     timeout: float = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class RequestCallback:
+    """Record that the caller wants ``team`` to call them back (at the number they call
+    from), kept in the transaction that saves the turn; no channel renders it. ``attempts``
+    and ``retry_delay`` (seconds) None: the defaults of :mod:`workflows.callbacks`."""
+
+    team: str
+    attempts: int | None = None
+    retry_delay: int | None = None
+
+
 Instruction = (
     Say
     | Play
@@ -154,5 +165,6 @@ Instruction = (
     | RecordRating
     | ChangeConversation
     | FetchUrl
+    | RequestCallback
 )
 WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil, FetchUrl)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ringflow.admin import (
     agents,
+    callbacks,
     calls,
     contacts,
     conversations,
@@ -39,6 +40,7 @@ AREAS: tuple[Callable[[Api], None], ...] = (
     prompts.register,
     agents.register,
     teams.register,
+    callbacks.register,
     conversations.register,
     reports.register,
     knowledge.register,

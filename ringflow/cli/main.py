@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ringflow.cli import (
     call,
+    callbacks,
     database,
     hours,
     jobs,
@@ -50,6 +51,7 @@ COMMAND_GROUPS: tuple[Callable[[Commands], None], ...] = (
     people.add_to,
     knowledge.add_to,
     jobs.add_to,
+    callbacks.add_to,
     remote.add_to,
     database.add_to,
 )

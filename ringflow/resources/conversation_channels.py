@@ -11,19 +11,22 @@ from chat.outbound import ChatHistory, ChatOutbound
 from ivr.conversation_calls import CallHistory
 from sms.conversation_channel import SmsHistory, SmsOutbound
 from sms.runner import SmsConversations
+from workflows.callbacks.timeline import CallbackHistory
 from workflows.conversations.channels import ConversationChannels
 from workflows.sessions import ConversationChannel
 
 
 def conversation_channels() -> ConversationChannels:
     """The channels conversations are on: SMS sends replies and shows its texts, web chat
-    shows them in the visitor's widget; voice shows the contact's calls."""
+    shows them in the visitor's widget; voice shows the contact's calls and the callbacks
+    placed to them."""
     channels = ConversationChannels()
     channels.register_outbound("sms", SmsOutbound())
     channels.register_outbound("chat", ChatOutbound())
     channels.add_source(SmsHistory())
     channels.add_source(ChatHistory())
     channels.add_source(CallHistory())
+    channels.add_source(CallbackHistory())
     return channels
 
 

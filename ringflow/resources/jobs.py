@@ -20,6 +20,7 @@ from ringflow.health import READINESS
 from ringflow.metrics import METRICS, Metrics
 from ringflow.outbound import OutboundClient, OutboundPolicy
 from ringflow.resources import Resource
+from ringflow.resources.callbacks import CALL_PLACER
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.conversation_channels import run_channels
 from ringflow.resources.database import DATABASE
@@ -29,6 +30,7 @@ from ringflow.resources.sms import PROVIDER_NAME, SMS_PROVIDER
 from ringflow.settings import Settings
 from sms import routes as sms_routes
 from sms.messages import Provider
+from sms.optouts import is_opted_out
 from sms.provider import SmsProvider
 from sms.reply_limits import ReplyLimit
 from sms.send_job import SEND_SMS, SendRules, SendSmsHandler
@@ -41,6 +43,7 @@ from sms.workflow_jobs import (
 )
 from workflows.automations.handlers import ConversationEventHandler, ConversationTimerHandler
 from workflows.automations.raising import CONVERSATION_EVENT_JOB, CONVERSATION_TIMER_JOB
+from workflows.callbacks.job import PLACE_JOB, CallPlacer, PlaceCallbackHandler
 from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
@@ -96,6 +99,7 @@ def job_handlers(
     clock: Clock,
     sessions: SessionService,
     outbound: OutboundClients,
+    placer: CallPlacer | None = None,
 ) -> dict[str, JobHandler]:
     """Every job kind's handler, by kind: the one table a new kind of job is added to."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
@@ -121,6 +125,9 @@ def job_handlers(
         WEBHOOK_DELIVERY_JOB: DeliveryHandler(
             db, outbound.webhooks, clock, max_attempts=settings.webhook_max_attempts
         ),
+        PLACE_JOB: PlaceCallbackHandler(
+            db, placer, clock, hours=lambda: catalog.schedules, opted_out=is_opted_out
+        ),
     }
 
 
@@ -134,6 +141,7 @@ def job_worker(
     sessions: SessionService,
     metrics: Metrics | None = None,
     outbound: OutboundClients | None = None,
+    placer: CallPlacer | None = None,
 ) -> JobWorker:
     """The job worker with every job kind's handler, leases named after this process,
     reporting to ``metrics``; ``outbound``: its HTTP clients (the caller closes them; default:
@@ -149,6 +157,7 @@ def job_worker(
             clock,
             sessions,
             outbound or OutboundClients.from_settings(settings),
+            placer,
         ),
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),
@@ -187,6 +196,7 @@ def jobs(*, always: bool = False) -> Resource:
             app[SESSIONS],
             app[METRICS],
             outbound,
+            app.get(CALL_PLACER),
         )
         app[JOB_WORKER] = worker
         app[sms_routes.JOBS_WAKE] = worker.wake

@@ -1,4 +1,4 @@
-"""A stand-in for Twilio's REST API (the Messages resource) on a loopback port.
+"""A stand-in for Twilio's REST API (the Messages and Calls resources) on a loopback port.
 
 :class:`TwilioApiStub` is an aiohttp server on ``127.0.0.1`` (port 0, so the OS picks one)
 that answers like Twilio does:
@@ -35,6 +35,17 @@ the stub's clock have passed since it was created; with ``send_delay=None`` mess
 ``queued``. The stub's clock (``clock``, default the system's) stamps ``date_created``: give it
 the server's clock when the server's clock is moved.
 
+``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` (create a call) and ``GET`` (list)
+
+- ``To``, ``From`` and ``Url`` (or ``Twiml``) are required (codes 21201, 21213, 21205);
+  then the next scripted call answer (:meth:`TwilioApiStub.respond_call`, same options as
+  :meth:`respond`), else 201: a Call resource (``sid`` "CA" + 32 hex digits, ``status``
+  "queued", ``to``, ``from``, RFC 2822 ``date_created``, ``start_time`` null...). Every 201
+  creates a NEW call; nothing is dialled: the test plays Twilio's part with the webhooks;
+- the list filters ``To`` and ``From``, newest first, in Twilio's list format (``calls``...);
+  ``GET .../Calls/{sid}.json`` fetches one, its ``status`` what
+  :meth:`TwilioApiStub.set_call_status` said (``queued`` until then).
+
 Every request is recorded in :attr:`TwilioApiStub.requests` (form, query, headers,
 credentials); :attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per message
 created, duplicates included.
@@ -67,6 +78,7 @@ from sms.segments import count_segments
 __all__ = [
     "ACCOUNT_SID",
     "AUTH_TOKEN",
+    "AcceptedCall",
     "AcceptedMessage",
     "RecordedRequest",
     "ScriptedResponse",
@@ -118,6 +130,20 @@ class AcceptedMessage:
     created: datetime
     resource: Mapping[str, object]
     """The JSON body of the 201."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedCall:
+    """A call the stub created (one per 201 it decided on, answered or not)."""
+
+    sid: str
+    to: str
+    from_: str
+    url: str | None
+    status_callback: str | None
+    form: Mapping[str, str]
+    created: datetime
+    resource: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +214,11 @@ class TwilioApiStub:
         """Seconds every unscripted 201 is held back after its message was created."""
         self.requests: list[RecordedRequest] = []
         self.accepted: list[AcceptedMessage] = []
+        self.calls: list[AcceptedCall] = []
+        """Every call created, duplicates included."""
+        self.call_statuses: dict[str, str] = {}
         self._script: deque[ScriptedResponse] = deque()
+        self._call_script: deque[ScriptedResponse] = deque()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
@@ -204,6 +234,23 @@ class TwilioApiStub:
     def messages_path(self) -> str:
         """The path of the Messages resource of the stub's account."""
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+    @property
+    def calls_path(self) -> str:
+        """The path of the Calls resource of the stub's account."""
+        return f"/{API_VERSION}/Accounts/{self.account_sid}/Calls.json"
+
+    def respond_call(
+        self,
+        status: int = 201,
+        *,
+        code: int | None = None,
+        message: str | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+    ) -> None:
+        """Queue the answer to the next valid call create request (as :meth:`respond`)."""
+        self._call_script.append(ScriptedResponse(status, code, message, None, delay, drop))
 
     @property
     def messages_url(self) -> str:
@@ -288,6 +335,10 @@ class TwilioApiStub:
         self.requests.append(recorded)
         if auth != (self.account_sid, self.auth_token):
             return self._error(401)
+        if request.path == self.calls_path and request.method in ("GET", "POST"):
+            return await self._calls(request, form)
+        if request.method == "GET" and request.path.startswith(self.calls_path[:-5] + "/"):
+            return self._fetch_call(request.path.removeprefix(self.calls_path[:-5] + "/"))
         if request.path != self.messages_path or request.method not in ("GET", "POST"):
             return self._error(404, message=f"The requested resource {request.path} was not found")
         if request.method == "GET":
@@ -313,6 +364,130 @@ class TwilioApiStub:
                 scripted.status, scripted.code, scripted.message, scripted.retry_after
             )
         return web.Response(status=201, body=body, content_type="application/json")
+
+    async def _calls(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
+        if request.method == "GET":
+            return self._list_calls(request)
+        for field, code, text in (
+            ("To", 21201, "No 'To' number is specified"),
+            ("From", 21213, "No 'From' number is specified"),
+        ):
+            if not form.get(field):
+                return self._error(400, code=code, message=text)
+        if not (form.get("Url") or form.get("Twiml")):
+            return self._error(400, code=21205, message="Url parameter is required.")
+        scripted = self._call_script.popleft() if self._call_script else None
+        if scripted is None:
+            scripted = ScriptedResponse(201, delay=self.answer_delay)
+        body = self._accept_call(form) if scripted.status == 201 else None
+        if scripted.delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), scripted.delay)
+        if scripted.drop:
+            return self._hang_up(request)
+        if body is None:
+            return self._error(scripted.status, scripted.code, scripted.message)
+        return web.Response(status=201, body=body, content_type="application/json")
+
+    def _accept_call(self, form: Mapping[str, str]) -> bytes:
+        sid = "CA" + secrets.token_hex(16)
+        created = self.clock().astimezone(UTC).replace(microsecond=0)
+        now = _rfc2822(created)
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
+        resource: dict[str, object] = {
+            "account_sid": self.account_sid,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form["From"],
+            "from_formatted": form["From"],
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
+            "to": form["To"],
+            "to_formatted": form["To"],
+            "trunk_sid": None,
+            "uri": f"{base}.json",
+            "queue_time": "0",
+        }
+        self.calls.append(
+            AcceptedCall(
+                sid=sid,
+                to=form["To"],
+                from_=form["From"],
+                url=form.get("Url"),
+                status_callback=form.get("StatusCallback"),
+                form=dict(form),
+                created=created,
+                resource=resource,
+            )
+        )
+        return json.dumps(resource).encode()
+
+    def set_call_status(self, sid: str, status: str) -> None:
+        """What ``GET .../Calls/{sid}.json`` says of the call from now on."""
+        self.call_statuses[sid] = status
+
+    def _fetch_call(self, name: str) -> web.Response:
+        sid = name.removesuffix(".json")
+        for call in self.calls:
+            if call.sid == sid:
+                resource = dict(call.resource)
+                resource["status"] = self.call_statuses.get(sid, "queued")
+                return web.json_response(resource)
+        return self._error(404, message=f"The requested resource Calls/{sid} was not found")
+
+    def _list_calls(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            size = int(query.get("PageSize", DEFAULT_PAGE_SIZE))
+            page = int(query.get("Page", 0))
+        except ValueError as error:
+            return self._error(400, code=20001, message=f"Invalid parameter: {error}")
+        if not 1 <= size <= MAX_PAGE_SIZE or page < 0:
+            return self._error(400, code=20001, message="Invalid PageSize or Page")
+        newest_first = sorted(
+            enumerate(self.calls), key=lambda item: (item[1].created, item[0]), reverse=True
+        )
+        listed = [
+            dict(call.resource)
+            for _, call in newest_first
+            if ("To" not in query or call.to == query["To"])
+            and ("From" not in query or call.from_ == query["From"])
+        ]
+        chunk = listed[page * size : (page + 1) * size]
+        filters = {key: value for key, value in query.items() if key not in ("Page", "PageSize")}
+
+        def page_uri(number: int) -> str:
+            params = {**filters, "PageSize": str(size), "Page": str(number)}
+            return f"{self.calls_path}?{urlencode(params)}"
+
+        more = (page + 1) * size < len(listed)
+        body = {
+            "calls": chunk,
+            "end": page * size + max(len(chunk) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": page * size,
+            "uri": page_uri(page),
+        }
+        return web.json_response(body)
 
     @staticmethod
     def _hang_up(request: web.Request) -> web.StreamResponse:

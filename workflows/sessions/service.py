@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from ringflow.clock import Clock
 from ringflow.database import Database
+from workflows.callbacks.requests import request_callback_in
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.conversations import ratings
@@ -48,7 +49,13 @@ from workflows.events import (
     TimerFired,
 )
 from workflows.firings import failed, fire
-from workflows.instructions import ChangeConversation, Instruction, RecordRating, SendText
+from workflows.instructions import (
+    ChangeConversation,
+    Instruction,
+    RecordRating,
+    RequestCallback,
+    SendText,
+)
 from workflows.jobs import PermanentJobError
 from workflows.knowledge import Knowledge, KnowledgeBase
 from workflows.loader import Workflow
@@ -298,11 +305,23 @@ class SessionService:
         A text's key names the run, the turn and its place in the turn, so a repeated webhook
         (answered from the stored turn) never queues it again.
         """
-        spoken = tuple(i for i in instructions if not isinstance(i, SendText))
+        spoken = tuple(i for i in instructions if not isinstance(i, SendText | RequestCallback))
         texts = [i for i in instructions if isinstance(i, SendText)]
-        effects = tuple(
+        effects: tuple[Effect, ...] = tuple(
             partial(self._queue_text, text, call, f"voice:{turn_key}:{index}", now)
             for index, text in enumerate(texts)
+        )
+        effects += tuple(
+            partial(
+                request_callback_in,
+                request=request,
+                call_sid=call.call_id,
+                customer=call.caller,
+                our_number=call.called,
+                now=now,
+            )
+            for request in instructions
+            if isinstance(request, RequestCallback)
         )
         return spoken, effects
 

@@ -10,6 +10,7 @@ from workflows.steps import (
     ask,
     assign,
     branch,
+    callback,
     close,
     dial,
     goto,
@@ -60,6 +61,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         survey.KIND,
         answer.KIND,
         http_request.KIND,
+        callback.KIND,
     )
 }
 

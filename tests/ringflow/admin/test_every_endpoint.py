@@ -23,6 +23,7 @@ EXAMPLE_VALUES = {
     "job_id": "1",
     "entry_id": "1",
     "document_id": "1",
+    "callback_id": "1",
     "name": "office",
     "recipe_id": "missed-call-text",
     "step": "main",
