@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import server
+from workflows.steps import STEP_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -23,11 +24,7 @@ BAD = FIXTURES / "bad"
 DEMO = ROOT / "workflows" / "demo" / "demo-line.yaml"
 SUFFIXES = (".yaml", ".yml", ".json")
 
-STEP_KIND_ERROR = (
-    "a step needs exactly one kind key, one of: answer, ask, assign, branch, close, dial, goto,"
-    " hangup, http_request, menu, note, pause, play, record, reply, say, send_sms, set,"
-    " set_priority, snooze, survey, tag, untag, wait"
-)
+STEP_KIND_ERROR = "a step needs exactly one kind key, one of: " + ", ".join(sorted(STEP_KINDS))
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 
 # Exactly what `ringflow validate fixtures/bad/<file>` prints on stderr, line by line.
