@@ -20,6 +20,10 @@ coalesced into one more call. Polling is only the fallback:
   reconnects with exponential backoff and meanwhile polls as on SQLite; once listening again it
   runs every handler once, for what it may have missed.
 
+On SQLite the feed can still hear its own process at once: :meth:`ChangeFeed.follow_commits`
+watches the engine the process writes with, and a commit whose transaction announced topics
+runs their handlers right after it (other processes on the same file still poll).
+
 Handlers re-read the database; they must be idempotent (a change is announced by its own
 process too, and a reconnect re-reads everything). A failing handler is logged and the feed
 goes on.
@@ -35,12 +39,13 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import URL
 
 __all__ = [
     "APPLICATION_NAME",
     "CHANNEL",
+    "CONVERSATIONS",
     "OVERRIDES",
     "PROMPTS",
     "SCHEDULES",
@@ -76,24 +81,32 @@ OVERRIDES: Final = "overrides"
 """A schedule was forced open or closed, or let follow its hours again."""
 PROMPTS: Final = "prompts"
 """A prompt's audio was replaced or a prompt was deleted."""
-TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS})
+CONVERSATIONS: Final = "conversations"
+"""An event was added to a conversation's timeline (a text came in, an agent replied, an
+assignment, a note, an automation's change...)."""
+TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS, CONVERSATIONS})
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
 _DIALECT_ONLY: Final = ("prepared_statement_cache_size", "async_fallback")
+_ANNOUNCED: Final = "ringflow.announced"
+"""Where a SQLite connection keeps the topics its open transaction announced."""
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def announce(conn: Connection, topic: str) -> None:
     """Tell every process that ``topic`` changed, when the transaction of ``conn`` commits.
 
-    A no-op on SQLite (its processes poll)."""
+    On SQLite only a feed of this process that follows the engine's commits hears it
+    (:meth:`ChangeFeed.follow_commits`); other processes poll."""
     if topic not in TOPICS:
         raise ValueError(f"unknown change topic {topic!r}")
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
         )
+    else:
+        conn.info.setdefault(_ANNOUNCED, set()).add(topic)
 
 
 def listen_dsn(url: URL) -> str | None:
@@ -142,6 +155,26 @@ class ChangeFeed:
             raise ValueError(f"unknown change topic {topic!r}")
         self._handlers.setdefault(topic, []).append(handler)
 
+    def follow_commits(self, engine: Engine) -> None:
+        """Hear what transactions on ``engine`` announce as soon as they commit (SQLite: this
+        process's writes; the commit may happen on a writer thread)."""
+        loop = asyncio.get_running_loop()
+
+        def committed(conn: Connection) -> None:
+            topics = conn.info.pop(_ANNOUNCED, None)
+            if topics:
+                loop.call_soon_threadsafe(self._heard, frozenset(topics))
+
+        def rolled_back(conn: Connection) -> None:
+            conn.info.pop(_ANNOUNCED, None)
+
+        event.listen(engine, "commit", committed)
+        event.listen(engine, "rollback", rolled_back)
+
+    def _heard(self, topics: frozenset[str]) -> None:
+        self._pending.update(topics)
+        self._arrived.set()
+
     def start(self) -> None:
         """Start following changes in a task this feed owns."""
         if self._task is None:
@@ -158,8 +191,13 @@ class ChangeFeed:
     async def _run(self) -> None:
         if self._dsn is None:
             while True:
-                await asyncio.sleep(self._poll_every)
-                await self._run_all()
+                due = self._last_full_read + self._poll_every - time.monotonic()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), max(due, 0.0))
+                except TimeoutError:
+                    await self._run_all()
+                    continue
+                await self._run_pending()
         delay = self._reconnect_first
         while True:
             try:
@@ -205,9 +243,7 @@ class ChangeFeed:
             arrived.cancel()
             dropped.cancel()
             if self._arrived.is_set():
-                self._arrived.clear()
-                topics, self._pending = self._pending, set()
-                await self._run_topics(topics)
+                await self._run_pending()
             elif not done:
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_S)
         log.warning("the connection listening for changes closed")
@@ -215,6 +251,11 @@ class ChangeFeed:
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self._pending.add(str(payload))
         self._arrived.set()
+
+    async def _run_pending(self) -> None:
+        self._arrived.clear()
+        topics, self._pending = self._pending, set()
+        await self._run_topics(topics)
 
     async def _poll_for(self, seconds: float) -> None:
         """Wait ``seconds``, re-reading everything whenever a poll is due meanwhile."""

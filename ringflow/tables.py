@@ -5,6 +5,7 @@ from __future__ import annotations
 import ivr.db
 import prompts.db
 import ringflow.admin.db
+import ringflow.browser_sessions
 import sms.db
 import workflows.contacts_db
 import workflows.conversations.db
@@ -24,4 +25,5 @@ TABLE_MODULES = (
     prompts.db,
     workflows.people.db,
     workflows.conversations.db,
+    ringflow.browser_sessions,
 )

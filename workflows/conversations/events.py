@@ -5,6 +5,9 @@ Kinds (:data:`EVENT_KINDS`): ``opened``, ``reopened``, ``message.received``,
 ``snoozed``, ``woke`` (a snooze ended), ``closed``, ``survey`` (a survey's answer, or
 that none came). ``data`` holds what changed (new values);
 ``body`` a note's or a message's text; ``message_id`` the channel's message.
+
+Recording an event announces the ``conversations`` change (:mod:`ringflow.changes`) in the
+same transaction, so open inboxes on every process hear of it once it commits.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
+from ringflow.changes import CONVERSATIONS, announce
 from ringflow.database import stored_time
 from workflows.automations.raising import raise_event
 from workflows.conversations.db import conversation_events
@@ -87,6 +91,7 @@ def record(
         ).scalar_one()
     )
     raise_event(conn, event_id, kind, actor.type, now)
+    announce(conn, CONVERSATIONS)  # the inboxes of every process re-read what changed
     return event_id
 
 
