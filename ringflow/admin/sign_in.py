@@ -130,7 +130,7 @@ def sign_in_routes(
         log.info("sign-in to %s as %s", prefix, owner.name)
         answer = web.HTTPSeeOther(prefix)
         sessions.set_cookie(answer, secret)
-        return answer
+        raise answer
 
     async def sign_out(request: web.Request) -> web.StreamResponse:
         sessions = sessions_of(request)
@@ -144,7 +144,7 @@ def sign_in_routes(
             await sessions.sign_out(request)
         answer = web.HTTPSeeOther(f"{prefix}/sign-in")
         sessions.clear_cookie(answer)
-        return answer
+        raise answer
 
     return [
         web.get(f"{prefix}/sign-in", show),

@@ -22,10 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import Connection, func, select
-
 from ringflow.database import Database
-from workflows.conversations.db import conversation_events
+from workflows.conversations.events import events_after, last_event_id
 
 GAP_KEPT_S: Final = 60.0
 """How long an event id skipped over is waited for (a slow transaction's)."""
@@ -61,18 +59,6 @@ class Listener:
         return everything, ids
 
 
-def _max_id(conn: Connection) -> int:
-    return int(conn.execute(select(func.max(conversation_events.c.id))).scalar() or 0)
-
-
-def _since(conn: Connection, after: int) -> list[tuple[int, int]]:
-    e = conversation_events.c
-    rows = conn.execute(
-        select(e.id, e.conversation_id).where(e.id > after).order_by(e.id).limit(BATCH)
-    )
-    return [(int(row.id), int(row.conversation_id)) for row in rows]
-
-
 class InboxLive:
     """The open inboxes of this process and what they are told (see the module docstring)."""
 
@@ -89,7 +75,7 @@ class InboxLive:
 
     async def start(self) -> None:
         """Begin after the events recorded so far."""
-        self._seen = await self._db.read(_max_id)
+        self._seen = await self._db.read(last_event_id)
 
     def join(self) -> Listener:
         listener = Listener()
@@ -112,7 +98,7 @@ class InboxLive:
             now = time.monotonic()
             self._gaps = {gap: at for gap, at in self._gaps.items() if at > now - GAP_KEPT_S}
             after = min([*self._gaps, self._seen + 1]) - 1
-            rows = await self._db.read(lambda conn: _since(conn, after))
+            rows = await self._db.read(lambda conn: events_after(conn, after, BATCH))
             touched: set[int] = set()
             for event_id, conversation_id in rows:
                 if event_id > self._seen:

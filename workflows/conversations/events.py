@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ringflow.changes import CONVERSATIONS, announce
 from ringflow.database import stored_time
@@ -123,3 +123,18 @@ def event_by_id(conn: Connection, event_id: int) -> Event | None:
     row = conn.execute(select(conversation_events).where(conversation_events.c.id == event_id))
     found = row.first()
     return None if found is None else _event(found)
+
+
+def last_event_id(conn: Connection) -> int:
+    """The id of the latest event of any timeline (0: none yet)."""
+    return int(conn.execute(select(func.max(conversation_events.c.id))).scalar() or 0)
+
+
+def events_after(conn: Connection, after: int, limit: int) -> list[tuple[int, int]]:
+    """(event id, conversation id) of the events after the id ``after``, oldest first, at most
+    ``limit`` (what changed since someone last looked)."""
+    e = conversation_events.c
+    rows = conn.execute(
+        select(e.id, e.conversation_id).where(e.id > after).order_by(e.id).limit(limit)
+    )
+    return [(int(row.id), int(row.conversation_id)) for row in rows]
