@@ -46,6 +46,7 @@ __all__ = [
     "APPLICATION_NAME",
     "CHANNEL",
     "CONVERSATIONS",
+    "MESSAGES",
     "OVERRIDES",
     "PROMPTS",
     "SCHEDULES",
@@ -84,7 +85,9 @@ PROMPTS: Final = "prompts"
 CONVERSATIONS: Final = "conversations"
 """An event was added to a conversation's timeline (a text came in, an agent replied, an
 assignment, a note, an automation's change...)."""
-TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS, CONVERSATIONS})
+MESSAGES: Final = "messages"
+"""A text was recorded or its delivery status changed (open conversations show it)."""
+TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS, CONVERSATIONS, MESSAGES})
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
@@ -142,6 +145,8 @@ class ChangeFeed:
         self._reconnect_max = reconnect_max
         self._ping_every = ping_every
         self._handlers: dict[str, list[Handler]] = {}
+        self._unpolled: set[Handler] = set()
+        self._settled: Callable[[], Awaitable[None]] | None = None
         self._pending: set[str] = set()
         self._arrived = asyncio.Event()
         self._last_full_read = time.monotonic()
@@ -149,18 +154,27 @@ class ChangeFeed:
         self.listening = asyncio.Event()
         """Set while notifications are being received (tests wait for it)."""
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        """Run ``handler`` whenever ``topic`` is announced (and when polling)."""
+    def subscribe(self, topic: str, handler: Handler, *, polled: bool = True) -> None:
+        """Run ``handler`` whenever ``topic`` is announced, and when polling unless
+        ``polled`` is False (a handler that cannot tell whether anything changed, and only
+        passes on that something did)."""
         if topic not in TOPICS:
             raise ValueError(f"unknown change topic {topic!r}")
         self._handlers.setdefault(topic, []).append(handler)
+        if not polled:
+            self._unpolled.add(handler)
 
-    def follow_commits(self, engine: Engine) -> None:
+    def follow_commits(self, engine: Engine, settled: Callable[[], Awaitable[None]]) -> None:
         """Hear what transactions on ``engine`` announce as soon as they commit (SQLite: this
-        process's writes; the commit may happen on a writer thread)."""
-        loop = asyncio.get_running_loop()
+        process's writes, committed on a writer thread).
 
-        def committed(conn: Connection) -> None:
+        SQLAlchemy calls its ``commit`` listeners just *before* the commit, so the handlers
+        wait for ``settled()`` first: something that returns only once that commit is done
+        (for SQLite's single writer, an empty write queued behind it)."""
+        loop = asyncio.get_running_loop()
+        self._settled = settled
+
+        def committing(conn: Connection) -> None:
             topics = conn.info.pop(_ANNOUNCED, None)
             if topics:
                 loop.call_soon_threadsafe(self._heard, frozenset(topics))
@@ -168,7 +182,7 @@ class ChangeFeed:
         def rolled_back(conn: Connection) -> None:
             conn.info.pop(_ANNOUNCED, None)
 
-        event.listen(engine, "commit", committed)
+        event.listen(engine, "commit", committing)
         event.listen(engine, "rollback", rolled_back)
 
     def _heard(self, topics: frozenset[str]) -> None:
@@ -253,6 +267,8 @@ class ChangeFeed:
         self._arrived.set()
 
     async def _run_pending(self) -> None:
+        if self._settled is not None:
+            await self._settled()
         self._arrived.clear()
         topics, self._pending = self._pending, set()
         await self._run_topics(topics)
@@ -269,12 +285,14 @@ class ChangeFeed:
 
     async def _run_all(self) -> None:
         self._last_full_read = time.monotonic()
-        await self._run_topics(set(self._handlers))
+        await self._run_topics(set(self._handlers), polling=True)
 
-    async def _run_topics(self, topics: set[str]) -> None:
+    async def _run_topics(self, topics: set[str], *, polling: bool = False) -> None:
         handlers: list[Handler] = []
         for topic in sorted(topics):
             for handler in self._handlers.get(topic, []):
+                if polling and handler in self._unpolled:
+                    continue
                 if handler not in handlers:  # one re-read serves several topics
                     handlers.append(handler)
         for handler in handlers:

@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.changes import MESSAGES, announce
 from ringflow.database import Database, stored_time
 from sms.db import OUTBOUND_STATUSES, messages, opt_outs
 from sms.segments import count_segments
@@ -240,6 +241,7 @@ def record_outbound(
     )
     new_id = conn.execute(_NEW_MESSAGE[conn.dialect.name], row).scalar()
     if new_id is not None:
+        announce(conn, MESSAGES)
         return MessageRow(id=int(new_id), **row)  # type: ignore[arg-type]
     stored = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key))
     return _message(stored.one())
@@ -311,6 +313,8 @@ def _advance(
         .where(where, messages.c.direction == "outbound", messages.c.status.in_(earlier))
         .values(**values)
     ).rowcount
+    if changed:
+        announce(conn, MESSAGES)  # open inboxes show the new status
     return bool(changed)
 
 
@@ -359,6 +363,7 @@ def mark_sent(
         "now": now,
     }
     if first == "sent" and conn.execute(_MARK_SENT, params).rowcount:
+        announce(conn, MESSAGES)
         return True
     marked = conn.execute(
         update(messages)
@@ -538,6 +543,8 @@ def mark_failed(
         )
         .values(status="failed", error_code=error_code, error=error, updated_at=now)
     ).rowcount
+    if changed:
+        announce(conn, MESSAGES)
     return bool(changed)
 
 

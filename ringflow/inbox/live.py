@@ -11,6 +11,9 @@ Event ids come from a sequence: on PostgreSQL a transaction that took a smaller 
 after one that took a larger id. An id skipped over is kept as a *gap* and looked at again for
 :data:`GAP_KEPT_S` seconds, so such an event is still told (late by one change) instead of lost.
 
+Texts change without a timeline event too (an automated text queued, a delivery status):
+the ``messages`` topic tells every open inbox to re-read the conversation it shows.
+
 Each open inbox has a :class:`Listener`: a set of changed ids and a flag, never a growing
 queue; a listener that falls behind gets "everything changed" instead of a long list.
 """
@@ -34,12 +37,13 @@ MAX_GAP: Final = 100
 """Ids skipped in one jump that are waited for (a sequence may jump far after a restart)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Listener:
     """One open inbox: what changed since it was last told."""
 
     ids: set[int] = field(default_factory=set)
     everything: bool = False
+    messages: bool = False
     closed: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -51,12 +55,16 @@ class Listener:
             self.everything, self.ids = True, set()
         self.ready.set()
 
-    def take(self) -> tuple[bool, list[int]]:
-        """(everything changed, the changed ids), and forget them."""
-        everything, ids = self.everything, sorted(self.ids)
-        self.everything, self.ids = False, set()
+    def texts(self) -> None:
+        self.messages = True
+        self.ready.set()
+
+    def take(self) -> tuple[bool, list[int], bool]:
+        """(everything changed, the changed ids, a text changed), and forget them."""
+        everything, ids, texts = self.everything, sorted(self.ids), self.messages
+        self.everything, self.ids, self.messages = False, set(), False
         self.ready.clear()
-        return everything, ids
+        return everything, ids, texts
 
 
 class InboxLive:
@@ -91,6 +99,12 @@ class InboxLive:
             listener.closed = True
             listener.ready.set()
         self._listeners.clear()
+
+    async def texts_changed(self) -> None:
+        """A change-feed handler (not polled): a text was recorded or changed status; which
+        conversation's is not known here, so each open inbox re-reads the one it shows."""
+        for listener in self._listeners:
+            listener.texts()
 
     async def changed(self) -> None:
         """A change-feed handler: tell the open inboxes what was recorded since last time."""

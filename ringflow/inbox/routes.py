@@ -4,8 +4,9 @@
   The page carries the session's CSRF token; everything it shows and does goes through the
   conversations API (``/api/conversations...``, ``/api/me``) with the session cookie.
 * ``GET /inbox/live``: Server-Sent Events: ``ready`` once connected, then ``changed`` with
-  ``{"ids": [...], "everything": false}`` whenever conversations change (on any server
-  instance); a comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing it;
+  ``{"ids": [...], "everything": false, "texts": false}`` whenever conversations change on
+  any server instance (``texts``: a text was recorded or changed status: re-read the open
+  conversation); a comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing it;
   it ends when the session does.
 * ``/inbox/sign-in``, ``/inbox/sign-out``: :mod:`ringflow.admin.sign_in`.
 """
@@ -75,8 +76,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                     break
                 await response.write(b": ping\n\n")
                 continue
-            everything, ids = listener.take()
-            data = json.dumps({"ids": ids, "everything": everything})
+            everything, ids, texts = listener.take()
+            data = json.dumps({"ids": ids, "everything": everything, "texts": texts})
             await response.write(f"event: changed\ndata: {data}\n\n".encode())
     except ConnectionResetError:
         pass  # the page went away

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy import Connection
 
 from ringflow.browser_sessions import BROWSER_SESSIONS, BrowserSessions
-from ringflow.changes import CONVERSATIONS
+from ringflow.changes import CONVERSATIONS, MESSAGES
 from ringflow.database import SqliteDatabase
 from ringflow.inbox.live import InboxLive
 from ringflow.inbox.routes import INBOX_LIVE
@@ -23,6 +24,10 @@ async def browser_sessions(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+def _nothing(_conn: Connection) -> None:
+    return None
+
+
 async def inbox_live(app: web.Application) -> AsyncIterator[None]:
     """``app[INBOX_LIVE]``: tells open inboxes which conversations changed, fed by the change
     feed's ``conversations`` topic (on SQLite, this process's commits are heard at once)."""
@@ -30,8 +35,13 @@ async def inbox_live(app: web.Application) -> AsyncIterator[None]:
     hub = InboxLive(db)
     await hub.start()
     if isinstance(db, SqliteDatabase):
-        feed.follow_commits(db.engine)
+
+        async def settled() -> None:
+            await db.write(_nothing)  # queued behind the write that announced
+
+        feed.follow_commits(db.engine, settled)
     feed.subscribe(CONVERSATIONS, hub.changed)
+    feed.subscribe(MESSAGES, hub.texts_changed, polled=False)
     app[INBOX_LIVE] = hub
     try:
         yield

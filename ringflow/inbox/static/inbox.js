@@ -192,7 +192,7 @@
     }
     const data = entry.data || {};
     let detail = "";
-    if (entry.kind === "assigned") detail = [data.agent, data.team && "team " + data.team].filter(Boolean).join(", ") || "nobody";
+    if (entry.kind === "assigned" && data.agent_id == null && data.team_id == null) detail = "nobody";
     else if (entry.kind === "priority") detail = data.priority;
     else if (entry.kind === "tagged" || entry.kind === "untagged") detail = data.tag;
     else if (entry.kind === "snoozed") detail = "until " + when(data.until);
@@ -201,6 +201,7 @@
       "li",
       { class: "entry event", "data-kind": entry.kind },
       el("span", { class: "body" }, (KIND_TEXT[entry.kind] || entry.kind) + (detail ? ": " + detail : "") + " · " + actorName(entry.actor)),
+      " · ",
       el("span", { class: "at" }, when(entry.at)),
     );
   }
@@ -274,15 +275,20 @@
   }
 
   // --- live updates -------------------------------------------------------------------
+  // Changes arriving together are read once (50 ms later); the open conversation is re-read
+  // when it is among them.
   let pending = null;
-  function changed(ids, everything) {
+  let readOpen = false;
+  function changed(ids, everything, texts) {
     const openId = state.open && state.open.id;
-    const readOpen = openId && (everything || ids.includes(openId));
+    readOpen = readOpen || Boolean(openId && (everything || texts || ids.includes(openId)));
     clearTimeout(pending);
     pending = setTimeout(() => {
+      const andOpen = readOpen;
+      readOpen = false;
       attempt(async () => {
         await loadList();
-        if (readOpen) await refreshOpen();
+        if (andOpen) await refreshOpen();
       });
     }, 50);
   }
@@ -295,7 +301,7 @@
     });
     source.addEventListener("changed", (event) => {
       const data = JSON.parse(event.data);
-      changed(data.ids, data.everything);
+      changed(data.ids, data.everything, data.texts);
     });
     source.onerror = () => $("live").classList.remove("on");
   }
