@@ -9,8 +9,13 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ringflow.inbox.live import InboxLive
 from tests.ringflow.admin.people import CONTACT, Desk
 from tests.ringflow.inbox.conftest import Agent, sign_in
+from workflows.conversations.events import record
+from workflows.conversations.model import AUTOMATION
 
 
 async def _events(agent: Agent, base_url: str | None = None) -> AsyncGenerator[tuple[str, Any]]:
@@ -58,3 +63,36 @@ async def test_a_text_in_tells_an_open_inbox_which_conversation_changed(desk: De
         await events.aclose()
     finally:
         await agent.http.close()
+
+
+async def test_an_event_committed_after_a_later_one_is_still_told(desk: Desk) -> None:
+    """PostgreSQL hands out ids before commit: id n may commit after n+1 was read."""
+    if desk.api.server.db.url.get_backend_name() != "postgresql":
+        return  # SQLite has one writer: ids commit in order
+    await desk.text_in("First", "SM" + "9" * 32)
+    slow_one = await desk.conversation_of(CONTACT)
+    await desk.text_in("Second", "SM" + "8" * 32, sender="+14155550177")
+    fast_one = await desk.conversation_of("+14155550177")
+    hub = InboxLive(desk.api.server.db)
+    await hub.start()
+    listener = hub.join()
+    engine = create_async_engine(desk.api.server.db.url)
+    try:
+        async with engine.connect() as slow:
+            transaction = await slow.begin()
+            await slow.run_sync(
+                lambda conn: record(
+                    conn, slow_one["id"], "note", AUTOMATION, desk.clock(), body="x"
+                )
+            )  # takes id n, not committed yet
+            await desk.act(fast_one["id"], "notes", {"body": "y"})  # n+1, committed
+            await hub.changed()
+            assert listener.take()[1] == [fast_one["id"]]
+            await transaction.commit()
+        await hub.changed()
+        assert listener.take()[1] == [slow_one["id"]]
+        await hub.changed()
+        assert listener.take()[1] == []  # told once
+    finally:
+        await engine.dispose()
+        hub.leave(listener)
