@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import json
 from pathlib import Path
@@ -32,6 +33,12 @@ HEARTBEAT_S: Final = 20.0
 INBOX_LIVE = web.AppKey("inbox_live", InboxLive)
 
 
+@functools.cache
+def _page() -> str:
+    """The page's HTML, read once (``{{csrf}}`` filled in per session)."""
+    return (STATIC / "inbox.html").read_text(encoding="utf-8")
+
+
 async def _session(request: web.Request) -> BrowserSession | None:
     session = await request.config_dict[BROWSER_SESSIONS].current(request)
     if session is None or not session.owner.is_agent:
@@ -43,8 +50,9 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     session = await _session(request)
     if session is None:
         raise web.HTTPSeeOther(f"{PREFIX}/sign-in")
-    page = (STATIC / "inbox.html").read_text(encoding="utf-8")
-    page = page.replace("{{csrf}}", html.escape(session.csrf)).replace("{{csrf_field}}", CSRF_FIELD)
+    page = (
+        _page().replace("{{csrf}}", html.escape(session.csrf)).replace("{{csrf_field}}", CSRF_FIELD)
+    )
     return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
 
 

@@ -91,6 +91,11 @@
   }
 
   async function loadList() {
+    if (state.view === "team" && !$("filter-team").value) {
+      state.items = []; // no team: nothing to show
+      renderList();
+      return;
+    }
     const page = await api("GET", "/conversations?" + query());
     state.items = page.items;
     renderList();
