@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
+from chat import routes as chat_routes
 from ivr import routes as voice_routes
 from prompts import routes as prompt_routes
 from prompts.service import Synthesizer
@@ -29,6 +30,7 @@ from ringflow.migrate import head_revision, known_revisions
 from ringflow.resources import Resource
 from ringflow.resources.admin import admin
 from ringflow.resources.catalog import CATALOG, catalog, catalog_refresh, load_flows
+from ringflow.resources.chat import chat
 from ringflow.resources.database import DATABASE, database
 from ringflow.resources.inbox import browser_sessions, inbox_live
 from ringflow.resources.inputs import CLOCK, SETTINGS
@@ -64,6 +66,7 @@ ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     voice_routes.routes,
     sms_routes.routes,
     prompt_routes.routes,
+    chat_routes.routes,
     inbox_routes.routes,
 )
 """The webhook and media routes each package owns, served from ``/``."""
@@ -106,6 +109,7 @@ def create_app(
         sessions,
         jobs(),
         voice,
+        chat,
         browser_sessions,
         admin,
         inbox_live,

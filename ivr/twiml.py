@@ -58,7 +58,9 @@ def _gather(response: VoiceResponse, gather: Gather) -> None:
         # Twilio's default is "#"; an empty value lets "#" be an answer of its own.
         extra["finish_on_key"] = gather.finish_on_key
     if gather.speech:
-        extra.update(input="dtmf speech", hints=", ".join(gather.speech_hints))
+        extra["input"] = "dtmf speech"
+        if gather.speech_hints:  # an empty hints="" is noise Twilio documents no meaning for
+            extra["hints"] = ", ".join(gather.speech_hints)
         extra["speech_timeout"] = "auto"
     node = response.gather(
         action=action,

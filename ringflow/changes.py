@@ -20,9 +20,13 @@ coalesced into one more call. Polling is only the fallback:
   reconnects with exponential backoff and meanwhile polls as on SQLite; once listening again it
   runs every handler once, for what it may have missed.
 
-On SQLite the feed can still hear its own process at once: :meth:`ChangeFeed.follow_commits`
-watches the engine the process writes with, and a commit whose transaction announced topics
-runs their handlers right after it (other processes on the same file still poll).
+Other notification channels share the same listening connection (:meth:`ChangeFeed.add_channel`,
+used by the live hub of :mod:`ringflow.live`): their payloads go to their callback as they
+arrive, and ``on_listening`` runs each time listening (re)starts, for what was missed.
+
+On SQLite an announcement is a notice the database's writer hands to this process after the
+commit (:func:`ringflow.database.notify`): a feed told of them (:meth:`ChangeFeed.hear_commits`)
+runs the topic's handlers at once; other processes on the same file still poll.
 
 Handlers re-read the database; they must be idempotent (a change is announced by its own
 process too, and a reconnect re-reads everything). A failing handler is logged and the feed
@@ -39,8 +43,10 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
+
+from ringflow.database import SqliteDatabase, notify
 
 __all__ = [
     "APPLICATION_NAME",
@@ -91,17 +97,17 @@ TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS, CONVERSATIO
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
+NoticeCallback = Callable[[str], None]
+"""Gets the payload of a notification on an added channel (on the loop; must not block)."""
 _DIALECT_ONLY: Final = ("prepared_statement_cache_size", "async_fallback")
-_ANNOUNCED: Final = "ringflow.announced"
-"""Where a SQLite connection keeps the topics its open transaction announced."""
 _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def announce(conn: Connection, topic: str) -> None:
     """Tell every process that ``topic`` changed, when the transaction of ``conn`` commits.
 
-    On SQLite only a feed of this process that follows the engine's commits hears it
-    (:meth:`ChangeFeed.follow_commits`); other processes poll."""
+    On SQLite only a feed of this process told of the database's notices hears it
+    (:meth:`ChangeFeed.hear_commits`); other processes poll."""
     if topic not in TOPICS:
         raise ValueError(f"unknown change topic {topic!r}")
     if conn.dialect.name == "postgresql":
@@ -109,7 +115,7 @@ def announce(conn: Connection, topic: str) -> None:
             text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
         )
     else:
-        conn.info.setdefault(_ANNOUNCED, set()).add(topic)
+        notify(conn, CHANNEL, topic)
 
 
 def listen_dsn(url: URL) -> str | None:
@@ -146,11 +152,12 @@ class ChangeFeed:
         self._ping_every = ping_every
         self._handlers: dict[str, list[Handler]] = {}
         self._unpolled: set[Handler] = set()
-        self._settled: Callable[[], Awaitable[None]] | None = None
         self._pending: set[str] = set()
         self._arrived = asyncio.Event()
         self._last_full_read = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._channels: dict[str, tuple[NoticeCallback, Callable[[], None] | None]] = {}
+        self._connection: asyncpg.Connection | None = None
         self.listening = asyncio.Event()
         """Set while notifications are being received (tests wait for it)."""
 
@@ -164,30 +171,51 @@ class ChangeFeed:
         if not polled:
             self._unpolled.add(handler)
 
-    def follow_commits(self, engine: Engine, settled: Callable[[], Awaitable[None]]) -> None:
-        """Hear what transactions on ``engine`` announce as soon as they commit (SQLite: this
-        process's writes, committed on a writer thread).
+    def hear_commits(self, db: SqliteDatabase) -> None:
+        """Run the handlers of what this process's transactions on ``db`` announce as soon as
+        they commit (SQLite: the writer's notices, never for a rolled-back write)."""
+        db.on_notice(self._on_notice)
 
-        SQLAlchemy calls its ``commit`` listeners just *before* the commit, so the handlers
-        wait for ``settled()`` first: something that returns only once that commit is done
-        (for SQLite's single writer, an empty write queued behind it)."""
-        loop = asyncio.get_running_loop()
-        self._settled = settled
+    def _on_notice(self, channel: str, payload: str) -> None:
+        if channel == CHANNEL and payload in TOPICS:
+            self._heard(payload)
 
-        def committing(conn: Connection) -> None:
-            topics = conn.info.pop(_ANNOUNCED, None)
-            if topics:
-                loop.call_soon_threadsafe(self._heard, frozenset(topics))
-
-        def rolled_back(conn: Connection) -> None:
-            conn.info.pop(_ANNOUNCED, None)
-
-        event.listen(engine, "commit", committing)
-        event.listen(engine, "rollback", rolled_back)
-
-    def _heard(self, topics: frozenset[str]) -> None:
-        self._pending.update(topics)
+    def _heard(self, topic: str) -> None:
+        self._pending.add(topic)
         self._arrived.set()
+
+    @property
+    def notifies(self) -> bool:
+        """Whether this feed listens on PostgreSQL (False: SQLite, it only polls)."""
+        return self._dsn is not None
+
+    async def add_channel(
+        self,
+        channel: str,
+        callback: NoticeCallback,
+        on_listening: Callable[[], None] | None = None,
+    ) -> None:
+        """Also listen on ``channel`` on this feed's connection: ``callback(payload)`` for
+        each notification; ``on_listening()`` whenever listening (re)starts (a reconnect:
+        notifications sent meanwhile are lost, the owner re-reads)."""
+        if channel == CHANNEL or channel in self._channels:
+            raise ValueError(f"channel {channel!r} is listened to already")
+        self._channels[channel] = (callback, on_listening)
+        connection = self._connection
+        if connection is not None and self.listening.is_set():
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await connection.add_listener(channel, self._on_channel)
+            if on_listening is not None:
+                on_listening()
+
+    def _on_channel(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+        found = self._channels.get(channel)
+        if found is None:
+            return
+        try:
+            found[0](str(payload))
+        except Exception:
+            log.exception("a listener of channel %s failed", channel)
 
     def start(self) -> None:
         """Start following changes in a task this feed owns."""
@@ -235,6 +263,7 @@ class ChangeFeed:
                 if self.listening.is_set():
                     delay = self._reconnect_first  # it worked: start the backoff again
                 self.listening.clear()
+                self._connection = None
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(connection.close(), PING_TIMEOUT_S)
             await self._poll_for(delay)
@@ -245,8 +274,14 @@ class ChangeFeed:
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _conn: lost.set())
         await connection.add_listener(CHANNEL, self._notified)
+        for channel in list(self._channels):
+            await connection.add_listener(channel, self._on_channel)
+        self._connection = connection
         self.listening.set()
         log.info("listening for changes on channel %s", CHANNEL)
+        for _callback, on_listening in list(self._channels.values()):
+            if on_listening is not None:
+                on_listening()
         await self._run_all()  # what changed while nobody listened
         while not lost.is_set():
             arrived = asyncio.create_task(self._arrived.wait())
@@ -267,8 +302,6 @@ class ChangeFeed:
         self._arrived.set()
 
     async def _run_pending(self) -> None:
-        if self._settled is not None:
-            await self._settled()
         self._arrived.clear()
         topics, self._pending = self._pending, set()
         await self._run_topics(topics)

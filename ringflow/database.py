@@ -38,7 +38,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ringflow.sqlite_writer import SqliteWriter, Write
+from ringflow.sqlite_writer import NOTICES, SqliteWriter, Write
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,19 @@ STALL_AFTER_S = 2 * BUSY_TIMEOUT_MS / 1000
 def stored_time(moment: datetime) -> datetime:
     """A time read back from the database, aware in UTC (SQLite returns naive UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def notify(conn: Connection, channel: str, payload: str) -> None:
+    """Tell the listeners on ``channel`` (in every process) ``payload`` once the transaction
+    of ``conn`` commits, never if it rolls back: ``pg_notify`` on PostgreSQL (at most 8000
+    bytes: send ids, not texts), delivered to every process that LISTENs; on SQLite handed to
+    this process's :meth:`SqliteDatabase.on_notice` listeners after the commit."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+        )
+    else:
+        conn.info.setdefault(NOTICES, []).append((channel, payload))
 
 
 class BatchConflict(RuntimeError):
@@ -205,8 +218,25 @@ class SqliteDatabase:
         self._observe_write: Callable[[float], None] | None = None
         self.writer_restarts = 0
         """Writers started after one died."""
-        self._writer = SqliteWriter(self._writes, self._loop, self._replace)
+        self._notice_listeners: list[Callable[[str, str], None]] = []
+        self._writer = self._new_writer()
         self._checkpointer = asyncio.create_task(self._checkpoint_loop(), name="sqlite-checkpoint")
+
+    def _new_writer(self) -> SqliteWriter:
+        return SqliteWriter(self._writes, self._loop, self._replace, self._deliver)
+
+    def on_notice(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(channel, payload)`` on the loop for every :func:`notify` of this
+        process, after its transaction committed."""
+        self._notice_listeners.append(listener)
+
+    def _deliver(self, notices: list[tuple[str, str]]) -> None:
+        for channel, payload in notices:
+            for listener in self._notice_listeners:
+                try:
+                    listener(channel, payload)
+                except Exception:
+                    log.exception("a listener failed on a notice of channel %s", channel)
 
     async def read(self, work: Work[T]) -> T:
         def run() -> T:
@@ -243,7 +273,7 @@ class SqliteDatabase:
     def _replace(self, dead: SqliteWriter) -> None:
         """Start a new writer in place of ``dead`` (called on the loop once it died)."""
         if self._writer is dead and not self._closing:
-            self._writer = SqliteWriter(self._writes, self._loop, self._replace)
+            self._writer = self._new_writer()
             self.writer_restarts += 1
             log.warning("started a new database writer (%d so far)", self.writer_restarts)
 

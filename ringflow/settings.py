@@ -149,6 +149,24 @@ class Settings(BaseSettings):
         description="a customer's message reopens a conversation closed less than this many"
         " hours ago; later it starts a new conversation",
     )
+    chat_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the web chat's visitor ids; default: a random secret kept in the"
+        " database (shared by every instance)",
+    )
+    chat_identity_secret: SecretStr | None = Field(
+        default=None,
+        description="the secret a site signs its visitors' identity with (HMAC-SHA256);"
+        " unset: identities are ignored",
+    )
+    chat_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="origins (https://shop.example) whose pages may open chat connections,"
+        " comma-separated; empty: any",
+    )
+    chat_max_message_chars: int = Field(
+        default=2000, ge=1, le=20000, description="longest message a chat visitor may send"
+    )
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
         default=(),
         description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
@@ -270,6 +288,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("chat_origins", mode="before")
+    @classmethod
+    def _chat_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for origin in value:
+                if not isinstance(origin, str) or not origin.startswith(("http://", "https://")):
+                    raise ValueError(f"{origin!r} is not an origin (https://host[:port])")
+            return tuple(str(origin).rstrip("/") for origin in value)
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 """Writes committed in one transaction at most."""
+NOTICES = "ringflow.notices"
+"""Key of ``Connection.info`` under which writes leave ``(channel, payload)`` notices for
+listeners in this process (:func:`ringflow.database.notify`); the writer hands them over
+after the transaction committed. The notices of a write that failed (rolled back to its
+savepoint, or with its transaction) are dropped with it."""
 
 Outcome = tuple[bool, Any]
 """``(True, result)`` or ``(False, exception)``."""
@@ -79,8 +84,10 @@ class SqliteWriter:
         engine: Engine,
         loop: asyncio.AbstractEventLoop,
         on_death: Callable[[SqliteWriter], None],
+        on_notices: Callable[[list[tuple[str, str]]], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._on_notices = on_notices
         self._loop = loop
         self._on_death = on_death
         self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
@@ -140,7 +147,10 @@ class SqliteWriter:
                     self.busy_since = time.monotonic()
                     outcomes = self._transact(taken)
                     self.busy_since = None  # before the writes' owners hear of it
+                    notices = self._conn.info.pop(NOTICES, None) if self._conn else None
                     self._call_on_loop(_settle, list(zip(taken, outcomes, strict=True)))
+                    if notices and self._on_notices is not None:
+                        self._call_on_loop(self._on_notices, notices)
                     taken = []
         except BaseException as death:  # reported to every waiting write, then replaced
             self._die(death, taken)
@@ -189,6 +199,7 @@ class SqliteWriter:
         savepoint of its own in the next one (a single write just fails). Two statements
         fewer per transaction (SAVEPOINT, RELEASE: ~70 µs of CPU through SQLAlchemy)."""
         items = [write.item for write in group]
+        mark = _notices_mark(conn)
         try:
             with conn.begin():
                 try:
@@ -198,6 +209,7 @@ class SqliteWriter:
                 except Exception as error:
                     raise _GroupFailed(error) from error
         except _GroupFailed as failed:
+            _drop_notices(conn, mark)
             if len(group) == 1:
                 return [(False, failed.error)]
             log.debug("a batch of %d writes failed (%s); each runs on its own", len(group), failed)
@@ -221,6 +233,7 @@ class SqliteWriter:
         """Run writes of one batch function together in a savepoint; if that fails, each
         in a savepoint of its own."""
         items = [write.item for write in group]
+        mark = _notices_mark(conn)
         savepoint = conn.begin_nested()
         try:
             results = group[0].context.run(group[0].batch, conn, items)
@@ -231,6 +244,7 @@ class SqliteWriter:
                 # Writes after this one would run outside any transaction: stop here.
                 raise TransactionLost(f"SQLite abandoned the transaction: {error}") from error
             savepoint.rollback()
+            _drop_notices(conn, mark)
             if len(group) == 1:
                 return [(False, error)]
             log.debug("a batch of %d writes failed (%s); each runs on its own", len(group), error)
@@ -294,6 +308,18 @@ def _one_group(taken: list[Write]) -> bool:
 def _in_transaction(conn: Connection) -> bool:
     driver = conn.connection.driver_connection
     return bool(driver is not None and driver.in_transaction)
+
+
+def _notices_mark(conn: Connection) -> int:
+    """How many notices the transaction has left so far."""
+    return len(conn.info.get(NOTICES, ()))
+
+
+def _drop_notices(conn: Connection, mark: int) -> None:
+    """Forget the notices left after ``mark`` (by writes that were rolled back)."""
+    notices = conn.info.get(NOTICES)
+    if notices:
+        del notices[mark:]
 
 
 def _settle(outcomes: list[tuple[Write, Outcome]]) -> None:

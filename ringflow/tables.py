@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chat.db
 import ivr.db
 import prompts.db
 import ringflow.admin.db
@@ -25,5 +26,6 @@ TABLE_MODULES = (
     prompts.db,
     workflows.people.db,
     workflows.conversations.db,
+    chat.db,
     ringflow.browser_sessions,
 )

@@ -230,4 +230,4 @@ async def jobs_settled(server: RunningServer, *prefixes: str, within: float = 10
     await eventually(idle, within=within, what=f"jobs {prefixes or 'all'} to settle")
 
 
-pytest_plugins = ["tests.api_client"]
+pytest_plugins = ["tests.api_client", "tests.browser"]

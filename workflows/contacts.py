@@ -13,6 +13,7 @@ Every function is a plain function of a SQLAlchemy ``Connection`` (run it throug
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +25,29 @@ from sqlalchemy.dialects import postgresql, sqlite
 from workflows.contacts_db import contacts
 from workflows.phones import InvalidPhoneNumber, normalize_number
 
+VISITOR_PREFIX = "chat:"
+"""Contacts met on web chat before they gave a number are keyed ``chat:<visitor>`` (the
+chat channel's public visitor id); a phone number is always E.164."""
+_VISITOR = re.compile(r"^chat:[A-Za-z0-9_-]{8,27}$")
+
+
+def contact_key(raw: str, default_region: str | None = None) -> str:
+    """The key a contact is stored under: a chat visitor's address as it is, else the phone
+    number in E.164 (:class:`InvalidPhoneNumber` for junk)."""
+    if raw.startswith(VISITOR_PREFIX):
+        if _VISITOR.match(raw):
+            return raw
+        raise InvalidPhoneNumber(f"{raw[:40]!r} is not a chat visitor's address")
+    return normalize_number(raw, default_region)
+
+
 __all__ = [
     "ContactRow",
     "InvalidPhoneNumber",
     "Scalar",
     "UnknownContact",
     "change_attributes",
+    "contact_key",
     "contact_values",
     "ensure_contact",
     "find_contacts",
@@ -90,7 +108,7 @@ def get_contact(
     conn: Connection, number: str, default_region: str | None = None
 ) -> ContactRow | None:
     """The contact of ``number``, or None when it was never met."""
-    return _select(conn, normalize_number(number, default_region))
+    return _select(conn, contact_key(number, default_region))
 
 
 def remember_numbers(conn: Connection, numbers: Iterable[str], *, now: datetime) -> None:
@@ -117,7 +135,7 @@ def ensure_contact(
     conn: Connection, number: str, default_region: str | None = None, *, now: datetime
 ) -> ContactRow:
     """The contact of ``number``, created (with no name and no attributes) on first contact."""
-    e164 = normalize_number(number, default_region)
+    e164 = contact_key(number, default_region)
     conn.execute(
         _NEW_CONTACT[conn.dialect.name],
         {"number": e164, "name": None, "attributes": {}, "created_at": now, "updated_at": now},
@@ -158,7 +176,7 @@ def lock_contact(
     row = conn.execute(
         _LOCKING_UPSERT[conn.dialect.name],
         {
-            "number": normalize_number(number, default_region),
+            "number": contact_key(number, default_region),
             "name": None,
             "attributes": {},
             "created_at": now,

@@ -3,7 +3,8 @@
 ``call.incoming`` starts a voice run that answers the call. The three post-call events are
 raised once per call, when its final status arrives (``ivr/outcome.py`` decides which), and
 start a run on the SMS channel that texts the caller; ``sms.received`` starts one when a text
-arrives that no waiting conversation takes. ``once_per`` is the default per-recipient limit:
+arrives that no waiting conversation takes; ``chat.started`` starts one on the web chat when a
+visitor first opens it (the greeting). ``once_per`` is the default per-recipient limit:
 a post-call workflow texts the same number at most once in that many seconds, so five missed
 calls in ten minutes send one text.
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from workflows.channels import SMS, VOICE
+from workflows.channels import CHAT, SMS, VOICE
 
 CALL_INCOMING = "call.incoming"
 CALL_MISSED = "call.missed"
 CALL_ENDED = "call.ended"
 CALL_AFTER_HOURS = "call.after_hours"
 SMS_RECEIVED = "sms.received"
+CHAT_STARTED = "chat.started"
 POST_CALL_LIMIT = 600
 
 CONVERSATION_OPENED = "conversation.opened"
@@ -91,6 +93,11 @@ TRIGGER_KINDS: Mapping[str, TriggerKind] = {
             POST_CALL_LIMIT,
         ),
         TriggerKind(SMS_RECEIVED, SMS, "A text arrives that no waiting conversation takes."),
+        TriggerKind(
+            CHAT_STARTED,
+            CHAT,
+            "A visitor opens the web chat for the first time (its conversation starts).",
+        ),
         # Conversations are on SMS today; web chat will share these triggers.
         TriggerKind(CONVERSATION_OPENED, SMS, "A conversation starts (its first message)."),
         TriggerKind(MESSAGE_RECEIVED, SMS, "The contact sends a message in a conversation."),

@@ -25,6 +25,10 @@ from ringflow.nesting import MAX_DEPTH, deeper_than
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPES = ("application/json",)
+MAX_JSON_BYTES = 64 * 1024
+"""The largest JSON body an endpoint takes unless it says otherwise: the admin application's
+``client_max_size`` is sized for prompt uploads, far more than any JSON request needs."""
+READ_CHUNK_BYTES = 64 * 1024
 COMMON_ERRORS = (401, 403, 429)
 """Every endpoint can answer these (no or a wrong token; a token that may not do this, such as
 an agent token outside conversations; too many wrong tokens)."""
@@ -87,13 +91,35 @@ class Api:
         return [web.route(e.method, e.path, e.handler) for e in self.endpoints]
 
 
-async def json_body(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body validated by ``model`` (400/415/422 problems otherwise)."""
+async def read_body(request: web.Request, max_bytes: int, what: str = "the body") -> bytes:
+    """The request's body, refused with a 413 naming ``what`` as soon as it is known to be
+    larger than ``max_bytes`` (from Content-Length, else while reading: a chunked body is
+    never held in memory beyond the limit)."""
+
+    def too_large() -> ApiProblem:
+        return ApiProblem(
+            413, f"{what} is at most {max_bytes} bytes", [FieldError("body", "too large")]
+        )
+
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: web.Request, model: type[M], *, max_bytes: int = MAX_JSON_BYTES) -> M:
+    """The request's JSON body validated by ``model`` (400/413/415/422 problems otherwise)."""
     if request.content_type not in JSON_TYPES:
         raise ApiProblem(
             415, f"send JSON (Content-Type: application/json), not {request.content_type!r}"
         )
-    raw = await request.read()
+    raw = await read_body(request, max_bytes)
     try:
         data = json.loads(raw)
     except RecursionError:

@@ -18,7 +18,15 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body, query_params
+from ringflow.admin.endpoints import (
+    Api,
+    Body,
+    Endpoint,
+    json_answer,
+    json_body,
+    query_params,
+    read_body,
+)
 from ringflow.admin.problems import (
     ApiProblem,
     FieldError,
@@ -166,11 +174,7 @@ async def _definition_text(request: web.Request) -> tuple[str, str]:
         raise ApiProblem(
             415, f"send the workflow as application/yaml or application/json, not {content_type!r}"
         )
-    if request.content_length is not None and request.content_length > MAX_DEFINITION_BYTES:
-        raise ApiProblem(413, f"a workflow is at most {MAX_DEFINITION_BYTES} bytes")
-    raw = await request.read()
-    if len(raw) > MAX_DEFINITION_BYTES:
-        raise ApiProblem(413, f"a workflow is at most {MAX_DEFINITION_BYTES} bytes")
+    raw = await read_body(request, MAX_DEFINITION_BYTES, "a workflow")
     try:
         return raw.decode("utf-8"), fmt
     except UnicodeDecodeError:

@@ -74,6 +74,9 @@ def banner(settings: Settings, flows: Sequence[Workflow], out: TextIO) -> None:
         print(
             "  WARNING: TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked", file=out
         )
+    print(
+        f'Web chat: {public}/chat (embed: <script src="{public}/chat/widget.js" async>)', file=out
+    )
     print("Try it without a phone: ringflow call", file=out, flush=True)
 
 

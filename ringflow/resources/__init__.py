@@ -6,7 +6,7 @@ resources before it from the app's keys), stores what it offers under its own ty
 ``server.py`` appends them to ``app.cleanup_ctx`` in order, so they close in reverse:
 
     database -> catalog -> catalog refresh -> speech and prompts -> SMS provider
-    -> job worker -> voice -> admin API state
+    -> job worker -> voice -> chat (live hub) -> admin API state
 
 ``ringflow serve`` uses them all; ``ringflow worker`` uses database, catalog, catalog
 refresh, SMS provider and job worker: the same functions, never a second copy of the

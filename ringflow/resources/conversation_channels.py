@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chat.conversations import ChatConversations
+from chat.outbound import ChatHistory, ChatOutbound
 from ivr.conversation_calls import CallHistory
 from sms.conversation_channel import SmsHistory, SmsOutbound
 from sms.runner import SmsConversations
@@ -14,15 +16,17 @@ from workflows.sessions import ConversationChannel
 
 
 def conversation_channels() -> ConversationChannels:
-    """The channels conversations are on: SMS sends replies and shows its texts; voice shows
-    the contact's calls."""
+    """The channels conversations are on: SMS sends replies and shows its texts, web chat
+    shows them in the visitor's widget; voice shows the contact's calls."""
     channels = ConversationChannels()
     channels.register_outbound("sms", SmsOutbound())
+    channels.register_outbound("chat", ChatOutbound())
     channels.add_source(SmsHistory())
+    channels.add_source(ChatHistory())
     channels.add_source(CallHistory())
     return channels
 
 
 def run_channels() -> dict[str, ConversationChannel[Any]]:
-    """Where conversation runs live, by channel name (SMS today; web chat next)."""
-    return {"sms": SmsConversations()}
+    """Where conversation runs live, by channel name (SMS and web chat)."""
+    return {"sms": SmsConversations(), "chat": ChatConversations()}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import Connection
 
 from ringflow.browser_sessions import BROWSER_SESSIONS, BrowserSessions
 from ringflow.changes import CONVERSATIONS, MESSAGES
@@ -24,10 +23,6 @@ async def browser_sessions(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def _nothing(_conn: Connection) -> None:
-    return None
-
-
 async def inbox_live(app: web.Application) -> AsyncIterator[None]:
     """``app[INBOX_LIVE]``: tells open inboxes which conversations changed, fed by the change
     feed's ``conversations`` topic (on SQLite, this process's commits are heard at once)."""
@@ -35,11 +30,7 @@ async def inbox_live(app: web.Application) -> AsyncIterator[None]:
     hub = InboxLive(db)
     await hub.start()
     if isinstance(db, SqliteDatabase):
-
-        async def settled() -> None:
-            await db.write(_nothing)  # queued behind the write that announced
-
-        feed.follow_commits(db.engine, settled)
+        feed.hear_commits(db)
     feed.subscribe(CONVERSATIONS, hub.changed)
     feed.subscribe(MESSAGES, hub.texts_changed, polled=False)
     app[INBOX_LIVE] = hub

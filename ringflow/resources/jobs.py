@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from chat.conversations import CHAT_RUN_TIMER
+from chat.jobs import ChatRunTimerHandler
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.health import READINESS
@@ -78,6 +80,7 @@ def job_handlers(
             db, sessions, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
         RUN_TIMER: RunTimerHandler(db, sessions, clock),
+        CHAT_RUN_TIMER: ChatRunTimerHandler(sessions),
         WAKE_JOB: WakeHandler(clock),
         CONVERSATION_EVENT_JOB: ConversationEventHandler(
             db, sessions, catalog, run_channels(), clock

@@ -49,6 +49,13 @@ def test_a_gather_with_speech_is_followed_by_a_redirect() -> None:
     )
 
 
+def test_a_speech_gather_without_hints_has_no_hints_attribute() -> None:
+    gather = Gather(prompts=(Say("How can I help?"),), timeout=5, speech=True, language="ko-KR")
+    rendered = render((gather,), RESUME, finished=False)
+    assert "hints=" not in rendered
+    assert 'input="dtmf speech" language="ko-KR"' in rendered
+
+
 def test_dial_numbers_sip_and_clients_with_caller_id() -> None:
     dial = Dial(
         targets=(

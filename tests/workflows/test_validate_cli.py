@@ -80,7 +80,7 @@ EXPECTED: dict[str, list[str]] = {
     "tab-indented.json": ["tab-indented.json:6 steps.hello.next: unknown step 'bye'"],
     "unknown-trigger.yaml": [
         "unknown-trigger.yaml:4 trigger.event: Input should be 'call.incoming', 'call.missed',"
-        " 'call.ended', 'call.after_hours', 'sms.received', 'conversation.opened',"
+        " 'call.ended', 'call.after_hours', 'sms.received', 'chat.started', 'conversation.opened',"
         " 'message.received', 'agent.replied', 'conversation.assigned', 'conversation.closed',"
         " 'no_agent_reply', 'no_customer_reply', 'unanswered' or 'idle_after_resolved'"
     ],

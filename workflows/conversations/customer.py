@@ -127,3 +127,19 @@ def _start_afresh(conn: Connection, old: Conversation, now: datetime) -> Convers
     assert new_id is not None
     record(conn, new_id, "opened", CONTACT, now, data={"previous": old.id})
     return load(conn, new_id)
+
+
+def open_thread(
+    conn: Connection, *, channel: str, business: str, contact: str, now: datetime
+) -> tuple[Conversation, bool]:
+    """The latest conversation of the thread (``channel``, ``business``, ``contact``), opened
+    by the contact at ``now`` when the thread has none yet; and whether it was opened now.
+
+    For channels where a conversation starts before the contact writes (web chat: the
+    visitor opens the widget and is greeted)."""
+    created = _insert(conn, _new_values(channel, business, contact, now))
+    conversation_id = _latest_id(conn, channel, business, contact)
+    assert conversation_id is not None
+    if created:
+        record(conn, conversation_id, "opened", CONTACT, now)
+    return load(conn, conversation_id, lock=True), created

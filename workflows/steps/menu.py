@@ -32,6 +32,7 @@ from workflows.names import (
     Voice,
 )
 from workflows.steps.base import (
+    CHAT,
     SMS,
     VOICE,
     End,
@@ -120,7 +121,7 @@ def _words(text: str) -> set[str]:
 class MenuKind(StepKind[MenuParams]):
     name = "menu"
     params = MenuParams
-    channels = frozenset({VOICE, SMS})
+    channels = frozenset({VOICE, SMS, CHAT})
     waits = True
     summary = "Play a greeting and branch on the key pressed (or keyword said)."
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Literal
 
-from pydantic import Field, StrictInt, field_validator
+from pydantic import Field, StrictInt
 
 from workflows.instructions import Play, Prompt, Say
 from workflows.names import AudioUrl, Language, SpokenText, Voice
-from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
-
-RENDER_ALIASES: Final = {"twilio": "channel"}
-"""Deprecated ``render`` names still read from older workflow files (documented in
-docs/workflow-format.md): the name of the voice provider, from before the core was neutral."""
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 
 
 class SayParams(StepParams):
@@ -30,11 +35,6 @@ class SayParams(StepParams):
             " voice (espeak-ng, in `language`), cached and played as audio"
         ),
     )
-
-    @field_validator("render", mode="before")
-    @classmethod
-    def _accept_deprecated_name(cls, value: Any) -> Any:
-        return RENDER_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 def spoken(
@@ -63,7 +63,7 @@ def prompts(
 class SayKind(StepKind[SayParams]):
     name = "say"
     params = SayParams
-    channels = frozenset({VOICE, SMS})
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Speak a text, then continue with `next`."
 
     def enter(self, params: SayParams, ctx: RunContext) -> StepResult:

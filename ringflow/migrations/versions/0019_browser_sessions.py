@@ -1,7 +1,7 @@
 """browser sessions: a token exchanged for a session cookie (the agent inbox, the console)
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0023
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0015"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

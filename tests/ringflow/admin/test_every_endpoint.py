@@ -100,3 +100,31 @@ async def test_every_body_too_large_is_a_413(api: ApiClient, document: dict[str,
             assert "413" in operation["responses"]
             too_large += 1
     assert too_large >= 12  # a 404 (no such example id) is allowed above, but not everywhere
+
+
+async def test_json_bodies_past_their_limit_are_refused_unread(
+    api: ApiClient, document: dict[str, Any]
+) -> None:
+    """A JSON body over 64 KiB is a 413 naming the body on every JSON endpoint, although the
+    application takes megabytes (for prompt uploads); only workflows take more (1 MiB)."""
+    padded = '{"padding": "' + "x" * (64 * 1024) + '"}'
+    refused = 0
+    for method, path, operation in operations(document):
+        media = next(iter(operation.get("requestBody", {}).get("content", {})), None)
+        if media != "application/json" or path.startswith("/workflows"):
+            continue
+        answer = await api.call(method, path, data=padded, content_type=media)
+        assert answer.status in (404, 413), (method, path, answer.status, answer.text[:200])
+        if answer.status == 413:
+            assert "at most 65536 bytes" in answer.text, answer.text
+            refused += 1
+    assert refused >= 10
+
+
+async def test_a_workflow_up_to_its_stated_limit_is_taken(api: ApiClient) -> None:
+    """Workflows keep their own, larger limit: 100 KiB of YAML is read (and checked)."""
+    comment = "# " + "x" * 1000 + "\n"
+    text = comment * 100 + "id: big\ntrigger: {event: call.incoming}\nstart: hi\nsteps:\n"
+    text += "  hi: {say: Hello}\n"
+    answer = await api.call("POST", "/workflows", data=text, content_type="application/yaml")
+    assert answer.status == 201, answer.text[:300]

@@ -1,53 +1,18 @@
 """Fixtures of the inbox tests: a signed-in agent over HTTP (aiohttp, cookies as a browser
-keeps them) and a real browser (Playwright driving Debian's ``/usr/bin/chromium``).
-
-The browser fixture is small on purpose: the chat tests have the same one, to be folded into
-one shared fixture. Never ``playwright install``: it downloads a browser (and fails here).
-"""
+keeps them). The browser is the shared ``browser`` fixture (:mod:`tests.browser`: Playwright
+driving Debian's ``/usr/bin/chromium``)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
-import pytest
-from playwright.async_api import Browser, async_playwright
 from yarl import URL
 
 from tests.ringflow.admin.people import Desk, desk
 
-__all__ = ["Agent", "Desk", "browser", "desk", "sign_in"]
-
-CHROMIUM = Path(os.environ.get("RINGFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # root in CI and containers
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--no-first-run",
-    "--metrics-recording-only",
-]
-"""No sandbox (root), and no calls home: the machine may have no network at all."""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """A headless Chromium (``apt-get install chromium``; ``./run test`` installs it)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (./run test does)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+__all__ = ["Agent", "Desk", "desk", "sign_in"]
 
 
 @dataclass

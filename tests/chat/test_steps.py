@@ -1,0 +1,71 @@
+"""The conversation steps on chat, through the socket: ``ask`` takes the visitor's next
+message, ``wait`` is a durable timer the worker fires (the server's clock moved past it), and a
+``survey`` shows a 1-5 row whose tapped answer is kept as the conversation's rating."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from server import JOB_WORKER
+from tests.chat.widget_client import widget
+from tests.clock import MovableClock
+from tests.conftest import ServerFactory, eventually, workflow
+from workflows.conversations.db import conversation_ratings
+
+FLOW = workflow("""\
+id: chat-steps
+trigger: {event: chat.started}
+start: name
+steps:
+  name:
+    ask: {question: "Hello! What is your name?", save_as: name}
+    next: pause
+  pause:
+    wait: 10m
+    next: rate
+  rate:
+    survey: {question: "Thanks {{vars.name}}. How did we do?"}
+    next: bye
+  bye:
+    say: "Thank you!"
+""")
+
+
+async def test_ask_wait_and_survey_on_chat(servers: ServerFactory) -> None:
+    clock = MovableClock()
+    server = await servers.start([FLOW], clock=clock)
+    async with widget(server) as chat:
+        await chat.wait_for_text("What is your name?")
+        await chat.say("Robin")
+        await chat.wait(lambda w: "Robin" in w.texts("visitor"), "the answer shown")
+        assert not any("How did we do" in text for text in chat.texts())
+        clock.advance(timedelta(minutes=11))
+        server.app[JOB_WORKER].wake()
+        survey = await chat.wait_for_text("Thanks Robin. How did we do?", within=10)
+        assert [b["key"] for b in survey["buttons"]] == ["1", "2", "3", "4", "5"]
+        label = survey["buttons"][3]["label"]
+        await chat.say(label, choice="4")
+        await chat.wait_for_text("Thank you!")
+        assert chat.texts("visitor") == ["Robin", "Good"]
+
+    async def rated() -> list[int]:
+        query = select(conversation_ratings.c.rating)
+        return list(await server.db.read(lambda conn: conn.execute(query).scalars().all()))
+
+    await eventually(rated, what="the rating kept")
+    assert await rated() == [4]
+
+
+async def test_without_a_greeting_the_conversation_starts_with_the_first_message(
+    servers: ServerFactory,
+) -> None:
+    server = await servers.start([], admin_token=None)
+    async with widget(server) as chat:
+        await chat.ws.send_json({"type": "ping"})
+        await chat.wait(lambda w: any(f["type"] == "pong" for f in w.frames), "pong")
+        assert await server.count("conversations") == 0
+        await chat.say("Hello?")
+        await chat.wait_for_text("Hello?")
+    assert await server.count("conversations") == 1
