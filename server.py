@@ -24,6 +24,7 @@ from ringflow.admin.app import API_APP, GATEKEEPER, api_application
 from ringflow.admin.areas import admin_api
 from ringflow.clock import Clock, system_clock
 from ringflow.health import READINESS, Readiness, health_routes
+from ringflow.inbox import routes as inbox_routes
 from ringflow.metrics import METRICS, Metrics
 from ringflow.metrics_http import METRICS_ACCESS, MetricsAccess, metrics_listening, metrics_routes
 from ringflow.migrate import head_revision, known_revisions
@@ -33,6 +34,7 @@ from ringflow.resources.callbacks import callbacks
 from ringflow.resources.catalog import CATALOG, catalog, catalog_refresh, load_flows
 from ringflow.resources.chat import chat
 from ringflow.resources.database import DATABASE, database
+from ringflow.resources.inbox import browser_sessions, inbox_live
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.jobs import JOB_WORKER, jobs
 from ringflow.resources.observed import observed_database
@@ -69,6 +71,7 @@ ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     sms_routes.routes,
     prompt_routes.routes,
     chat_routes.routes,
+    inbox_routes.routes,
 )
 """The webhook and media routes each package owns, served from ``/``."""
 
@@ -113,7 +116,9 @@ def create_app(
         voice,
         chat,
         pbx,
+        browser_sessions,
         admin,
+        inbox_live,
     ]
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
@@ -121,6 +126,7 @@ def create_app(
     )
     _hold(app, settings, clock, resources)
     app[READINESS] = Readiness(head_revision(), known_revisions())
+    app.on_shutdown.append(inbox_routes.close_streams)
     token = settings.auth_token
     app[TWILIO_WEBHOOKS] = WebhookConfig(
         checker=(

@@ -24,6 +24,10 @@ Other notification channels share the same listening connection (:meth:`ChangeFe
 used by the live hub of :mod:`ringflow.live`): their payloads go to their callback as they
 arrive, and ``on_listening`` runs each time listening (re)starts, for what was missed.
 
+On SQLite an announcement is a notice the database's writer hands to this process after the
+commit (:func:`ringflow.database.notify`): a feed told of them (:meth:`ChangeFeed.hear_commits`)
+runs the topic's handlers at once; other processes on the same file still poll.
+
 Handlers re-read the database; they must be idempotent (a change is announced by its own
 process too, and a reconnect re-reads everything). A failing handler is logged and the feed
 goes on.
@@ -42,9 +46,13 @@ import asyncpg
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
+from ringflow.database import SqliteDatabase, notify
+
 __all__ = [
     "APPLICATION_NAME",
     "CHANNEL",
+    "CONVERSATIONS",
+    "MESSAGES",
     "OVERRIDES",
     "PROMPTS",
     "SCHEDULES",
@@ -80,7 +88,12 @@ OVERRIDES: Final = "overrides"
 """A schedule was forced open or closed, or let follow its hours again."""
 PROMPTS: Final = "prompts"
 """A prompt's audio was replaced or a prompt was deleted."""
-TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS})
+CONVERSATIONS: Final = "conversations"
+"""An event was added to a conversation's timeline (a text came in, an agent replied, an
+assignment, a note, an automation's change...)."""
+MESSAGES: Final = "messages"
+"""A text was recorded or its delivery status changed (open conversations show it)."""
+TOPICS: Final = frozenset({WORKFLOWS, SCHEDULES, OVERRIDES, PROMPTS, CONVERSATIONS, MESSAGES})
 """Every topic: one registry, so a typo cannot announce to nobody."""
 
 Handler = Callable[[], Awaitable[None]]
@@ -93,13 +106,16 @@ _CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.Inte
 def announce(conn: Connection, topic: str) -> None:
     """Tell every process that ``topic`` changed, when the transaction of ``conn`` commits.
 
-    A no-op on SQLite (its processes poll)."""
+    On SQLite only a feed of this process told of the database's notices hears it
+    (:meth:`ChangeFeed.hear_commits`); other processes poll."""
     if topic not in TOPICS:
         raise ValueError(f"unknown change topic {topic!r}")
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
         )
+    else:
+        notify(conn, CHANNEL, topic)
 
 
 def listen_dsn(url: URL) -> str | None:
@@ -135,6 +151,7 @@ class ChangeFeed:
         self._reconnect_max = reconnect_max
         self._ping_every = ping_every
         self._handlers: dict[str, list[Handler]] = {}
+        self._unpolled: set[Handler] = set()
         self._pending: set[str] = set()
         self._arrived = asyncio.Event()
         self._last_full_read = time.monotonic()
@@ -144,11 +161,28 @@ class ChangeFeed:
         self.listening = asyncio.Event()
         """Set while notifications are being received (tests wait for it)."""
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
-        """Run ``handler`` whenever ``topic`` is announced (and when polling)."""
+    def subscribe(self, topic: str, handler: Handler, *, polled: bool = True) -> None:
+        """Run ``handler`` whenever ``topic`` is announced, and when polling unless
+        ``polled`` is False (a handler that cannot tell whether anything changed, and only
+        passes on that something did)."""
         if topic not in TOPICS:
             raise ValueError(f"unknown change topic {topic!r}")
         self._handlers.setdefault(topic, []).append(handler)
+        if not polled:
+            self._unpolled.add(handler)
+
+    def hear_commits(self, db: SqliteDatabase) -> None:
+        """Run the handlers of what this process's transactions on ``db`` announce as soon as
+        they commit (SQLite: the writer's notices, never for a rolled-back write)."""
+        db.on_notice(self._on_notice)
+
+    def _on_notice(self, channel: str, payload: str) -> None:
+        if channel == CHANNEL and payload in TOPICS:
+            self._heard(payload)
+
+    def _heard(self, topic: str) -> None:
+        self._pending.add(topic)
+        self._arrived.set()
 
     @property
     def notifies(self) -> bool:
@@ -199,8 +233,13 @@ class ChangeFeed:
     async def _run(self) -> None:
         if self._dsn is None:
             while True:
-                await asyncio.sleep(self._poll_every)
-                await self._run_all()
+                due = self._last_full_read + self._poll_every - time.monotonic()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), max(due, 0.0))
+                except TimeoutError:
+                    await self._run_all()
+                    continue
+                await self._run_pending()
         delay = self._reconnect_first
         while True:
             try:
@@ -253,9 +292,7 @@ class ChangeFeed:
             arrived.cancel()
             dropped.cancel()
             if self._arrived.is_set():
-                self._arrived.clear()
-                topics, self._pending = self._pending, set()
-                await self._run_topics(topics)
+                await self._run_pending()
             elif not done:
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_S)
         log.warning("the connection listening for changes closed")
@@ -263,6 +300,11 @@ class ChangeFeed:
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         self._pending.add(str(payload))
         self._arrived.set()
+
+    async def _run_pending(self) -> None:
+        self._arrived.clear()
+        topics, self._pending = self._pending, set()
+        await self._run_topics(topics)
 
     async def _poll_for(self, seconds: float) -> None:
         """Wait ``seconds``, re-reading everything whenever a poll is due meanwhile."""
@@ -276,12 +318,14 @@ class ChangeFeed:
 
     async def _run_all(self) -> None:
         self._last_full_read = time.monotonic()
-        await self._run_topics(set(self._handlers))
+        await self._run_topics(set(self._handlers), polling=True)
 
-    async def _run_topics(self, topics: set[str]) -> None:
+    async def _run_topics(self, topics: set[str], *, polling: bool = False) -> None:
         handlers: list[Handler] = []
         for topic in sorted(topics):
             for handler in self._handlers.get(topic, []):
+                if polling and handler in self._unpolled:
+                    continue
                 if handler not in handlers:  # one re-read serves several topics
                     handlers.append(handler)
         for handler in handlers:

@@ -8,6 +8,7 @@ import chat.db
 import ivr.db
 import prompts.db
 import ringflow.admin.db
+import ringflow.browser_sessions
 import sms.db
 import workflows.callbacks.db
 import workflows.contacts_db
@@ -36,6 +37,7 @@ TABLE_MODULES = (
     workflows.external.db,
     workflows.webhooks.db,
     workflows.callbacks.db,
+    ringflow.browser_sessions,
 )
 
 

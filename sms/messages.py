@@ -50,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ringflow.changes import MESSAGES, announce
 from ringflow.database import Database, stored_time
 from sms.db import OUTBOUND_STATUSES, messages, opt_outs
 from sms.segments import count_segments
@@ -242,6 +243,7 @@ def record_outbound(
     )
     new_id = conn.execute(_NEW_MESSAGE[conn.dialect.name], row).scalar()
     if new_id is not None:
+        announce(conn, MESSAGES)
         return MessageRow(id=int(new_id), **row)  # type: ignore[arg-type]
     stored = conn.execute(select(messages).where(messages.c.idempotency_key == idempotency_key))
     return _message(stored.one())
@@ -342,6 +344,8 @@ def _advance(
     ).all()
     for (message_id,) in changed if status in PUBLISHED_STATUSES else ():
         publish(conn, f"message.{status}", partial(_published, conn, None, int(message_id)), now)
+    if changed:
+        announce(conn, MESSAGES)  # open inboxes show the new status
     return bool(changed)
 
 
@@ -391,6 +395,7 @@ def mark_sent(
     }
     if first == "sent" and conn.execute(_MARK_SENT, params).rowcount:
         publish(conn, "message.sent", lambda: _published(conn, None, message_id), now)
+        announce(conn, MESSAGES)
         return True
     marked = conn.execute(
         update(messages)
@@ -572,6 +577,7 @@ def mark_failed(
     ).rowcount
     if changed:
         publish(conn, "message.failed", lambda: _published(conn, None, message_id), now)
+        announce(conn, MESSAGES)
     return bool(changed)
 
 

@@ -11,6 +11,11 @@ with ``Retry-After`` for its further wrong ones, until a minute has passed since
 (guessing keeps it blocked). Tokens are 256 random bits, so the limit is not what makes
 guessing hopeless; it keeps a guesser's noise out of the log and tells it to stop.
 
+A browser signed in to one of Ringflow's pages sends its session cookie instead
+(:mod:`ringflow.browser_sessions`): the session acts as the token it was opened with, and a
+state-changing request must also carry the session's CSRF token and this server's ``Origin``
+(403 otherwise). A cookie of no live session is a 401.
+
 An agent token (see :mod:`ringflow.admin.tokens`) is let into the endpoints marked for agents
 only (``Endpoint.agents``), a scoped token into those open to one of its scopes
 (``Endpoint.scopes``): anywhere else they get 403, before the handler runs.
@@ -31,6 +36,7 @@ from aiohttp import web
 
 from ringflow.admin.problems import ApiProblem
 from ringflow.admin.tokens import TokenOwner, same_token, token_owner
+from ringflow.browser_sessions import BrowserSessions
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 
@@ -59,6 +65,8 @@ class Gatekeeper:
     bootstrap_token: str | None = None
     clock: Callable[[], float] = time.monotonic
     clients: ClientAddress = field(default_factory=ClientAddress)
+    sessions: BrowserSessions | None = None
+    """Browser sessions accepted in place of a token (None: tokens only)."""
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _known: OrderedDict[str, tuple[TokenOwner, float]] = field(default_factory=OrderedDict)
 
@@ -112,6 +120,24 @@ def auth_middleware(
     open); ``agents_may`` says whether an agent token may make this request, ``scopes_of``
     which scopes' tokens may."""
 
+    async def admitted(
+        request: web.Request,
+        owner: TokenOwner,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        if owner.is_agent and not agents_may(request):
+            raise ApiProblem(
+                403, "an agent token may only list and act on conversations (and its status)"
+            )
+        if owner.scopes is not None and not owner.scopes & scopes_of(request):
+            raise ApiProblem(
+                403,
+                f"a token scoped to {' '.join(sorted(owner.scopes))} may not call this operation",
+            )
+        request[TOKEN_OWNER] = owner.name
+        request[CALLER] = owner
+        return await handler(request)
+
     @web.middleware
     async def check_token(
         request: web.Request,
@@ -119,6 +145,16 @@ def auth_middleware(
     ) -> web.StreamResponse:
         gatekeeper = gatekeeper_of(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        sessions = gatekeeper.sessions
+        if not token.strip() and sessions is not None and sessions.secret_of(request):
+            session = await sessions.current(request)
+            if session is None:
+                raise ApiProblem(401, "the browser session ended: sign in again")
+            refused = sessions.refusal(request, session)
+            if refused is not None:
+                log.warning("API: refused %s %s: %s", request.method, request.path, refused)
+                raise ApiProblem(403, refused)
+            return await admitted(request, session.owner, handler)
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiProblem(
                 401,
@@ -128,19 +164,7 @@ def auth_middleware(
             )
         owner = await gatekeeper.owner(token.strip())
         if owner is not None:
-            if owner.is_agent and not agents_may(request):
-                raise ApiProblem(
-                    403, "an agent token may only list and act on conversations (and its status)"
-                )
-            if owner.scopes is not None and not owner.scopes & scopes_of(request):
-                raise ApiProblem(
-                    403,
-                    f"a token scoped to {' '.join(sorted(owner.scopes))} may not call this"
-                    " operation",
-                )
-            request[TOKEN_OWNER] = owner.name
-            request[CALLER] = owner
-            return await handler(request)
+            return await admitted(request, owner, handler)
         client = gatekeeper.clients.of(request)
         already_blocked = gatekeeper.blocked_for(client) > 0
         gatekeeper.failed(client)

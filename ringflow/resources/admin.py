@@ -25,6 +25,7 @@ from ringflow.admin import (
 from ringflow.admin.app import API_APP, GATEKEEPER
 from ringflow.admin.auth import Gatekeeper
 from ringflow.admin.context import PEOPLE_ADMIN, PeopleAdmin
+from ringflow.browser_sessions import BROWSER_SESSIONS
 from ringflow.client_address import ClientAddress
 from ringflow.database import Database
 from ringflow.outbound import OutboundPolicy
@@ -69,6 +70,9 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
         db, clock, OutboundPolicy(None, settings.outbound_allowed_networks)
     )
     app[API_APP][GATEKEEPER] = Gatekeeper(
-        db, settings.admin_api_token, clients=ClientAddress(settings.trusted_proxies)
+        db,
+        settings.admin_api_token,
+        clients=ClientAddress(settings.trusted_proxies),
+        sessions=app.get(BROWSER_SESSIONS),
     )
     yield

@@ -6,6 +6,9 @@ Kinds (:data:`EVENT_KINDS`): ``opened``, ``reopened``, ``message.received``,
 that none came), each also published to webhook subscriptions as ``conversation.<kind>``
 (:mod:`workflows.webhooks`). ``data`` holds what changed (new values);
 ``body`` a note's or a message's text; ``message_id`` the channel's message.
+
+Recording an event announces the ``conversations`` change (:mod:`ringflow.changes`) in the
+same transaction, so open inboxes on every process hear of it once it commits.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from ringflow.changes import CONVERSATIONS, announce
 from ringflow.database import stored_time
 from workflows.automations.raising import raise_event
 from workflows.conversations.db import conversation_events
@@ -89,6 +93,7 @@ def record(
         ).scalar_one()
     )
     raise_event(conn, event_id, kind, actor.type, now)
+    announce(conn, CONVERSATIONS)  # the inboxes of every process re-read what changed
     publish(
         conn,
         f"conversation.{kind}",
@@ -134,3 +139,18 @@ def event_by_id(conn: Connection, event_id: int) -> Event | None:
     row = conn.execute(select(conversation_events).where(conversation_events.c.id == event_id))
     found = row.first()
     return None if found is None else _event(found)
+
+
+def last_event_id(conn: Connection) -> int:
+    """The id of the latest event of any timeline (0: none yet)."""
+    return int(conn.execute(select(func.max(conversation_events.c.id))).scalar() or 0)
+
+
+def events_after(conn: Connection, after: int, limit: int) -> list[tuple[int, int]]:
+    """(event id, conversation id) of the events after the id ``after``, oldest first, at most
+    ``limit`` (what changed since someone last looked)."""
+    e = conversation_events.c
+    rows = conn.execute(
+        select(e.id, e.conversation_id).where(e.id > after).order_by(e.id).limit(limit)
+    )
+    return [(int(row.id), int(row.conversation_id)) for row in rows]

@@ -1,0 +1,116 @@
+"""The inbox's routes: the page, its static files, its live stream, and signing in and out.
+
+* ``GET /inbox``: the page for a signed-in agent (otherwise a redirect to the sign-in form).
+  The page carries the session's CSRF token; everything it shows and does goes through the
+  conversations API (``/api/conversations...``, ``/api/me``) with the session cookie.
+* ``GET /inbox/live``: Server-Sent Events: ``ready`` once connected, then ``changed`` with
+  ``{"ids": [...], "everything": false, "texts": false}`` whenever conversations change on
+  any server instance (``texts``: a text was recorded or changed status: re-read the open
+  conversation); a comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing it;
+  it ends when the session does.
+* ``/inbox/sign-in``, ``/inbox/sign-out``: :mod:`ringflow.admin.sign_in`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import html
+import json
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from ringflow.admin.sign_in import PAGE_HEADERS, sign_in_routes
+from ringflow.browser_sessions import BROWSER_SESSIONS, CSRF_FIELD, BrowserSession
+from ringflow.inbox.live import InboxLive
+
+PREFIX: Final = "/inbox"
+STATIC: Final = Path(__file__).resolve().parent / "static"
+HEARTBEAT_S: Final = 20.0
+INBOX_LIVE = web.AppKey("inbox_live", InboxLive)
+
+
+@functools.cache
+def _page() -> str:
+    """The page's HTML, read once (``{{csrf}}`` filled in per session)."""
+    return (STATIC / "inbox.html").read_text(encoding="utf-8")
+
+
+async def _session(request: web.Request) -> BrowserSession | None:
+    session = await request.config_dict[BROWSER_SESSIONS].current(request)
+    if session is None or not session.owner.is_agent:
+        return None
+    return session
+
+
+async def inbox_page(request: web.Request) -> web.StreamResponse:
+    session = await _session(request)
+    if session is None:
+        raise web.HTTPSeeOther(f"{PREFIX}/sign-in")
+    page = (
+        _page().replace("{{csrf}}", html.escape(session.csrf)).replace("{{csrf_field}}", CSRF_FIELD)
+    )
+    return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    session = await _session(request)
+    if session is None:
+        raise web.HTTPUnauthorized(text="sign in at /inbox/sign-in")
+    sessions, hub = request.config_dict[BROWSER_SESSIONS], request.config_dict[INBOX_LIVE]
+    secret = sessions.secret_of(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # nginx: do not hold events back
+        }
+    )
+    await response.prepare(request)
+    listener = hub.join()
+    try:
+        await response.write(b"retry: 2000\nevent: ready\ndata: {}\n\n")
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listener.ready.wait(), HEARTBEAT_S)
+            if listener.closed:
+                break
+            if not listener.ready.is_set():
+                # Quiet for a while: is the session still live? Then keep the line open.
+                if secret is None or not await sessions.still_live(secret):
+                    break
+                await response.write(b": ping\n\n")
+                continue
+            everything, ids, texts = listener.take()
+            data = json.dumps({"ids": ids, "everything": everything, "texts": texts})
+            await response.write(f"event: changed\ndata: {data}\n\n".encode())
+    except ConnectionResetError:
+        pass  # the page went away
+    finally:
+        hub.leave(listener)
+    return response
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    """The inbox's routes, served from ``/``."""
+    return [
+        web.get(PREFIX, inbox_page),
+        web.get(f"{PREFIX}/live", live),
+        *sign_in_routes(
+            PREFIX,
+            "Ringflow inbox",
+            "agents",
+            "Paste your agent token (an admin makes it with `ringflow agents token NAME`).",
+        ),
+        web.static(f"{PREFIX}/static", STATIC, append_version=False),
+    ]
+
+
+async def close_streams(app: web.Application) -> None:
+    """``on_shutdown``: end the open live streams, so that stopping does not wait for them."""
+    hub = app.get(INBOX_LIVE)
+    if hub is not None:
+        hub.close()
