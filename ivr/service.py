@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,10 +32,12 @@ from ringflow.database import BatchConflict, Database
 from workflows.catalog import WorkflowCatalog
 from workflows.contacts import remember_numbers
 from workflows.db import runs
-from workflows.events import CallReplied, CallStarted
+from workflows.events import CallReplied, CallStarted, DialFinished, QueueLeft, Reply
 from workflows.instructions import Instruction
 from workflows.jobs import enqueue
 from workflows.loader import Workflow
+from workflows.people.presence import agent_of_call
+from workflows.people.queue import caller_gone, left_choice
 from workflows.runs import (
     Effect,
     StoredRun,
@@ -242,6 +244,8 @@ def _record_status(
     changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
         return None, None
+    if caller_gone(conn, call.sid, now):
+        log.info("call %s: hung up in the hold queue", call.sid)
     log.info("call %s: ended, outcome %s", call.sid, outcome)
     event = outcome_event(outcome)
     if event is not None:
@@ -274,7 +278,7 @@ class _TwimlAnswers:
     ) -> str:
         playable = await self._service.playable(instructions, self._call_sid, workflow)
         prefix = resume_prefix(self._base_url, run_id, next_turn)
-        return render(playable, prefix, finished=finished)
+        return render(playable, prefix, finished=finished, base_url=self._base_url)
 
     def apology(self) -> str:
         return apology(APOLOGY)
@@ -354,15 +358,28 @@ class VoiceService:
         base_url: str,
     ) -> str:
         """Resume run ``run_id`` with the reply to turn ``turn_number``."""
+        reply = await self._with_agent(parse_reply(wait, form), call.sid, form)
         event = CallReplied(
             call_id=call.sid,
             caller=call.caller,
             called=call.called,
             run_id=run_id,
             turn=turn_number,
-            reply=parse_reply(wait, form),
+            reply=reply,
         )
         return await self._sessions.call_replied(event, _TwimlAnswers(self, call.sid, base_url))
+
+    async def _with_agent(self, reply: Reply, call_sid: str, form: Mapping[str, str]) -> Reply:
+        """A ``connect`` step's reply with what only the database knows: the agent who
+        answered (their leg reported it), or why a caller left the hold queue."""
+        if isinstance(reply, DialFinished) and reply.rung and reply.status == "answered":
+            leg = form.get("DialCallSid") or None
+            agent = await self._db.read(lambda conn: agent_of_call(conn, call_sid, leg))
+            return replace(reply, answered_by=agent)
+        if isinstance(reply, QueueLeft) and reply.result == "left":
+            choice = await self._db.read(lambda conn: left_choice(conn, call_sid))
+            return replace(reply, choice=choice)
+        return reply
 
     async def playable(
         self, voice: tuple[Instruction, ...], call_sid: str, workflow: Workflow

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from ivr.offers import OfferHandler, twilio_calls
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.health import READINESS
@@ -41,6 +42,8 @@ from workflows.catalog import WorkflowCatalog
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.wake import WakeHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
+from workflows.people.presence import DISPATCH_JOB
+from workflows.people.queue import OFFER_JOB, DispatchHandler
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
 
@@ -85,6 +88,8 @@ def job_handlers(
         CONVERSATION_TIMER_JOB: ConversationTimerHandler(
             db, sessions, catalog, run_channels(), clock
         ),
+        DISPATCH_JOB: DispatchHandler(db, clock),
+        OFFER_JOB: OfferHandler(db, twilio_calls(settings), settings.public_url, clock),
     }
 
 

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ivr.routes import VOICE_SERVICE
+from ivr.hold import HoldQueues, generate_music
+from ivr.routes import HOLD_QUEUES, VOICE_SERVICE
 from ivr.service import VoiceService
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.database import DATABASE
@@ -34,6 +35,14 @@ async def voice(app: web.Application) -> AsyncIterator[None]:
         media_base=settings.public_url or "",
     )
     app[VOICE_SERVICE] = service
+    app[HOLD_QUEUES] = HoldQueues(
+        db,
+        clock,
+        playback=app[PLAYBACK],
+        media_base=settings.public_url or "",
+        music=await generate_music(),
+        events=worker.wake if worker is not None else None,
+    )
     try:
         yield
     finally:

@@ -10,6 +10,7 @@ from workflows.steps import (
     assign,
     branch,
     close,
+    connect,
     dial,
     goto,
     hangup,
@@ -56,6 +57,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         close.KIND,
         ask.KIND,
         survey.KIND,
+        connect.KIND,
     )
 }
 
