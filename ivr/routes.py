@@ -130,7 +130,10 @@ async def action(request: web.Request) -> web.Response:
     metrics = request.app.get(METRICS)
     # What Ringflow put in the action's query (signed with it): the agents a connect step
     # rang, the agent a queued caller is offered to.
-    ours = {RUNG: request.query.get("rung", ""), OFFERED: request.query.get("agent", "")}
+    ours = {
+        RUNG: ",".join(request.query.getall("rung", [])),
+        OFFERED: request.query.get("agent", ""),
+    }
     return await _turn(
         request,
         lambda form, call: service.turn(run_id, turn, wait, call, form | ours, _base_url(request)),

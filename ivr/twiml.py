@@ -4,7 +4,7 @@ Waiting instructions (``Gather``, ``Dial``, ``Record``, ``Enqueue``) get an ``ac
 resumes the run: ``<resume>/gather``, ``<resume>/dial``, ``<resume>/record`` or
 ``<resume>/queue``, where ``<resume>`` names the run and the turn; ``NoAgents`` is a
 ``<Redirect>`` to ``<resume>/connect``. A ``connect`` step's ``Dial`` names the agents it rang
-in its action's query (``?rung=alice,bob``) and asks for each agent leg's status
+in its action's query (``?rung=alice&rung=bob``) and asks for each agent leg's status
 (``statusCallbackEvent="answered completed"``), so presence follows the call.
 
 Twilio skips a Gather's action when nothing was entered unless told otherwise, and skips a
@@ -92,7 +92,7 @@ def _dial(response: VoiceResponse, dial: Dial) -> None:
     agents = sorted({t.agent for t in dial.targets if t.agent is not None})
     action = f"{_RESUME}/dial"
     if agents:
-        action += "?" + urlencode({"rung": ",".join(agents)})
+        action += "?" + urlencode([("rung", agent) for agent in agents])
     node = response.dial(
         action=action, method="POST", timeout=dial.timeout, caller_id=dial.caller_id
     )

@@ -108,6 +108,8 @@ class ConnectTeam:
     queue: HoldQueue | None = None
     missed: str | None = None
     """An agent offered this caller from the queue who did not answer: set ``away``."""
+    queue_only: bool = False
+    """The rounds of ringing are used up: wait in the queue (no ``queue``: ``NoAgents``)."""
 
 
 @dataclass(frozen=True, slots=True)

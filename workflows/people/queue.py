@@ -82,6 +82,8 @@ def _upsert(dialect: str) -> Any:
             "turn": statement.excluded.turn,
             "left_at": None,
         },
+        # A repeated webhook of the same turn (answered from the stored turn) changes nothing.
+        where=queue_entries.c.turn != statement.excluded.turn,
     )
 
 

@@ -19,7 +19,7 @@ from ringflow.database import Database
 from workflows.instructions import ConnectTeam, Dial, DialTarget, Enqueue, Instruction, NoAgents
 from workflows.people.presence import mark_rung, not_reached, team_snapshot
 from workflows.people.queue import join_queue
-from workflows.people.routing import MAX_RING, agents_to_ring
+from workflows.people.routing import MAX_RING, Member, agents_to_ring
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ def resolve_connect(
     if team is None:
         log.warning("call %s: no team %r to connect to", call, connect.team)
         return NoAgents()
-    chosen = agents_to_ring(team, now, call=call, tried=connect.tried, only=connect.agent)
+    chosen: tuple[Member, ...] = ()
+    if not connect.queue_only:
+        chosen = agents_to_ring(team, now, call=call, tried=connect.tried, only=connect.agent)
     if chosen:
         if team.ring_strategy == "round_robin" and connect.agent is None:
             mark_rung(conn, team.team_id, [m.agent_id for m in chosen], now)

@@ -10,8 +10,10 @@ covers every caller nobody took; anything else takes ``next``.
 
 Each round rings the agents the team's ring strategy picks, for ``ring_timeout`` seconds;
 those who did not answer are not rung again for this call, and the next round rings the next
-free agent(s), up to ``max_rounds``. A queued caller offered to an agent who frees up rings
-that agent; if they do not answer, the caller goes back to their place in the queue.
+free agent(s), up to ``max_rounds``; then the caller waits in the queue (without one: the
+``timeout`` outcome). A queued caller offered to an agent who frees up rings that agent; if
+they do not answer, the agent is set ``away`` and the caller goes back to their place in the
+queue.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ class ConnectParams(StepParams):
     )
 
     def instruction(
-        self, tried: tuple[str, ...] = (), agent: str | None = None, missed: str | None = None
+        self,
+        tried: tuple[str, ...] = (),
+        agent: str | None = None,
+        missed: str | None = None,
+        *,
+        queue_only: bool = False,
     ) -> ConnectTeam:
         queue = self.queue
         hold = (
@@ -91,6 +98,7 @@ class ConnectParams(StepParams):
             agent=agent,
             queue=hold,
             missed=missed,
+            queue_only=queue_only,
         )
 
 
@@ -129,11 +137,17 @@ class ConnectKind(StepKind[ConnectParams]):
                 ctx.facts["agent"] = agent
                 return Next(outcome="answered")
             tried.extend(name for name in reply.rung if name not in tried)
+            if offered is not None:  # back to their place in the queue
+                ctx.emit(params.instruction(tuple(tried), missed=offered, queue_only=True))
+                return Wait()
             state["rounds"] = rounds = int(state.get("rounds", 0)) + 1
-            if rounds >= params.max_rounds and params.queue is None:
-                record.update(result="timeout")
-                return Next(outcome="timeout")
-            ctx.emit(params.instruction(tuple(tried), missed=offered))
+            if rounds >= params.max_rounds:
+                if params.queue is None:
+                    record.update(result="timeout")
+                    return Next(outcome="timeout")
+                ctx.emit(params.instruction(tuple(tried), queue_only=True))
+                return Wait()
+            ctx.emit(params.instruction(tuple(tried)))
             return Wait()
         if isinstance(reply, AgentsUnavailable):
             outcome = "timeout" if tried else "no_agents"
