@@ -279,7 +279,8 @@ steps:
     )
     caller = Caller(server, "+12025550101")
     twiml = await caller.call()
-    assert "<Redirect" in twiml and "/connect" in twiml
+    assert "<Redirect" in twiml
+    assert "/connect" in twiml
     redirect = path_of(re.findall(r"<Redirect[^>]*>([^<]+)</Redirect>", twiml)[0])
     assert "Nobody can take your call." in await caller.post(redirect)
 
@@ -302,7 +303,8 @@ async def test_a_team_of_three_and_five_callers(
     # Nobody is free: callers 4 and 5 wait, told their place and an estimate.
     for caller in callers[3:]:
         twiml = await caller.call()
-        assert '<Enqueue action="' in twiml and 'waitUrl="' in twiml, twiml
+        assert '<Enqueue action="' in twiml
+        assert f'waitUrl="{PUBLIC_URL}/twilio/voice/queue/wait"' in twiml
         assert ">support</Enqueue>" in twiml
         clock.advance(timedelta(seconds=1))
     fourth, fifth = callers[3], callers[4]
@@ -315,7 +317,8 @@ async def test_a_team_of_three_and_five_callers(
     # The fourth caller hangs up in the queue: missed, with the missed-call text.
     await fourth.hang_up()
     entry = await server.db.read(lambda conn: call_by_sid(conn, fourth.sid))
-    assert entry is not None and entry.outcome == "missed"
+    assert entry is not None
+    assert entry.outcome == "missed"
     await eventually(
         lambda: texts_to(server, fourth.number), what="the missed-call text to be queued"
     )
@@ -331,7 +334,8 @@ async def test_a_team_of_three_and_five_callers(
     await jobs_settled(server)
     [redirect] = server_stub.redirects
     assert redirect.sid == fifth.sid
-    assert redirect.url is not None and redirect.url.endswith("/queue?agent=bob")
+    assert redirect.url is not None
+    assert redirect.url.endswith("/queue?agent=bob")
     # Twilio fetches the redirect URL: the caller rings bob, and only bob.
     assert dialled(await fifth.post(path_of(redirect.url))) == [AGENTS["bob"]]
     bob_again = await answered_by(server, fifth, "bob")
@@ -361,7 +365,8 @@ async def test_pressing_2_in_the_queue_leaves_a_voicemail_and_1_records_a_callba
     assert "Please leave a message." in await voicemail.post(enqueue_action, QueueResult="leave")
 
     said = await callback.post("/twilio/voice/queue/key", Digits="1")
-    assert "We will call you back" in said and "<Leave />" in said
+    assert "We will call you back" in said
+    assert "<Leave />" in said
     rows = await server.db.read(
         lambda conn: conn.execute(
             select(queue_entries.c.call, queue_entries.c.choice, queue_entries.c.status)
