@@ -12,10 +12,12 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from sqlalchemy import select
 
 from ivr.calllog import call_by_sid
 from sms.db import messages
+from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
 from tests.conftest import (
     ACCOUNT_SID,
@@ -81,6 +83,7 @@ async def start(
         clock=clock,
         twilio_account_sid=ACCOUNT_SID,
         twilio_api_base_url=stub.base_url,
+        admin_token=ADMIN_TOKEN,
     )
     now = clock()
 
@@ -409,3 +412,38 @@ async def test_two_agents_freeing_up_at_once_never_connect_a_caller_twice(
     assert len(redirected) == 2
     assert {s for s, _ in redirected} == {c.sid for c in waiting}  # each caller once
     assert {a for _, a in redirected} == {"alice", "carol"}  # each agent once
+
+
+async def test_the_api_sets_the_ring_strategy_and_an_agent_back_available_takes_the_queue(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    server = await start(servers, server_stub)
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(server, session)
+        body = {"members": list(AGENTS), "ring_strategy": "round_robin", "wrap_up": 15}
+        answer = await api.call("PUT", "/teams/support", json_body=body)
+        assert answer.status == 200
+        assert (answer.json["ring_strategy"], answer.json["wrap_up"]) == ("round_robin", 15)
+        refused = await api.call("PUT", "/teams/support", json_body={"ring_strategy": "loud"})
+        assert refused.status == 422
+        assert refused.json["errors"][0]["field"] == "body.ring_strategy"
+
+        for name in AGENTS:
+            fields = {"status": "away", "endpoints": [{"kind": "phone", "address": AGENTS[name]}]}
+            assert (await api.call("PUT", f"/agents/{name}", json_body=fields)).status == 200
+        caller = Caller(server, "+12025550161")
+        assert "<Enqueue" in await caller.call()
+        assert "You are number 1 in line" in await caller.waiting()
+
+        # carol is back: the waiting caller is connected to her.
+        back = {"status": "available", "endpoints": [{"kind": "phone", "address": AGENTS["carol"]}]}
+        assert (await api.call("PUT", "/agents/carol", json_body=back)).status == 200
+    await eventually(lambda: server_stub.redirects, what="the queued caller to be redirected")
+    [redirect] = server_stub.redirects
+    assert redirect.sid == caller.sid
+    assert redirect.url is not None
+    assert dialled(await caller.post(path_of(redirect.url))) == [AGENTS["carol"]]
+    # carol does not answer: she is set away, and the caller keeps their place in line.
+    assert "<Enqueue" in await caller.dial_ends("no-answer")
+    assert (await presence(server))["carol"] == ("away", False)
+    assert "You are number 1 in line" in await caller.waiting()

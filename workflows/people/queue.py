@@ -81,6 +81,7 @@ def _upsert(dialect: str) -> Any:
             "run_id": statement.excluded.run_id,
             "turn": statement.excluded.turn,
             "left_at": None,
+            "announced_at": None,  # told their place again at once
         },
         # A repeated webhook of the same turn (answered from the stored turn) changes nothing.
         where=queue_entries.c.turn != statement.excluded.turn,
