@@ -20,7 +20,6 @@ from sms.db import messages
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
 from tests.conftest import (
-    ACCOUNT_SID,
     PUBLIC_URL,
     RunningServer,
     ServerFactory,
@@ -29,7 +28,7 @@ from tests.conftest import (
     signed_post,
     workflow,
 )
-from tests.fakes.twilio_api import TwilioApiStub
+from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from workflows.people.agents import AgentFields, Endpoint, put_agent
 from workflows.people.db import agents, queue_entries
 from workflows.people.routing import RingStrategy

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import Connection, select, text
@@ -37,8 +38,8 @@ async def setup(db: Database, free: int, waiting: int, busy: int = 0) -> int:
     def work(conn: Connection) -> int:
         names = []
         for i in range(free + busy):
-            status = "available"
-            fields = AgentFields(endpoints=(Endpoint("phone", f"+1202555{i:04}"),), status=status)
+            endpoints = (Endpoint("phone", f"+1202555{i:04}"),)
+            fields = AgentFields(endpoints=endpoints, status="available")
             put_agent(conn, f"agent{i}", fields, NOW)
             names.append(f"agent{i}")
         team, _ = put_team(conn, "support", TeamFields(members=tuple(names)), NOW)
@@ -49,13 +50,19 @@ async def setup(db: Database, free: int, waiting: int, busy: int = 0) -> int:
         return team.id
 
     team_id = await db.write(work)
-    for i in range(waiting):
-        await db.write(
-            lambda conn, i=i: join_queue(
-                conn, team_id, f"CA{i}", f"{i:032x}", 1, HOLD, NOW + timedelta(seconds=i)
-            )
-        )
+    await enqueue_callers(db, team_id, "CA", waiting)
     return team_id
+
+
+async def enqueue_callers(db: Database, team_id: int, prefix: str, count: int) -> None:
+    """``count`` callers join the queue a second apart: ``{prefix}0`` first."""
+
+    def join(conn: Connection, i: int) -> None:
+        moment = NOW + timedelta(seconds=i)
+        join_queue(conn, team_id, f"{prefix}{i}", f"{i:032x}", 1, HOLD, moment)
+
+    for i in range(count):
+        await db.write(partial(join, i=i))
 
 
 async def race(dbs: list[Database], team_id: int, dispatchers: int) -> None:
@@ -73,7 +80,8 @@ async def offered(db: Database) -> list[tuple[str, int | None]]:
         .where(queue_entries.c.status == "offered")
         .order_by(queue_entries.c.call)
     )
-    return [tuple(row) for row in await db.read(lambda conn: conn.execute(query).all())]  # type: ignore[misc]
+    rows = await db.read(lambda conn: conn.execute(query).all())
+    return [(row.call, row.agent_id) for row in rows]
 
 
 async def offer_jobs(db: Database) -> int:
@@ -108,12 +116,7 @@ async def test_two_agents_freeing_up_at_once_for_one_caller(
 
 async def test_positions_and_estimates(migrated_db: Database) -> None:
     team_id = await setup(migrated_db, free=0, waiting=0, busy=2)
-    for i in range(3):
-        await migrated_db.write(
-            lambda conn, i=i: join_queue(
-                conn, team_id, f"CW{i}", f"{i:032x}", 1, HOLD, NOW + timedelta(seconds=i)
-            )
-        )
+    await enqueue_callers(migrated_db, team_id, "CW", 3)
     third = await migrated_db.write(lambda conn: wait_turn(conn, "CW2", NOW + timedelta(minutes=1)))
     assert third is not None
     # Two agents at work, three minutes a call (no call handled yet): two rounds ahead.
