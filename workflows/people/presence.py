@@ -48,7 +48,14 @@ _SNAPSHOT = (
     )
     .select_from(
         teams.outerjoin(team_members, team_members.c.team_id == teams.c.id).outerjoin(
-            agents, agents.c.id == team_members.c.agent_id
+            agents,
+            and_(
+                agents.c.id == team_members.c.agent_id,
+                # Only members who could take a call: the rest never ring, so they are
+                # not read (a big team is mostly busy or away when callers wait).
+                agents.c.status == "available",
+                or_(agents.c.on_call.is_(None), agents.c.on_call == bindparam("call")),
+            ),
         )
     )
     .where(teams.c.name == bindparam("team"))
@@ -59,9 +66,10 @@ def _time(value: Any) -> datetime | None:
     return None if value is None else stored_time(value)
 
 
-def team_snapshot(conn: Connection, team: str) -> TeamSnapshot | None:
-    """The team ``team`` and its members' presence, in one query; None: no such team."""
-    rows = conn.execute(_SNAPSHOT, {"team": team}).all()
+def team_snapshot(conn: Connection, team: str, call: str | None = None) -> TeamSnapshot | None:
+    """The team ``team`` and those of its members who may take a call now (``available``,
+    not on a call but maybe ``call``), in one query; None: no such team."""
+    rows = conn.execute(_SNAPSHOT, {"team": team, "call": call}).all()
     if not rows:
         return None
     first = rows[0]

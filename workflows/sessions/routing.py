@@ -36,7 +36,7 @@ def resolve_connect(
     """What ``connect`` does for ``call`` now (see the module docstring)."""
     if connect.missed is not None:
         not_reached(conn, (connect.missed,), call, now)
-    team = team_snapshot(conn, connect.team)
+    team = team_snapshot(conn, connect.team, call)
     if team is None:
         log.warning("call %s: no team %r to connect to", call, connect.team)
         return NoAgents()
