@@ -446,3 +446,18 @@ async def test_the_api_sets_the_ring_strategy_and_an_agent_back_available_takes_
     assert "<Enqueue" in await caller.dial_ends("no-answer")
     assert (await presence(server))["carol"] == ("away", False)
     assert "You are number 1 in line" in await caller.waiting()
+
+    # bob comes back and takes the call: the call log over the API names him.
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(server, session)
+        back = {"status": "available", "endpoints": [{"kind": "phone", "address": AGENTS["bob"]}]}
+        assert (await api.call("PUT", "/agents/bob", json_body=back)).status == 200
+        await eventually(lambda: len(server_stub.redirects) == 2, what="a second redirect")
+        assert server_stub.redirects[1].url is not None
+        assert server_stub.redirects[1].url.endswith("?agent=bob")
+        assert dialled(await caller.post(path_of(server_stub.redirects[1].url))) == [AGENTS["bob"]]
+        bob_leg = await answered_by(server, caller, "bob")
+        await caller.dial_ends("completed", leg=bob_leg)
+        await caller.hang_up()
+        logged = (await api.call("GET", f"/calls/{caller.sid}")).json
+        assert (logged["outcome"], logged["agent"]) == ("ended", "bob")

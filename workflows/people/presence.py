@@ -217,3 +217,16 @@ def agent_of_call(conn: Connection, call: str, leg: str | None) -> str | None:
     if name is None and leg:
         return agent_of_call(conn, call, None)
     return name
+
+
+def agents_of_calls(conn: Connection, calls: Sequence[str]) -> dict[str, str]:
+    """The agent who took each of ``calls`` (the last to answer it), by call."""
+    if not calls:
+        return {}
+    rows = conn.execute(
+        select(agent_calls.c.call, agents.c.name)
+        .join(agents, agents.c.id == agent_calls.c.agent_id)
+        .where(agent_calls.c.call.in_(list(calls)))
+        .order_by(agent_calls.c.answered_at)
+    ).all()
+    return {row.call: row.name for row in rows}
