@@ -26,7 +26,6 @@ _QUEUE_RESULTS: Mapping[str, Literal["left", "hangup", "error"]] = {
     "leave": "left",
     "hangup": "hangup",
     "bridged": "hangup",
-    "redirected": "hangup",
     "queue-full": "error",
     "error": "error",
     "system-error": "error",

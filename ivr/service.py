@@ -23,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
 from ivr.failures import close_failed_turn
-from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
+from ivr.forms import (
+    CALL_STATUS_ORDER,
+    FINAL_STATUSES,
+    OFFERED,
+    CallFields,
+    parse_reply,
+    status_rank,
+)
 from ivr.media import Playback, with_media
 from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
@@ -358,6 +365,11 @@ class VoiceService:
         base_url: str,
     ) -> str:
         """Resume run ``run_id`` with the reply to turn ``turn_number``."""
+        if wait == "queue" and _redirected_out(form):
+            # The Calls API took the caller out of the queue to ring an agent: the redirect's
+            # own request resumes the run (same turn); this one must not end it first.
+            log.info("call %s: left the queue by a redirect", call.sid)
+            return EMPTY_TWIML
         reply = await self._with_agent(parse_reply(wait, form), call.sid, form)
         event = CallReplied(
             call_id=call.sid,
@@ -472,6 +484,15 @@ class VoiceService:
         if call.status in FINAL_STATUSES and self._events is not None:
             self._events()  # a post-call text may be queued: send it now, not at next poll
         return outcome
+
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def _redirected_out(form: Mapping[str, str]) -> bool:
+    """Whether an ``<Enqueue>`` action reports the caller redirected out of the queue (by
+    the Calls API), rather than the redirect itself (which names the agent offered)."""
+    return form.get("QueueResult", "").strip().lower() == "redirected" and not form.get(OFFERED)
 
 
 def _recording_url(facts: Mapping[str, Any]) -> str | None:

@@ -461,3 +461,50 @@ async def test_the_api_sets_the_ring_strategy_and_an_agent_back_available_takes_
         await caller.hang_up()
         logged = (await api.call("GET", f"/calls/{caller.sid}")).json
         assert (logged["outcome"], logged["agent"]) == ("ended", "bob")
+
+
+async def test_a_caller_gone_before_the_redirect_frees_the_agent_for_the_next(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    clock = MovableClock()
+    server = await start(servers, server_stub, "longest_idle", clock)
+    await server.db.write(
+        lambda conn: conn.execute(
+            agents.update().where(agents.c.name != "alice").values(status="away")
+        )
+    )
+    first = Caller(server, "+12025550171")
+    await first.call()
+    leg_sid = await answered_by(server, first, "alice")
+    gone, next_in_line = Caller(server, "+12025550172"), Caller(server, "+12025550173")
+    for caller in (gone, next_in_line):
+        assert "<Enqueue" in await caller.call()
+        clock.advance(timedelta(seconds=1))
+    server_stub.ended_calls.add(gone.sid)  # hung up; its status callback still on its way
+
+    await leg(server, "alice", leg_sid, first.sid, "completed")
+    await eventually(lambda: server_stub.redirects, what="a redirect")
+    await jobs_settled(server)
+    [redirect] = server_stub.redirects
+    assert redirect.sid == next_in_line.sid  # the gone caller was skipped, alice kept
+    assert redirect.url is not None
+    # Twilio reports the queue's action as "redirected": that ends nothing.
+    enqueued = await _first(server, next_in_line)
+    assert "<Response />" in await next_in_line.post(
+        action_of(enqueued, "Enqueue"), QueueResult="redirected"
+    )
+    assert dialled(await next_in_line.post(path_of(redirect.url))) == [AGENTS["alice"]]
+
+
+async def test_agent_leg_callbacks_must_be_signed(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    server = await start(servers, server_stub)
+    reply = await signed_post(
+        server,
+        "/twilio/voice/agents/alice/status",
+        {"CallSid": sid(), "ParentCallSid": sid(), "CallStatus": "in-progress"},
+        token="not-the-token",
+    )
+    assert reply.status == 403
+    assert (await presence(server))["alice"] == ("available", False)
