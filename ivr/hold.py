@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from ivr.media import Playback, with_media
@@ -101,6 +101,10 @@ class HoldQueues:
         self._media_base = media_base
         self.music = music
         self._wake = events if callable(events) else None
+
+    async def make_music(self, make: Callable[[], Awaitable[bytes | None]]) -> None:
+        """Make the default hold music with ``make`` (see :func:`generate_music`)."""
+        self.music = await make()
 
     async def wait(self, call_sid: str, base_url: str) -> str:
         """The next thing the waiting caller ``call_sid`` hears."""

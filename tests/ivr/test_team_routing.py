@@ -16,6 +16,7 @@ import aiohttp
 from sqlalchemy import select
 
 from ivr.calllog import call_by_sid
+from ivr.routes import HOLD_QUEUES
 from sms.db import messages
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
@@ -310,9 +311,17 @@ async def test_a_team_of_three_and_five_callers(
         assert ">support</Enqueue>" in twiml
         clock.advance(timedelta(seconds=1))
     fourth, fifth = callers[3], callers[4]
+    queues = server.app[HOLD_QUEUES]
+    await eventually(lambda: queues.music is not None, what="the default hold music")
     assert "You are number 1 in line; about 3 minutes." in await fourth.waiting()
     assert "You are number 2 in line; about 3 minutes." in await fifth.waiting()
-    assert "/twilio/voice/queue/music.wav" in fifth.twiml  # the default hold music
+    assert f"{PUBLIC_URL}/twilio/voice/queue/music.wav" in fifth.twiml  # the default music
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(server.base_url + "/twilio/voice/queue/music.wav") as music,
+    ):
+        assert (music.status, music.content_type) == (200, "audio/wav")
+        assert (await music.read())[:4] == b"RIFF"
     # Not yet time for the next announcement: music only.
     assert "You are number" not in await fifth.waiting()
 
