@@ -188,7 +188,7 @@ def downgrade() -> None:
         batch.drop_column("busy_until")
         batch.drop_column("on_call")
     with op.batch_alter_table("teams") as batch:
-        batch.drop_constraint("ck_teams_wrap_up", type_="check")
-        batch.drop_constraint("ck_teams_ring_strategy", type_="check")
+        batch.drop_constraint(op.f("ck_teams_wrap_up"), type_="check")
+        batch.drop_constraint(op.f("ck_teams_ring_strategy"), type_="check")
         batch.drop_column("wrap_up")
         batch.drop_column("ring_strategy")
