@@ -7,7 +7,8 @@ meanwhile), then redirects the waiting call through Twilio's Calls API
 configurable API base URL texts use) to the run's resume URL with the agent's name: the
 ``connect`` step then rings that agent. A call Twilio says is over (404, or 21220 "not
 in-progress") loses its offer: the agent is free again and the queue is served anew; other
-refusals are permanent, connection failures and 5xx are retried with backoff.
+refusals put the caller back in their place and free the agent (as does a server without a
+Twilio account or public URL), connection failures and 5xx are retried with backoff.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
 from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, TransientJobError
-from workflows.people.queue import offer_lost, open_offer
+from workflows.people.queue import offer_failed, offer_lost, open_offer
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ class OfferHandler:
             log.info("call %s: offer to %s no longer open", call, agent)
             return None
         if self._calls is None or not self._public_url:
-            raise PermanentJobError("queued callers need a Twilio account and a public URL")
+            log.error("call %s: queued callers need a Twilio account and a public URL", call)
+            return lambda conn: offer_failed(conn, entry)
         query = urlencode({"agent": agent})
         url = f"{self._public_url}/twilio/voice/runs/{payload['run_id']}/{payload['turn']}/queue"
         try:
@@ -127,6 +129,10 @@ class OfferHandler:
             log.info("call %s: gone before it could be connected to %s", call, agent)
             now = self._clock()
             return lambda conn: offer_lost(conn, entry, now)
+        except PermanentJobError as error:
+            # Refused for good: the caller keeps waiting in their place, the agent is free.
+            log.error("call %s: could not be connected to %s: %s", call, agent, error)
+            return lambda conn: offer_failed(conn, entry)
         log.info("call %s: redirected to ring agent %s", call, agent)
         return None
 

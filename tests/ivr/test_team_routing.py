@@ -30,8 +30,10 @@ from tests.conftest import (
     workflow,
 )
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
-from workflows.people.agents import AgentFields, Endpoint, put_agent
+from workflows.jobs import jobs
+from workflows.people.agents import AgentFields, Endpoint, put_agent, set_status
 from workflows.people.db import agents, queue_entries
+from workflows.people.queue import OFFER_JOB
 from workflows.people.routing import RingStrategy
 from workflows.people.teams import TeamFields, put_team
 
@@ -517,3 +519,43 @@ async def test_agent_leg_callbacks_must_be_signed(
     )
     assert reply.status == 403
     assert (await presence(server))["alice"] == ("available", False)
+
+
+async def test_without_a_twilio_account_an_offer_puts_the_caller_back_and_frees_the_agent(
+    servers: ServerFactory,
+) -> None:
+    clock = MovableClock()
+    server = await servers.start([SUPPORT], clock=clock)  # no account: texts go to the outbox
+    now = clock()
+
+    def people(conn: Any) -> None:
+        put_agent(conn, "alice", AgentFields(endpoints=(Endpoint("phone", AGENTS["alice"]),)), now)
+        put_team(conn, "support", TeamFields(members=("alice",)), now)
+
+    await server.db.write(people)
+    caller = Caller(server, "+12025550181")
+    assert "<Enqueue" in await caller.call()  # alice is offline
+    await server.db.write(lambda conn: set_status(conn, agent_id(conn, "alice"), "available", now))
+    await jobs_settled(server)
+
+    async def back_in_line() -> bool:
+        rows = await server.db.read(
+            lambda conn: conn.execute(
+                select(queue_entries.c.status, queue_entries.c.agent_id)
+            ).all()
+        )
+        return [tuple(row) for row in rows] == [("waiting", None)]
+
+    async def offered_once() -> bool:
+        query = select(jobs.c.status).where(jobs.c.kind == OFFER_JOB)
+        statuses = await server.db.read(lambda conn: conn.execute(query).scalars().all())
+        return list(statuses) == ["done"]
+
+    await eventually(offered_once, what="the offer to be made and dropped")
+    await eventually(back_in_line, what="the caller back in line")
+    assert (await presence(server))["alice"] == ("available", False)
+
+
+def agent_id(conn: Any, name: str) -> int:
+    found = conn.execute(select(agents.c.id).where(agents.c.name == name)).scalar_one()
+    return int(found)

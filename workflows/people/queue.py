@@ -118,6 +118,8 @@ def join_queue(
             "left_at": None,
         },
     )
+    # An agent this caller was offered to and who could not take it holds it no more.
+    conn.execute(update(agents).where(agents.c.on_call == call).values(on_call=None))
     serve_queue(conn, team_id, now, now=now, key=f"join:{call}:{turn}")
 
 
@@ -219,6 +221,25 @@ def offer_lost(conn: Connection, entry_id: int, now: datetime) -> None:
         return
     leave_queue(conn, row.call, "hangup", now)
     serve_queue(conn, row.team_id, now, now=now, key=f"lost:{entry_id}")
+
+
+def offer_failed(conn: Connection, entry_id: int) -> None:
+    """The channel could not act on an offer (and will not retry): the caller is waiting
+    again in their place and the agent is free. (The queue is served again when another
+    agent frees up, not at once: the same failure would repeat.)"""
+    row = conn.execute(
+        select(queue_entries.c.call, queue_entries.c.agent_id, queue_entries.c.status).where(
+            queue_entries.c.id == entry_id
+        )
+    ).first()
+    if row is None or row.status != "offered":
+        return
+    conn.execute(
+        update(queue_entries)
+        .where(queue_entries.c.id == entry_id)
+        .values(status="waiting", agent_id=None)
+    )
+    conn.execute(update(agents).where(agents.c.on_call == row.call).values(on_call=None))
 
 
 @dataclass(frozen=True, slots=True)
