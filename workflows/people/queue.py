@@ -7,10 +7,12 @@ Plain functions of a SQLAlchemy ``Connection``; the caller owns the transaction.
 - :func:`dispatch` serves a team's queue (the :data:`~workflows.people.presence.DISPATCH_JOB`
   job, due when an agent frees up): it claims the longest-waiting caller and a free agent
   together, each with a conditional update, so two agents freeing up at once on two server
-  instances never get the same caller and no agent gets two. On PostgreSQL the caller is
-  taken with ``FOR UPDATE SKIP LOCKED``: a second dispatcher takes the next caller instead of
-  waiting. Each claim becomes an :data:`OFFER_JOB` for the channel (redirect the waiting call
-  to ring that agent), written in the same transaction.
+  instances never get the same caller and no agent gets two. Dispatchers of one team take
+  turns (the team's row is locked ``FOR UPDATE`` until commit on PostgreSQL; SQLite has one
+  writer): ``SKIP LOCKED`` on the callers was tried and served a later caller first when two
+  dispatchers raced (the concurrent test caught it). Each claim becomes an
+  :data:`OFFER_JOB` for the channel (redirect the waiting call to ring that agent), written in
+  the same transaction.
 - :func:`wait_turn` is what a waiting caller hears next: their place and an estimate from the
   team's recent handle times, or that the maximum wait is over.
 - :func:`leave_queue` records why a caller left (a key, the fallback, a hang-up).
@@ -134,8 +136,6 @@ def _oldest_waiting(conn: Connection, team_id: int, skip: list[int]) -> Any:
         .order_by(queue_entries.c.enqueued_at, queue_entries.c.id)
         .limit(1)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     return conn.execute(query).first()
 
 
@@ -144,6 +144,11 @@ def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
     docstring), each claim an :data:`OFFER_JOB`; the offers made."""
     offers: list[Offer] = []
     skip: list[int] = []
+    # One dispatcher per team at a time (the team's row locked until commit): skipping a
+    # caller another dispatcher holds would serve a later caller first.
+    locked = conn.execute(select(teams.c.id).where(teams.c.id == team_id).with_for_update()).first()
+    if locked is None:
+        return offers
     while True:
         team_name = conn.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
         if team_name is None:
