@@ -25,8 +25,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 STEP_KIND_ERROR = (
     "a step needs exactly one kind key, one of: ask, assign, branch, close, connect, dial, goto,"
-    " hangup, menu, note, pause, play, record, reply, say, send_sms, set, set_priority, snooze, survey,"
-    " tag, untag, wait"
+    " hangup, menu, note, pause, play, record, reply, say, send_sms, set, set_priority, snooze,"
+    " survey, tag, untag, wait"
 )
 E164_ERROR = "must be a phone number in E.164 form, such as +15550001111"
 
