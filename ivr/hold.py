@@ -93,14 +93,15 @@ class HoldQueues:
         playback: Playback | None = None,
         media_base: str = "",
         music: bytes | None = None,
-        events: object = None,
+        events: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._playback = playback
         self._media_base = media_base
         self.music = music
-        self._wake = events if callable(events) else None
+        self._wake = events
+        """Wakes the job worker (a queue may be served now)."""
 
     async def make_music(self, make: Callable[[], Awaitable[bytes | None]]) -> None:
         """Make the default hold music with ``make`` (see :func:`generate_music`)."""
