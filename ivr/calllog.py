@@ -30,6 +30,9 @@ class CallLogEntry:
     duration: int | None
     run_id: str | None = None
     ended_at: datetime | None = None
+    agent: str | None = None
+    """Who took the call: the agent a ``connect`` step reached (or the number a ``dial``
+    reached)."""
 
 
 def _calls(*conditions: ColumnElement[bool]) -> Select[Any]:
@@ -67,7 +70,14 @@ def _entry(row: Row[Any]) -> CallLogEntry:
         duration=row.duration,
         run_id=row.run_id,
         ended_at=None if row.ended_at is None else stored_time(row.ended_at),
+        agent=_agent(state),
     )
+
+
+def _agent(state: dict[str, Any]) -> str | None:
+    facts = state.get("facts")
+    agent = facts.get("agent") if isinstance(facts, dict) else None
+    return str(agent) if agent else None
 
 
 def find_calls(

@@ -11,6 +11,7 @@ from ivr.db import calls
 from ringflow.database import stored_time
 from workflows.conversations.channels import SourceEntry
 from workflows.conversations.model import Conversation
+from workflows.people.presence import agents_of_calls
 
 
 class CallHistory:
@@ -34,6 +35,7 @@ class CallHistory:
         rows = conn.execute(
             select(calls).where(*conditions).order_by(calls.c.started_at).limit(200)
         ).all()
+        taken = agents_of_calls(conn, [row.sid for row in rows])
         return [
             SourceEntry(
                 at=stored_time(row.started_at),
@@ -45,6 +47,7 @@ class CallHistory:
                     "outcome": row.outcome,
                     "duration": row.duration,
                     "workflow_id": row.workflow_id,
+                    "agent": taken.get(row.sid),
                     "ended_at": None
                     if row.ended_at is None
                     else stored_time(row.ended_at).isoformat(),

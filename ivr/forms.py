@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from ivr.twiml import WaitKind
 from workflows.events import (
+    AgentsUnavailable,
     DialFinished,
     DialStatus,
     DigitsReceived,
     InputTimedOut,
+    QueueLeft,
     RecordingFinished,
     Reply,
 )
+
+RUNG: Final = "ringflow:rung"
+"""The form key the agents a ``connect`` step rang arrive under (from the action's query)."""
+OFFERED: Final = "ringflow:agent"
+"""The form key the agent a queued caller is offered to arrives under (the redirect's query)."""
+_QUEUE_RESULTS: Mapping[str, Literal["left", "hangup", "error"]] = {
+    "leave": "left",
+    "hangup": "hangup",
+    "bridged": "hangup",
+    "queue-full": "error",
+    "error": "error",
+    "system-error": "error",
+}
 
 # Twilio's CallStatus values in the order a call moves through them; the last five are final.
 CALL_STATUS_ORDER = (
@@ -91,7 +107,16 @@ def parse_reply(wait: WaitKind, form: Mapping[str, str]) -> Reply:
         status = _DIAL_STATUSES.get(raw)
         if status is None:
             raise FormError(f"unknown DialCallStatus {raw[:20]!r}")
-        return DialFinished(status=status, duration=_int(form, "DialCallDuration"))
+        rung = tuple(name for name in form.get(RUNG, "").split(",") if name)
+        return DialFinished(status=status, duration=_int(form, "DialCallDuration"), rung=rung)
+    if wait == "connect":
+        return AgentsUnavailable()
+    if wait == "queue":
+        agent = form.get(OFFERED, "").strip()
+        if agent:
+            return QueueLeft("offered", agent=agent)
+        result = form.get("QueueResult", "").strip().lower()
+        return QueueLeft(_QUEUE_RESULTS.get(result, "error"))
     url = form.get("RecordingUrl", "").strip()
     return RecordingFinished(url=url, duration=_int(form, "RecordingDuration") if url else 0)
 

@@ -8,7 +8,8 @@ through instead (its ``facts``):
 ``after_hours``  nobody answered and the call came in while the workflow's ``hours`` were
                  closed (raises ``call.after_hours``);
 ``missed``       nobody answered although the workflow tried (a dial not answered, busy or
-                 failed; the caller hanging up while it rang), or the workflow failed and the
+                 failed; the caller hanging up while it rang; a ``connect`` that reached
+                 nobody, or a caller who hung up in the hold queue), or the workflow failed and the
                  caller heard an apology, or the call never got past ringing (Twilio's
                  ``busy``, ``no-answer``, ``canceled``, ``failed``) (raises ``call.missed``);
 ``self_service`` the workflow ran to its end without trying to reach anyone (an IVR answer);
@@ -36,7 +37,7 @@ def decide_outcome(call_status: str, run_status: str | None, facts: Mapping[str,
         return "after_hours"
     if run_status is None:
         return "missed" if call_status in _NEVER_CONNECTED else "unrouted"
-    tried = bool(facts.get("dials")) or bool(facts.get("ringing"))
+    tried = bool(facts.get("dials")) or bool(facts.get("ringing")) or bool(facts.get("connect"))
     if tried or run_status == "failed" or call_status in _NEVER_CONNECTED:
         return "missed"
     if run_status == "completed":

@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import Histogram
 
-from ivr.forms import CallFields, FormError
+from ivr.forms import OFFERED, RUNG, CallFields, FormError
+from ivr.hold import MUSIC_PATH, HoldQueues
 from ivr.service import APOLOGY, VoiceService
-from ivr.twiml import WAIT_KINDS, WaitKind, apology
+from ivr.twiml import QUEUE_KEY_PATH, QUEUE_WAIT_PATH, WAIT_KINDS, WaitKind, apology
+from ivr.twiml import hold as hold_twiml
 from ringflow.logs import log_context
 from ringflow.metrics import METRICS
 from ringflow.twilio_webhooks import TWILIO_WEBHOOKS, signed_form
@@ -32,6 +34,7 @@ TWIML = "text/xml"
 
 
 VOICE_SERVICE = web.AppKey("voice_service", VoiceService)
+HOLD_QUEUES = web.AppKey("hold_queues", HoldQueues)
 
 
 async def _signed_form(request: web.Request) -> dict[str, str] | None:
@@ -125,9 +128,15 @@ async def action(request: web.Request) -> web.Response:
     turn = int(request.match_info["turn"])
     wait: WaitKind = _wait_kind(request.match_info["wait"])
     metrics = request.app.get(METRICS)
+    # What Ringflow put in the action's query (signed with it): the agents a connect step
+    # rang, the agent a queued caller is offered to.
+    ours = {
+        RUNG: ",".join(request.query.getall("rung", [])),
+        OFFERED: request.query.get("agent", ""),
+    }
     return await _turn(
         request,
-        lambda form, call: service.turn(run_id, turn, wait, call, form, _base_url(request)),
+        lambda form, call: service.turn(run_id, turn, wait, call, form | ours, _base_url(request)),
         metrics.action_turn if metrics is not None else None,
     )
 
@@ -167,10 +176,75 @@ async def call_status(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _hold_answer(
+    request: web.Request, answer: Callable[[HoldQueues, str], Awaitable[str]]
+) -> web.Response:
+    """A hold-queue webhook: TwiML, never a 500 (a failure keeps the caller waiting)."""
+    form = await _signed_form(request)
+    if form is None:
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    sid = form.get("CallSid", "")
+    timer = asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline)
+    try:
+        async with timer:
+            with log_context(call=sid):
+                return _twiml(await answer(request.app[HOLD_QUEUES], sid))
+    except Exception:
+        log.exception("call %s: hold queue webhook failed on %s", sid, request.path)
+        return _twiml(hold_twiml(None, None, _base_url(request) + QUEUE_KEY_PATH, 10))
+
+
+async def queue_wait(request: web.Request) -> web.Response:
+    """``POST /twilio/voice/queue/wait``: what a caller waiting in a hold queue hears next."""
+    base = _base_url(request)
+    return await _hold_answer(request, lambda queues, sid: queues.wait(sid, base))
+
+
+async def queue_key(request: web.Request) -> web.Response:
+    """``POST /twilio/voice/queue/key``: a waiting caller pressed a key."""
+    base = _base_url(request)
+    form = await request.post()
+    digits = str(form.get("Digits", "")).strip()
+    return await _hold_answer(request, lambda queues, sid: queues.key(sid, digits, base))
+
+
+async def agent_status(request: web.Request) -> web.Response:
+    """``POST /twilio/voice/agents/{agent}/status``: the status of an agent's leg."""
+    form = await _signed_form(request)
+    if form is None:
+        raise web.HTTPForbidden(text="invalid Twilio signature")
+    agent = request.match_info["agent"]
+    team = request.query.get("team") or None
+    try:
+        async with asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline):
+            with log_context(call=form.get("ParentCallSid")):
+                await request.app[HOLD_QUEUES].agent_leg(agent, team, form)
+    except Exception:
+        log.exception("agent %s: leg status not recorded", agent)
+        raise web.HTTPServiceUnavailable(text="status not recorded, try again") from None
+    return web.Response(status=204)
+
+
+async def hold_music(request: web.Request) -> web.Response:
+    """``GET /twilio/voice/queue/music.wav``: the default hold music."""
+    music = request.app[HOLD_QUEUES].music
+    if music is None:
+        raise web.HTTPNotFound()
+    return web.Response(
+        body=music, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
 def routes() -> list[web.AbstractRouteDef]:
     """The voice webhook routes."""
     return [
         web.post("/twilio/voice", incoming_call),
         web.post(r"/twilio/voice/runs/{run_id:[0-9a-f]{32}}/{turn:\d{1,6}}/{wait}", action),
         web.post("/twilio/voice/status", call_status),
+        web.post(QUEUE_WAIT_PATH, queue_wait),
+        web.post(QUEUE_KEY_PATH, queue_key),
+        web.post(
+            r"/twilio/voice/agents/{agent:[A-Za-z0-9][A-Za-z0-9._-]{0,63}}/status", agent_status
+        ),
+        web.get(MUSIC_PATH, hold_music),
     ]

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,7 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ivr.db import calls
 from ivr.failures import close_failed_turn
-from ivr.forms import CALL_STATUS_ORDER, FINAL_STATUSES, CallFields, parse_reply, status_rank
+from ivr.forms import (
+    CALL_STATUS_ORDER,
+    FINAL_STATUSES,
+    OFFERED,
+    CallFields,
+    parse_reply,
+    status_rank,
+)
 from ivr.media import Playback, with_media
 from ivr.outcome import decide_outcome, outcome_event
 from ivr.twiml import WaitKind, apology, render
@@ -32,10 +39,12 @@ from ringflow.database import BatchConflict, Database
 from workflows.catalog import WorkflowCatalog
 from workflows.contacts import remember_numbers
 from workflows.db import runs
-from workflows.events import CallReplied, CallStarted
+from workflows.events import CallReplied, CallStarted, DialFinished, QueueLeft, Reply
 from workflows.instructions import Instruction
 from workflows.jobs import enqueue
 from workflows.loader import Workflow
+from workflows.people.presence import agent_of_call
+from workflows.people.queue import caller_gone, left_choice
 from workflows.runs import (
     Effect,
     StoredRun,
@@ -243,6 +252,8 @@ def _record_status(
     changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
         return None, None
+    if caller_gone(conn, call.sid, now):
+        log.info("call %s: hung up in the hold queue", call.sid)
     log.info("call %s: ended, outcome %s", call.sid, outcome)
     publish(
         conn,
@@ -291,7 +302,7 @@ class _TwimlAnswers:
     ) -> str:
         playable = await self._service.playable(instructions, self._call_sid, workflow)
         prefix = resume_prefix(self._base_url, run_id, next_turn)
-        return render(playable, prefix, finished=finished)
+        return render(playable, prefix, finished=finished, base_url=self._base_url)
 
     def apology(self) -> str:
         return apology(APOLOGY)
@@ -371,15 +382,33 @@ class VoiceService:
         base_url: str,
     ) -> str:
         """Resume run ``run_id`` with the reply to turn ``turn_number``."""
+        if wait == "queue" and _redirected_out(form):
+            # The Calls API took the caller out of the queue to ring an agent: the redirect's
+            # own request resumes the run (same turn); this one must not end it first.
+            log.info("call %s: left the queue by a redirect", call.sid)
+            return EMPTY_TWIML
+        reply = await self._with_agent(parse_reply(wait, form), call.sid, form)
         event = CallReplied(
             call_id=call.sid,
             caller=call.caller,
             called=call.called,
             run_id=run_id,
             turn=turn_number,
-            reply=parse_reply(wait, form),
+            reply=reply,
         )
         return await self._sessions.call_replied(event, _TwimlAnswers(self, call.sid, base_url))
+
+    async def _with_agent(self, reply: Reply, call_sid: str, form: Mapping[str, str]) -> Reply:
+        """A ``connect`` step's reply with what only the database knows: the agent who
+        answered (their leg reported it), or why a caller left the hold queue."""
+        if isinstance(reply, DialFinished) and reply.rung and reply.status == "answered":
+            leg = form.get("DialCallSid") or None
+            agent = await self._db.read(lambda conn: agent_of_call(conn, call_sid, leg))
+            return replace(reply, answered_by=agent)
+        if isinstance(reply, QueueLeft) and reply.result == "left":
+            choice = await self._db.read(lambda conn: left_choice(conn, call_sid))
+            return replace(reply, choice=choice)
+        return reply
 
     async def playable(
         self, voice: tuple[Instruction, ...], call_sid: str, workflow: Workflow
@@ -472,6 +501,15 @@ class VoiceService:
         if call.status in FINAL_STATUSES and self._events is not None:
             self._events()  # a post-call text may be queued: send it now, not at next poll
         return outcome
+
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def _redirected_out(form: Mapping[str, str]) -> bool:
+    """Whether an ``<Enqueue>`` action reports the caller redirected out of the queue (by
+    the Calls API), rather than the redirect itself (which names the agent offered)."""
+    return form.get("QueueResult", "").strip().lower() == "redirected" and not form.get(OFFERED)
 
 
 def _recording_url(facts: Mapping[str, Any]) -> str | None:

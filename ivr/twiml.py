@@ -1,10 +1,15 @@
 """Render neutral instructions as TwiML with the twilio library's ``VoiceResponse``.
 
-Waiting instructions (``Gather``, ``Dial``, ``Record``) get an ``action`` URL that resumes the
-run: ``<resume>/gather``, ``<resume>/dial`` or ``<resume>/record``, where ``<resume>`` names the
-run and the turn. Twilio skips a Gather's action when nothing was entered unless told otherwise,
-and skips a Record's action when nothing was recorded, so each is followed by a ``<Redirect>``
-to the same URL: silence never drops the call.
+Waiting instructions (``Gather``, ``Dial``, ``Record``, ``Enqueue``) get an ``action`` URL that
+resumes the run: ``<resume>/gather``, ``<resume>/dial``, ``<resume>/record`` or
+``<resume>/queue``, where ``<resume>`` names the run and the turn; ``NoAgents`` is a
+``<Redirect>`` to ``<resume>/connect``. A ``connect`` step's ``Dial`` names the agents it rang
+in its action's query (``?rung=alice&rung=bob``) and asks for each agent leg's status
+(``statusCallbackEvent="answered completed"``), so presence follows the call.
+
+Twilio skips a Gather's action when nothing was entered unless told otherwise, and skips a
+Record's action when nothing was recorded, so each is followed by a ``<Redirect>`` to the same
+URL: silence never drops the call.
 
 Rendering with ``VoiceResponse`` costs a few hundred microseconds; the same instructions render
 to the same document but for the resume URL, so documents are cached with a placeholder in its
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Gather as TwimlGather
@@ -22,18 +28,27 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from workflows.instructions import (
     Dial,
+    Enqueue,
     Gather,
     Hangup,
     Instruction,
+    NoAgents,
     Pause,
     Play,
     Record,
     Say,
 )
 
-WaitKind = Literal["gather", "dial", "record"]
-WAIT_KINDS: tuple[WaitKind, ...] = ("gather", "dial", "record")
+WaitKind = Literal["gather", "dial", "record", "queue", "connect"]
+WAIT_KINDS: tuple[WaitKind, ...] = ("gather", "dial", "record", "queue", "connect")
 _RESUME = "__ringflow_resume__"
+_BASE = "__ringflow_base__"
+AGENT_STATUS_PATH = "/twilio/voice/agents/{agent}/status"
+"""Where the status of an agent's leg is reported (answered, completed)."""
+QUEUE_WAIT_PATH = "/twilio/voice/queue/wait"
+"""The ``waitUrl`` of every hold queue: what a waiting caller hears next."""
+QUEUE_KEY_PATH = "/twilio/voice/queue/key"
+"""Where a key a waiting caller pressed goes."""
 
 
 def _prompt(parent: VoiceResponse | TwimlGather, instruction: Say | Play | Pause) -> None:
@@ -76,16 +91,40 @@ def _gather(response: VoiceResponse, gather: Gather) -> None:
 
 
 def _dial(response: VoiceResponse, dial: Dial) -> None:
+    agents = sorted({t.agent for t in dial.targets if t.agent is not None})
+    action = f"{_RESUME}/dial"
+    if agents:
+        action += "?" + urlencode([("rung", agent) for agent in agents])
     node = response.dial(
-        action=f"{_RESUME}/dial", method="POST", timeout=dial.timeout, caller_id=dial.caller_id
+        action=action, method="POST", timeout=dial.timeout, caller_id=dial.caller_id
     )
     for target in dial.targets:
+        extra: dict[str, str] = {}
+        if target.agent is not None:
+            # Presence follows the agent's leg: answered makes them busy, completed frees them.
+            path = AGENT_STATUS_PATH.format(agent=quote(target.agent, safe=""))
+            query = "?" + urlencode({"team": dial.team}) if dial.team else ""
+            extra = {
+                "status_callback": f"{_BASE}{path}{query}",
+                "status_callback_event": "answered completed",
+                "status_callback_method": "POST",
+            }
         if target.kind == "number":
-            node.number(target.address)
+            node.number(target.address, **extra)
         elif target.kind == "sip":
-            node.sip(target.address)
+            node.sip(target.address, **extra)
         else:
-            node.client(target.address)
+            node.client(target.address, **extra)
+
+
+def _enqueue(response: VoiceResponse, enqueue: Enqueue) -> None:
+    response.enqueue(
+        enqueue.queue,
+        action=f"{_RESUME}/queue",
+        method="POST",
+        wait_url=f"{_BASE}{QUEUE_WAIT_PATH}",
+        wait_url_method="POST",
+    )
 
 
 def _record(response: VoiceResponse, record: Record) -> None:
@@ -113,6 +152,10 @@ def _template(instructions: tuple[Instruction, ...], finished: bool) -> str:
             _dial(response, instruction)
         elif isinstance(instruction, Record):
             _record(response, instruction)
+        elif isinstance(instruction, Enqueue):
+            _enqueue(response, instruction)
+        elif isinstance(instruction, NoAgents):
+            response.redirect(f"{_RESUME}/connect", method="POST")
         elif isinstance(instruction, Hangup):
             response.hangup()
     if finished and not (instructions and isinstance(instructions[-1], Hangup)):
@@ -120,9 +163,14 @@ def _template(instructions: tuple[Instruction, ...], finished: bool) -> str:
     return str(response)
 
 
-def render(instructions: tuple[Instruction, ...], resume_url: str, *, finished: bool) -> str:
-    """TwiML for one turn. ``finished`` ends the call after the instructions."""
-    return _template(instructions, finished).replace(_RESUME, escape(resume_url, {'"': "&quot;"}))
+def render(
+    instructions: tuple[Instruction, ...], resume_url: str, *, finished: bool, base_url: str = ""
+) -> str:
+    """TwiML for one turn. ``finished`` ends the call after the instructions; ``base_url``
+    prefixes the other webhooks' paths (agents' legs, the hold queue)."""
+    document = _template(instructions, finished)
+    document = document.replace(_RESUME, escape(resume_url, {'"': "&quot;"}))
+    return document.replace(_BASE, escape(base_url, {'"': "&quot;"}))
 
 
 def apology(message: str) -> str:
@@ -130,4 +178,28 @@ def apology(message: str) -> str:
     response = VoiceResponse()
     response.say(message)
     response.hangup()
+    return str(response)
+
+
+def hold(announcement: str | None, music: str | None, key_url: str, silence: int) -> str:
+    """What a caller waiting in a hold queue hears next: ``announcement`` (their place), then
+    ``music`` (an audio URL; None: ``silence`` seconds), while a key (1 or 2) can be pressed;
+    the queue requests this again when it ends."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=key_url, method="POST", timeout=1)
+    if announcement:
+        gather.say(announcement)
+    if music:
+        gather.play(music)
+    else:
+        gather.pause(length=silence)
+    return str(response)
+
+
+def leave(message: str | None = None) -> str:
+    """Take the caller out of the hold queue (its ``action`` resumes the run)."""
+    response = VoiceResponse()
+    if message:
+        response.say(message)
+    response.leave()
     return str(response)

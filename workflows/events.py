@@ -48,6 +48,24 @@ class DialFinished:
     status: DialStatus
     duration: int = 0
     answered_by: str | None = None
+    rung: tuple[str, ...] = ()
+    """The agents a ``connect`` step's ring reached out to (by name); empty for ``dial``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsUnavailable:
+    """A ``connect`` step's team had nobody to ring (and no hold queue to wait in)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLeft:
+    """A caller left a team's hold queue: ``offered`` to ``agent`` (who is free now),
+    ``left`` by a choice (``choice``: ``callback``, ``voicemail``, or the queue's fallback
+    after its maximum wait), or ``hangup``/``error`` (the caller is gone)."""
+
+    result: Literal["offered", "left", "hangup", "error"]
+    agent: str | None = None
+    choice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +94,14 @@ class HttpAnswered:
 
 
 Reply = (
-    DigitsReceived | InputTimedOut | DialFinished | RecordingFinished | TimerFired | HttpAnswered
+    DigitsReceived
+    | InputTimedOut
+    | DialFinished
+    | RecordingFinished
+    | TimerFired
+    | AgentsUnavailable
+    | QueueLeft
+    | HttpAnswered
 )
 
 

@@ -64,6 +64,9 @@ class DialTarget:
 
     kind: Literal["number", "sip", "client"]
     address: str
+    agent: str | None = None
+    """The agent this endpoint belongs to (a ``connect`` step's ring): the channel reports
+    when their leg answers and ends, so presence follows the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,53 @@ class Dial:
     targets: tuple[DialTarget, ...]
     timeout: int
     caller_id: str | None = None
+    team: str | None = None
+    """The team a ``connect`` step rings for (its wrap-up applies after the call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldQueue:
+    """How callers wait for a team when nobody is free: at most ``max_wait`` seconds, told
+    their place every ``announce_every`` seconds over ``hold_music`` (a prompt id or an audio
+    URL; None: the server's default music); after ``max_wait`` they leave with ``fallback``
+    (``voicemail`` or ``callback``)."""
+
+    max_wait: int
+    announce_every: int
+    hold_music: str | None
+    fallback: Literal["voicemail", "callback"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTeam:
+    """Connect the caller with an agent of ``team``: the session layer turns it into a
+    ``Dial`` of the agents the team's ring strategy picks (not those in ``tried``; only
+    ``agent`` when a queued caller was offered to them), an ``Enqueue`` when nobody is free
+    and there is a ``queue``, or ``NoAgents``."""
+
+    team: str
+    ring_timeout: int
+    caller_id: str | None = None
+    tried: tuple[str, ...] = ()
+    agent: str | None = None
+    queue: HoldQueue | None = None
+    missed: str | None = None
+    """An agent offered this caller from the queue who did not answer: set ``away``."""
+    queue_only: bool = False
+    """The rounds of ringing are used up: wait in the queue (no ``queue``: ``NoAgents``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Put the caller in ``queue`` (a team's name) to wait, as the queue's entry says (music,
+    announcements, keys); the run resumes with ``QueueLeft`` when the caller leaves it."""
+
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoAgents:
+    """Nobody to ring: resume the run with ``AgentsUnavailable`` at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +210,9 @@ Instruction = (
     | Dial
     | Record
     | Hangup
+    | ConnectTeam
+    | Enqueue
+    | NoAgents
     | SendText
     | WaitUntil
     | RecordRating
@@ -167,4 +220,13 @@ Instruction = (
     | FetchUrl
     | RequestCallback
 )
-WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (Gather, Dial, Record, WaitUntil, FetchUrl)
+WAITING_INSTRUCTIONS: tuple[type[Instruction], ...] = (
+    Gather,
+    Dial,
+    Record,
+    WaitUntil,
+    ConnectTeam,
+    Enqueue,
+    NoAgents,
+    FetchUrl,
+)

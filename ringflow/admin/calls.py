@@ -71,6 +71,9 @@ class CallOut(Out):
     duration: int | None = Field(description="seconds, from the final status")
     started_at: datetime
     ended_at: datetime | None
+    agent: str | None = Field(
+        default=None, description="who took the call: the agent a connect step reached"
+    )
 
     @classmethod
     def of(cls, entry: CallLogEntry) -> CallOut:
@@ -87,6 +90,7 @@ class CallOut(Out):
             duration=entry.duration,
             started_at=entry.started_at,
             ended_at=entry.ended_at,
+            agent=entry.agent,
         )
 
 

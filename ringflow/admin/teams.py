@@ -1,4 +1,5 @@
-"""Admin API for teams: list, read, create or replace (members, strategy, schedule), delete.
+"""Admin API for teams: list, read, create or replace (members, strategy, schedule, ring
+strategy and wrap-up for calls), delete.
 
 Teams are addressed by name (``/teams/support``). Members are agent names; one that is not an
 agent, or a schedule that is not a named schedule, is a 422 naming the field.
@@ -16,6 +17,7 @@ from ringflow.admin.context import Name, admin_of, path_name, unprocessable
 from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import not_found
 from workflows.people.errors import UnknownAgent, UnknownTeam
+from workflows.people.routing import RingStrategy
 from workflows.people.teams import (
     Strategy,
     Team,
@@ -36,6 +38,20 @@ class TeamIn(BaseModel):
     )
     schedule: Name | None = Field(default=None, description="the team's business hours")
     members: list[Name] = Field(default_factory=list, max_length=500, description="agent names")
+    ring_strategy: RingStrategy = Field(
+        default="ring_all",
+        description="how a call to the team rings its free agents: ring_all (at once), "
+        "round_robin or longest_idle (one at a time)",
+    )
+    wrap_up: int = Field(
+        default=0, ge=0, le=3600, description="seconds an agent stays busy after a call"
+    )
+
+    def fields(self) -> TeamFields:
+        """The team's fields as the domain stores them."""
+        return TeamFields(
+            self.strategy, self.schedule, tuple(self.members), self.ring_strategy, self.wrap_up
+        )
 
 
 class TeamOut(BaseModel):
@@ -44,6 +60,8 @@ class TeamOut(BaseModel):
     strategy: Strategy
     schedule: str | None
     members: list[str]
+    ring_strategy: RingStrategy
+    wrap_up: int
     created_at: datetime
     updated_at: datetime
 
@@ -54,6 +72,8 @@ class TeamOut(BaseModel):
             strategy=team.fields.strategy,
             schedule=team.fields.schedule,
             members=list(team.fields.members),
+            ring_strategy=team.fields.ring_strategy,
+            wrap_up=team.fields.wrap_up,
             created_at=team.created_at,
             updated_at=team.updated_at,
         )
@@ -80,7 +100,7 @@ async def put_team_fields(request: web.Request) -> web.Response:
     if body.schedule is not None and body.schedule not in admin.schedule_names():
         known = ", ".join(sorted(admin.schedule_names())) or "none"
         raise unprocessable("body.schedule", f"no schedule named {body.schedule!r} ({known})")
-    fields = TeamFields(body.strategy, body.schedule, tuple(body.members))
+    fields = body.fields()
     now = admin.clock()
 
     def store(conn: Connection) -> tuple[Team, bool]:

@@ -36,7 +36,7 @@ from workflows.people.agents import (
     valid_name,
 )
 from workflows.people.errors import PeopleError
-from workflows.people.teams import TeamFields, delete_team, list_teams, put_team
+from workflows.people.teams import delete_team, list_teams, put_team
 
 
 class CliRefused(Exception):
@@ -166,8 +166,8 @@ def cmd_teams(args: argparse.Namespace) -> int:
             rows = await db.read(list_teams)
             return (
                 "\n".join(
-                    f"{t.name:<20} {t.fields.strategy:<12} {t.fields.schedule or '-':<12}"
-                    f" {','.join(t.fields.members) or '-'}"
+                    f"{t.name:<20} {t.fields.strategy:<12} {t.fields.ring_strategy:<13}"
+                    f" {t.fields.schedule or '-':<12} {','.join(t.fields.members) or '-'}"
                     for t in rows
                 )
                 or "no teams (ringflow teams add NAME --member AGENT)"
@@ -177,14 +177,21 @@ def cmd_teams(args: argparse.Namespace) -> int:
             await db.write(lambda conn: delete_team(conn, name))
             return f"team {name} removed"
         body: TeamIn = _valid(
-            TeamIn, {"strategy": args.strategy, "schedule": args.schedule, "members": args.member}
+            TeamIn,
+            {
+                "strategy": args.strategy,
+                "schedule": args.schedule,
+                "members": args.member,
+                "ring_strategy": args.ring_strategy,
+                "wrap_up": args.wrap_up,
+            },
         )
         if body.schedule is not None:
             known = await _schedule_names(db)
             if body.schedule not in known:
                 names = ", ".join(sorted(known)) or "none"
                 raise CliRefused(f"--schedule: no schedule named {body.schedule!r} ({names})")
-        fields = TeamFields(body.strategy, body.schedule, tuple(body.members))
+        fields = body.fields()
         team, created = await db.write(lambda conn: put_team(conn, name, fields, now))
         return f"team {team.name} {'created' if created else 'updated'}"
 
@@ -243,6 +250,8 @@ def add_to(commands: Commands) -> None:
         examples=(
             "  $ ringflow teams add support --strategy least_busy --schedule office"
             " --member alice --member bob\n"
+            "  $ ringflow teams add sales --ring-strategy longest_idle --wrap-up 30"
+            " --member carol\n"
             "  $ ringflow teams list"
         ),
     )
@@ -250,5 +259,13 @@ def add_to(commands: Commands) -> None:
     teams.add_argument("name", nargs="?", help="the team's name")
     teams.add_argument("--strategy", default="round_robin", help="add: round_robin or least_busy")
     teams.add_argument("--schedule", help="add: the named business-hours schedule")
+    teams.add_argument(
+        "--ring-strategy",
+        default="ring_all",
+        help="add: how calls ring the team's free agents: ring_all, round_robin, longest_idle",
+    )
+    teams.add_argument(
+        "--wrap-up", type=int, default=0, help="add: seconds an agent stays busy after a call"
+    )
     teams.add_argument("--member", action="append", default=[], help="add: an agent's name")
     teams.set_defaults(run=cmd_teams)

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from chat.conversations import CHAT_RUN_TIMER
 from chat.jobs import ChatRunTimerHandler
+from ivr.offers import OfferHandler, twilio_calls
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.health import READINESS
@@ -50,6 +51,8 @@ from workflows.conversations.wake import WakeHandler
 from workflows.external import EXTERNAL_EVENT_JOB, ExternalEventHandler
 from workflows.http_requests import HTTP_REQUEST_JOB, HttpRequestHandler
 from workflows.jobs import JobHandler, JobWorker, RetryPolicy
+from workflows.people.presence import DISPATCH_JOB
+from workflows.people.queue import OFFER_JOB, DispatchHandler
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
 from workflows.webhooks import WEBHOOK_DELIVERY_JOB, DeliveryHandler
@@ -128,6 +131,8 @@ def job_handlers(
         PLACE_JOB: PlaceCallbackHandler(
             db, placer, clock, hours=lambda: catalog.schedules, opted_out=is_opted_out
         ),
+        DISPATCH_JOB: DispatchHandler(db, clock),
+        OFFER_JOB: OfferHandler(db, twilio_calls(settings), settings.public_url, clock),
     }
 
 

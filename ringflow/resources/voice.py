@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ivr.routes import VOICE_SERVICE
+from ivr.hold import HoldQueues, generate_music
+from ivr.routes import HOLD_QUEUES, VOICE_SERVICE
 from ivr.service import VoiceService
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.database import DATABASE
@@ -34,7 +37,21 @@ async def voice(app: web.Application) -> AsyncIterator[None]:
         media_base=settings.public_url or "",
     )
     app[VOICE_SERVICE] = service
+    queues = HoldQueues(
+        db,
+        clock,
+        playback=app[PLAYBACK],
+        media_base=settings.public_url or "",
+        events=worker.wake if worker is not None else None,
+    )
+    app[HOLD_QUEUES] = queues
+    # The default hold music is made at start, without holding the start up (ffmpeg takes a
+    # few hundred ms): until it is ready, waiting callers hear silence between announcements.
+    music = asyncio.create_task(queues.make_music(generate_music), name="hold-music")
     try:
         yield
     finally:
+        music.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await music
         await service.close(settings.voice_deadline_seconds)

@@ -30,6 +30,14 @@ that answers like Twilio does:
   ``page_size``, ``uri``, ``next_page_uri``...), so the twilio library's
   ``messages.list_async(...)`` / ``stream_async(...)`` read it as they read Twilio's.
 
+``POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json`` (update a live call)
+
+- ``Url`` (and ``Method``) or ``Twiml`` redirects the call: recorded in
+  :attr:`TwilioApiStub.redirects`, answered 200 with a Call resource (``sid``, ``status``
+  "in-progress", ``uri``...); neither gives 400 (code 21218);
+- a call listed in :attr:`TwilioApiStub.ended_calls` is over: 400 with code 21220 ("Call is
+  not in-progress. Cannot redirect."), as Twilio answers.
+
 A message counts as sent (``status`` "sent", ``date_sent`` set) once ``send_delay`` seconds of
 the stub's clock have passed since it was created; with ``send_delay=None`` messages stay
 ``queued``. The stub's clock (``clock``, default the system's) stamps ``date_created``: give it
@@ -58,6 +66,7 @@ import base64
 import binascii
 import contextlib
 import json
+import re
 import secrets
 import socket
 from collections import deque
@@ -80,6 +89,7 @@ __all__ = [
     "AUTH_TOKEN",
     "AcceptedCall",
     "AcceptedMessage",
+    "CallRedirect",
     "RecordedRequest",
     "ScriptedResponse",
     "TwilioApiStub",
@@ -90,6 +100,9 @@ AUTH_TOKEN: Final = "twilio-stub-auth-token-0123456789"
 API_VERSION: Final = "2010-04-01"
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
+_CALL_PATH: Final = re.compile(
+    rf"/{API_VERSION}/Accounts/(?P<account>AC[0-9a-f]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json"
+)
 
 _DEFAULT_ERRORS: Final[Mapping[int, tuple[int, str]]] = {
     400: (21211, "Invalid 'To' Phone Number"),
@@ -144,6 +157,16 @@ class AcceptedCall:
     form: Mapping[str, str]
     created: datetime
     resource: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class CallRedirect:
+    """A live call the stub was asked to redirect."""
+
+    sid: str
+    url: str | None
+    method: str
+    twiml: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +240,10 @@ class TwilioApiStub:
         self.calls: list[AcceptedCall] = []
         """Every call created, duplicates included."""
         self.call_statuses: dict[str, str] = {}
+        self.redirects: list[CallRedirect] = []
+        """Every accepted update of a live call, in order."""
+        self.ended_calls: set[str] = set()
+        """Calls that are over: redirecting them is refused with 21220."""
         self._script: deque[ScriptedResponse] = deque()
         self._call_script: deque[ScriptedResponse] = deque()
         self._runner: web.AppRunner | None = None
@@ -339,6 +366,9 @@ class TwilioApiStub:
             return await self._calls(request, form)
         if request.method == "GET" and request.path.startswith(self.calls_path[:-5] + "/"):
             return self._fetch_call(request.path.removeprefix(self.calls_path[:-5] + "/"))
+        call = _CALL_PATH.fullmatch(request.path)
+        if call is not None and call["account"] == self.account_sid and request.method == "POST":
+            return self._update_call(call["sid"], form)
         if request.path != self.messages_path or request.method not in ("GET", "POST"):
             return self._error(404, message=f"The requested resource {request.path} was not found")
         if request.method == "GET":
@@ -488,6 +518,26 @@ class TwilioApiStub:
             "uri": page_uri(page),
         }
         return web.json_response(body)
+
+    def _update_call(self, sid: str, form: Mapping[str, str]) -> web.Response:
+        url, twiml = form.get("Url") or None, form.get("Twiml") or None
+        if url is None and twiml is None:
+            return self._error(400, code=21218, message="Url or Twiml is required.")
+        if sid in self.ended_calls:
+            return self._error(400, code=21220, message="Call is not in-progress. Cannot redirect.")
+        self.redirects.append(CallRedirect(sid, url, form.get("Method") or "POST", twiml))
+        now = _rfc2822(self.clock().astimezone(UTC).replace(microsecond=0))
+        resource = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "status": "in-progress",
+            "direction": "inbound",
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
+        }
+        return web.json_response(resource, status=200)
 
     @staticmethod
     def _hang_up(request: web.Request) -> web.StreamResponse:

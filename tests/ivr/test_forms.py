@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.forms import CallFields, FormError, parse_reply, status_rank
-from workflows.events import DialFinished, DigitsReceived, InputTimedOut, RecordingFinished
+from ivr.forms import OFFERED, RUNG, CallFields, FormError, parse_reply, status_rank
+from workflows.events import (
+    AgentsUnavailable,
+    DialFinished,
+    DigitsReceived,
+    InputTimedOut,
+    QueueLeft,
+    RecordingFinished,
+)
 
 
 def test_call_fields_with_anonymous_caller() -> None:
@@ -70,3 +77,14 @@ def test_recordings() -> None:
 def test_statuses_are_ordered() -> None:
     assert status_rank("ringing") < status_rank("in-progress") < status_rank("completed")
     assert status_rank("weird") == -1
+
+
+def test_a_team_ring_and_the_hold_queue_replies() -> None:
+    rung = parse_reply("dial", {"DialCallStatus": "no-answer", RUNG: "alice,bob"})
+    assert rung == DialFinished(status="no_answer", rung=("alice", "bob"))
+    assert parse_reply("connect", {}) == AgentsUnavailable()
+    assert parse_reply("queue", {"QueueResult": "leave"}) == QueueLeft("left")
+    assert parse_reply("queue", {"QueueResult": "hangup"}) == QueueLeft("hangup")
+    assert parse_reply("queue", {"QueueResult": "system-error"}) == QueueLeft("error")
+    offered = parse_reply("queue", {OFFERED: "carol"})
+    assert offered == QueueLeft("offered", agent="carol")

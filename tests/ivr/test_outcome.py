@@ -65,6 +65,20 @@ MISSED_DIAL = {"dials": [{"status": "no_answer"}]}
             "completed", "completed", {"ringing": False}, "self_service", id="ringing-false"
         ),
         pytest.param("completed", "waiting", {}, "abandoned", id="hung-up-in-a-menu"),
+        pytest.param(
+            "completed",
+            "waiting",
+            {"connect": {"team": "support", "result": "ringing"}},
+            "missed",
+            id="hung-up-in-the-hold-queue",
+        ),
+        pytest.param(
+            "completed",
+            "completed",
+            {"connect": {"team": "support", "result": "answered"}, "agent": "bob"},
+            "ended",
+            id="connected-to-an-agent",
+        ),
         pytest.param("completed", None, {}, "unrouted", id="no-workflow"),
         pytest.param("busy", None, {}, "missed", id="no-run-busy"),
         pytest.param("no-answer", None, {}, "missed", id="no-run-no-answer"),

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from ivr.twiml import apology, render
-from workflows.instructions import Dial, DialTarget, Gather, Hangup, Pause, Play, Record, Say
+from workflows.instructions import (
+    Dial,
+    DialTarget,
+    Enqueue,
+    Gather,
+    Hangup,
+    NoAgents,
+    Pause,
+    Play,
+    Record,
+    Say,
+)
 
 HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
 RESUME = "https://ivr.example.com/twilio/voice/runs/abc/3"
@@ -100,4 +111,36 @@ def test_a_menu_that_uses_hash_turns_the_finish_key_off() -> None:
         HEAD + f'<Gather action="{RESUME}/gather" actionOnEmptyResult="true" finishOnKey="" '
         'method="POST" numDigits="1" timeout="5"><Say>Press # to repeat.</Say></Gather>'
         f'<Redirect method="POST">{RESUME}/gather</Redirect></Response>'
+    )
+
+
+def test_a_team_ring_names_its_agents_and_asks_for_their_legs_status() -> None:
+    dial = Dial(
+        (
+            DialTarget("number", "+12025550181", agent="alice"),
+            DialTarget("sip", "sip:bob@pbx.example.com", agent="bob"),
+        ),
+        timeout=20,
+        team="support",
+    )
+    twiml = render((dial,), RESUME, finished=False, base_url="https://ivr.example.com")
+    callback = (
+        'statusCallback="https://ivr.example.com/twilio/voice/agents/{}/status?team=support" '
+        'statusCallbackEvent="answered completed" statusCallbackMethod="POST"'
+    )
+    assert twiml == (
+        HEAD + f'<Dial action="{RESUME}/dial?rung=alice&amp;rung=bob" method="POST" timeout="20">'
+        f"<Number {callback.format('alice')}>+12025550181</Number>"
+        f"<Sip {callback.format('bob')}>sip:bob@pbx.example.com</Sip></Dial></Response>"
+    )
+
+
+def test_a_caller_nobody_can_take_waits_in_the_teams_queue_or_resumes_at_once() -> None:
+    assert render((Enqueue("support"),), RESUME, finished=False, base_url="https://x.test") == (
+        HEAD + f'<Enqueue action="{RESUME}/queue" method="POST" '
+        'waitUrl="https://x.test/twilio/voice/queue/wait" waitUrlMethod="POST">support</Enqueue>'
+        "</Response>"
+    )
+    assert render((NoAgents(),), RESUME, finished=False) == (
+        HEAD + f'<Redirect method="POST">{RESUME}/connect</Redirect></Response>'
     )

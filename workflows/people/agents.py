@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, delete, select, update
 from ringflow.database import stored_time
 from workflows.people.db import agents, team_members, teams
 from workflows.people.errors import UnknownAgent
+from workflows.people.serving import agent_became_available
 
 AgentStatus = Literal["available", "away", "offline"]
 EndpointKind = Literal["phone", "sip", "client"]
@@ -150,16 +151,21 @@ def put_agent(
             .where(agents.c.id == existing)
             .values(updated_at=now, **_row_values(fields))
         )
+        if fields.status == "available":
+            agent_became_available(conn, existing, now)
     return require_agent(conn, name), existing is None
 
 
 def set_status(conn: Connection, agent_id: int, status: AgentStatus, now: datetime) -> None:
-    """Set the agent's presence."""
+    """Set the agent's presence; an agent who becomes ``available`` serves the hold queues
+    of their teams (:mod:`workflows.people.serving`)."""
     changed = conn.execute(
         update(agents).where(agents.c.id == agent_id).values(status=status, updated_at=now)
     ).rowcount
     if not changed:
         raise UnknownAgent(str(agent_id))
+    if status == "available":
+        agent_became_available(conn, agent_id, now)
 
 
 def delete_agent(conn: Connection, name: str) -> int:

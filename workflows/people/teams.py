@@ -1,5 +1,6 @@
-"""Teams: a name, members, how a conversation given to the team picks its agent, and the
-business-hours schedule the team works by (a named schedule, :mod:`workflows.schedules`).
+"""Teams: a name, members, how a conversation given to the team picks its agent, how a call
+to the team rings its agents (``ring_strategy``) and how long they wrap up after a call, and
+the business-hours schedule the team works by (a named schedule, :mod:`workflows.schedules`).
 
 Plain functions of a SQLAlchemy ``Connection``; the caller owns the transaction.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Row, delete, select, update
 from ringflow.database import stored_time
 from workflows.people.db import agents, team_members, teams
 from workflows.people.errors import UnknownAgent, UnknownTeam
+from workflows.people.routing import RingStrategy
 
 Strategy = Literal["round_robin", "least_busy"]
 
@@ -28,6 +30,10 @@ class TeamFields:
     schedule: str | None = None
     members: Sequence[str] = ()
     """Agent names."""
+    ring_strategy: RingStrategy = "ring_all"
+    """How a call to the team rings its agents (:mod:`workflows.people.routing`)."""
+    wrap_up: int = 0
+    """Seconds an agent stays busy after a call through the team ends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,9 @@ def _team(conn: Connection, row: Row[Any]) -> Team:
     return Team(
         id=row.id,
         name=row.name,
-        fields=TeamFields(row.strategy, row.schedule, _members(conn, row.id)),
+        fields=TeamFields(
+            row.strategy, row.schedule, _members(conn, row.id), row.ring_strategy, row.wrap_up
+        ),
         created_at=stored_time(row.created_at),
         updated_at=stored_time(row.updated_at),
     )
@@ -98,7 +106,13 @@ def put_team(conn: Connection, name: str, fields: TeamFields, now: datetime) -> 
     for member in wanted:
         if member not in ids:
             raise UnknownAgent(member)
-    values = {"strategy": fields.strategy, "schedule": fields.schedule, "updated_at": now}
+    values = {
+        "strategy": fields.strategy,
+        "schedule": fields.schedule,
+        "ring_strategy": fields.ring_strategy,
+        "wrap_up": fields.wrap_up,
+        "updated_at": now,
+    }
     team_id = conn.execute(select(teams.c.id).where(teams.c.name == name)).scalar()
     created = team_id is None
     if team_id is None:

@@ -76,6 +76,7 @@ from workflows.runs import (
 from workflows.sessions.channels import CallAnswers, ConversationChannel, TextQueue, TurnDone
 from workflows.sessions.facts import Facts
 from workflows.sessions.fetches import queue_fetch
+from workflows.sessions.routing import route_call
 from workflows.steps.base import VOICE
 from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
@@ -156,6 +157,9 @@ class SessionService:
         else:
             state = turn.state
             spoken, effects = self._split(turn.instructions, event, f"{run_id}:0", now)
+            spoken = await route_call(
+                self._db, spoken, call=event.call_id, run_id=run_id, turn=1, now=now
+            )
             answer = await answers.answer(
                 spoken, active.workflow, run_id=run_id, next_turn=1, finished=turn.finished
             )
@@ -223,6 +227,14 @@ class SessionService:
             state = result.state
             key = f"{run_id}:{turn_number}"
             spoken, effects = self._split(result.instructions, event, key, now)
+            spoken = await route_call(
+                self._db,
+                spoken,
+                call=event.call_id,
+                run_id=run_id,
+                turn=turn_number + 1,
+                now=now,
+            )
             answer = await answers.answer(
                 spoken,
                 workflow,

@@ -12,6 +12,7 @@ from workflows.steps import (
     branch,
     callback,
     close,
+    connect,
     dial,
     goto,
     hangup,
@@ -62,6 +63,7 @@ STEP_KINDS: Mapping[str, StepKind[Any]] = {
         answer.KIND,
         http_request.KIND,
         callback.KIND,
+        connect.KIND,
     )
 }
 

@@ -34,7 +34,24 @@ def test_agents_and_teams_are_added_listed_and_removed(
     assert lines[0].split() == ["alice", "available", "max", "10", "support"]
     assert lines[1].split() == ["bob", "away", "max", "10", "support"]
     assert main(["teams", "list"]) == 0
-    assert capsys.readouterr().out.split() == ["support", "round_robin", "-", "alice,bob"]
+    assert capsys.readouterr().out.split() == [
+        "support",
+        "round_robin",
+        "ring_all",
+        "-",
+        "alice,bob",
+    ]
+    ringing = ["teams", "add", "sales", "--ring-strategy", "longest_idle", "--wrap-up", "30"]
+    assert main([*ringing, "--member", "alice"]) == 0
+    assert main(["teams", "add", "night", "--ring-strategy", "loudest"]) == 1
+    assert "ring" in capsys.readouterr().err
+    assert main(["teams", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:3] == [
+        "sales",
+        "round_robin",
+        "longest_idle",
+    ]
+    assert main(["teams", "remove", "sales"]) == 0
 
     # Bad input names the option; nothing is written.
     assert main(["agents", "add", "carol", "--status", "asleep"]) == 1
