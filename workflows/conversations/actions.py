@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.conversations.channels import ConversationChannels, Hold, Sent
@@ -204,17 +204,28 @@ def snooze(
     return load(conn, conversation.id)
 
 
-def wake(conn: Connection, conversation_id: int, state_version: int, now: datetime) -> bool:
-    """End the snooze set at ``state_version``, if nothing changed since; whether it did."""
-    conversation = load(conn, conversation_id, lock=True)
-    if conversation.status != "snoozed" or conversation.state_version != state_version:
-        return False
-    _change(
-        conn,
-        conversation.id,
-        _state_change(conversation, {"status": "open", "snoozed_until": None}),
+_WAKE = (
+    update(conversations)
+    .where(
+        conversations.c.id == bindparam("conversation_id"),
+        conversations.c.status == "snoozed",
+        conversations.c.state_version == bindparam("state_version"),
     )
-    record(conn, conversation.id, "woke", Actor("automation"), now)
+    .values(status="open", snoozed_until=None, state_version=conversations.c.state_version + 1)
+    .returning(conversations.c.id)
+)
+"""The snooze's end, guarded by its condition: one statement checks and changes (on
+PostgreSQL the row lock the update takes is the lock the check needs)."""
+
+
+def wake(conn: Connection, conversation_id: int, state_version: int, now: datetime) -> bool:
+    """End the snooze set at ``state_version``, if nothing changed since (and the
+    conversation still exists); whether it did. Two statements: the guarded update, and the
+    ``woke`` event when it changed the conversation."""
+    params = {"conversation_id": conversation_id, "state_version": state_version}
+    if conn.execute(_WAKE, params).first() is None:
+        return False
+    record(conn, conversation_id, "woke", Actor("automation"), now)
     return True
 
 

@@ -90,7 +90,8 @@ def record(
     return event_id
 
 
-def _event(row: Any) -> Event:
+def event_of(row: Any) -> Event:
+    """The event of a row of ``conversation_events`` (extra columns are ignored)."""
     return Event(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -110,11 +111,11 @@ def events_of(conn: Connection, conversation_id: int) -> list[Event]:
         .where(conversation_events.c.conversation_id == conversation_id)
         .order_by(conversation_events.c.id)
     ).all()
-    return [_event(row) for row in rows]
+    return [event_of(row) for row in rows]
 
 
 def event_by_id(conn: Connection, event_id: int) -> Event | None:
     """The timeline event ``event_id``, or None."""
     row = conn.execute(select(conversation_events).where(conversation_events.c.id == event_id))
     found = row.first()
-    return None if found is None else _event(found)
+    return None if found is None else event_of(found)

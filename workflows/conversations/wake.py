@@ -3,9 +3,10 @@
 It checks again when it fires: the conversation must still be snoozed at the state version
 the snooze set (a text from the contact, a close or a new snooze since then make it do
 nothing), so it opens the conversation at most once per snooze. The check and the change are
-the job's final write: they commit in the same transaction as the job's completion (one
-transaction per timer instead of two, see bench/README.md "Conversations"), so a worker lost
-in between leaves neither, and the job runs again.
+one guarded ``UPDATE`` (plus the ``woke`` event when it changed something), and they are the
+job's final write: committed in the same transaction as the job's completion (which the
+worker batches with other jobs' outcomes, see bench/README.md "Conversations"), so a worker
+lost in between leaves neither, and the job runs again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from workflows.conversations.actions import wake
-from workflows.conversations.errors import UnknownConversation
 from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,8 @@ class WakeHandler:
         now = self._clock()
 
         def wake_if_still_snoozed(conn: Connection) -> None:
-            try:
-                woke = wake(conn, conversation_id, version, now)
-            except UnknownConversation:
-                log.info("conversation %d: gone before its snooze ended", conversation_id)
-                return
-            log.info(
-                "conversation %d: snooze %s", conversation_id, "ended" if woke else "no longer due"
-            )
+            woke = wake(conn, conversation_id, version, now)
+            said = "ended" if woke else "no longer due (changed or gone since)"
+            log.info("conversation %d: snooze %s", conversation_id, said)
 
         return wake_if_still_snoozed
