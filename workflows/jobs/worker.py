@@ -123,9 +123,10 @@ class JobWorker:
         sweep_interval: timedelta = timedelta(minutes=10),
         sweep_batch: int = housekeeping.PURGE_BATCH,
         record_batch: int = 100,
+        record_lanes: int = 8,
     ) -> None:
-        if batch < 1 or concurrency < 1 or record_batch < 1:
-            raise ValueError("batch, concurrency and record_batch must be at least 1")
+        if min(batch, concurrency, record_batch, record_lanes) < 1:
+            raise ValueError("batch, concurrency, record_batch and record_lanes must be at least 1")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
         if retention is not None and retention <= timedelta(0):
@@ -149,7 +150,8 @@ class JobWorker:
         self._running: set[asyncio.Task[None]] = set()
         self._record_batch = record_batch
         self._outcomes: list[_Outcome] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self._record_lanes = record_lanes
+        self._recorders: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -221,20 +223,19 @@ class JobWorker:
         except asyncio.CancelledError:
             for task in self._running:
                 task.cancel()
-            if self._recorder is not None:
-                # Outcomes not committed yet are lost: their jobs run again after the lease.
-                self._recorder.cancel()
-                await asyncio.wait({self._recorder, *self._running})
-            elif self._running:
-                await asyncio.wait(set(self._running))
+            # Outcomes not committed yet are lost: their jobs run again after the lease.
+            for recorder in self._recorders:
+                recorder.cancel()
+            if self._running or self._recorders:
+                await asyncio.wait({*self._recorders, *self._running})
             raise
         finally:
             self._stopped.set()
 
     async def _recorder_done(self) -> None:
-        """Wait for the outcome recorder to end (the jobs it recorded have ended already)."""
-        if self._recorder is not None:
-            await asyncio.wait({self._recorder})
+        """Wait for the outcome recorders to end (the jobs they recorded have ended already)."""
+        if self._recorders:
+            await asyncio.wait(set(self._recorders))
 
     async def sweep(self) -> int:
         """Delete one batch of finished jobs older than the retention period; how many.
@@ -365,18 +366,24 @@ class JobWorker:
             due_at = self._clock() + self._policy.delay(job.attempts, self._rng)
         recorded: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
         self._outcomes.append(_Outcome(job, outcome, text, final, due_at, recorded))
-        if self._recorder is None or self._recorder.done():
+        if len(self._recorders) < self._record_lanes:
             # A context of its own: the recorder's log lines are not the first job's.
-            self._recorder = asyncio.create_task(
+            recorder = asyncio.create_task(
                 self._record_outcomes(), name="job-outcomes", context=contextvars.Context()
             )
+            self._recorders.add(recorder)
+            recorder.add_done_callback(self._recorders.discard)
         await asyncio.shield(recorded)
 
     async def _record_outcomes(self) -> None:
         """Write the waiting outcomes, up to ``record_batch`` per transaction, until none wait.
 
-        Group commit without a timer: the first outcome is written at once, and the outcomes
-        of the jobs that finish while a transaction is under way wait for the next one. A
+        Group commit without a timer: an outcome is written at once while fewer than
+        ``record_lanes`` transactions are under way; once that many are, the outcomes of the
+        jobs that finish meanwhile wait for the next one to take them all. (Several lanes,
+        not one: a batch's final writes run one after the other on its connection, so with a
+        single lane timers whose final writes take many round trips would queue behind each
+        other however many connections the pool has.) A
         handler's final write is committed with its own job's completion, so a worker lost
         between them leaves neither (the job runs again); one statement marks all the batch's
         done jobs. Should the batch's transaction fail (a final write raised, a deadlock),

@@ -366,8 +366,11 @@ class SessionService:
         else:
             conversation = channel.open(conn, business, locked.number, now)
         call = _call_facts(event, number, business)
+        # A conversation event's filter read the conversation's state: the run's roots are the
+        # same (nothing changed it since, in this transaction), so it is not read again.
+        state = ctx.conversation if isinstance(event, ConversationEvent) else None
         run = self._start_run(
-            conn, active, channel, conversation, call, now, values, _message(event), run_id
+            conn, active, channel, conversation, call, now, values, _message(event), run_id, state
         )
         if run.status == "failed":
             failed(conn, event.key)
@@ -457,9 +460,12 @@ class SessionService:
         contact: Mapping[str, Any],
         message: Mapping[str, Any] | None,
         run_id: str,
+        state: Mapping[str, Any] | None = None,
     ) -> StoredRun:
         """Start ``active`` in ``conversation`` as run ``run_id``; ``call`` becomes
-        ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn."""
+        ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn.
+        ``state``: the conversation's state (``{{conversation.*}}``) when the caller has just
+        read it in this transaction; read here otherwise."""
         workflow = active.workflow
         subject = channel.subject(conversation)
         automated = message is None
@@ -475,7 +481,7 @@ class SessionService:
                     contact,
                     automated,
                     message,
-                    self._facts.conversation(conn, int(subject)),
+                    state if state is not None else self._facts.conversation(conn, int(subject)),
                 ),
                 facts={"call": dict(call)},
                 schedules=self._catalog.schedules.view(),
