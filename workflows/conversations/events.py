@@ -90,6 +90,36 @@ def record(
     return event_id
 
 
+def record_all(conn: Connection, events: list[tuple[int, str, datetime]]) -> list[int]:
+    """Add automation's events ``(conversation id, kind, at)`` to their timelines in one
+    statement; their ids, in order. Each queues the job that follows it, as :func:`record`."""
+    if not events:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "conversation_id": conversation_id,
+            "at": at,
+            "kind": kind,
+            "actor_type": "automation",
+            "actor_agent_id": None,
+            "actor_name": None,
+            "data": {},
+            "body": None,
+            "message_id": None,
+            "client_key": None,
+        }
+        for conversation_id, kind, at in events
+    ]
+    assert all(kind in EVENT_KINDS for _, kind, _ in events), events
+    statement = conversation_events.insert().returning(
+        conversation_events.c.id, sort_by_parameter_order=True
+    )
+    ids = [int(row.id) for row in conn.execute(statement, rows)]
+    for event_id, (_, kind, at) in zip(ids, events, strict=True):
+        raise_event(conn, event_id, kind, "automation", at)
+    return ids
+
+
 def event_of(row: Any) -> Event:
     """The event of a row of ``conversation_events`` (extra columns are ignored)."""
     return Event(

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -51,6 +51,8 @@ from workflows.jobs.queue import ClaimedJob
 from workflows.jobs.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 
 FinalWrite = Callable[[Connection], object]
@@ -71,6 +73,21 @@ class _Outcome:
     final: FinalWrite | None
     due_at: datetime | None
     recorded: asyncio.Future[bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedWrite(Generic[Item]):
+    """A final write that the worker may apply together with the other final writes of the
+    same ``apply`` in its batch: ``apply(conn, items)`` once for all their items, in one set
+    of statements instead of one per job (e.g. ending many snoozes with one ``UPDATE``).
+    ``apply`` must treat each item as its own job would (check its condition per item): an
+    item alone is ``apply(conn, [item])``, which is what calling it does."""
+
+    apply: Callable[[Connection, list[Item]], object]
+    item: Item
+
+    def __call__(self, conn: Connection) -> object:
+        return self.apply(conn, [self.item])
 
 
 class JobObserver(Protocol):
@@ -443,10 +460,13 @@ class JobWorker:
         recorded: set[int] = set()
         done: list[tuple[int, int]] = []
         dead: dict[str, list[tuple[int, int]]] = {}
+        grouped: dict[Callable[[Connection, list[Any]], object], list[Any]] = {}
         for item in items:
             job, claim = item.job, (item.job.id, item.job.attempts)
             if item.outcome == "done":
-                if item.final is not None:
+                if isinstance(item.final, GroupedWrite):
+                    grouped.setdefault(item.final.apply, []).append(item.final.item)
+                elif item.final is not None:
                     item.final(conn)
                 done.append(claim)
             elif item.outcome == "dead":
@@ -456,6 +476,8 @@ class JobWorker:
                 change = queue.defer if item.outcome == "deferred" else queue.retry_later
                 if change(conn, job.id, owner, item.text, item.due_at, attempt=claim[1], now=now):
                     recorded.add(job.id)
+        for apply, group in grouped.items():
+            apply(conn, group)
         recorded |= queue.complete_many(conn, done, owner, now=now)
         for reason, claims in dead.items():
             recorded |= queue.give_up_many(conn, claims, owner, reason, now=now)

@@ -20,6 +20,7 @@ from tests.conftest import eventually
 from tests.workflows.jobs.conftest import create_jobs_table, job_row, job_rows
 from workflows.jobs import (
     ClaimedJob,
+    GroupedWrite,
     JobHandler,
     JobWorker,
     PermanentJobError,
@@ -516,3 +517,34 @@ async def test_a_final_write_that_fails_for_good_kills_its_job(
         "dead",
         "PermanentJobError: the conversation is gone",
     )
+
+
+async def test_grouped_final_writes_of_a_batch_are_applied_together(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Jobs whose final writes share an ``apply`` get it called once for all their items,
+    committed with their completions."""
+    release = asyncio.Event()
+    calls: list[list[int]] = []
+
+    def effects_of(conn: Connection, job_ids: list[int]) -> None:
+        calls.append(sorted(job_ids))
+        for job_id in job_ids:
+            enqueue(conn, "effect", {}, dedupe_key=effect_of(job_id), now=clock.now)
+
+    async def grouped(job: ClaimedJob) -> GroupedWrite[int]:
+        await release.wait()
+        return GroupedWrite(effects_of, job.id)
+
+    ids = [await add(db, clock, f"grouped-{n}") for n in range(8)]
+    jobs_worker = worker(db, clock, {"sms.send": grouped}, batch=8, concurrency=8)
+    running = asyncio.create_task(jobs_worker.run_once())
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await running == 8
+
+    assert calls == [sorted(ids)]
+    assert await effects(db) == {effect_of(job_id) for job_id in ids}
+    assert {
+        row["status"] for row in (await job_rows(db)).values() if row["kind"] == "sms.send"
+    } == {"done"}
