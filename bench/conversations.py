@@ -62,13 +62,17 @@ from bench.processes import (
 from ringflow.database import Database, open_database
 from ringflow.migrate import upgrade
 from sms.db import messages
+from workflows.automations.raising import CONVERSATION_TIMER_JOB
 from workflows.contacts_db import contacts
 from workflows.conversations.actions import WAKE_JOB
 from workflows.conversations.db import conversation_events, conversation_tags, conversations
 from workflows.conversations.inbox import InboxFilter, list_conversations
 from workflows.conversations.model import load
 from workflows.jobs.db import jobs
+from workflows.loader import Workflow, from_text
 from workflows.people.db import agents, team_members, teams
+from workflows.triggers import NO_AGENT_REPLY, UNANSWERED
+from workflows.versions import save_workflow
 
 BUSINESS_NUMBERS = ("+15005550001", "+15005550002")
 PAGE = 50
@@ -85,21 +89,65 @@ LAG_TARGET_MS = 1000.0
 @dataclass(frozen=True, slots=True)
 class TimerKind:
     """A conversation timer this benchmark fires: its job kind, the values the conversation's
-    row needs for the timer's condition to hold when it fires (given the due time; the
-    benchmark also counts the change in ``state_version``, as every state change does), and
-    the timeline event its firing records. Its payload is ``{"conversation_id",
-    "state_version"}``, the state version the timer was set at."""
+    row needs for the timer's condition to hold when it fires (given the moment the timer is
+    set and its due time; the benchmark also counts the change in ``state_version``, as every
+    state change does), and the timeline event its firing records.
+
+    Without ``trigger``, a timer of the conversation's own (``conversation.wake``): payload
+    ``{"conversation_id", "state_version"}``, the state version the timer was set at. With
+    ``trigger``, an automation timer (``conversation.timer``): the benchmark records the
+    ``message.received`` event that set it (at the moment it is set, as the domain does), and
+    its payload is ``{"event_id", "trigger", "workflow_id"}``; the workflow ``bench-<trigger>``
+    (:func:`bench_workflow`, installed before the workers start) adds an internal note."""
 
     job_kind: str
-    holds: Callable[[datetime], Mapping[str, Any]]
+    holds: Callable[[datetime, datetime], Mapping[str, Any]]
     fired_event: str
+    trigger: str | None = None
+
+
+def _unanswered(set_at: datetime, _due: datetime) -> Mapping[str, Any]:
+    """Open, the contact's text of ``set_at`` the latest, no agent reply since."""
+    return {"status": "open", "last_customer_message_at": set_at, "last_agent_message_at": None}
+
+
+def _no_agent_reply(set_at: datetime, _due: datetime) -> Mapping[str, Any]:
+    """Open, never answered by an agent."""
+    return {"status": "open", "first_response_at": None, "last_customer_message_at": set_at}
 
 
 TIMER_KINDS: dict[str, TimerKind] = {
-    "wake": TimerKind(WAKE_JOB, lambda due: {"status": "snoozed", "snoozed_until": due}, "woke"),
+    "wake": TimerKind(
+        WAKE_JOB, lambda _set_at, due: {"status": "snoozed", "snoozed_until": due}, "woke"
+    ),
+    "unanswered": TimerKind(CONVERSATION_TIMER_JOB, _unanswered, "note", UNANSWERED),
+    "no_agent_reply": TimerKind(CONVERSATION_TIMER_JOB, _no_agent_reply, "note", NO_AGENT_REPLY),
 }
 """Every conversation timer kind the benchmark fires, by the name ``--timers`` takes: a new
 kind is one line here."""
+
+
+def bench_workflow(trigger: str) -> Workflow:
+    """The workflow an automation timer of ``trigger`` starts: one internal note (what recipe
+    12, the unanswered alert, writes first), so its cost is the timer's, not a provider's."""
+    return from_text(
+        f"""
+id: bench-{trigger.replace("_", "-")}
+trigger: {{event: {trigger}, after: 60}}
+start: flag
+steps:
+  flag: {{note: "Timer {trigger} fired"}}
+""",
+        "bench.yaml",
+    )
+
+
+def install_workflows(conn: Connection, kinds: Sequence[str], now: datetime) -> None:
+    """Publish the workflow of every automation timer kind in ``kinds``."""
+    for name in kinds:
+        trigger = TIMER_KINDS[name].trigger
+        if trigger is not None:
+            save_workflow(conn, bench_workflow(trigger), now, publish_now=True)
 
 
 # --- options -------------------------------------------------------------------------------
@@ -521,6 +569,9 @@ class Firing:
     lags: list[float]
     seconds: float
     worker_cpu: float
+    database_cpu: float | None
+    load: float
+    """The 1-minute load average at the phase's end (the machine is shared)."""
     outcomes: dict[str, int]
     fired_events: int | None
 
@@ -533,6 +584,14 @@ class Firing:
     def cpu_us(self) -> float:
         """Worker CPU (both processes) per job, in microseconds."""
         return self.worker_cpu / self.jobs * 1e6 if self.jobs else 0.0
+
+    @property
+    def database_cpu_us(self) -> float | None:
+        """CPU of the database's server processes serving this database, per job, in
+        microseconds (None when /proc could not tell)."""
+        if self.database_cpu is None or not self.jobs:
+            return None
+        return self.database_cpu / self.jobs * 1e6
 
     def lag_ms(self, fraction: float) -> float:
         """A lag percentile, in milliseconds."""
@@ -568,7 +627,7 @@ def set_timers(
         )
         changes = [
             {"b_id": cid, "b_state_version": versions[cid] + 1}
-            | {f"b_{column}": value for column, value in kind.holds(due).items()}
+            | {f"b_{column}": value for column, value in kind.holds(now, due).items()}
             for cid, due in zip(chosen, dues, strict=True)
         ]
         columns = [name.removeprefix("b_") for name in changes[0] if name != "b_id"]
@@ -578,9 +637,22 @@ def set_timers(
             .values({column: bindparam(f"b_{column}") for column in columns}),
             changes,
         )
-        payloads = [
-            {"conversation_id": c["b_id"], "state_version": c["b_state_version"]} for c in changes
-        ]
+        if kind.trigger is None:
+            payloads = [
+                {"conversation_id": c["b_id"], "state_version": c["b_state_version"]}
+                for c in changes
+            ]
+        else:
+            body = "Is anyone there?"
+            event_rows = [
+                _event("message.received", now, "contact", body=body) | {"conversation_id": cid}
+                for cid in chosen
+            ]
+            workflow_id = bench_workflow(kind.trigger).id
+            payloads = [
+                {"event_id": event_id, "trigger": kind.trigger, "workflow_id": workflow_id}
+                for event_id in _insert_returning(conn, conversation_events, event_rows)
+            ]
     job_kind = NOOP_KIND if kind is None else kind.job_kind
     conn.execute(
         insert(jobs),
@@ -657,6 +729,7 @@ async def fire_phase(
     if datetime.now(UTC) > start:
         raise BenchError(f"{name}: setting the timers took longer than --lead {opts.lead:g} s")
     cpu_before = sum(process_cpu_seconds(pid) for pid in worker_pids)
+    backends_before = await db.read(_backend_cpu)
     deadline = time.monotonic() + opts.lead + opts.window + opts.timeout
     while True:
         total, finished, outcomes = await db.read(partial(_phase_rows, key=key))
@@ -670,13 +743,34 @@ async def fire_phase(
         # it scans the jobs table on the database the workers are using.
         await asyncio.sleep(1.0)
     cpu = sum(process_cpu_seconds(pid) for pid in worker_pids) - cpu_before
+    backends_after = await db.read(_backend_cpu)
+    database_cpu = (
+        None
+        if backends_before is None or backends_after is None
+        else sum(seconds - backends_before.get(pid, 0.0) for pid, seconds in backends_after.items())
+    )
     lags, span = await db.read(partial(_lags, key=key))
     fired = (
         None
         if kind is None
         else await db.read(partial(_events_since, kind=kind.fired_event, since=start))
     )
-    return Firing(name, total, lags, span, cpu, outcomes, fired)
+    load = os.getloadavg()[0]
+    return Firing(name, total, lags, span, cpu, database_cpu, load, outcomes, fired)
+
+
+def _backend_cpu(conn: Connection) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL server process connected to this database (the
+    workers', the benchmark's), by pid; None when /proc does not show them (PostgreSQL on
+    another machine, or another user's processes). A process that starts during a phase
+    counts from 0; the shared processes (WAL writer, checkpointer) are not counted."""
+    pids = conn.execute(
+        text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    ).scalars()
+    try:
+        return {int(pid): process_cpu_seconds(int(pid)) for pid in pids}
+    except OSError:
+        return None
 
 
 def firing_errors(firing: Firing, baseline: bool) -> list[str]:
@@ -779,11 +873,12 @@ async def run(opts: Options, work: Path) -> Results:
             http = await inbox_over_http(base_url, token, seeded, opts.inbox_requests)
         firings: list[Firing] = []
         errors: list[str] = []
+        await db.write(partial(install_workflows, kinds=opts.timers, now=datetime.now(UTC)))
         with workers(url, opts.workers, work) as pids:
             await await_workers(db, pids, 60.0)
             for name in (None, *opts.timers):
                 kind = None if name is None else TIMER_KINDS[name]
-                label = "no-op (no handler)" if kind is None else kind.job_kind
+                label = "no-op (no handler)" if kind is None else timer_label(kind)
                 firing = await fire_phase(db, opts, label, kind, seeded, pids)
                 print(f"fired {label}: p99 {firing.lag_ms(0.99):.0f} ms", file=sys.stderr)
                 firings.append(firing)
@@ -791,6 +886,11 @@ async def run(opts: Options, work: Path) -> Results:
         return Results(seeded, seed_seconds, domain, http, firings, errors)
     finally:
         await db.close()
+
+
+def timer_label(kind: TimerKind) -> str:
+    """How the report names a timer kind's phase."""
+    return kind.job_kind if kind.trigger is None else f"{kind.job_kind} {kind.trigger}"
 
 
 def report(opts: Options, results: Results) -> str:
@@ -822,16 +922,19 @@ def report(opts: Options, results: Results) -> str:
     lines += [
         f"timers: {opts.timer_count} jobs per phase, {opts.rate}/s due over {opts.window:g} s, "
         f"{opts.workers} ringflow worker processes:",
-        f"{'phase':<22} {'jobs':>6} {'fired/s':>8} {'lag p50':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'CPU µs/job':>11} {'CPU vs no-op':>13}",
+        f"{'phase':<33} {'jobs':>6} {'fired/s':>8} {'lag p50':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'worker µs/job':>14} {'vs no-op':>9} {'PG µs/job':>10} {'vs no-op':>9} {'load':>5}",
     ]
     baseline = results.firings[0] if results.firings else None
     for firing in results.firings:
         ratio = firing.cpu_us / baseline.cpu_us if baseline and baseline.cpu_us else 0.0
+        pg, pg_base = firing.database_cpu_us, baseline.database_cpu_us if baseline else None
+        pg_text = "-" if pg is None else f"{pg:.0f}"
+        pg_ratio = f"{pg / pg_base:.2f}x" if pg is not None and pg_base else "-"
         lines.append(
-            f"{firing.name:<22} {firing.jobs:>6} {firing.per_second:8.0f} "
+            f"{firing.name:<33} {firing.jobs:>6} {firing.per_second:8.0f} "
             f"{firing.lag_ms(0.5):8.0f} {firing.lag_ms(0.99):8.0f} {firing.lag_ms(1.0):8.0f} "
-            f"{firing.cpu_us:11.0f} {ratio:12.2f}x"
+            f"{firing.cpu_us:14.0f} {ratio:8.2f}x {pg_text:>10} {pg_ratio:>9} {firing.load:5.1f}"
         )
     for firing in results.firings[1:]:
         verdict = "met" if firing.lag_ms(0.99) <= LAG_TARGET_MS else "MISSED"

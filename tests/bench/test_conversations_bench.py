@@ -18,6 +18,7 @@ from bench.conversations import (
     main,
     parse_options,
     plan_conversation,
+    timer_label,
 )
 from bench.harness import BenchError
 
@@ -87,6 +88,7 @@ def test_a_tiny_run_fires_every_timer_once(capsys: pytest.CaptureFixture[str]) -
     assert "seeded: 60 open conversations" in out
     assert "HTTP     team unanswered" in out
     for kind in TIMER_KINDS.values():
-        assert f"{kind.job_kind:<22}     40" in out
-    assert "no-op (no handler)         40" in out
+        assert f"{timer_label(kind):<33}     40" in out
+    assert f"{'no-op (no handler)':<33}     40" in out
+    assert {"wake", "unanswered", "no_agent_reply"} <= set(TIMER_KINDS)
     assert "error:" not in out

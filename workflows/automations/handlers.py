@@ -8,18 +8,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from ringflow.database import Database
 from workflows.automations.raising import CONVERSATION_TIMER_JOB, raises
 from workflows.automations.timers import due_at, still_holds
 from workflows.catalog import WorkflowCatalog
-from workflows.contacts import lock_contact
+from workflows.contacts import ContactRow, lock_contact
+from workflows.conversations.db import conversation_events, conversations
 from workflows.conversations.errors import UnknownConversation
-from workflows.conversations.events import Event, event_by_id
+from workflows.conversations.events import Event, event_of
 from workflows.conversations.model import Conversation, load
 from workflows.events import ConversationEvent
-from workflows.jobs import ClaimedJob, PermanentJobError, enqueue
+from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, enqueue
 from workflows.sessions import ConversationChannel, SessionService
 from workflows.triggers import CONVERSATION_TRIGGERS, TIMER_TRIGGERS, TRIGGER_KINDS
 
@@ -53,16 +54,22 @@ class _Base:
 
     def _event_and_conversation(
         self, conn: Connection, event_id: int, now: datetime
-    ) -> tuple[Event, Conversation] | None:
-        """The event and its conversation, locked: the contact first, then the conversation,
-        the order every path takes (an inbound text's job locks its contact, then opens its
-        conversation); the other order deadlocks against it on PostgreSQL."""
-        event = event_by_id(conn, event_id)
-        if event is None:
+    ) -> tuple[Event, Conversation, ContactRow] | None:
+        """The event, its conversation and its contact, locked: the contact first, then the
+        conversation, the order every path takes (an inbound text's job locks its contact,
+        then opens its conversation); the other order deadlocks against it on PostgreSQL.
+        The event and its conversation's contact number come in one query."""
+        found = conn.execute(
+            select(conversation_events, conversations.c.contact_number.label("contact"))
+            .join(conversations, conversations.c.id == conversation_events.c.conversation_id)
+            .where(conversation_events.c.id == event_id)
+        ).first()
+        if found is None:
             return None
+        event = event_of(found)
+        contact = lock_contact(conn, found.contact, now=now)
         try:
-            lock_contact(conn, load(conn, event.conversation_id).contact_number, now=now)
-            return event, load(conn, event.conversation_id, lock=True)
+            return event, load(conn, event.conversation_id, lock=True), contact
         except UnknownConversation:
             return None
 
@@ -75,6 +82,7 @@ class _Base:
         now: datetime,
         *,
         data: Mapping[str, Any],
+        contact: ContactRow,
         workflow_id: str | None = None,
         at: datetime | None = None,
     ) -> str:
@@ -91,25 +99,30 @@ class _Base:
             workflow_id=workflow_id,
             at=at,
         )
-        return self._sessions.start_in(conn, event, channel, now)
+        return self._sessions.start_in(conn, event, channel, now, locked=contact)
 
 
 class ConversationEventHandler(_Base):
     """Starts the workflow a timeline event's trigger calls for and sets the timers the
     event starts (job kind ``conversation.event``)."""
 
-    async def __call__(self, job: ClaimedJob) -> None:
+    async def __call__(self, job: ClaimedJob) -> FinalWrite:
+        """The job's work as its final write: committed with the job's completion, so a
+        worker lost in between leaves neither and the job runs again."""
         event_id = _int(job.payload, "event_id")
         now = self._clock()
-        outcome = await self._db.write(lambda conn: self.handle_in(conn, event_id, now))
-        log.info("conversation event %d: %s", event_id, outcome)
+
+        def follow(conn: Connection) -> None:
+            log.info("conversation event %d: %s", event_id, self.handle_in(conn, event_id, now))
+
+        return follow
 
     def handle_in(self, conn: Connection, event_id: int, now: datetime) -> str:
         """Follow timeline event ``event_id`` in the caller's transaction; what happened."""
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return "gone"
-        event, conversation = found
+        event, conversation, contact = found
         if not raises(event.kind, event.actor.type):
             return "raises nothing"
         said: list[str] = []
@@ -128,6 +141,7 @@ class ConversationEventHandler(_Base):
                     key,
                     now,
                     data=data,
+                    contact=contact,
                     workflow_id=workflow_id,
                     at=event.at,
                 )
@@ -163,7 +177,10 @@ class ConversationTimerHandler(_Base):
     """Starts a timer trigger's workflow if its condition still holds (job kind
     ``conversation.timer``)."""
 
-    async def __call__(self, job: ClaimedJob) -> None:
+    async def __call__(self, job: ClaimedJob) -> FinalWrite:
+        """The condition's check and the workflow's start as the job's final write: committed
+        with the job's completion, so a worker lost in between leaves neither and the timer
+        runs again (it fires once: its firing's key, and the check, see to that)."""
         event_id = _int(job.payload, "event_id")
         trigger, workflow_id = job.payload.get("trigger"), job.payload.get("workflow_id")
         if not isinstance(trigger, str) or not isinstance(workflow_id, str):
@@ -174,12 +191,14 @@ class ConversationTimerHandler(_Base):
         # the timer trigger it starts.
         key = f"conversation-timer:{event_id}:{workflow_id}"
         now = self._clock()
-        outcome = await self._db.write(
-            lambda conn: self.handle_in(conn, event_id, trigger, workflow_id, key, now)
-        )
-        log.info(
-            "conversation event %d: %s timer of %s: %s", event_id, trigger, workflow_id, outcome
-        )
+
+        def fire(conn: Connection) -> None:
+            outcome = self.handle_in(conn, event_id, trigger, workflow_id, key, now)
+            log.info(
+                "conversation event %d: %s timer of %s: %s", event_id, trigger, workflow_id, outcome
+            )
+
+        return fire
 
     def handle_in(
         self,
@@ -194,11 +213,18 @@ class ConversationTimerHandler(_Base):
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return "gone"
-        event, conversation = found
+        event, conversation, contact = found
         if not still_holds(trigger, conversation, event):
             return "no longer holds"
         # {{call.since}}: when the condition arose; {{call.body}}: the message it follows.
         data = {"event": event.kind, "since": event.at.isoformat(), "body": event.body or ""}
         return self._start(
-            conn, conversation, trigger, key, now, data=data, workflow_id=workflow_id
+            conn,
+            conversation,
+            trigger,
+            key,
+            now,
+            data=data,
+            contact=contact,
+            workflow_id=workflow_id,
         )

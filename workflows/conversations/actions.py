@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflows.conversations.channels import ConversationChannels, Hold, Sent
 from workflows.conversations.db import conversation_events, conversation_tags, conversations
 from workflows.conversations.errors import ChangeRefused
-from workflows.conversations.events import record
+from workflows.conversations.events import record, record_all
 from workflows.conversations.model import Actor, Conversation, Priority, load
 from workflows.jobs import enqueue
 from workflows.people.assignment import pick_agent
@@ -204,18 +204,38 @@ def snooze(
     return load(conn, conversation.id)
 
 
-def wake(conn: Connection, conversation_id: int, state_version: int, now: datetime) -> bool:
-    """End the snooze set at ``state_version``, if nothing changed since; whether it did."""
-    conversation = load(conn, conversation_id, lock=True)
-    if conversation.status != "snoozed" or conversation.state_version != state_version:
-        return False
-    _change(
-        conn,
-        conversation.id,
-        _state_change(conversation, {"status": "open", "snoozed_until": None}),
+def wake_all(conn: Connection, snoozes: list[tuple[int, int, datetime]]) -> set[int]:
+    """End each snooze ``(conversation id, state version it set, now)`` if nothing changed
+    since (and the conversation still exists); the conversations it opened. The check and the
+    change are one guarded ``UPDATE ... RETURNING`` for them all (status ``snoozed`` at that
+    state version; on PostgreSQL the row locks it takes are the ones the check needs), then
+    one insert of their ``woke`` events: two statements however many snoozes end."""
+    if not snoozes:
+        return set()
+    woke = set(
+        conn.execute(
+            update(conversations)
+            .where(
+                tuple_(conversations.c.id, conversations.c.state_version).in_(
+                    [(conversation_id, version) for conversation_id, version, _ in snoozes]
+                ),
+                conversations.c.status == "snoozed",
+            )
+            .values(
+                status="open", snoozed_until=None, state_version=conversations.c.state_version + 1
+            )
+            .returning(conversations.c.id)
+        ).scalars()
     )
-    record(conn, conversation.id, "woke", Actor("automation"), now)
-    return True
+    at = {conversation_id: now for conversation_id, _, now in snoozes if conversation_id in woke}
+    record_all(conn, [(conversation_id, "woke", at[conversation_id]) for conversation_id in at])
+    return woke
+
+
+def wake(conn: Connection, conversation_id: int, state_version: int, now: datetime) -> bool:
+    """End the snooze set at ``state_version``, if nothing changed since (and the
+    conversation still exists); whether it did (see :func:`wake_all`)."""
+    return conversation_id in wake_all(conn, [(conversation_id, state_version, now)])
 
 
 def close(conn: Connection, conversation_id: int, actor: Actor, now: datetime) -> Conversation:

@@ -111,7 +111,38 @@ def record(
     return event_id
 
 
-def _event(row: Any) -> Event:
+def record_all(conn: Connection, events: list[tuple[int, str, datetime]]) -> list[int]:
+    """Add automation's events ``(conversation id, kind, at)`` to their timelines in one
+    statement; their ids, in order. Each queues the job that follows it, as :func:`record`."""
+    if not events:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "conversation_id": conversation_id,
+            "at": at,
+            "kind": kind,
+            "actor_type": "automation",
+            "actor_agent_id": None,
+            "actor_name": None,
+            "data": {},
+            "body": None,
+            "message_id": None,
+            "client_key": None,
+        }
+        for conversation_id, kind, at in events
+    ]
+    assert all(kind in EVENT_KINDS for _, kind, _ in events), events
+    statement = conversation_events.insert().returning(
+        conversation_events.c.id, sort_by_parameter_order=True
+    )
+    ids = [int(row.id) for row in conn.execute(statement, rows)]
+    for event_id, (_, kind, at) in zip(ids, events, strict=True):
+        raise_event(conn, event_id, kind, "automation", at)
+    return ids
+
+
+def event_of(row: Any) -> Event:
+    """The event of a row of ``conversation_events`` (extra columns are ignored)."""
     return Event(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -131,14 +162,14 @@ def events_of(conn: Connection, conversation_id: int) -> list[Event]:
         .where(conversation_events.c.conversation_id == conversation_id)
         .order_by(conversation_events.c.id)
     ).all()
-    return [_event(row) for row in rows]
+    return [event_of(row) for row in rows]
 
 
 def event_by_id(conn: Connection, event_id: int) -> Event | None:
     """The timeline event ``event_id``, or None."""
     row = conn.execute(select(conversation_events).where(conversation_events.c.id == event_id))
     found = row.first()
-    return None if found is None else _event(found)
+    return None if found is None else event_of(found)
 
 
 def last_event_id(conn: Connection) -> int:

@@ -6,11 +6,12 @@ Resolution time is ``closed_at - created_at`` of a closed conversation.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from ringflow.database import stored_time
 from workflows.conversations.db import conversation_tags, conversations
@@ -121,16 +122,45 @@ def tags_of(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
     return {key: tuple(value) for key, value in found.items()}
 
 
+def _load_statement(dialect: str, lock: bool) -> Any:
+    """One conversation by id with its tags as a JSON array (a correlated subquery: one
+    round trip instead of two), locked for update on PostgreSQL when ``lock``."""
+    aggregate = func.json_agg if dialect == "postgresql" else func.json_group_array
+    tags = (
+        select(aggregate(conversation_tags.c.tag))
+        .where(conversation_tags.c.conversation_id == conversations.c.id)
+        .scalar_subquery()
+        .label("tag_list")
+    )
+    query = select(conversations, tags).where(conversations.c.id == bindparam("conversation_id"))
+    if lock and dialect == "postgresql":
+        query = query.with_for_update(of=conversations)
+    return query
+
+
+_LOADS = {
+    (dialect, lock): _load_statement(dialect, lock)
+    for dialect in ("postgresql", "sqlite")
+    for lock in (False, True)
+}
+
+
+def _tag_list(value: Any) -> tuple[str, ...]:
+    """The tags of the aggregate: a JSON text (SQLite, asyncpg) or a list; NULL when none."""
+    if value is None:
+        return ()
+    tags = json.loads(value) if isinstance(value, str | bytes) else value
+    return tuple(sorted(str(tag) for tag in tags))
+
+
 def load(conn: Connection, conversation_id: int, *, lock: bool = False) -> Conversation:
     """The conversation ``conversation_id`` (locked for update on PostgreSQL when ``lock``);
     :class:`UnknownConversation` when there is none."""
-    query = select(conversations).where(conversations.c.id == conversation_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    statement = _LOADS[conn.dialect.name, lock]
+    row = conn.execute(statement, {"conversation_id": conversation_id}).first()
     if row is None:
         raise UnknownConversation(str(conversation_id))
-    return conversation_of(row, tags_of(conn, [row.id]).get(row.id, ()))
+    return conversation_of(row, _tag_list(row.tag_list))
 
 
 def thread_end(conn: Connection, conversation: Conversation) -> datetime | None:

@@ -21,11 +21,12 @@ from workflows.jobs.queue import (
     retry_later,
 )
 from workflows.jobs.retry import RetryPolicy
-from workflows.jobs.worker import FinalWrite, JobHandler, JobWorker
+from workflows.jobs.worker import FinalWrite, GroupedWrite, JobHandler, JobWorker
 
 __all__ = [
     "ClaimedJob",
     "FinalWrite",
+    "GroupedWrite",
     "JobDeferred",
     "JobError",
     "JobHandler",

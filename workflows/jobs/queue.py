@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.database import stored_time
@@ -227,6 +237,59 @@ def complete(
         "updated_at": moment,
     }
     return _fenced(conn, job_id, owner, attempt, values)
+
+
+def _fenced_many(
+    conn: Connection, claims: list[tuple[int, int]], owner: str, values: dict[str, Any]
+) -> set[int]:
+    """Apply ``values`` in one statement to every (job id, attempt) of ``claims`` whose lease
+    ``owner`` still holds (that claim's); the ids it changed."""
+    if not claims:
+        return set()
+    statement = (
+        update(jobs)
+        .where(
+            tuple_(jobs.c.id, jobs.c.attempts).in_(claims),
+            jobs.c.lease_owner == owner,
+            jobs.c.status == "running",
+        )
+        .values(**values)
+        .returning(jobs.c.id)
+    )
+    return {int(job_id) for job_id in conn.execute(statement).scalars()}
+
+
+def complete_many(
+    conn: Connection, claims: list[tuple[int, int]], owner: str, *, now: datetime
+) -> set[int]:
+    """Mark done, in one statement, every (job id, attempt) of ``claims`` whose lease
+    ``owner`` still holds; the ids it marked (the others' leases were lost: unchanged).
+
+    The worker's batched outcome: one statement and one transaction for many jobs."""
+    moment = utc(now)
+    values = {
+        "status": "done",
+        "lease_expires_at": None,
+        "finished_at": moment,
+        "updated_at": moment,
+    }
+    return _fenced_many(conn, claims, owner, values)
+
+
+def give_up_many(
+    conn: Connection, claims: list[tuple[int, int]], owner: str, reason: str, *, now: datetime
+) -> set[int]:
+    """Mark dead with ``reason``, in one statement, every (job id, attempt) of ``claims``
+    whose lease ``owner`` still holds; the ids it marked."""
+    moment = utc(now)
+    values = {
+        "status": "dead",
+        "lease_expires_at": None,
+        "last_error": reason[:MAX_ERROR_LENGTH],
+        "finished_at": moment,
+        "updated_at": moment,
+    }
+    return _fenced_many(conn, claims, owner, values)
 
 
 def retry_later(

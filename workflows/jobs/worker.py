@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -50,11 +52,42 @@ from workflows.jobs.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+Item = TypeVar("Item")
+
 
 FinalWrite = Callable[[Connection], object]
 """A handler's last database write, committed in the same transaction as the job's
 completion (e.g. "the text was accepted as SM..."): one transaction fewer per job, and the
 record of the effect and the job's end cannot disagree."""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """An attempt's outcome waiting to be written: ``done`` (with the handler's final write),
+    ``dead``, ``deferred`` or ``queued`` (a retry) until ``due_at``; ``recorded`` is set to
+    whether the lease still held (None: the write failed)."""
+
+    job: ClaimedJob
+    outcome: str
+    text: str
+    final: FinalWrite | None
+    due_at: datetime | None
+    recorded: asyncio.Future[bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedWrite(Generic[Item]):
+    """A final write that the worker may apply together with the other final writes of the
+    same ``apply`` in its batch: ``apply(conn, items)`` once for all their items, in one set
+    of statements instead of one per job (e.g. ending many snoozes with one ``UPDATE``).
+    ``apply`` must treat each item as its own job would (check its condition per item): an
+    item alone is ``apply(conn, [item])``, which is what calling it does."""
+
+    apply: Callable[[Connection, list[Item]], object]
+    item: Item
+
+    def __call__(self, conn: Connection) -> object:
+        return self.apply(conn, [self.item])
 
 
 class JobObserver(Protocol):
@@ -106,9 +139,11 @@ class JobWorker:
         retention: timedelta | None = None,
         sweep_interval: timedelta = timedelta(minutes=10),
         sweep_batch: int = housekeeping.PURGE_BATCH,
+        record_batch: int = 100,
+        record_lanes: int = 8,
     ) -> None:
-        if batch < 1 or concurrency < 1:
-            raise ValueError("batch and concurrency must be at least 1")
+        if min(batch, concurrency, record_batch, record_lanes) < 1:
+            raise ValueError("batch, concurrency, record_batch and record_lanes must be at least 1")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
         if retention is not None and retention <= timedelta(0):
@@ -130,6 +165,10 @@ class JobWorker:
         self._sweep_batch = sweep_batch
         self._next_sweep: datetime | None = None  # None: at the first loop
         self._running: set[asyncio.Task[None]] = set()
+        self._record_batch = record_batch
+        self._outcomes: list[_Outcome] = []
+        self._record_lanes = record_lanes
+        self._recorders: set[asyncio.Task[None]] = set()
         self._signal = asyncio.Event()
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -163,6 +202,7 @@ class JobWorker:
                 await self._run(job, deadline)
 
         await asyncio.gather(*(bounded(job) for job in jobs))
+        await self._recorder_done()
         return len(jobs)
 
     async def run_until_stopped(self) -> None:
@@ -196,14 +236,23 @@ class JobWorker:
                     await self._pause(self._poll_interval)
             if self._running:
                 await asyncio.wait(set(self._running))
+            await self._recorder_done()
         except asyncio.CancelledError:
             for task in self._running:
                 task.cancel()
-            if self._running:
-                await asyncio.wait(set(self._running))
+            # Outcomes not committed yet are lost: their jobs run again after the lease.
+            for recorder in self._recorders:
+                recorder.cancel()
+            if self._running or self._recorders:
+                await asyncio.wait({*self._recorders, *self._running})
             raise
         finally:
             self._stopped.set()
+
+    async def _recorder_done(self) -> None:
+        """Wait for the outcome recorders to end (the jobs they recorded have ended already)."""
+        if self._recorders:
+            await asyncio.wait(set(self._recorders))
 
     async def sweep(self) -> int:
         """Delete one batch of finished jobs older than the retention period; how many.
@@ -326,29 +375,120 @@ class JobWorker:
         final: FinalWrite | None = None,
         due: datetime | None = None,
     ) -> None:
-        now, owner, attempt = self._clock(), self._owner, job.attempts
-
-        def work(conn: Connection) -> bool:
-            if outcome == "done":
-                if final is not None:
-                    final(conn)
-                return queue.complete(conn, job.id, owner, attempt=attempt, now=now)
-            if outcome == "dead":
-                return queue.give_up(conn, job.id, owner, text, attempt=attempt, now=now)
-            if outcome == "deferred":
-                return queue.defer(conn, job.id, owner, text, due_at, attempt=attempt, now=now)
-            return queue.retry_later(conn, job.id, owner, text, due_at, attempt=attempt, now=now)
-
-        due_at = due or now + self._policy.delay(job.attempts, self._rng)
-        try:
-            recorded = await self._db.write(work)
-        except Exception:
-            log.exception(
-                "recording job %d as %s failed; it runs again once its lease expires",
-                job.id,
-                outcome,
+        """Record the outcome of ``job``'s attempt, batched with the outcomes of the other jobs
+        that finish meanwhile (see ``_record_outcomes``); returns once it is committed (or
+        could not be)."""
+        due_at = due
+        if due_at is None and outcome == "queued":
+            due_at = self._clock() + self._policy.delay(job.attempts, self._rng)
+        recorded: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append(_Outcome(job, outcome, text, final, due_at, recorded))
+        if len(self._recorders) < self._record_lanes:
+            # A context of its own: the recorder's log lines are not the first job's.
+            recorder = asyncio.create_task(
+                self._record_outcomes(), name="job-outcomes", context=contextvars.Context()
             )
+            self._recorders.add(recorder)
+            recorder.add_done_callback(self._recorders.discard)
+        await asyncio.shield(recorded)
+
+    async def _record_outcomes(self) -> None:
+        """Write the waiting outcomes, up to ``record_batch`` per transaction, until none wait.
+
+        Group commit without a timer: an outcome is written at once while fewer than
+        ``record_lanes`` transactions are under way; once that many are, the outcomes of the
+        jobs that finish meanwhile wait for the next one to take them all. (Several lanes,
+        not one: a batch's final writes run one after the other on its connection, so with a
+        single lane timers whose final writes take many round trips would queue behind each
+        other however many connections the pool has.) A
+        handler's final write is committed with its own job's completion, so a worker lost
+        between them leaves neither (the job runs again); one statement marks all the batch's
+        done jobs. Should the batch's transaction fail (a final write raised, a deadlock),
+        nothing of it stays, and each outcome is written again in a transaction of its own,
+        so that one job's failure is not the others'."""
+        while self._outcomes:
+            batch = self._outcomes[: self._record_batch]
+            del self._outcomes[: self._record_batch]
+            if len(batch) == 1:
+                results = [await self._record_alone(batch[0])]
+            else:
+                try:
+                    ids = await self._db.write(partial(self._apply, batch, self._clock()))
+                    results = [item.job.id in ids for item in batch]
+                except Exception as error:
+                    log.warning(
+                        "recording %d job outcomes together failed (%s); recording each alone",
+                        len(batch),
+                        _describe(error),
+                    )
+                    results = [await self._record_alone(item) for item in batch]
+            for item, result in zip(batch, results, strict=True):
+                self._recorded(item, result)
+
+    async def _record_alone(self, item: _Outcome) -> bool | None:
+        """``item``'s outcome in a transaction of its own; whether the lease still held, None
+        if it could not be written. A final write that raises fails its job (retried with
+        backoff, or dead), as its handler raising would have."""
+        try:
+            return item.job.id in await self._db.write(partial(self._apply, [item], self._clock()))
+        except Exception as error:
+            job = item.job
+            if item.final is None:
+                log.exception(
+                    "recording job %d as %s failed; it runs again once its lease expires",
+                    job.id,
+                    item.outcome,
+                )
+                return None
+            failed = _Outcome(job, "queued", _describe(error), None, None, item.recorded)
+            if isinstance(error, PermanentJobError) or job.attempts >= job.max_attempts:
+                log.warning("job %d (%s): its final write failed for good", job.id, job.kind)
+                failed.outcome = "dead"
+                if not isinstance(error, PermanentJobError):
+                    failed.text = f"failed {job.attempts} times; last error: {failed.text}"
+            else:
+                log.exception("job %d (%s): its final write failed; will retry", job.id, job.kind)
+                failed.due_at = self._clock() + self._policy.delay(job.attempts, self._rng)
+            item.outcome = failed.outcome  # what the observer is told
+            return await self._record_alone(failed)
+
+    def _apply(self, items: list[_Outcome], now: datetime, conn: Connection) -> set[int]:
+        """Write ``items``' outcomes in the caller's transaction: final writes first, then one
+        statement for the done jobs and one per reason for the dead ones; the ids whose lease
+        still held."""
+        owner = self._owner
+        recorded: set[int] = set()
+        done: list[tuple[int, int]] = []
+        dead: dict[str, list[tuple[int, int]]] = {}
+        grouped: dict[Callable[[Connection, list[Any]], object], list[Any]] = {}
+        for item in items:
+            job, claim = item.job, (item.job.id, item.job.attempts)
+            if item.outcome == "done":
+                if isinstance(item.final, GroupedWrite):
+                    grouped.setdefault(item.final.apply, []).append(item.final.item)
+                elif item.final is not None:
+                    item.final(conn)
+                done.append(claim)
+            elif item.outcome == "dead":
+                dead.setdefault(item.text, []).append(claim)
+            else:
+                assert item.due_at is not None
+                change = queue.defer if item.outcome == "deferred" else queue.retry_later
+                if change(conn, job.id, owner, item.text, item.due_at, attempt=claim[1], now=now):
+                    recorded.add(job.id)
+        for apply, group in grouped.items():
+            apply(conn, group)
+        recorded |= queue.complete_many(conn, done, owner, now=now)
+        for reason, claims in dead.items():
+            recorded |= queue.give_up_many(conn, claims, owner, reason, now=now)
+        return recorded
+
+    def _recorded(self, item: _Outcome, recorded: bool | None) -> None:
+        if not item.recorded.done():
+            item.recorded.set_result(recorded)
+        if recorded is None:
             return
+        job, outcome = item.job, item.outcome
         if recorded and self._observer is not None:
             self._observer.finished(job.kind, "retry" if outcome == "queued" else outcome)
         if not recorded:

@@ -423,6 +423,9 @@ class SessionService:
         else:
             conversation = channel.open(conn, business, locked.number, now)
         call = _call_facts(event, number, business)
+        # A conversation event's filter read the conversation's state: the run's roots are the
+        # same (nothing changed it since, in this transaction), so it is not read again.
+        state = ctx.conversation if isinstance(event, ConversationEvent) else None
         run = self._start_run(
             conn,
             active,
@@ -434,6 +437,7 @@ class SessionService:
             _message(event),
             run_id,
             _event_root(event),
+            state,
         )
         if run.status == "failed":
             failed(conn, event.key)
@@ -531,9 +535,12 @@ class SessionService:
         message: Mapping[str, Any] | None,
         run_id: str,
         event_root: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> StoredRun:
         """Start ``active`` in ``conversation`` as run ``run_id``; ``call`` becomes
-        ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn."""
+        ``{{call.*}}`` (its ``from`` is the contact, ``to`` our number) for every turn.
+        ``state``: the conversation's state (``{{conversation.*}}``) when the caller has just
+        read it in this transaction; read here otherwise."""
         workflow = active.workflow
         subject = channel.subject(conversation)
         automated = message is None
@@ -549,7 +556,7 @@ class SessionService:
                     contact,
                     automated,
                     message,
-                    self._facts.conversation(conn, int(subject)),
+                    state if state is not None else self._facts.conversation(conn, int(subject)),
                     event_root,
                 ),
                 facts={"call": dict(call), **({"event": dict(event_root)} if event_root else {})},

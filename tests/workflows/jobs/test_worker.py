@@ -17,9 +17,10 @@ from sqlalchemy import Connection, func, select
 from ringflow.database import Database, open_database
 from tests.clock import FrozenClock
 from tests.conftest import eventually
-from tests.workflows.jobs.conftest import create_jobs_table, job_row
+from tests.workflows.jobs.conftest import create_jobs_table, job_row, job_rows
 from workflows.jobs import (
     ClaimedJob,
+    GroupedWrite,
     JobHandler,
     JobWorker,
     PermanentJobError,
@@ -410,3 +411,140 @@ async def test_two_workers_on_two_pools_run_every_job_exactly_once(database_url:
     finally:
         await first.close()
         await second.close()
+
+
+class CountingDatabase(FlakyDatabase):
+    """A database that counts its write transactions."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, failures=0)
+        self.writes = 0
+
+    async def write(self, work: Any) -> Any:
+        self.writes += 1
+        return await self.db.write(work)
+
+
+def effect_of(job_id: int) -> str:
+    return f"effect-of-{job_id}"
+
+
+async def effects(db: Database) -> set[str]:
+    def read(conn: Connection) -> set[str]:
+        keys = conn.execute(select(jobs.c.dedupe_key).where(jobs.c.kind == "effect")).scalars()
+        return set(keys)
+
+    return await db.read(read)
+
+
+async def test_outcomes_of_jobs_ending_together_share_a_transaction(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Twenty jobs that end at the same moment: each one's final write and its completion
+    are committed, in far fewer transactions than one per job."""
+    release = asyncio.Event()
+
+    async def with_effect(job: ClaimedJob) -> Callable[[Connection], object]:
+        await release.wait()
+        return partial(
+            enqueue, kind="effect", payload={}, dedupe_key=effect_of(job.id), now=clock.now
+        )
+
+    ids = [await add(db, clock, f"together-{n}") for n in range(20)]
+    counting = CountingDatabase(db)
+    jobs_worker = worker(counting, clock, {"sms.send": with_effect}, batch=20, concurrency=20)
+    running = asyncio.create_task(jobs_worker.run_once())
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await running == 20
+
+    rows = await job_rows(db)
+    assert {rows[job_id]["status"] for job_id in ids} == {"done"}
+    assert all(rows[job_id]["finished_at"] is not None for job_id in ids)
+    assert await effects(db) == {effect_of(job_id) for job_id in ids}
+    assert counting.writes <= 3, f"a claim and {counting.writes - 1} outcome transactions"
+
+
+async def test_a_final_write_that_fails_fails_its_own_job_only(
+    db: Database, clock: FrozenClock
+) -> None:
+    """In a batch, one job's final write raises: the others' writes and completions are
+    committed; that job is retried with backoff and its write left nothing behind."""
+    release = asyncio.Event()
+    ids = [await add(db, clock, f"batch-{n}") for n in range(6)]
+    bad = ids[2]
+
+    def failing(conn: Connection) -> None:
+        enqueue(conn, "effect", {}, dedupe_key=effect_of(bad), now=clock.now)
+        raise RuntimeError("constraint violated")
+
+    async def handler(job: ClaimedJob) -> Callable[[Connection], object]:
+        await release.wait()
+        if job.id == bad:
+            return failing
+        return partial(
+            enqueue, kind="effect", payload={}, dedupe_key=effect_of(job.id), now=clock.now
+        )
+
+    jobs_worker = worker(db, clock, {"sms.send": handler}, batch=6, concurrency=6)
+    running = asyncio.create_task(jobs_worker.run_once())
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await running == 6
+
+    rows = await job_rows(db)
+    assert {job_id: rows[job_id]["status"] for job_id in ids} == {
+        job_id: "queued" if job_id == bad else "done" for job_id in ids
+    }
+    assert rows[bad]["last_error"] == "RuntimeError: constraint violated"
+    assert clock.now < rows[bad]["due_at"] <= clock.now + POLICY.bound(1)
+    assert await effects(db) == {effect_of(job_id) for job_id in ids if job_id != bad}
+
+
+async def test_a_final_write_that_fails_for_good_kills_its_job(
+    db: Database, clock: FrozenClock
+) -> None:
+    async def handler(job: ClaimedJob) -> Callable[[Connection], object]:
+        def refuse(conn: Connection) -> None:
+            raise PermanentJobError("the conversation is gone")
+
+        return refuse
+
+    job_id = await add(db, clock, "doomed")
+    assert await worker(db, clock, {"sms.send": handler}).run_once() == 1
+    row = await job_row(db, job_id)
+    assert (row["status"], row["last_error"]) == (
+        "dead",
+        "PermanentJobError: the conversation is gone",
+    )
+
+
+async def test_grouped_final_writes_of_a_batch_are_applied_together(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Jobs whose final writes share an ``apply`` get it called once for all their items,
+    committed with their completions."""
+    release = asyncio.Event()
+    calls: list[list[int]] = []
+
+    def effects_of(conn: Connection, job_ids: list[int]) -> None:
+        calls.append(sorted(job_ids))
+        for job_id in job_ids:
+            enqueue(conn, "effect", {}, dedupe_key=effect_of(job_id), now=clock.now)
+
+    async def grouped(job: ClaimedJob) -> GroupedWrite[int]:
+        await release.wait()
+        return GroupedWrite(effects_of, job.id)
+
+    ids = [await add(db, clock, f"grouped-{n}") for n in range(8)]
+    jobs_worker = worker(db, clock, {"sms.send": grouped}, batch=8, concurrency=8)
+    running = asyncio.create_task(jobs_worker.run_once())
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await running == 8
+
+    assert calls == [sorted(ids)]
+    assert await effects(db) == {effect_of(job_id) for job_id in ids}
+    assert {
+        row["status"] for row in (await job_rows(db)).values() if row["kind"] == "sms.send"
+    } == {"done"}
