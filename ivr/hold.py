@@ -25,10 +25,10 @@ from ivr.media import Playback, with_media
 from ivr.twiml import QUEUE_KEY_PATH, hold, leave
 from ringflow.clock import Clock
 from ringflow.database import Database
+from workflows.callbacks.queued import leave_for_callback, wait_turn_or_callback
 from workflows.instructions import Play
 from workflows.people.presence import leg_answered, leg_ended
 from workflows.people.queue import leave_queue as leave_entry
-from workflows.people.queue import record_callback_request, wait_turn
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,14 @@ async def generate_music(seconds: int = MUSIC_SECONDS, limit: float = 20) -> byt
     try:
         out, err = await asyncio.wait_for(process.communicate(), limit)
     except TimeoutError:
-        process.kill()
-        await process.wait()
         log.warning("no default hold music: ffmpeg took over %g s", limit)
         return None
+    finally:
+        # Timed out, or cancelled because the server stops before ffmpeg is done: never
+        # leave it running (nor its pipes open) behind the server.
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     if process.returncode != 0 or not out:
         log.warning("no default hold music: ffmpeg failed: %s", err.decode(errors="replace")[:200])
         return None
@@ -110,7 +114,7 @@ class HoldQueues:
     async def wait(self, call_sid: str, base_url: str) -> str:
         """The next thing the waiting caller ``call_sid`` hears."""
         now = self._clock()
-        turn = await self._db.write(lambda conn: wait_turn(conn, call_sid, now))
+        turn = await self._db.write(lambda conn: wait_turn_or_callback(conn, call_sid, now))
         if turn is None:
             log.warning("call %s: asks for hold music but waits in no queue", call_sid)
             return leave()
@@ -128,7 +132,7 @@ class HoldQueues:
         anything else goes back to the music."""
         now = self._clock()
         if digits == "1":
-            if await self._db.write(lambda conn: record_callback_request(conn, call_sid, now)):
+            if await self._db.write(lambda conn: leave_for_callback(conn, call_sid, now)):
                 log.info("call %s: asked to be called back", call_sid)
                 return leave(CALLBACK_SAID)
         elif digits == "2" and await self._db.write(

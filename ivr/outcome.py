@@ -12,6 +12,9 @@ through instead (its ``facts``):
                  nobody, or a caller who hung up in the hold queue), or the workflow failed and the
                  caller heard an apology, or the call never got past ringing (Twilio's
                  ``busy``, ``no-answer``, ``canceled``, ``failed``) (raises ``call.missed``);
+``callback``     nobody answered, and the caller asked to be called back (a ``callback`` step,
+                 or 1 pressed in the hold queue, or its ``callback`` fallback): the request
+                 is a durable job, so no missed-call event is raised;
 ``self_service`` the workflow ran to its end without trying to reach anyone (an IVR answer);
 ``abandoned``    the caller hung up in the menus, before any dial;
 ``unrouted``     no workflow took the call.
@@ -37,12 +40,20 @@ def decide_outcome(call_status: str, run_status: str | None, facts: Mapping[str,
         return "after_hours"
     if run_status is None:
         return "missed" if call_status in _NEVER_CONNECTED else "unrouted"
+    if _asked_for_callback(facts):
+        return "callback"
     tried = bool(facts.get("dials")) or bool(facts.get("ringing")) or bool(facts.get("connect"))
     if tried or run_status == "failed" or call_status in _NEVER_CONNECTED:
         return "missed"
     if run_status == "completed":
         return "self_service"
     return "abandoned"
+
+
+def _asked_for_callback(facts: Mapping[str, Any]) -> bool:
+    connect = facts.get("connect")
+    queued = isinstance(connect, Mapping) and connect.get("result") == "callback"
+    return queued or bool(facts.get("callback"))
 
 
 def outcome_event(outcome: str) -> str | None:

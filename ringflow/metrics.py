@@ -140,8 +140,8 @@ class Metrics:
         registry = self.registry
         calls = Counter(
             "ringflow_calls_ended",
-            "Calls that ended, by outcome (ended, missed, after_hours, self_service,"
-            " abandoned, unrouted)",
+            "Calls that ended, by outcome (ended, missed, after_hours, callback,"
+            " self_service, abandoned, unrouted)",
             ["outcome"],
             registry=registry,
         )

@@ -138,7 +138,15 @@ TRIGGER_KINDS: Mapping[str, TriggerKind] = {
     )
 }
 
-CALL_OUTCOMES = ("ended", "after_hours", "missed", "self_service", "abandoned", "unrouted")
+CALL_OUTCOMES = (
+    "ended",
+    "after_hours",
+    "missed",
+    "callback",
+    "self_service",
+    "abandoned",
+    "unrouted",
+)
 """Every outcome a call can end with; ``ivr/outcome.py`` decides which, once per call."""
 
 OUTCOME_EVENTS: Mapping[str, str] = {

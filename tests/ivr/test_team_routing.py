@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ivr.calllog import call_by_sid
 from ivr.routes import HOLD_QUEUES
+from ringflow.database import stored_time
 from sms.db import messages
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MovableClock
@@ -30,8 +31,9 @@ from tests.conftest import (
     workflow,
 )
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
+from workflows.callbacks import list_callbacks
 from workflows.jobs import jobs
-from workflows.people.agents import AgentFields, Endpoint, put_agent, set_status
+from workflows.people.agents import AgentFields, Endpoint, find_agent, put_agent, set_status
 from workflows.people.db import agents, queue_entries
 from workflows.people.queue import OFFER_JOB
 from workflows.people.routing import RingStrategy
@@ -389,6 +391,53 @@ async def test_pressing_2_in_the_queue_leaves_a_voicemail_and_1_records_a_callba
         (voicemail.sid, "voicemail", "left"),
         (callback.sid, "callback", "left"),
     }
+
+
+async def test_pressing_1_queues_a_callback_in_the_callers_place_and_no_missed_text(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    clock = MovableClock()
+    server = await start(servers, server_stub, clock=clock)
+    await server.db.write(
+        lambda conn: conn.execute(agents.update().values(status="away"))  # nobody free
+    )
+    caller = Caller(server, "+12025550133")
+    await caller.call()
+    joined = await server.db.read(
+        lambda conn: conn.execute(
+            select(queue_entries.c.enqueued_at).where(queue_entries.c.call == caller.sid)
+        ).scalar_one()
+    )
+    await caller.waiting()
+    clock.advance(timedelta(minutes=3))
+    assert "We will call you back" in await caller.post("/twilio/voice/queue/key", Digits="1")
+    await caller.post("/twilio/voice/queue/key", Digits="1")  # a repeat asks nothing more
+    # Twilio then asks the <Enqueue action>: the step takes on_callback (here on_no_agents).
+    enqueue_action = action_of(await _first(server, caller), "Enqueue")
+    await caller.post(enqueue_action, QueueResult="leave")
+    await caller.hang_up()
+
+    [request] = await server.db.read(lambda conn: list_callbacks(conn))
+    assert (request.team, request.customer, request.our_number) == ("support", caller.number, LINE)
+    assert (request.status, request.call_sid) == ("pending", caller.sid)
+    assert request.requested_at == stored_time(joined)  # the place in line, not the key press
+    entry = await server.db.read(lambda conn: call_by_sid(conn, caller.sid))
+    assert entry is not None
+    assert entry.outcome == "callback"
+    await jobs_settled(server, "call")
+    assert await texts_to(server, caller.number) == []  # not "sorry we missed your call"
+
+    # alice comes back: the callback rings her first.
+    def back(conn: Any) -> None:
+        alice = find_agent(conn, "alice")
+        assert alice is not None
+        set_status(conn, alice.id, "available", clock())
+
+    await server.db.write(back)
+    clock.advance(timedelta(minutes=2, seconds=1))  # past any wait for a free agent
+    await jobs_settled(server, "callback:")
+    await eventually(lambda: server_stub.calls, what="the callback's call to the agent")
+    assert [call.to for call in server_stub.calls] == [AGENTS["alice"]]
 
 
 async def _first(server: RunningServer, caller: Caller) -> str:

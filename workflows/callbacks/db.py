@@ -15,10 +15,13 @@ that picked the same free agent at once cannot both place a call to them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    exists,
     text,
 )
 
@@ -110,3 +114,12 @@ callback_attempts = Table(
     Column("ended_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("callback_id", "leg"),
 )
+
+
+def engaged_in_callback(agent_id: Any) -> ColumnElement[bool]:
+    """Whether the agent ``agent_id`` (a column or a value) is engaged in a callback being
+    placed: team routing and the hold queue leave such an agent alone, as callbacks leave
+    alone agents on a call."""
+    return exists().where(
+        callback_requests.c.agent_id == agent_id, callback_requests.c.status == "calling"
+    )

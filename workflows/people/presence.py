@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.database import stored_time
+from workflows.callbacks.db import engaged_in_callback
 from workflows.people.agents import Endpoint
 from workflows.people.db import agent_calls, agents, queue_entries, team_members, teams
 from workflows.people.routing import Member, TeamSnapshot
@@ -55,6 +56,7 @@ _SNAPSHOT = (
                 # not read (a big team is mostly busy or away when callers wait).
                 agents.c.status == "available",
                 or_(agents.c.on_call.is_(None), agents.c.on_call == bindparam("call")),
+                ~engaged_in_callback(agents.c.id),
             ),
         )
     )

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.clock import Clock
 from ringflow.database import Database, stored_time
+from workflows.callbacks.db import engaged_in_callback
 from workflows.instructions import HoldQueue
 from workflows.jobs import ClaimedJob, FinalWrite, enqueue
 from workflows.people.db import agent_calls, agents, queue_entries, team_members, teams
@@ -174,6 +175,7 @@ def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
                     agents.c.id == choice.agent_id,
                     agents.c.on_call.is_(None),
                     agents.c.status == "available",
+                    ~engaged_in_callback(agents.c.id),
                 )
                 .values(on_call=entry.call, updated_at=now)
             ).rowcount
@@ -367,7 +369,8 @@ def caller_gone(conn: Connection, call: str, now: datetime) -> bool:
 def record_callback_request(conn: Connection, call: str, now: datetime) -> bool:
     """The hook for "press 1 to be called back": the caller leaves the queue with the choice
     ``callback`` recorded on their entry (which keeps their ``enqueued_at``, their place).
-    The callbacks feature enqueues its durable job here, in this transaction."""
+    :func:`workflows.callbacks.queued.leave_for_callback` adds the callback request in the
+    same transaction."""
     return leave_queue(conn, call, "callback", now)
 
 
