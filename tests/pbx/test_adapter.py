@@ -345,9 +345,11 @@ async def test_one_of_two_instances_follows_the_pbx_and_the_other_takes_over(
 
 async def test_a_pbx_that_stops_answering_is_dialled_again(pbx: Pbx) -> None:
     pbx.ami.mute = True  # the TCP connection stays up; pings go unanswered
-    await eventually(lambda: pbx.ami.connections == 0, what="the hung connection closed")
+    # Pings every 0.5 s: closed after about a second, dialled again within the back-off
+    # (0.5 s doubling); the margins are for a busy machine.
+    await eventually(lambda: pbx.ami.connections == 0, within=15, what="the hung connection closed")
     pbx.ami.mute = False
-    await eventually(lambda: pbx.ami.logins == 2, within=10, what="a new login")
-    await asyncio.wait_for(pbx.adapter.connected.wait(), 10)
+    await eventually(lambda: pbx.ami.logins == 2, within=20, what="a new login")
+    await asyncio.wait_for(pbx.adapter.connected.wait(), 20)
     await pbx.play("missed")
     assert (await pbx.ended("ami-1764730201.40"))["outcome"] == "missed"
