@@ -402,7 +402,7 @@ INVALID: list[tuple[Any, str]] = [
     (
         {"outcome": ["mised"]},
         "when.outcome.0: unknown call outcome 'mised':"
-        " use ended, after_hours, missed, self_service, abandoned or unrouted",
+        " use ended, after_hours, missed, callback, self_service, abandoned or unrouted",
     ),
     ({"duration": {}}, "when.duration: give min, max or both (seconds)"),
     (

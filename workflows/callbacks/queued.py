@@ -3,7 +3,7 @@ ends with the queue's ``callback`` fallback, leaves the queue with a callback re
 keeps their place in line (the moment they joined the queue, not the moment they pressed).
 
 Both run in the transaction that records the caller leaving the queue, so a request is
-never lost between the two, and a repeat (Twilio asking the wait URL again) adds nothing:
+never lost between the two, and a repeat (the channel asking for the wait music again) adds nothing:
 one call gets at most one callback request.
 """
 
