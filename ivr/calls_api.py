@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from ivr.rest_client import RestHttpClient
 from workflows.callbacks.errors import PlacementRefused, PlacementUnclear
 from workflows.callbacks.requests import Placement
 
@@ -36,36 +36,6 @@ __all__ = ["LOOKUP_LIMIT", "TwilioCallPlacer", "agent_target", "callback_path"]
 
 LOOKUP_LIMIT: Final = 100
 """At most this many calls to the agent are read in one lookup."""
-
-
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
-    """``AsyncTwilioHttpClient`` with header auth (no aiohttp.BasicAuth deprecation) and a
-    timeout on every request."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109  (the library calls it so)
-        allow_redirects: bool = False,
-    ) -> Any:
-        headers = dict(headers or {})
-        if auth is not None:
-            headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
-        return await super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=None,
-            timeout=self.timeout if timeout is None else timeout,
-            allow_redirects=allow_redirects,
-        )
 
 
 def callback_path(callback_id: int, leg: int, step: str) -> str:
@@ -108,12 +78,12 @@ class TwilioCallPlacer:
         self._api_base_url = api_base_url
         self._timeout = float(timeout)
         self._ring = ring_seconds
-        self._http: _HttpClient | None = None
+        self._http: RestHttpClient | None = None
         self._client: Any = None
 
     def _twilio(self) -> Any:
         if self._client is None:
-            self._http = _HttpClient(timeout=self._timeout)
+            self._http = RestHttpClient(timeout=self._timeout)
             client = Client(self._account_sid, self._auth_token, http_client=self._http)
             if self._api_base_url is not None:
                 client.api.base_url = self._api_base_url.rstrip("/")

@@ -14,14 +14,14 @@ Twilio account or public URL), connection failures and 5xx are retried with back
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlencode
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from ivr.rest_client import RestHttpClient
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
@@ -35,36 +35,6 @@ CALL_GONE_CODES: Final = frozenset({20404, 21220})
 
 class CallGone(Exception):
     """The call to redirect is over."""
-
-
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
-    """``AsyncTwilioHttpClient`` sending Basic credentials as a header (the library's
-    ``aiohttp.BasicAuth`` is deprecated) with a timeout on every request."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109  (the library calls it so)
-        allow_redirects: bool = False,
-    ) -> Any:
-        headers = dict(headers or {})
-        if auth is not None:
-            headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
-        return await super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            auth=None,
-            timeout=self.timeout if timeout is None else timeout,
-            allow_redirects=allow_redirects,
-        )
 
 
 class TwilioCalls:
@@ -81,7 +51,7 @@ class TwilioCalls:
     async def redirect(self, call_sid: str, url: str) -> None:
         """Make the live call ``call_sid`` fetch its TwiML from ``url`` now. (A session per
         redirect: they are rare, one per queued caller, and nothing is left to close.)"""
-        http = _HttpClient(timeout=self._timeout)
+        http = RestHttpClient(timeout=self._timeout)
         client = Client(self._account_sid, self._auth_token, http_client=http)
         if self._api_base_url is not None:
             client.api.base_url = self._api_base_url.rstrip("/")
