@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pbx.calls import CallTracker, PbxCall, outcome, phone_numbers
 from tests.fakes.ami_server import read_events
 
-NOW = datetime(2030, 1, 7, 15, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # any instant: the tracker is given it
 
 
 def follow(name: str, tracker: CallTracker | None = None) -> list[tuple[str, str]]:

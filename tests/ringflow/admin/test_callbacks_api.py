@@ -4,6 +4,7 @@ of these: the parametrised check in ``test_agent_tokens.py`` covers them from th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.api_client import ApiClient
@@ -30,7 +31,10 @@ async def _create(api: ApiClient, **fields: Any) -> dict[str, Any]:
 async def test_a_callback_is_created_listed_read_and_cancelled(api: ApiClient) -> None:
     await _team(api)
     older = await _create(
-        api, customer="+14155550124", requested_at="2026-01-05T10:00:00Z", attempts=2
+        api,
+        customer="+14155550124",
+        requested_at=(datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        attempts=2,
     )
     newer = await _create(api, retry_delay="2m")
     assert newer["status"] == "pending"
