@@ -76,10 +76,12 @@ async def generate_music(seconds: int = MUSIC_SECONDS, limit: float = 20) -> byt
         return None
     finally:
         # Timed out, or cancelled because the server stops before ffmpeg is done: never
-        # leave it running (nor its pipes open) behind the server.
+        # leave it running (nor its pipes open) behind the server. Drain its pipes to the end
+        # rather than only wait(): a pipe nobody reads is paused once its buffer fills, never
+        # sees end-of-file, and wait() (which waits for the pipes to close) would hang forever.
         if process.returncode is None:
             process.kill()
-            await process.wait()
+            await process.communicate()
     if process.returncode != 0 or not out:
         log.warning("no default hold music: ffmpeg failed: %s", err.decode(errors="replace")[:200])
         return None

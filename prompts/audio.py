@@ -190,7 +190,9 @@ async def run_tool(args: list[str], time_limit: float) -> tuple[int, bytes, byte
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await asyncio.shield(process.wait())
+            # Drain the pipes, not just wait(): an unread pipe whose buffer filled is paused,
+            # never sees end-of-file, and wait() (which waits for the pipes) would never end.
+            await asyncio.shield(process.communicate())
     assert process.returncode is not None
     return process.returncode, out, err
 

@@ -192,3 +192,13 @@ async def test_a_cancelled_caller_leaves_no_tool_running(tmp_path: Path) -> None
         await running
     await asyncio.sleep(0.6)
     assert not marker.exists()
+
+
+async def test_a_tool_that_floods_its_output_is_still_ended_on_time() -> None:
+    # Its unread output fills the pipe: ending it must not wait for an end-of-file that a
+    # paused pipe never sees (this used to hang the caller for good).
+    script = "import sys\nwhile True: sys.stdout.buffer.write(b'x' * 65536)"
+    started = time.monotonic()
+    with pytest.raises(ToolTimedOut):
+        await asyncio.wait_for(run_tool([sys.executable, "-c", script], 0.3), 20)
+    assert time.monotonic() - started < 5
