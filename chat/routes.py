@@ -129,7 +129,8 @@ class Connection:
 
     async def run(self) -> None:
         try:
-            hello = await asyncio.wait_for(self._ws.receive(), HELLO_SECONDS)
+            async with asyncio.timeout(HELLO_SECONDS):
+                hello = await self._ws.receive()
         except TimeoutError:
             await self._ws.close(code=4000, message=b"no hello")
             return
@@ -186,7 +187,8 @@ class Connection:
         service = self._config.service
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), LOOK_AGAIN_SECONDS)
+                async with asyncio.timeout(LOOK_AGAIN_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
             while True:
                 cursor = self._cursor

@@ -70,7 +70,8 @@ async def generate_music(seconds: int = MUSIC_SECONDS, limit: float = 20) -> byt
         log.warning("no default hold music (ffmpeg: %s); callers hear silence", error)
         return None
     try:
-        out, err = await asyncio.wait_for(process.communicate(), limit)
+        async with asyncio.timeout(limit):
+            out, err = await process.communicate()
     except TimeoutError:
         log.warning("no default hold music: ffmpeg took over %g s", limit)
         return None

@@ -79,7 +79,11 @@ class Ownership:
                     continue
                 return
             try:
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), self._retry)
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for swallows a
+                # cancellation that comes as the answer arrives, and the adapter's task group
+                # (which cancels this when a connection ends) then waits for it forever.
+                async with asyncio.timeout(self._retry):
+                    await connection.fetchval("SELECT 1")
             except _ERRORS as error:
                 log.warning("AMI owner lock lost (%s): leaving the PBX to another process", error)
                 self._connection = None
@@ -106,4 +110,5 @@ class Ownership:
 
 async def _close(connection: asyncpg.Connection) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(connection.close(), 5)
+        async with asyncio.timeout(5):
+            await connection.close()

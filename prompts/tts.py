@@ -476,7 +476,8 @@ class TtsPool:
             )
         self._queue.put_nowait(job)
         try:
-            await asyncio.wait_for(asyncio.shield(job.future), job.deadline - loop.time())
+            async with asyncio.timeout(job.deadline - loop.time()):
+                await asyncio.shield(job.future)
         except TimeoutError:
             raise self._timed_out(job.started) from None
         finally:

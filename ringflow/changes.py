@@ -235,7 +235,8 @@ class ChangeFeed:
             while True:
                 due = self._last_full_read + self._poll_every - time.monotonic()
                 try:
-                    await asyncio.wait_for(self._arrived.wait(), max(due, 0.0))
+                    async with asyncio.timeout(max(due, 0.0)):
+                        await self._arrived.wait()
                 except TimeoutError:
                     await self._run_all()
                     continue
@@ -265,7 +266,8 @@ class ChangeFeed:
                 self.listening.clear()
                 self._connection = None
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(connection.close(), PING_TIMEOUT_S)
+                    async with asyncio.timeout(PING_TIMEOUT_S):
+                        await connection.close()
             await self._poll_for(delay)
             delay = min(delay * 2, self._reconnect_max)
 
@@ -294,7 +296,8 @@ class ChangeFeed:
             if self._arrived.is_set():
                 await self._run_pending()
             elif not done:
-                await asyncio.wait_for(connection.fetchval("SELECT 1"), PING_TIMEOUT_S)
+                async with asyncio.timeout(PING_TIMEOUT_S):
+                    await connection.fetchval("SELECT 1")
         log.warning("the connection listening for changes closed")
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:

@@ -75,7 +75,8 @@ async def live(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 2000\nevent: ready\ndata: {}\n\n")
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.ready.wait(), HEARTBEAT_S)
+                async with asyncio.timeout(HEARTBEAT_S):
+                    await listener.ready.wait()
             if listener.closed:
                 break
             if not listener.ready.is_set():
