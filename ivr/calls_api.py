@@ -28,7 +28,7 @@ import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from ivr.rest_client import RestHttpClient
+from ringflow.twilio_rest import RestHttpClient
 from workflows.callbacks.errors import PlacementRefused, PlacementUnclear
 from workflows.callbacks.requests import Placement
 

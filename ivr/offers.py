@@ -21,10 +21,10 @@ import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from ivr.rest_client import RestHttpClient
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
+from ringflow.twilio_rest import RestHttpClient
 from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, TransientJobError
 from workflows.people.queue import offer_failed, offer_lost, open_offer
 

@@ -1,17 +1,11 @@
 """Sends texts through Twilio's Messages API with the twilio library's async client.
 
 :class:`TwilioSmsProvider` calls ``client.messages.create_async(...)`` (and, to look a text
-up, ``client.messages.stream_async(...)``) on a twilio ``Client`` whose HTTP client is a small
-subclass of ``AsyncTwilioHttpClient`` (twilio 9.13), because the library offers no response
-headers on its exceptions. The subclass changes only this, for every request it makes:
-
-- it sends the Basic credentials as an ``Authorization`` header (aiohttp's
-  ``encode_basic_auth``) instead of the deprecated ``aiohttp.BasicAuth`` the library uses,
-  so no ``DeprecationWarning`` is raised;
-- it applies ``timeout`` to every request (the library's async client otherwise sends
-  requests with no timeout at all);
-- it keeps the ``Retry-After`` header of the response, which becomes
-  :attr:`TransientSmsError.retry_after`.
+up, ``client.messages.stream_async(...)``) on a twilio ``Client`` whose HTTP client is the
+shared :class:`ringflow.twilio_rest.RestHttpClient` (Basic credentials as a header, a timeout
+on every request), subclassed for one more thing the library does not offer (it gives no
+response headers on its exceptions): it keeps the ``Retry-After`` header of the response,
+which becomes :attr:`TransientSmsError.retry_after`.
 
 Twilio creates a new message for every create request (its REST API honours no idempotency
 header), so failures are sorted by whether a message may exist (:mod:`sms.errors`): a 4xx
@@ -61,10 +55,10 @@ from twilio.base.exceptions import (
     TwilioRestException,
     TwilioServiceException,
 )
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from ringflow.clock import Clock, system_clock
+from ringflow.twilio_rest import RestHttpClient
 from sms.errors import (
     OPTED_OUT_CODE,
     CredentialsRefused,
@@ -100,8 +94,8 @@ _EXCHANGE: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
 )
 
 
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
-    """``AsyncTwilioHttpClient`` plus header auth, a timeout and Retry-After."""
+class _HttpClient(RestHttpClient):
+    """The shared Twilio REST client, plus the Retry-After of each answer."""
 
     async def request(
         self,
@@ -114,18 +108,15 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships 
         timeout: float | None = None,  # noqa: ASYNC109  (the library calls it so)
         allow_redirects: bool = False,
     ) -> Any:
-        headers = dict(headers or {})
         exchange = _EXCHANGE.get()
-        if auth is not None:
-            headers["Authorization"] = aiohttp.encode_basic_auth(auth[0], auth[1])
         response = await super().request(
             method,
             url,
             params=params,
             data=data,
             headers=headers,
-            auth=None,
-            timeout=self.timeout if timeout is None else timeout,
+            auth=auth,
+            timeout=timeout,
             allow_redirects=allow_redirects,
         )
         if exchange is not None:

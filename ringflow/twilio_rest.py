@@ -1,6 +1,8 @@
-"""The HTTP client the voice channel's Twilio REST calls share (redirecting queued calls,
-placing callbacks): twilio's ``AsyncTwilioHttpClient`` sending Basic credentials as a header
-(the library's ``aiohttp.BasicAuth`` is deprecated), with a timeout on every request."""
+"""The HTTP client every Twilio REST call shares (texts, redirecting queued calls, placing
+callbacks): twilio's ``AsyncTwilioHttpClient`` sending Basic credentials as a header (the
+library's ``aiohttp.BasicAuth`` is deprecated), with a timeout on every request. It lives
+here, beside the webhook signatures, because both Twilio channels use it and channels never
+import each other."""
 
 from __future__ import annotations
 
