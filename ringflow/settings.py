@@ -219,7 +219,10 @@ class Settings(BaseSettings):
         default=14,
         gt=0,
         le=3650,
-        description="days a finished (done or cancelled) job is kept before the worker deletes it",
+        description=(
+            "days a finished (done or cancelled) job, or a settled webhook delivery, is kept"
+            " before the worker deletes it"
+        ),
     )
     worker_concurrency: int = Field(
         default=50,

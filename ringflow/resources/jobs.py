@@ -55,7 +55,7 @@ from workflows.people.presence import DISPATCH_JOB
 from workflows.people.queue import OFFER_JOB, DispatchHandler
 from workflows.sessions import SessionService
 from workflows.triggers import CALL_EVENT_JOB
-from workflows.webhooks import WEBHOOK_DELIVERY_JOB, DeliveryHandler
+from workflows.webhooks import WEBHOOK_DELIVERY_JOB, DeliveryHandler, purge_settled
 
 JOB_WORKER = web.AppKey("job_worker", JobWorker)
 WORKER_RUNNING: web.AppKey[asyncio.Task[None]] = web.AppKey("worker_running")
@@ -173,6 +173,7 @@ def job_worker(
         clock=clock,
         observer=metrics,
         retention=timedelta(days=settings.job_retention_days),
+        purges=(purge_settled,),
     )
 
 

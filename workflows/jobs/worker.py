@@ -24,7 +24,8 @@ on (after ``error_pause`` for the database). ``stop()`` lets in-flight handlers 
 
 Given a ``retention``, the worker also deletes finished (done or cancelled) jobs older than
 that, by its clock: a small batch between claims every ``sweep_interval``, and batch after
-batch while a backlog lasts (see :mod:`workflows.jobs.housekeeping`).
+batch while a backlog lasts (see :mod:`workflows.jobs.housekeeping`). Other records that must
+not outlive their jobs (webhook deliveries) give it ``purges`` of their own, swept alike.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import contextlib
 import contextvars
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -51,6 +52,13 @@ from workflows.jobs.queue import ClaimedJob
 from workflows.jobs.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+
+
+class Purge(Protocol):
+    """Deletes up to ``limit`` records settled before ``before``; how many it deleted."""
+
+    def __call__(self, conn: Connection, *, before: datetime, limit: int) -> int: ...
+
 
 Item = TypeVar("Item")
 
@@ -139,6 +147,7 @@ class JobWorker:
         retention: timedelta | None = None,
         sweep_interval: timedelta = timedelta(minutes=10),
         sweep_batch: int = housekeeping.PURGE_BATCH,
+        purges: Sequence[Purge] = (),
         record_batch: int = 100,
         record_lanes: int = 8,
     ) -> None:
@@ -163,6 +172,7 @@ class JobWorker:
         self._retention = retention
         self._sweep_interval = sweep_interval
         self._sweep_batch = sweep_batch
+        self._purges: tuple[Purge, ...] = (housekeeping.purge_finished, *purges)
         self._next_sweep: datetime | None = None  # None: at the first loop
         self._running: set[asyncio.Task[None]] = set()
         self._record_batch = record_batch
@@ -255,18 +265,22 @@ class JobWorker:
             await asyncio.wait(set(self._recorders))
 
     async def sweep(self) -> int:
-        """Delete one batch of finished jobs older than the retention period; how many.
+        """Delete one batch of finished jobs, and one of each other purge's records, older
+        than the retention period; how many records were deleted in all.
 
         Nothing without a ``retention``. Database errors propagate (for tests and tools).
         """
+        return sum(await self._sweep_batches())
+
+    async def _sweep_batches(self) -> list[int]:
+        """One batch of each purge, each in its own transaction; what each deleted."""
         if self._retention is None:
-            return 0
-        work = partial(
-            housekeeping.purge_finished,
-            before=self._clock() - self._retention,
-            limit=self._sweep_batch,
-        )
-        return await self._db.write(work)
+            return []
+        before = self._clock() - self._retention
+        return [
+            await self._db.write(partial(purge, before=before, limit=self._sweep_batch))
+            for purge in self._purges
+        ]
 
     async def _sweep_if_due(self) -> None:
         """One sweep batch when the interval has passed; a full batch means a backlog, so
@@ -277,13 +291,13 @@ class JobWorker:
         if self._next_sweep is not None and now < self._next_sweep:
             return
         try:
-            deleted = await self.sweep()
+            deleted = await self._sweep_batches()
         except Exception:
-            log.exception("deleting finished jobs failed; trying again at the next sweep")
-            deleted = 0
-        if deleted:
-            log.info("deleted %d finished jobs older than %s", deleted, self._retention)
-        backlog = deleted >= self._sweep_batch
+            log.exception("deleting finished records failed; trying again at the next sweep")
+            deleted = []
+        if sum(deleted):
+            log.info("deleted %d finished records older than %s", sum(deleted), self._retention)
+        backlog = any(count >= self._sweep_batch for count in deleted)
         self._next_sweep = now if backlog else now + self._sweep_interval
 
     async def _pause(self, seconds: float) -> None:

@@ -10,11 +10,13 @@ posts the body signed as the Standard Webhooks specification says (``webhook-id`
 :mod:`workflows.webhooks.signing`), through the outbound guard (:mod:`ringflow.outbound`: public
 addresses only, no redirects); a non-2xx answer, a timeout or a refused connection is retried
 with exponential backoff until the attempts run out; 410 Gone disables the subscription.
+Settled deliveries are deleted with the finished jobs (:mod:`workflows.webhooks.retention`).
 """
 
 from workflows.webhooks.db import webhook_deliveries, webhook_subscriptions
 from workflows.webhooks.deliver import DeliveryHandler
 from workflows.webhooks.publish import EVENT_TYPES, FAMILIES, WEBHOOK_DELIVERY_JOB, publish, wanted
+from workflows.webhooks.retention import purge_settled
 from workflows.webhooks.signing import new_secret, sign
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "DeliveryHandler",
     "new_secret",
     "publish",
+    "purge_settled",
     "sign",
     "wanted",
     "webhook_deliveries",

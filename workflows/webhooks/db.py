@@ -51,4 +51,5 @@ webhook_deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Index(None, "subscription_id", "created_at"),
+    Index(None, "status", "created_at"),  # settled deliveries deleted after the retention
 )
