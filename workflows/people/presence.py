@@ -28,7 +28,7 @@ from workflows.people.db import agent_calls, agents, queue_entries, team_members
 from workflows.people.routing import Member, TeamSnapshot
 from workflows.people.serving import DISPATCH_JOB, serve_queue, serve_queues_of
 
-__all__ = ["DISPATCH_JOB", "serve_queue", "serve_queues_of", "team_snapshot"]
+__all__ = ["DISPATCH_JOB", "lock_team", "serve_queue", "serve_queues_of", "team_snapshot"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ _SNAPSHOT = (
 
 def _time(value: Any) -> datetime | None:
     return None if value is None else stored_time(value)
+
+
+def lock_team(conn: Connection, team: str) -> None:
+    """Hold the team ``team``'s row until the transaction ends, so that calls routed to it at
+    the same moment (on any instance) are decided one after the other: each reads the
+    round-robin turns the one before it wrote. SQLite's single writer orders them already
+    (``FOR UPDATE`` is not rendered there)."""
+    conn.execute(select(teams.c.id).where(teams.c.name == team).with_for_update())
 
 
 def team_snapshot(conn: Connection, team: str, call: str | None = None) -> TeamSnapshot | None:

@@ -4,7 +4,8 @@ strategy picks (a ``Dial`` naming each endpoint's agent), wait in the team's hol
 
 The decision is :func:`workflows.people.routing.agents_to_ring` over a snapshot of the team
 read in the same write transaction that records what it decided (round-robin turns, the
-queue entry), so it holds for every voice channel alike.
+queue entry), with the team's row locked first so that calls reaching one team at the same
+moment are decided one after the other; so it holds for every voice channel alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import Connection
 
 from ringflow.database import Database
 from workflows.instructions import ConnectTeam, Dial, DialTarget, Enqueue, Instruction, NoAgents
-from workflows.people.presence import mark_rung, not_reached, team_snapshot
+from workflows.people.presence import lock_team, mark_rung, not_reached, team_snapshot
 from workflows.people.queue import join_queue
 from workflows.people.routing import MAX_RING, Member, agents_to_ring
 
@@ -34,6 +35,7 @@ def resolve_connect(
     conn: Connection, connect: ConnectTeam, call: str, run_id: str, turn: int, now: datetime
 ) -> Instruction:
     """What ``connect`` does for ``call`` now (see the module docstring)."""
+    lock_team(conn, connect.team)  # calls to one team at once: decided one after the other
     if connect.missed is not None:
         not_reached(conn, (connect.missed,), call, now)
     team = team_snapshot(conn, connect.team, call)
