@@ -140,6 +140,24 @@ def _oldest_waiting(conn: Connection, team_id: int, skip: list[int]) -> Any:
     return conn.execute(query).first()
 
 
+def _engaged_meanwhile(conn: Connection, agent_id: int) -> bool:
+    """Whether a callback engaged the agent just claimed, in a transaction that held the
+    agent's row while the claim waited for it. On PostgreSQL the claim's ``UPDATE`` then
+    rechecks the agent's own row, but its ``NOT EXISTS`` looked at the callbacks as they were
+    before it waited: this new statement sees them as committed now. (SQLite's single
+    writer never lets the two overlap.)"""
+    if conn.dialect.name != "postgresql":
+        return False
+    return bool(conn.execute(select(engaged_in_callback(agent_id))).scalar())
+
+
+def _give_back(conn: Connection, agent_id: int, call: str) -> None:
+    """The agent claimed for ``call`` is not taken after all."""
+    conn.execute(
+        update(agents).where(agents.c.id == agent_id, agents.c.on_call == call).values(on_call=None)
+    )
+
+
 def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
     """Offer the team's longest-waiting callers to its free agents (see the module
     docstring), each claim an :data:`OFFER_JOB`; the offers made."""
@@ -179,6 +197,9 @@ def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
                 )
                 .values(on_call=entry.call, updated_at=now)
             ).rowcount
+            if taken and _engaged_meanwhile(conn, choice.agent_id):
+                _give_back(conn, choice.agent_id, entry.call)
+                taken = 0
             if taken:
                 claimed = choice
         if claimed is None:
@@ -189,11 +210,7 @@ def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
             .values(status="offered", agent_id=claimed.agent_id)
         ).rowcount
         if not won:  # taken meanwhile (SQLite has no row lock to skip): give the agent back
-            conn.execute(
-                update(agents)
-                .where(agents.c.id == claimed.agent_id, agents.c.on_call == entry.call)
-                .values(on_call=None)
-            )
+            _give_back(conn, claimed.agent_id, entry.call)
             skip.append(entry.id)
             continue
         turn = conn.execute(

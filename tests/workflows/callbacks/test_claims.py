@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ringflow.database import Database, open_database
@@ -25,12 +26,15 @@ from workflows.callbacks.requests import (
     request_callback,
 )
 from workflows.callbacks.timeline import CallbackHistory
+from workflows.instructions import HoldQueue
 from workflows.people.agents import AgentFields, Endpoint, put_agent
+from workflows.people.queue import dispatch, join_queue
 from workflows.people.teams import TeamFields, put_team
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 AGENTS = ("ann", "bob", "cid")
 OUR_NUMBER = "+15005550001"
+HOLD = HoldQueue(max_wait=600, announce_every=30, hold_music=None, fallback="voicemail")
 
 
 def customer(index: int) -> str:
@@ -167,3 +171,38 @@ async def test_attempts_show_in_the_contacts_timeline(migrated_db: Database) -> 
     assert (entry.kind, entry.ref) == ("call", "CA1")
     assert entry.data["outcome"] == "no-answer"
     assert entry.data["direction"] == "callback"
+
+
+async def test_an_agent_a_callback_claims_is_not_offered_a_queued_caller_meanwhile(
+    migrated_db: Database, database_url: str
+) -> None:
+    # One free agent; a callback due and a caller waiting in the hold queue. The callback's
+    # claim holds the agent when the queue's dispatcher (another instance) reaches for them.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent transactions need PostgreSQL; SQLite's single writer orders them")
+
+    def one_agent(conn: Any) -> int:
+        phone = Endpoint("phone", "+14156660000")
+        put_agent(conn, "ann", AgentFields(endpoints=(phone,), status="available"), NOW)
+        team, _ = put_team(conn, "support", TeamFields(members=("ann",)), NOW)
+        request_callback(conn, team="support", customer=customer(1), our_number=OUR_NUMBER, now=NOW)
+        join_queue(conn, team.id, "CA-waiting", "0" * 32, 1, HOLD, NOW)
+        return team.id
+
+    team_id = await migrated_db.write(one_agent)
+    other = await open_database(database_url)
+    try:
+
+        def claim_and_linger(conn: Any) -> Placement | None:
+            placed = claim_next(conn, team_id, NOW)
+            conn.execute(text("SELECT pg_sleep(0.4)"))  # the dispatcher waits on the agent
+            return placed
+
+        claiming = asyncio.create_task(migrated_db.write(claim_and_linger))
+        await asyncio.sleep(0.15)
+        offers = await other.write(lambda conn: dispatch(conn, team_id, NOW))
+        placed = await claiming
+    finally:
+        await other.close()
+    assert isinstance(placed, Placement)
+    assert offers == []  # the agent is engaged in the callback: the caller waits on

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import Connection, text
@@ -56,7 +57,7 @@ async def route_at_once(dbs: list[Database], calls: int) -> list[object]:
         return decided
 
     return await asyncio.gather(
-        *(dbs[i % len(dbs)].write(lambda conn, i=i: route(conn, f"CA{i}")) for i in range(calls))
+        *(dbs[i % len(dbs)].write(partial(route, call=f"CA{i}")) for i in range(calls))
     )
 
 
@@ -65,5 +66,5 @@ async def test_calls_reaching_a_round_robin_team_at_once_ring_different_agents(
 ) -> None:
     await round_robin_team(migrated_db, agents=4)
     decisions = await route_at_once([migrated_db, second_db], calls=4)
-    rung = [d.targets[0].agent for d in decisions if isinstance(d, Dial)]
+    rung = [str(d.targets[0].agent) for d in decisions if isinstance(d, Dial)]
     assert sorted(rung) == ["agent0", "agent1", "agent2", "agent3"]
