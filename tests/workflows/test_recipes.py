@@ -4,6 +4,7 @@ are refused with the place and the reason."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ EXPECTED = {
     "unanswered-alert",
     "satisfaction-survey",
     "proactive-nudge",
+    "support-line",
 }
 
 SMALL = """\
@@ -88,7 +90,7 @@ def test_recipes_cover_the_events_they_promise() -> None:
     assert events["after-hours-text"] == "call.after_hours"
     assert events["call-ended-text"] == "call.ended"
     voice_recipes = ("faq-voice-answers", "menu-by-hours", "members-menu", "members-login")
-    for voice in (*voice_recipes, "vip-menu", "voicemail-line"):
+    for voice in (*voice_recipes, "vip-menu", "voicemail-line", "support-line"):
         assert events[voice] == "call.incoming"
     assert events["first-response-delay"] == "no_agent_reply"
     assert events["off-hours-notice"] == "message.received"
@@ -280,3 +282,62 @@ def test_every_choice_of_a_choice_parameter_is_checked() -> None:
     ).replace("on_no_answer: bye", 'on_no_answer: "{{after}}"')
     messages = messages_of(choice)
     assert any("unknown step 'nowhere'" in m for m in messages), messages
+
+
+def test_the_support_line_renders_and_loads_with_every_combination_of_its_parameters() -> None:
+    recipe = bundled_recipes()["support-line"]
+    base = {"workflow_id": "support", "business_name": "Acme", "hours": "office"}
+    ranges = {
+        name: (parameter.min, parameter.max)
+        for parameter in recipe.parameters
+        if (name := parameter.name) in ("ring_seconds", "max_wait_seconds", "announce_seconds")
+    }
+    combinations = itertools.product(
+        ("voicemail", "callback"),
+        ("voicemail", "callback", "message"),
+        ([], ["+15550001000", "+15550001001"]),
+        ("support", "front-desk.2"),
+        *ranges.values(),
+    )
+    count = 0
+    for fallback, after_hours, numbers, team, ring, wait, announce in combinations:
+        given = {
+            **base,
+            "queue_fallback": fallback,
+            "after_hours": after_hours,
+            "numbers": numbers,
+            "team": team,
+            "ring_seconds": ring,
+            "max_wait_seconds": wait,
+            "announce_seconds": announce,
+        }
+        data = recipe.install(given, ["office"]).definition()
+        count += 1
+        assert data["hours"] == "office"
+        assert data["trigger"].get("to", []) == numbers
+        connect = data["steps"]["team"]["connect"]
+        assert (connect["team"], connect["ring_timeout"]) == (team, ring)
+        assert connect["queue"]["max_wait"] == wait
+        assert connect["queue"]["announce_every"] == announce
+        assert connect["queue"]["fallback"] == fallback
+        assert data["steps"]["closed_choice"]["set"] == {"after_hours": after_hours}
+        assert data["steps"]["closed_callback"]["callback"]["team"] == team
+    assert count == 2 * 3 * 2 * 2 * 2**3
+    # The defaults alone (and the team's own ring strategy: the recipe never overrides it).
+    data = recipe.install(base, ["office"]).definition()
+    assert data["steps"]["team"]["connect"]["queue"]["fallback"] == "voicemail"
+    assert data["steps"]["closed_choice"]["set"] == {"after_hours": "voicemail"}
+    assert "ring_strategy" not in data["steps"]["team"]["connect"]
+
+
+def test_the_support_line_refuses_a_bad_team_or_a_fractional_wait_naming_the_parameter() -> None:
+    base = {"workflow_id": "support", "business_name": "Acme", "hours": "office"}
+    problems = refused("support-line", {**base, "team": "no such team!"}, ["office"])
+    assert list(problems) == ["parameters.team"]
+    problems = refused("support-line", {**base, "max_wait_seconds": 90.5}, ["office"])
+    assert list(problems) == ["parameters.max_wait_seconds"]
+    assert problems["parameters.max_wait_seconds"].startswith("steps.team.connect.queue.max_wait")
+    problems = refused("support-line", {**base, "after_hours": "queue"}, ["office"])
+    assert problems == {"parameters.after_hours": "must be one of voicemail, callback, message"}
+    problems = refused("support-line", {"workflow_id": "support", "business_name": "Acme"})
+    assert problems == {"parameters.hours": "required"}

@@ -364,6 +364,7 @@ def test_every_recipe_has_an_end_to_end_test() -> None:
     source += survey.read_text(encoding="utf-8")
     source += (Path(__file__).parents[2] / "pbx" / "test_recipe.py").read_text(encoding="utf-8")
     source += survey.with_name("test_faq_answers_recipe.py").read_text(encoding="utf-8")
+    source += survey.with_name("test_support_line_recipe.py").read_text(encoding="utf-8")
     events = survey.with_name("external") / "test_events_in.py"
     source += events.read_text(encoding="utf-8")
     for recipe_id in bundled_recipes():
