@@ -1,9 +1,9 @@
 """Hold queues and agents' legs on the voice channel.
 
 - ``POST /twilio/voice/queue/wait`` is every queue's ``waitUrl``: the caller's place and an
-  estimate ("You are number 3 in line; about 4 minutes.") when an announcement is due, then
-  the hold music, while 1 (call me back) or 2 (voicemail) can be pressed; past the queue's
-  maximum wait, ``<Leave/>`` with the queue's fallback. The queue requests it again each time
+  estimate ("You are number 3 in line; about 4 minutes.") and the keys when an announcement
+  is due, then the hold music, while 1 (call me back) or 2 (voicemail) can be pressed; past
+  the queue's maximum wait, ``<Leave/>`` with the queue's fallback. The queue requests it again each time
   the music ends, so announcements come every ``announce_every`` seconds or every piece of
   music, whichever is longer.
 - ``POST /twilio/voice/queue/key``: the key a waiting caller pressed.
@@ -39,10 +39,14 @@ CALLBACK_SAID: Final = "Thank you. We will call you back as soon as an agent is 
 VOICEMAIL_SAID: Final = "Please leave a message after the tone."
 
 
+KEYS_SAID: Final = "Press 1 to be called back without losing your place, or 2 to leave a message."
+
+
 def announcement(position: int, minutes: int) -> str:
-    """What a waiting caller is told about their place."""
+    """What a waiting caller is told about their place, and the keys they may press (a key
+    nobody announces is a key nobody presses)."""
     wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
-    return f"You are number {position} in line; about {wait}."
+    return f"You are number {position} in line; about {wait}. {KEYS_SAID}"
 
 
 async def generate_music(seconds: int = MUSIC_SECONDS, limit: float = 20) -> bytes | None:

@@ -317,7 +317,9 @@ async def test_a_team_of_three_and_five_callers(
     fourth, fifth = callers[3], callers[4]
     queues = server.app[HOLD_QUEUES]
     await eventually(lambda: queues.music is not None, what="the default hold music")
-    assert "You are number 1 in line; about 3 minutes." in await fourth.waiting()
+    heard = await fourth.waiting()
+    assert "You are number 1 in line; about 3 minutes." in heard
+    assert "Press 1 to be called back without losing your place, or 2 to leave a message." in heard
     assert "You are number 2 in line; about 3 minutes." in await fifth.waiting()
     assert f"{PUBLIC_URL}/twilio/voice/queue/music.wav" in fifth.twiml  # the default music
     async with (
