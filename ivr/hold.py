@@ -3,9 +3,9 @@
 - ``POST /twilio/voice/queue/wait`` is every queue's ``waitUrl``: the caller's place and an
   estimate ("You are number 3 in line; about 4 minutes.") and the keys when an announcement
   is due, then the hold music, while 1 (call me back) or 2 (voicemail) can be pressed; past
-  the queue's maximum wait, ``<Leave/>`` with the queue's fallback. The queue requests it again each time
-  the music ends, so announcements come every ``announce_every`` seconds or every piece of
-  music, whichever is longer.
+  the queue's maximum wait, ``<Leave/>`` with the queue's fallback. The queue requests it
+  again each time the music ends, so announcements come every ``announce_every`` seconds or
+  every piece of music, whichever is longer.
 - ``POST /twilio/voice/queue/key``: the key a waiting caller pressed.
 - ``POST /twilio/voice/agents/{agent}/status``: an agent leg's status (``answered``,
   ``completed``): presence follows the call (:mod:`workflows.people.presence`).
