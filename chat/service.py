@@ -38,6 +38,7 @@ from ringflow.database import Database
 from workflows.contacts import ensure_contact, lock_contact, set_attributes
 from workflows.contacts_db import contacts
 from workflows.conversations.customer import customer_message, open_thread
+from workflows.conversations.events import mark_answer
 from workflows.events import ConversationEvent, TextReceived
 from workflows.phones import InvalidPhoneNumber, normalize_number
 from workflows.sessions import SessionService
@@ -199,6 +200,8 @@ class ChatService:
             answered = self._sessions.reply_in(
                 conn, event, run_id, locked, self.channel, conversation, now
             )
+            if answered is not None:
+                mark_answer(conn, conversation.id, message_id, run_id)
             log.info("chat message %d: %s", message_id, answered or "its run no longer waits")
         return message_id
 

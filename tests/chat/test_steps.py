@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server import JOB_WORKER
 from tests.chat.widget_client import widget
 from tests.clock import MovableClock
-from tests.conftest import ServerFactory, eventually, workflow
+from tests.conftest import ServerFactory, eventually, jobs_settled, workflow
 from workflows.conversations.db import conversation_ratings
 
 FLOW = workflow("""\
@@ -69,3 +69,48 @@ async def test_without_a_greeting_the_conversation_starts_with_the_first_message
         await chat.say("Hello?")
         await chat.wait_for_text("Hello?")
     assert await server.count("conversations") == 1
+
+
+MENU = workflow("""\
+id: chat-menu
+trigger: {event: chat.started}
+start: main
+steps:
+  main:
+    menu:
+      say: "What can we help you with?"
+      options:
+        "1": {next: hours, label: Opening hours}
+  hours:
+    say: "We are open 9 to 6."
+""")
+EVERY_MESSAGE = workflow("""\
+id: every-message
+trigger: {event: message.received}
+start: echo
+steps:
+  echo:
+    reply: "Automatic answer to: {{message.body}}"
+""")
+
+
+async def test_a_menu_answer_is_the_menu_s_and_starts_no_message_workflow(
+    servers: ServerFactory,
+) -> None:
+    """A tapped answer button goes to the waiting menu only; a ``message.received``
+    workflow (the FAQ's) answers the visitor's own messages, not their menu choices."""
+    server = await servers.start([MENU, EVERY_MESSAGE])
+    async with widget(server) as chat:
+        await chat.wait_for_text("What can we help you with?")
+        await chat.say("Opening hours", choice="1")
+        await chat.wait_for_text("We are open 9 to 6.")
+        await chat.say("Where are you?")
+        await chat.wait_for_text("Automatic answer to: Where are you?")
+        await jobs_settled(server)
+        assert chat.texts() == [
+            "What can we help you with?",
+            "Opening hours",
+            "We are open 9 to 6.",
+            "Where are you?",
+            "Automatic answer to: Where are you?",
+        ]

@@ -17,7 +17,7 @@ from workflows.catalog import WorkflowCatalog
 from workflows.contacts import ContactRow, lock_contact
 from workflows.conversations.db import conversation_events, conversations
 from workflows.conversations.errors import UnknownConversation
-from workflows.conversations.events import Event, event_of
+from workflows.conversations.events import ANSWERS_RUN, Event, event_of
 from workflows.conversations.model import Conversation, load
 from workflows.events import ConversationEvent
 from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, enqueue
@@ -127,7 +127,10 @@ class ConversationEventHandler(_Base):
             return "raises nothing"
         said: list[str] = []
         trigger = CONVERSATION_TRIGGERS.get(event.kind)
-        if trigger is not None:
+        if event.data.get(ANSWERS_RUN):
+            # A waiting run's answer (a tapped menu button): that run's, not a new message.
+            said.append(f"answers run {event.data[ANSWERS_RUN]}: starts no workflow")
+        elif trigger is not None:
             data = {"event": event.kind, "body": event.body or ""}
             # Every workflow the event's trigger, numbers and filter take starts (rules that
             # each add their part: a priority, a notice...), each once.

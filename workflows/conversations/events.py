@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from ringflow.changes import CONVERSATIONS, announce
 from ringflow.database import stored_time
@@ -109,6 +109,27 @@ def record(
         now,
     )
     return event_id
+
+
+ANSWERS_RUN: Final = "answers_run"
+"""The ``data`` key of a ``message.received`` event whose message a waiting workflow run took
+as its step's answer (the run's id): such a message starts no ``message.received`` workflow."""
+
+
+def mark_answer(conn: Connection, conversation_id: int, message_id: int, run_id: str) -> None:
+    """Mark the ``message.received`` event of the channel's message ``message_id`` in the
+    conversation as the answer run ``run_id`` waited for (a menu's choice, an ``ask``'s
+    answer, a survey's rating), in the transaction that recorded it: the run has it, so no
+    other workflow takes it as a new message (an FAQ must not answer "Opening hours")."""
+    conn.execute(
+        update(conversation_events)
+        .where(
+            conversation_events.c.conversation_id == conversation_id,
+            conversation_events.c.kind == "message.received",
+            conversation_events.c.message_id == message_id,
+        )
+        .values(data={ANSWERS_RUN: run_id})
+    )
 
 
 def record_all(conn: Connection, events: list[tuple[int, str, datetime]]) -> list[int]:
