@@ -7,7 +7,9 @@
   the outbound also says so at once (``refused``), so the agent sees it in the answer.
 * :class:`SmsHistory` adds the thread's texts, with their delivery status, to timelines.
 * :func:`record_customer_text` records an inbound text on its conversation (reopening it, or
-  starting a new one), called by the inbound webhook in the transaction that records the text.
+  starting a new one), called by the inbound webhook in the transaction that records the text;
+  a text a waiting run will take is marked as its answer there (no ``message.received``
+  workflow takes it as a new message).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Final
 from sqlalchemy import Connection, and_, or_, select
 
 from ringflow.database import stored_time
+from sms.conversations import by_id
 from sms.db import messages
 from sms.optouts import is_opted_out
 from sms.send_job import queue_text
 from workflows.conversations.channels import Hold, Sent, SourceEntry
 from workflows.conversations.customer import customer_message
+from workflows.conversations.events import mark_answer
 from workflows.conversations.model import Conversation
 
 CHANNEL: Final = "sms"
@@ -112,10 +116,16 @@ def record_customer_text(
     body: str,
     now: datetime,
     reopen_window: timedelta,
+    answers_waiting_run: bool = False,
 ) -> None:
-    """Put the received text ``sid`` (recorded already) on its conversation."""
+    """Put the received text ``sid`` (recorded already) on its conversation.
+
+    ``answers_waiting_run``: the text goes to the run waiting for the contact's reply, if one
+    waits (not a keyword): it is then marked as that run's answer, in this transaction, so
+    that no ``message.received`` workflow takes a menu's "1" as a new message (the run
+    itself takes it later, in its job)."""
     message_id = conn.execute(select(messages.c.id).where(messages.c.provider_id == sid)).scalar()
-    customer_message(
+    conversation = customer_message(
         conn,
         channel=CHANNEL,
         business=business,
@@ -125,3 +135,9 @@ def record_customer_text(
         now=now,
         reopen_window=reopen_window,
     )
+    if not answers_waiting_run or message_id is None:
+        return
+    waiting = by_id(conn, conversation.id)
+    run_id = None if waiting is None else waiting.waiting(now)
+    if run_id is not None:
+        mark_answer(conn, conversation.id, message_id, run_id)

@@ -170,7 +170,14 @@ def handle_inbound(
     # People in the loop: the text joins its conversation's timeline (and may reopen it).
     reopen = timedelta(hours=settings.conversation_reopen_hours)
     record_customer_text(
-        conn, sid=sid, business=recipient, contact=number, body=body, now=now, reopen_window=reopen
+        conn,
+        sid=sid,
+        business=recipient,
+        contact=number,
+        body=body,
+        now=now,
+        reopen_window=reopen,
+        answers_waiting_run=keyword is None,
     )
     if keyword is None:
         # Any other text goes to the conversation's workflows, as durable work.

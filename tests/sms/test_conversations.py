@@ -18,6 +18,7 @@ from tests.conftest import (
     RunningServer,
     ServerFactory,
     eventually,
+    jobs_settled,
     signed_post,
     workflow,
 )
@@ -186,3 +187,42 @@ async def test_a_question_left_unanswered_for_a_day_lapses(chat: Chat) -> None:
         lambda conn: conn.execute(select(runs.c.status)).scalars().all()
     )
     assert statuses == ["expired"]
+
+
+EVERY_MESSAGE = workflow(
+    """
+id: every-message
+trigger: {event: message.received}
+start: echo
+steps:
+  echo:
+    reply: "Automatic answer to: {{message.body}}"
+"""
+)
+
+
+async def test_a_menu_answer_is_the_menu_s_and_starts_no_message_workflow(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    # An FAQ (a message.received workflow) answers the contact's own texts, never the "1"
+    # that a waiting menu takes as its answer.
+    clock = MovableClock(MONDAY_1230)
+    server = await servers.start(
+        [SMS_MENU, EVERY_MESSAGE],
+        clock=clock,
+        flows_dir=EXAMPLES,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_api_base_url=server_stub.base_url,
+    )
+    chat = Chat(server, server_stub, clock)
+    await chat.send("menu")
+    await eventually(lambda: MENU in chat.received(), what="the menu")
+    await chat.send("1")
+    await eventually(lambda: "We open today at 13:00." in chat.received(), what="the answer")
+    await jobs_settled(server)
+    assert "Automatic answer to: 1" not in chat.received()
+    await chat.send("Where are you?")
+    await eventually(
+        lambda: "Automatic answer to: Where are you?" in chat.received(),
+        what="the message workflow's answer to a text no run waits for",
+    )
