@@ -16,8 +16,8 @@ The socket's protocol (JSON text frames):
   ``{"type": "contact", "name"?, "email"?, "phone"?}``; what cannot be taken is answered
   ``{"type": "error", "code", "message"}``.
 * typing indicators (:mod:`chat.typing`), never stored: the widget sends ``{"type":
-  "typing"}`` while the visitor types (at most every 2 s; the server drops any closer than
-  :data:`chat.typing.MIN_GAP_S`, and any before the visitor has a conversation), which the
+  "typing"}`` while the visitor types (about every 2 s; the server drops more than
+  :data:`chat.typing.AT_MOST` in 2 s, and any before the visitor has a conversation), which the
   inbox of the agent reading the visitor's conversation shows; the server sends ``{"type":
   "typing", "from": "agent", "name": <the agent's display name or null>}`` while an agent types
   a reply (never a note) to this visitor, which the widget shows for a few seconds or until

@@ -17,9 +17,11 @@ the indicator it would have refreshed goes away a few seconds later by itself.
   being written.
 
 Senders send at most one signal every :data:`SEND_EVERY_S` seconds (the widget's and the
-page's script); the server drops any that come closer than :data:`MIN_GAP_S` for the same
-conversation or socket, so a client that does not hold back costs no more. Receivers show the
-indicator for :data:`SHOWN_S` seconds after the last signal, or until the message arrives.
+page's script), and one more at once when their user starts the next message after sending
+one; the server passes on at most :data:`AT_MOST` per :data:`SEND_EVERY_S` seconds for one
+conversation (or socket) and drops the rest, so a client that does not hold back costs little
+more. Receivers show the indicator for :data:`SHOWN_S` seconds after the last signal, or until
+the message arrives.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ INBOX_KEY: Final = "visitors"
 """The one key of :data:`VISITOR_TYPING`: every process's inbox hub listens to all of them."""
 SEND_EVERY_S: Final = 2.0
 """How often a sender's script signals while its user keeps typing."""
-MIN_GAP_S: Final = 1.0
-"""Signals closer than this (for one conversation, or one socket) are dropped by the server."""
+AT_MOST: Final = 3
+"""Signals the server passes on per :data:`SEND_EVERY_S` for one conversation, or one socket:
+one for each 2 s, one for a new message started at once, one to spare; the rest are dropped."""
 SHOWN_S: Final = 6.0
 """How long a receiver shows the indicator after the last signal (three signals missed)."""
 MAX_NAME: Final = 80
@@ -56,22 +59,35 @@ _KEPT: Final = 1000
 
 
 class Throttle:
-    """At most one signal per key every ``gap`` seconds (monotonic time: a gap, not a date)."""
+    """At most ``at_most`` signals per key in any ``window`` seconds (monotonic time: a
+    duration, not a date)."""
 
-    def __init__(self, gap: float = MIN_GAP_S, now: Callable[[], float] = time.monotonic) -> None:
-        self._gap = gap
+    __slots__ = ("_at_most", "_now", "_sent", "_window")
+
+    def __init__(
+        self,
+        window: float = SEND_EVERY_S,
+        at_most: int = AT_MOST,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._window = window
+        self._at_most = at_most
         self._now = now
-        self._last: dict[Hashable, float] = {}
+        self._sent: dict[Hashable, list[float]] = {}
 
     def allow(self, key: Hashable) -> bool:
         """Whether a signal for ``key`` may go now (and, if so, count it)."""
         now = self._now()
-        last = self._last.get(key)
-        if last is not None and now - last < self._gap:
+        if len(self._sent) >= _KEPT and key not in self._sent:
+            self._sent = {
+                k: times for k, times in self._sent.items() if now - times[-1] < self._window
+            }
+        recent = [at for at in self._sent.get(key, ()) if now - at < self._window]
+        if len(recent) >= self._at_most:
+            self._sent[key] = recent
             return False
-        if len(self._last) >= _KEPT:
-            self._last = {k: at for k, at in self._last.items() if now - at < self._gap}
-        self._last[key] = now
+        recent.append(now)
+        self._sent[key] = recent
         return True
 
 

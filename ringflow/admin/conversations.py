@@ -546,7 +546,7 @@ def endpoints() -> list[Endpoint]:
                 "On a chat conversation the visitor's widget shows \"<your display name> is"
                 ' typing…" ("Someone" without one) for a few seconds, or until the next'
                 " message; on other channels nothing is shown. Call it at most every 2 s while"
-                " typing a reply, never while writing a note. Signals closer than 1 s for one"
+                " typing a reply, never while writing a note. More than 3 signals in 2 s for one"
                 " conversation are dropped. Answers 204."
             ),
         ),
