@@ -270,7 +270,10 @@ class Connection:
         elif kind == "typing":
             # Dropped quietly when too soon: the widget only misses a refresh it did not need.
             if self._typing.allow("visitor"):
-                await self._config.typing.visitor_typing(visitor)
+                try:
+                    await self._config.typing.visitor_typing(visitor)
+                except Exception as error:  # a nicety: the database unreachable ends no chat
+                    log.warning("visitor %d typing not signalled: %s", visitor.id, error)
         elif kind == "ping":
             await self._ws.send_json({"type": "pong"})
         else:
