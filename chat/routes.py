@@ -15,6 +15,13 @@ The socket's protocol (JSON text frames):
 * then ``{"type": "message", "text", "choice"?: <a button's key>, "client_key"?}`` and
   ``{"type": "contact", "name"?, "email"?, "phone"?}``; what cannot be taken is answered
   ``{"type": "error", "code", "message"}``.
+* typing indicators (:mod:`chat.typing`), never stored: the widget sends ``{"type":
+  "typing"}`` while the visitor types (about every 2 s; the server drops more than
+  :data:`chat.typing.AT_MOST` in 2 s, and any before the visitor has a conversation), which the
+  inbox of the agent reading the visitor's conversation shows; the server sends ``{"type":
+  "typing", "from": "agent", "name": <the agent's display name or null>}`` while an agent types
+  a reply (never a note) to this visitor, which the widget shows for a few seconds or until
+  the next message.
 
 Access is the visitor id: no cookie is involved, so a page of another site cannot ride on
 the visitor's session (cross-site WebSocket hijacking needs ambient credentials). The
@@ -40,6 +47,7 @@ from aiohttp import WSMsgType, web
 
 from chat.messages import PAGE, TOPIC
 from chat.service import ChatService, VisitorError
+from chat.typing import AGENT_TYPING, ChatTyping, Throttle
 from chat.visitors import Visitor, VisitorKeys, verify_identity
 from ringflow.live import LiveHub
 from ringflow.metrics import METRICS
@@ -62,6 +70,7 @@ class ChatConfig:
     """What the chat routes need, set by the server's chat resource."""
 
     service: ChatService
+    typing: ChatTyping
     keys: VisitorKeys
     hub: LiveHub
     identity_secret: bytes | None
@@ -125,7 +134,13 @@ class Connection:
         self._ws = ws
         self._cursor = 0
         self._wake = asyncio.Event()
+        self._look = True
+        """Whether the sender should read messages when it wakes (a notice came, or it is
+        time to look again anyway)."""
         self._sent: list[float] = []
+        self._typing = Throttle()
+        self._agent_typing: list[str | None] = []
+        """Agents typing since the sender last looked (their names): at most one frame."""
 
     async def run(self) -> None:
         try:
@@ -139,12 +154,15 @@ class Connection:
             await self._ws.close(code=4000, message=b"hello first")
             return
         visitor = await self._greet(frame)
-        unsubscribe = self._config.hub.subscribe(TOPIC, visitor.id, self._notified)
+        hub = self._config.hub
+        unsubscribe = hub.subscribe(TOPIC, visitor.id, self._notified)
+        unsubscribe_typing = hub.subscribe(AGENT_TYPING, visitor.id, self._typed)
         sender = asyncio.create_task(self._sending(visitor), name="chat-send")
         try:
             await self._read_loop(visitor)
         finally:
             unsubscribe()
+            unsubscribe_typing()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
@@ -169,6 +187,14 @@ class Connection:
         return arrival.visitor
 
     def _notified(self, _data: Mapping[str, Any] | None) -> None:
+        self._look = True
+        self._wake.set()
+
+    def _typed(self, data: Mapping[str, Any] | None) -> None:
+        if data is None:
+            return  # "look again" after a lost connection: a typing notice is not re-read
+        name = data.get("name")
+        self._agent_typing[:] = [name if isinstance(name, str) else None]
         self._wake.set()
 
     async def _sending(self, visitor: Visitor) -> None:
@@ -186,10 +212,19 @@ class Connection:
     async def _send_loop(self, visitor: Visitor) -> None:
         service = self._config.service
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(LOOK_AGAIN_SECONDS):
                     await self._wake.wait()
+            except TimeoutError:
+                self._look = True
             self._wake.clear()
+            # Before the messages: a reply that ends the typing comes after it, and hides it.
+            if self._agent_typing:
+                name = self._agent_typing.pop()
+                await self._ws.send_json({"type": "typing", "from": "agent", "name": name})
+            if not self._look:
+                continue  # woken for the typing only: no message to read
+            self._look = False
             while True:
                 cursor = self._cursor
                 batch = await service.messages_after(visitor.id, cursor)
@@ -232,6 +267,13 @@ class Connection:
             name, email, phone = (value if isinstance(value, str) else None for value in fields)
             visitor = await service.introduce(visitor, name, email, phone)
             await self._ws.send_json({"type": "contact", "name": visitor.name})
+        elif kind == "typing":
+            # Dropped quietly when too soon: the widget only misses a refresh it did not need.
+            if self._typing.allow("visitor"):
+                try:
+                    await self._config.typing.visitor_typing(visitor)
+                except Exception as error:  # a nicety: the database unreachable ends no chat
+                    log.warning("visitor %d typing not signalled: %s", visitor.id, error)
         elif kind == "ping":
             await self._ws.send_json({"type": "pong"})
         else:

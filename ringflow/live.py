@@ -17,6 +17,12 @@ the notice's data. Callbacks must be quick and must not fail: they wake a task t
 the database from its own cursor, so a notice delivered twice, late or spuriously costs a
 read and never shows a thing twice. When the listening connection was lost and is back,
 every subscriber is called with ``None``: notices sent meanwhile are lost, so look again.
+
+:meth:`LiveHub.signal` sends an *ephemeral* notice, one that says something rather than "look
+again" (someone is typing): nothing is written, nothing can be re-read, a lost one is simply
+gone. On PostgreSQL it is a transaction of one ``SELECT pg_notify(...)`` (no row is touched),
+heard by every process as above; on SQLite it is handed to this process's subscribers at once
+(other processes on the same file do not hear it).
 """
 
 from __future__ import annotations
@@ -44,13 +50,17 @@ Subscriber = Callable[[Mapping[str, Any] | None], None]
 """Called with a notice's data, or None after a lost connection ("look again")."""
 
 
-def publish(conn: Connection, topic: str, key: str | int, **data: str | int | None) -> None:
-    """Announce ``data`` (small: ids) to the subscribers of ``(topic, key)`` in every
-    process, once the transaction of ``conn`` commits."""
+def _payload(topic: str, key: str | int, data: Mapping[str, str | int | None]) -> str:
     payload = json.dumps({"topic": topic, "key": str(key), **data}, separators=(",", ":"))
     if len(payload.encode()) > MAX_PAYLOAD:
         raise ValueError(f"a live notice of {len(payload)} bytes: send ids, not texts")
-    notify(conn, CHANNEL, payload)
+    return payload
+
+
+def publish(conn: Connection, topic: str, key: str | int, **data: str | int | None) -> None:
+    """Announce ``data`` (small: ids) to the subscribers of ``(topic, key)`` in every
+    process, once the transaction of ``conn`` commits."""
+    notify(conn, CHANNEL, _payload(topic, key, data))
 
 
 class LiveHub:
@@ -60,6 +70,9 @@ class LiveHub:
         self._subscribers: dict[tuple[str, str], set[Subscriber]] = {}
         self.delivered = 0
         """Notices handed to at least one subscriber (metrics, tests)."""
+        self._notifier: Database | None = None
+        """The PostgreSQL database whose ``pg_notify`` reaches every process (None: SQLite,
+        or nothing listens: ephemeral notices stay in this process)."""
 
     async def attach(self, db: Database, feed: ChangeFeed | None) -> None:
         """Receive the notices of every process: on PostgreSQL through ``feed``'s listening
@@ -68,8 +81,21 @@ class LiveHub:
             db.on_notice(self._on_notice)
         elif feed is not None and feed.notifies:
             await feed.add_channel(CHANNEL, self.deliver, self.resync)
+            self._notifier = db
         else:
             log.warning("live updates reach only this process: nothing listens for notices")
+
+    async def signal(self, topic: str, key: str | int, **data: str | int | None) -> None:
+        """Send ``data`` to the subscribers of ``(topic, key)`` in every process now, storing
+        nothing (an ephemeral notice, see the module docstring). The data is the message
+        itself: keep it small, and never a customer's text."""
+        payload = _payload(topic, key, data)
+        notifier = self._notifier
+        if notifier is None:
+            self.deliver(payload)
+            return
+        # Heard back through the listening connection, by this process as by the others.
+        await notifier.write(lambda conn: notify(conn, CHANNEL, payload))
 
     def subscribe(self, topic: str, key: str | int, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber`` for the notices of ``(topic, key)``; returns what unsubscribes."""

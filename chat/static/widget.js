@@ -10,7 +10,8 @@
  * /chat/socket over a WebSocket, reconnects with exponential back-off (0.5 s doubling to 30 s,
  * with jitter) and resumes after the last message it has: nothing missed, nothing twice.
  * Messages typed while offline wait in an outbox and are sent (once: each has a key) on
- * reconnect. See docs/chat.md.
+ * reconnect. While the visitor types it tells the server (at most every 2 s); while an agent
+ * types a reply it shows "<name> is typing…" for a few seconds. See docs/chat.md.
  */
 (function () {
   "use strict";
@@ -22,10 +23,12 @@
   var data = script.dataset;
   var STORE = "ringflow.chat.visitor";
   var OUTBOX = "ringflow.chat.outbox";
+  var TYPING_EVERY_MS = 2000; // at most one typing signal this often (chat/typing.py)
+  var TYPING_SHOWN_MS = 6000; // an agent's typing shows this long after its last signal
 
   var state = {
     socket: null, cursor: 0, connected: false, delay: 500, timer: null, opened: false,
-    outbox: load(OUTBOX, []), seen: {}, attempts: 0
+    outbox: load(OUTBOX, []), seen: {}, attempts: 0, typedAt: 0, typingTimer: null
   };
 
   function load(key, fallback) {
@@ -72,6 +75,10 @@
   header.appendChild(closer);
   var log = el("ol", "rf-log");
   log.setAttribute("aria-live", "polite");
+  // Who is typing: a polite live region, always in the page (a region added later may not
+  // be announced), empty when nobody is.
+  var typing = el("div", "rf-typing");
+  typing.setAttribute("aria-live", "polite");
   var details = el("form", "rf-details");
   details.hidden = true;
   [["name", "Your name", "text"], ["email", "Email", "email"], ["phone", "Phone (+1 555...)", "tel"]].forEach(function (f) {
@@ -99,6 +106,7 @@
   form.appendChild(send);
   panel.appendChild(header);
   panel.appendChild(log);
+  panel.appendChild(typing);
   panel.appendChild(details);
   panel.appendChild(form);
   box.appendChild(panel);
@@ -109,9 +117,20 @@
     box.setAttribute("data-connection", name);
   }
 
+  function showTyping(name) {
+    clearTimeout(state.typingTimer);
+    typing.textContent = (name || "Someone") + " is typing\u2026";
+    state.typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
+  }
+  function hideTyping() {
+    clearTimeout(state.typingTimer);
+    typing.textContent = "";
+  }
+
   function render(message) {
     if (state.seen[message.id]) { return; }
     state.seen[message.id] = true;
+    if (message.from !== "visitor") { hideTyping(); } // what they were typing has arrived
     if (message.client_key) {
       var pending = log.querySelector('[data-client-key="' + message.client_key + '"]');
       if (pending) { pending.remove(); }
@@ -203,6 +222,8 @@
       } else if (frame.type === "message") {
         if (frame.id > state.cursor) { state.cursor = frame.id; }
         render(frame);
+      } else if (frame.type === "typing") {
+        showTyping(frame.name);
       } else if (frame.type === "error") {
         notice(frame.message);
         if (frame.code === "too_long" || frame.code === "empty" || frame.code === "bad_key") {
@@ -252,11 +273,18 @@
   closer.addEventListener("click", close);
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { close(); } });
   who.addEventListener("click", function () { details.hidden = !details.hidden; });
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (!state.connected || !input.value.trim() || now - state.typedAt < TYPING_EVERY_MS) { return; }
+    state.typedAt = now;
+    state.socket.send(JSON.stringify({ type: "typing" }));
+  });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
     if (!text) { return; }
     input.value = "";
+    state.typedAt = 0; // the next message's first key says "typing" again at once
     post(text, null);
   });
   details.addEventListener("submit", function (e) {

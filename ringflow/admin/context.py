@@ -3,7 +3,7 @@ is calling, and how path parts become ids or 404s."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -16,23 +16,29 @@ from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.admin.tokens import TokenOwner
 from ringflow.database import Database
 from workflows.conversations.channels import ConversationChannels
-from workflows.conversations.model import Actor
+from workflows.conversations.model import Actor, Conversation
 from workflows.people.agents import NAME_PATTERN, agent_by_id, valid_name
 
 MAX_ROW_ID = 2**63 - 1
+
+TypingSignal = Callable[[Conversation, str | None], Awaitable[bool]]
+"""Shows the contact that an agent (called by its display name, or None) is typing a reply in
+a conversation, where its channel can (the web chat: :mod:`chat.typing`); whether it did."""
 
 
 @dataclass(frozen=True)
 class PeopleAdmin:
     """The agents, teams and conversations endpoints' dependencies: the database, the time,
-    the channels conversations are on, the named schedules a team may work by, and how long
-    after closing a customer's message reopens a conversation."""
+    the channels conversations are on, the named schedules a team may work by, how long
+    after closing a customer's message reopens a conversation, and what shows a contact that
+    an agent is typing (None: nothing does)."""
 
     db: Database
     clock: Callable[[], datetime]
     channels: ConversationChannels
     schedule_names: Callable[[], Collection[str]]
     reopen_window: timedelta
+    typing: TypingSignal | None = None
 
 
 PEOPLE_ADMIN = web.AppKey("people_admin", PeopleAdmin)

@@ -35,7 +35,7 @@ from workflows.conversations.errors import (
 from workflows.conversations.inbox import BadCursor, InboxFilter, list_conversations
 from workflows.conversations.model import Actor, Conversation, Priority, Status, load
 from workflows.conversations.timeline import Entry, timeline
-from workflows.people.agents import find_agent
+from workflows.people.agents import agent_by_id, find_agent
 from workflows.people.db import agents, teams
 from workflows.people.teams import find_team
 
@@ -359,6 +359,27 @@ async def post_note(request: web.Request) -> web.Response:
     return await _act(request, change, status=201)
 
 
+async def post_typing(request: web.Request) -> web.Response:
+    """The caller is typing a reply: the contact sees "<name> is typing…" where the channel
+    shows it (the web chat), for a few seconds. Nothing is stored."""
+    admin = admin_of(request)
+    conversation_id = path_id(request, "conversation_id", "conversation")
+    agent_id = caller(request).agent_id
+
+    def read(conn: Connection) -> tuple[Conversation, str | None]:
+        conversation = load(conn, conversation_id)
+        agent = agent_by_id(conn, agent_id) if agent_id is not None else None
+        return conversation, agent.fields.display_name if agent is not None else None
+
+    try:
+        conversation, name = await admin.db.read(read)
+    except UnknownConversation:
+        raise not_found(f"conversation {conversation_id}") from None
+    if admin.typing is not None:
+        await admin.typing(conversation, name)
+    return web.Response(status=204)
+
+
 async def post_assign(request: web.Request) -> web.Response:
     body = await json_body(request, AssignIn)
     given = body.model_fields_set
@@ -511,6 +532,23 @@ def endpoints() -> list[Endpoint]:
             status=201,
             errors=(400, 404, 422),
             agents=True,
+        ),
+        Endpoint(
+            "POST",
+            one + "/typing",
+            post_typing,
+            "Show the contact that you are typing a reply (web chat; nothing is stored)",
+            tag,
+            status=204,
+            errors=(404,),
+            agents=True,
+            description=(
+                "On a chat conversation the visitor's widget shows \"<your display name> is"
+                ' typing…" ("Someone" without one) for a few seconds, or until the next'
+                " message; on other channels nothing is shown. Call it at most every 2 s while"
+                " typing a reply, never while writing a note. More than 3 signals in 2 s for one"
+                " conversation are dropped. Answers 204."
+            ),
         ),
         action("/assign", post_assign, "Assign to an agent and/or a team", AssignIn),
         action("/priority", post_priority, "Set the priority", PriorityIn),

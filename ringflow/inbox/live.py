@@ -14,6 +14,10 @@ after one that took a larger id. An id skipped over is kept as a *gap* and looke
 Texts change without a timeline event too (an automated text queued, a delivery status):
 the ``messages`` topic tells every open inbox to re-read the conversation it shows.
 
+A chat visitor typing (:mod:`chat.typing`, an ephemeral live notice: never stored) is passed
+on by :meth:`InboxLive.typing`: each open inbox is told the conversation's id, and the page
+shows "Visitor is typing…" when it is the one it shows.
+
 Each open inbox has a :class:`Listener`: a set of changed ids and a flag, never a growing
 queue; a listener that falls behind gets "everything changed" instead of a long list.
 """
@@ -22,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from ringflow.database import Database
 from workflows.conversations.events import events_after, last_event_id
@@ -44,6 +49,7 @@ class Listener:
     ids: set[int] = field(default_factory=set)
     everything: bool = False
     messages: bool = False
+    typing: set[int] = field(default_factory=set)
     closed: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -58,6 +64,16 @@ class Listener:
     def texts(self) -> None:
         self.messages = True
         self.ready.set()
+
+    def typed(self, conversation_id: int) -> None:
+        if len(self.typing) < MAX_IDS:  # more at once: the rest are shown at the next signal
+            self.typing.add(conversation_id)
+        self.ready.set()
+
+    def take_typing(self) -> list[int]:
+        """The conversations whose visitor typed since last told, and forget them."""
+        typing, self.typing = sorted(self.typing), set()
+        return typing
 
     def take(self) -> tuple[bool, list[int], bool]:
         """(everything changed, the changed ids, a text changed), and forget them."""
@@ -99,6 +115,17 @@ class InboxLive:
             listener.closed = True
             listener.ready.set()
         self._listeners.clear()
+
+    def typing(self, data: Mapping[str, Any] | None) -> None:
+        """A live-hub subscriber: a chat visitor is typing in ``data["conversation"]`` (None,
+        after a lost connection: nothing to re-read, typing is never stored)."""
+        if data is None:
+            return
+        conversation = data.get("conversation")
+        if not isinstance(conversation, int):
+            return
+        for listener in self._listeners:
+            listener.typed(conversation)
 
     async def texts_changed(self) -> None:
         """A change-feed handler (not polled): a text was recorded or changed status; which

@@ -6,8 +6,10 @@
 * ``GET /inbox/live``: Server-Sent Events: ``ready`` once connected, then ``changed`` with
   ``{"ids": [...], "everything": false, "texts": false}`` whenever conversations change on
   any server instance (``texts``: a text was recorded or changed status: re-read the open
-  conversation); a comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing it;
-  it ends when the session does.
+  conversation); ``typing`` with ``{"ids": [...]}``: the chat conversations whose visitor is
+  typing now, on any instance (never stored; the page shows it for a few seconds); a comment
+  line every :data:`HEARTBEAT_S` seconds keeps proxies from closing it; it ends when the
+  session does.
 * ``/inbox/sign-in``, ``/inbox/sign-out``: :mod:`ringflow.admin.sign_in`.
 """
 
@@ -85,9 +87,14 @@ async def live(request: web.Request) -> web.StreamResponse:
                     break
                 await response.write(b": ping\n\n")
                 continue
+            typing = listener.take_typing()
             everything, ids, texts = listener.take()
-            data = json.dumps({"ids": ids, "everything": everything, "texts": texts})
-            await response.write(f"event: changed\ndata: {data}\n\n".encode())
+            if typing:
+                data = json.dumps({"ids": typing})
+                await response.write(f"event: typing\ndata: {data}\n\n".encode())
+            if everything or ids or texts:
+                data = json.dumps({"ids": ids, "everything": everything, "texts": texts})
+                await response.write(f"event: changed\ndata: {data}\n\n".encode())
     except ConnectionResetError:
         pass  # the page went away
     finally:

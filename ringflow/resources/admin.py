@@ -9,6 +9,7 @@ from functools import partial
 
 from aiohttp import web
 
+from chat.routes import CHAT
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import prompts_among
 from ringflow.admin import (
@@ -64,6 +65,7 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
         conversation_channels(),
         lambda: catalog.schedules.names,
         timedelta(hours=settings.conversation_reopen_hours),
+        chat.typing.agent_typing if (chat := app.get(CHAT)) is not None else None,
     )
     app[events.EVENT_ADMIN] = events.EventAdmin(db, clock, catalog, tuple(run_channels()))
     app[webhooks.WEBHOOK_ADMIN] = webhooks.WebhookAdmin(

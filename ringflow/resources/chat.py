@@ -11,6 +11,7 @@ from aiohttp import web
 from chat.conversations import BUSINESS
 from chat.routes import CHAT, ChatConfig
 from chat.service import ChatService
+from chat.typing import ChatTyping
 from chat.visitors import VisitorKeys, load_secret
 from ringflow.live import LiveHub
 from ringflow.resources.catalog import CATALOG, CHANGES
@@ -43,6 +44,7 @@ async def chat(app: web.Application) -> AsyncIterator[None]:
             max_chars=settings.chat_max_message_chars,
             greets=lambda: bool(catalog.candidates(CHAT_STARTED, BUSINESS)),
         ),
+        typing=ChatTyping(db, hub),
         keys=VisitorKeys(secret),
         hub=hub,
         identity_secret=identity.get_secret_value().encode() if identity else None,

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from chat.typing import INBOX_KEY, VISITOR_TYPING
 from ringflow.browser_sessions import BROWSER_SESSIONS, BrowserSessions
 from ringflow.changes import CONVERSATIONS, MESSAGES
 from ringflow.database import SqliteDatabase
 from ringflow.inbox.live import InboxLive
 from ringflow.inbox.routes import INBOX_LIVE
 from ringflow.resources.catalog import CHANGES
+from ringflow.resources.chat import LIVE
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 
@@ -25,7 +27,8 @@ async def browser_sessions(app: web.Application) -> AsyncIterator[None]:
 
 async def inbox_live(app: web.Application) -> AsyncIterator[None]:
     """``app[INBOX_LIVE]``: tells open inboxes which conversations changed, fed by the change
-    feed's ``conversations`` topic (on SQLite, this process's commits are heard at once)."""
+    feed's ``conversations`` topic (on SQLite, this process's commits are heard at once), and
+    which chat visitors are typing, fed by the chat's live hub."""
     db, feed = app[DATABASE], app[CHANGES]
     hub = InboxLive(db)
     await hub.start()
@@ -33,8 +36,12 @@ async def inbox_live(app: web.Application) -> AsyncIterator[None]:
         feed.hear_commits(db)
     feed.subscribe(CONVERSATIONS, hub.changed)
     feed.subscribe(MESSAGES, hub.texts_changed, polled=False)
+    live = app.get(LIVE)
+    unsubscribe = live.subscribe(VISITOR_TYPING, INBOX_KEY, hub.typing) if live else None
     app[INBOX_LIVE] = hub
     try:
         yield
     finally:
+        if unsubscribe is not None:
+            unsubscribe()
         hub.close()

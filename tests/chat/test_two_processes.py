@@ -2,27 +2,37 @@
 load balancer). A visitor's socket is on B; an agent's reply written through A's admin API
 reaches it live (PostgreSQL NOTIFY on ``ringflow_live``, received by B's one listening
 connection); after B's listening connection is killed, B listens again (backoff) and the
-widget still gets the reply written meanwhile, once."""
+widget still gets the reply written meanwhile, once. Typing crosses too: the visitor on B
+typing shows in an inbox stream open on A, and an agent typing on A shows in the widget on B."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
+from sqlalchemy import Connection
 
 import workflows.demo
+from ringflow.admin.tokens import create_token
 from ringflow.changes import APPLICATION_NAME, listen_dsn
 from ringflow.database import database_url as driver_url
+from ringflow.database import open_database
 from tests.api_client import ADMIN_TOKEN
+from tests.chat.test_typing import _typing
 from tests.chat.widget_client import widget
 from tests.conftest import eventually, reset_postgres
+from tests.ringflow.inbox.conftest import sign_in_with
+from tests.ringflow.inbox.test_live import _events
 from tests.test_scale_out import Instance, free_port, read_log, start, stop
+from workflows.people.agents import AgentFields, put_agent
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"),
@@ -138,3 +148,43 @@ async def test_a_reply_written_on_a_reaches_the_socket_on_b(pair: Pair) -> None:
         return "listening for changes" in read_log(pair.b.log).split("lost the connection")[-1]
 
     await eventually(b_listens_again, what="B to listen again")
+
+
+async def _agent_token(name: str, display_name: str) -> str:
+    db = await open_database(os.environ["TEST_DATABASE_URL"])
+
+    def make(conn: Connection) -> str:
+        now = datetime.now(UTC)
+        fields = AgentFields(status="available", display_name=display_name)
+        agent, _new = put_agent(conn, name, fields, now)
+        return create_token(conn, f"agent:{name}", now, agent_id=agent.id)
+
+    try:
+        token: str = await db.write(make)
+        return token
+    finally:
+        await db.close()
+
+
+async def test_typing_crosses_between_the_processes(pair: Pair) -> None:
+    agent = await sign_in_with(pair.a.base_url, "alice", await _agent_token("alice", "Alice"))
+    try:
+        async with widget(pair.b) as chat:
+            await chat.wait_for_text("What can we help you with?")
+            conversation = await pair.conversation_of(pair.a, chat.visitor)
+            events = _events(agent)
+            try:
+                assert await anext(events) == ("ready", {})
+                await chat.typing()
+                assert await asyncio.wait_for(_typing(events), 5) == {"ids": [conversation]}
+            finally:
+                await events.aclose()
+            answer = await agent.api("POST", f"/conversations/{conversation}/typing")
+            assert answer.status == 204
+            await chat.wait(lambda w: bool(w.typing_frames()), "the agent typing", within=5)
+            assert chat.typing_frames() == [{"type": "typing", "from": "agent", "name": "Alice"}]
+    except BaseException:
+        print(pair.logs())
+        raise
+    finally:
+        await agent.http.close()

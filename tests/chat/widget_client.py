@@ -61,6 +61,13 @@ class Widget:
             frame["client_key"] = key
         await self.ws.send_json(frame)
 
+    async def typing(self, **extra: Any) -> None:
+        """Say the visitor is typing (``extra``: fields a forged frame adds)."""
+        await self.ws.send_json({"type": "typing", **extra})
+
+    def typing_frames(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == "typing"]
+
     async def close(self) -> None:
         await self.ws.close()
         await self._reader

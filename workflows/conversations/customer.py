@@ -46,6 +46,12 @@ def _latest_id(conn: Connection, channel: str, business: str, contact: str) -> i
     return None if found is None else int(found)
 
 
+def latest_of_thread(conn: Connection, *, channel: str, business: str, contact: str) -> int | None:
+    """The id of the latest conversation of the thread (``channel``, ``business``,
+    ``contact``), or None when the thread has none yet."""
+    return _latest_id(conn, channel, business, contact)
+
+
 def _new_values(channel: str, business: str, contact: str, now: datetime) -> dict[str, object]:
     return {
         "channel": channel,

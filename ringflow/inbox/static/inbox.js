@@ -1,7 +1,9 @@
 // Ringflow agent inbox: a small script over the conversations API (/api/...), signed in with
 // the session cookie; every state-changing request carries the page's CSRF token. Live
 // updates come from /inbox/live (Server-Sent Events): the ids of conversations that changed,
-// which the page re-reads. No framework, no build step.
+// which the page re-reads, and the chat conversations whose visitor is typing. While the agent
+// types a reply (never a note) to a chat visitor, the page tells the server at most every 2 s,
+// and the visitor sees it. No framework, no build step.
 "use strict";
 
 (() => {
@@ -13,7 +15,12 @@
     items: [],
     selected: 0,
     open: null, // the open conversation (detail)
+    inbound: null, // {id, count}: the customer's messages in the open conversation, last seen
   };
+  const TYPING_EVERY_MS = 2000; // at most one typing signal this often (chat/typing.py)
+  const TYPING_SHOWN_MS = 6000; // a visitor's typing shows this long after its last signal
+  let typingTimer = null;
+  let typedAt = 0;
 
   // --- the API ------------------------------------------------------------------------
   async function api(method, path, body) {
@@ -211,11 +218,52 @@
     );
   }
 
+  // --- typing -------------------------------------------------------------------------
+  function showTyping() {
+    clearTimeout(typingTimer);
+    $("typing").textContent = "Visitor is typing…";
+    typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    $("typing").textContent = "";
+  }
+
+  function noting() {
+    return document.querySelector('input[name="mode"]:checked').value === "note";
+  }
+
+  function typed() {
+    const c = state.open;
+    // A note is never announced: the visitor must not learn that one is being written.
+    if (!c || c.channel !== "chat" || noting() || !$("body").value.trim()) return;
+    const now = Date.now();
+    if (now - typedAt < TYPING_EVERY_MS) return;
+    typedAt = now;
+    api("POST", `/conversations/${c.id}/typing`).catch(() => {}); // a lost one only expires sooner
+  }
+
+  // The typing indicator goes when what was typed arrives (or another conversation opens).
+  function followInbound(c) {
+    const count = c.timeline.filter((e) =>
+      e.message ? e.message.direction === "inbound" : e.kind === "message.received",
+    ).length;
+    const last = state.inbound;
+    if (!last || last.id !== c.id || count > last.count) hideTyping();
+    state.inbound = { id: c.id, count };
+  }
+
   function renderOpen() {
     const c = state.open;
     $("view").hidden = !c;
     document.body.classList.toggle("reading", Boolean(c));
-    if (!c) return;
+    if (!c) {
+      state.inbound = null;
+      hideTyping();
+      return;
+    }
+    followInbound(c);
     $("v-contact").textContent = c.contact_number;
     const who = c.assignee.agent || "unassigned";
     const team = c.assignee.team ? " · team " + c.assignee.team : "";
@@ -239,6 +287,7 @@
 
   async function openConversation(id) {
     state.open = await api("GET", "/conversations/" + id);
+    typedAt = 0;
     const index = state.items.findIndex((c) => c.id === id);
     if (index >= 0) state.selected = index;
     if (window.location.hash !== "#" + id) history.replaceState(null, "", "#" + id);
@@ -308,6 +357,10 @@
       const data = JSON.parse(event.data);
       changed(data.ids, data.everything, data.texts);
     });
+    source.addEventListener("typing", (event) => {
+      const data = JSON.parse(event.data);
+      if (state.open && data.ids.includes(state.open.id)) showTyping();
+    });
     source.onerror = () => $("live").classList.remove("on");
   }
 
@@ -327,6 +380,7 @@
     $("composer").classList.toggle("noting", which === "note");
     $("body").placeholder = which === "note" ? "Write an internal note (never sent)… (Ctrl+Enter adds it)" : "Write a reply… (Ctrl+Enter sends)";
     $("send").textContent = which === "note" ? "Add note" : "Send";
+    typedAt = 0;
     $("body").focus();
   }
 
@@ -334,12 +388,13 @@
     if (event) event.preventDefault();
     const text = $("body").value.trim();
     if (!text || !state.open) return;
-    const note = document.querySelector('input[name="mode"]:checked').value === "note";
+    const note = noting();
     const body = note ? { body: text } : { body: text, idempotency_key: crypto.randomUUID() };
     $("send").disabled = true;
     try {
       await act(note ? "notes" : "replies", body, note ? "Note added" : "Reply sent");
       if (!$("status").classList.contains("bad")) $("body").value = "";
+      typedAt = 0;
     } finally {
       $("send").disabled = false;
     }
@@ -446,6 +501,7 @@
       radio.addEventListener("change", () => mode(radio.value));
     }
     $("composer").addEventListener("submit", send);
+    $("body").addEventListener("input", typed);
     $("help-open").addEventListener("click", () => $("help").showModal());
     document.addEventListener("keydown", keys);
 

@@ -16,7 +16,7 @@ from yarl import URL
 from tests.browser import TIMEOUT_MS
 from tests.ringflow.admin.people import Desk, desk
 
-__all__ = ["Agent", "Desk", "desk", "sign_in"]
+__all__ = ["Agent", "Desk", "desk", "sign_in", "sign_in_with"]
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,12 @@ async def sign_in(desk: Desk, name: str) -> Agent:
     does) and read the page's CSRF token."""
     await desk.agent(name)
     token = await desk.agent_token(name)
-    base = desk.api.server.base_url
+    return await sign_in_with(desk.api.server.base_url, name, token)
+
+
+async def sign_in_with(base: str, name: str, token: str) -> Agent:
+    """Sign in to the inbox at ``base`` with the token of the agent ``name`` (as the form
+    does) and read the page's CSRF token."""
     # A cookie jar that keeps Secure cookies on http://127.0.0.1 (as Chromium does for
     # loopback addresses): the test server's public URL is https.
     http = aiohttp.ClientSession(
