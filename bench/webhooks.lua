@@ -1,11 +1,15 @@
 -- wrk script of bench/webhooks.py: send each pre-signed request of a file exactly once, check
 -- every answer, stop as soon as the last one is in, and print the figures as one JSON line.
 --
---   wrk -t1 -c50 -d60s --latency -s bench/webhooks.lua http://127.0.0.1:PORT -- REQUESTS_FILE
+--   wrk -t1 -c50 -d60s --latency -s bench/webhooks.lua http://127.0.0.1:PORT -- REQUESTS_FILE [PACE_MS]
 --
 -- REQUESTS_FILE, written by bench/wrk.py, one item a line, fields separated by tabs:
 --   reject <text>                      an answer containing <text> is a failure (the apology)
 --   post   <path> <signature> <body>   a request: POST <path>, X-Twilio-Signature, url-encoded form
+--
+-- PACE_MS (default 0): each connection waits this long before each of its requests, so that
+-- C connections send about C / (PACE_MS + latency) requests a second (bench/hold_queue.py's
+-- paced phase); 0 sends at full speed.
 --
 -- An answer counts as good when its status is 200, it contains "<Response>" and no reject text.
 -- Run with one thread (-t1): the counts below are the thread's own.
@@ -23,6 +27,7 @@ local PARK_MS = 24 * 3600 * 1000
 local threads = {}
 local requests = {}
 local rejects = {}
+local pace_ms = 0
 
 -- Globals, so that done() can read them from the thread with thread:get().
 cpu_ready = 0 -- wrk's CPU seconds (os.clock: the whole process) once the file is read
@@ -39,8 +44,9 @@ end
 function init(args)
    local path = args[1]
    if path == nil then
-      error("usage: wrk ... -s webhooks.lua URL -- REQUESTS_FILE")
+      error("usage: wrk ... -s webhooks.lua URL -- REQUESTS_FILE [PACE_MS]")
    end
+   pace_ms = tonumber(args[2] or "0") or error("PACE_MS must be a number of milliseconds")
    for line in io.lines(path) do
       local kind, rest = line:match("^(%a+)\t(.*)$")
       if kind == "reject" then
@@ -68,7 +74,7 @@ end
 function delay()
    if reserved < #requests then
       reserved = reserved + 1
-      return 0
+      return pace_ms
    end
    return PARK_MS
 end

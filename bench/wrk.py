@@ -155,10 +155,12 @@ def run_wrk(
     connections: int,
     limit_s: float,
     nice: int = 0,
+    pace_ms: int = 0,
 ) -> WrkResult:
     """Send every request of ``requests_file`` to ``base_url`` once, ``connections`` at a time,
     one wrk thread (on this process's CPUs; its session at niceness ``nice`` when not 0),
-    stopping after ``limit_s`` seconds at the latest."""
+    stopping after ``limit_s`` seconds at the latest; each connection waits ``pace_ms``
+    before each of its requests (0: full speed)."""
     command = [
         wrk,
         "-t1",
@@ -172,6 +174,7 @@ def run_wrk(
         base_url,
         "--",
         str(requests_file),
+        str(pace_ms),
     ]
     output = []
     with subprocess.Popen(
