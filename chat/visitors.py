@@ -182,3 +182,15 @@ def visitor_by_address(conn: Connection, address: str) -> Visitor | None:
     public = address[len(VISITOR_PREFIX) :]
     row = conn.execute(select(chat_visitors).where(chat_visitors.c.public_id == public)).first()
     return None if row is None else _visitor(row)
+
+
+def visitor_matched_to(conn: Connection, number: str) -> Visitor | None:
+    """The visitor last seen of those matched to the contact ``number`` (the phone number
+    they gave in the widget, see :meth:`chat.service.ChatService.introduce`), or None."""
+    row = conn.execute(
+        select(chat_visitors)
+        .where(chat_visitors.c.contact_number == number)
+        .order_by(chat_visitors.c.last_seen_at.desc(), chat_visitors.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _visitor(row)
