@@ -1,16 +1,21 @@
 """External events on the chat channel (SQLite and PostgreSQL): an event names the customer by
-phone, and its workflow's message reaches the chat visitor who gave that number, live, in
-their own conversation; a visitor who gave another number (or none) gets nothing."""
+phone, and its workflow's message reaches the chat visitor the site signed in with that phone
+number (a verified identity), live, in their own conversation; a visitor who only typed the
+number, or another one, gets nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.api_client import ADMIN_TOKEN, ApiClient
-from tests.chat.test_socket import conversation_of
+from tests.chat.test_socket import IDENTITY_SECRET, conversation_of
 from tests.chat.widget_client import Widget, widget
 from tests.conftest import RunningServer, ServerFactory, workflow
 
@@ -26,13 +31,22 @@ steps:
 
 @pytest.fixture
 async def server(servers: ServerFactory) -> RunningServer:
-    return await servers.start([workflow(NUDGE)], admin_token=ADMIN_TOKEN)
+    return await servers.start(
+        [workflow(NUDGE)], admin_token=ADMIN_TOKEN, chat_identity_secret=IDENTITY_SECRET
+    )
 
 
 @pytest.fixture
 async def api(server: RunningServer) -> AsyncIterator[ApiClient]:
     async with aiohttp.ClientSession() as session:
         yield ApiClient(server, session)
+
+
+def signed_in(user_id: str, phone: str) -> dict[str, Any]:
+    """The hello fields of a visitor the site signed in, its identity carrying ``phone``."""
+    identity = json.dumps({"user_id": user_id, "phone": phone})
+    mac = hmac.new(IDENTITY_SECRET.encode(), identity.encode(), hashlib.sha256).hexdigest()
+    return {"identity": identity, "identity_hmac": mac}
 
 
 async def introduce(chat: Widget, name: str, phone: str) -> None:
@@ -47,25 +61,31 @@ async def idle(api: ApiClient, phone: str) -> None:
     assert answer.json["workflows"] == ["nudge"]
 
 
-async def test_an_event_reaches_the_visitor_who_gave_its_phone_number(
+async def test_an_event_reaches_the_visitor_signed_in_with_its_phone_number(
     server: RunningServer, api: ApiClient
 ) -> None:
-    async with widget(server) as ana, widget(server) as bo, widget(server) as anonymous:
-        await introduce(ana, "Ana", "+14155550123")
-        await introduce(bo, "Bo", "+14155550124")
+    ana_hello = signed_in("42", "+14155550123")
+    bo_hello = signed_in("43", "+14155550124")
+    async with (
+        widget(server, **ana_hello) as ana,
+        widget(server, **bo_hello) as bo,
+        widget(server) as typist,
+    ):
+        # Typing someone's number in "Me" makes it no one's: it is not verified.
+        await introduce(typist, "", "+14155550123")
         await idle(api, "+14155550123")
-        nudge = await ana.wait_for_text("Hi Ana, your cart is saved.")
+        nudge = await ana.wait_for_text("your cart is saved.")
         assert nudge["from"] == "bot"
         # It is Ana's own chat conversation (the inbox shows it as hers, and she can answer).
         conversation = await conversation_of(api, ana.visitor)
         detail = await api.call("GET", f"/conversations/{conversation}")
         bodies = [e["body"] for e in detail.json["timeline"] if e["body"]]
-        assert bodies == ["Hi Ana, your cart is saved."]
-        # An event for a number nobody on the chat gave, then Bo's: each visitor gets their
-        # own nudge only, and the visitor who gave no number nothing.
+        assert bodies == ["Hi there, your cart is saved."]
+        # An event for a number nobody signed in with, then Bo's: each visitor gets their
+        # own nudge only, and the one who typed Ana's number nothing.
         await idle(api, "+14155550199")
         await idle(api, "+14155550124")
-        await bo.wait_for_text("Hi Bo, your cart is saved.")
-        assert bo.texts() == ["Hi Bo, your cart is saved."]
-        assert ana.texts() == ["Hi Ana, your cart is saved."]
-        assert anonymous.texts() == []
+        await bo.wait(lambda w: bool(w.texts()), "Bo's nudge")
+        assert bo.texts() == ["Hi there, your cart is saved."]
+        assert ana.texts() == ["Hi there, your cart is saved."]
+        assert typist.texts() == []
