@@ -19,7 +19,7 @@ from typing import Final
 from sqlalchemy import Connection, select, update
 
 from chat.messages import add_message
-from chat.visitors import visitor_by_address
+from chat.visitors import VISITOR_PREFIX, visitor_by_address, visitor_verified_as
 from workflows.conversations.customer import open_thread
 from workflows.conversations.db import conversations
 from workflows.conversations.errors import UnknownConversation
@@ -61,7 +61,17 @@ class ChatConversations:
     channel = CHAT
 
     def open(self, conn: Connection, business: str, contact: str, now: datetime) -> Conversation:
-        """The visitor's latest conversation, opened if need be."""
+        """The visitor's latest conversation, opened if need be.
+
+        ``contact`` is a visitor's key, or a phone number (an external event names the
+        customer by phone): then the conversation is that of the visitor last seen of those
+        the site signed in with that ``phone`` (a verified identity), on the chat's own
+        business side, so that the message shows in their widget. No such visitor: a
+        conversation nobody sees (logged when it has something to show)."""
+        if not contact.startswith(VISITOR_PREFIX):
+            visitor = visitor_verified_as(conn, contact)
+            if visitor is not None:
+                business, contact = BUSINESS, visitor.address
         conversation, _created = open_thread(
             conn, channel=CHAT, business=business, contact=contact, now=now
         )

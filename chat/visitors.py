@@ -182,3 +182,17 @@ def visitor_by_address(conn: Connection, address: str) -> Visitor | None:
     public = address[len(VISITOR_PREFIX) :]
     row = conn.execute(select(chat_visitors).where(chat_visitors.c.public_id == public)).first()
     return None if row is None else _visitor(row)
+
+
+def visitor_verified_as(conn: Connection, number: str) -> Visitor | None:
+    """The visitor last seen of those whose verified identity's ``phone`` is ``number``, or
+    None. Only the site's signature counts: a number a visitor typed is not theirs for sure,
+    and a message meant for that number (an event's nudge, with its data) must not reach
+    whoever typed it."""
+    row = conn.execute(
+        select(chat_visitors)
+        .where(chat_visitors.c.identity["phone"].as_string() == number)
+        .order_by(chat_visitors.c.last_seen_at.desc(), chat_visitors.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _visitor(row)

@@ -41,6 +41,9 @@ EXPECTED = {
     "satisfaction-survey",
     "proactive-nudge",
     "support-line",
+    "chat-greeting-by-hours",
+    "chat-members-menu",
+    "chat-vip-greeting",
 }
 
 SMALL = """\
@@ -99,6 +102,8 @@ def test_recipes_cover_the_events_they_promise() -> None:
     assert events["priority-keywords"] == "message.received"
     assert events["unanswered-alert"] == "unanswered"
     assert events["proactive-nudge"] == "checkout.idle"
+    for chat in ("chat-greeting-by-hours", "chat-members-menu", "chat-vip-greeting"):
+        assert events[chat] == "chat.started"
 
 
 def test_rendering_keeps_types_and_leaves_runtime_templates_alone() -> None:

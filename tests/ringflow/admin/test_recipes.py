@@ -367,6 +367,8 @@ def test_every_recipe_has_an_end_to_end_test() -> None:
     source += survey.with_name("test_support_line_recipe.py").read_text(encoding="utf-8")
     events = survey.with_name("external") / "test_events_in.py"
     source += events.read_text(encoding="utf-8")
+    chat = Path(__file__).parents[2] / "chat" / "test_recipes_browser.py"
+    source += chat.read_text(encoding="utf-8")
     for recipe_id in bundled_recipes():
         assert f'"{recipe_id}"' in source, f"no test installs {recipe_id}"
 
