@@ -54,7 +54,7 @@ class AssigneeOut(Strict):
 
 class ConversationOut(Strict):
     id: int
-    channel: str = Field(description="sms (chat next)")
+    channel: str = Field(description="sms or chat")
     business_number: str = Field(description="our number")
     contact_number: str = Field(description="the contact's number, E.164")
     latest: bool = Field(description="the latest conversation of its thread")

@@ -2,7 +2,7 @@
 
 Two shapes of channel exist. A *call* is request/response: each webhook is one turn whose
 answer (:class:`CallAnswers`) is stored with the run, so a repeated webhook gets it again. A
-*conversation* (texts; chat next) is asynchronous: a turn's instructions become durable work
+*conversation* (texts, web chat) is asynchronous: a turn's instructions become durable work
 (texts, timers) in the transaction that saves the turn (:class:`ConversationChannel`).
 """
 
