@@ -324,6 +324,8 @@ class Fanout:
     window_s: float = 0.0
     cpu_s: float = 0.0
     other_s: float = 0.0
+    load_cpu_s: float = 0.0
+    """This process's own CPU over the phase: the load generator's."""
 
     @property
     def delivered(self) -> int:
@@ -348,6 +350,11 @@ class Result:
     dropped: int = 0
     error_frames: list[str] = field(default_factory=list)
     log_failures: list[str] = field(default_factory=list)
+
+    @property
+    def per_connection_open_kib(self) -> float:
+        """The RSS growth right after opening, over the sockets."""
+        return (self.rss_open - self.rss_before) / self.sockets
 
     @property
     def per_connection_kib(self) -> float:
@@ -553,6 +560,7 @@ async def measure(subject: Subject, opts: Options) -> Result:
 
         cpu_before = process_cpu_seconds(pid)
         busy_before = cpu_busy_seconds(opts.server_cpu)
+        load_before = time.process_time()
         began = time.perf_counter()
         fanout, ended = await fan_out(
             session,
@@ -565,6 +573,7 @@ async def measure(subject: Subject, opts: Options) -> Result:
             subject.name,
         )
         fanout.cpu_s = process_cpu_seconds(pid) - cpu_before
+        fanout.load_cpu_s = time.process_time() - load_before
         fanout.other_s = max(0.0, cpu_busy_seconds(opts.server_cpu) - busy_before - fanout.cpu_s)
         fanout.window_s = ended - began
         result.fanout = fanout
@@ -660,11 +669,12 @@ def report(results: Sequence[Result], opts: Options, facts: dict[str, str]) -> s
     mib = 1024
     memory_header = (
         f"{'server':<14}{'before':>8}{'open':>8}{'settled':>9}{'closed':>8}"
-        f"{'KiB/socket':>12}{'open s':>8}{'idle CPU':>10}"
+        f"{'KiB/sock open':>14}{'KiB/sock settled':>17}{'open s':>8}{'idle CPU':>10}"
     )
     fan_header = (
         f"{'server':<14}{'sent':>6}{'delivered':>10}{'errors':>7}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'p99 ms':>8}{'max ms':>8}{'POST p99':>9}{'srv µs/msg':>11}{'srv CPU':>8}{'other':>7}"
+        f"{'load CPU':>9}"
     )
     lines = [
         f"Ringflow chat fan-out benchmark: {opts.sockets} chat WebSockets on one server "
@@ -684,7 +694,8 @@ def report(results: Sequence[Result], opts: Options, facts: dict[str, str]) -> s
     for r in results:
         lines.append(
             f"{r.name:<14}{r.rss_before / mib:>8.1f}{r.rss_open / mib:>8.1f}"
-            f"{r.rss_settled / mib:>9.1f}{r.rss_closed / mib:>8.1f}{r.per_connection_kib:>12.1f}"
+            f"{r.rss_settled / mib:>9.1f}{r.rss_closed / mib:>8.1f}"
+            f"{r.per_connection_open_kib:>14.1f}{r.per_connection_kib:>17.1f}"
             f"{r.open_s:>8.1f}{r.idle_pct:>9.2f}%"
         )
     lines += [
@@ -692,7 +703,7 @@ def report(results: Sequence[Result], opts: Options, facts: dict[str, str]) -> s
         "fan-out: from sending the reply's POST to its frame arriving on the visitor's socket "
         "(one clock, this process); POST p99: to the POST's answer, ms; srv µs/msg = the "
         "server's CPU over the phase / delivered (idle share: its idle CPU rate over the phase "
-        "/ delivered)",
+        "/ delivered); other: the rest of the server CPU's use; load CPU: this process's",
         fan_header,
         "-" * len(fan_header),
     ]
@@ -700,11 +711,12 @@ def report(results: Sequence[Result], opts: Options, facts: dict[str, str]) -> s
         f = r.fanout
         pct = 100 * f.cpu_s / f.window_s if f.window_s else 0.0
         other = 100 * f.other_s / f.window_s if f.window_s else 0.0
+        load = 100 * f.load_cpu_s / f.window_s if f.window_s else 0.0
         lines.append(
             f"{r.name:<14}{f.sent:>6}{f.delivered:>10}{r.errors:>7}{r.latency_ms(0.5):>8.1f}"
             f"{r.latency_ms(0.95):>8.1f}{r.latency_ms(0.99):>8.1f}{r.latency_ms(1.0):>8.1f}"
             f"{1000 * percentile(f.post_latencies, 0.99):>9.1f}{r.us_per_message:>11.0f}"
-            f"{pct:>7.0f}%{other:>6.0f}%"
+            f"{pct:>7.0f}%{other:>6.0f}%{load:>8.0f}%"
         )
     p99 = ringflow.latency_ms(0.99)
     verdict = "MET" if p99 <= TARGET_P99_MS and not ringflow.errors else "NOT MET"
@@ -765,6 +777,7 @@ def figures(results: Sequence[Result], opts: Options) -> dict[str, Any]:
                     "settled": r.rss_settled,
                     "closed": r.rss_closed,
                 },
+                "kib_per_connection_open": round(r.per_connection_open_kib, 2),
                 "kib_per_idle_connection": round(r.per_connection_kib, 2),
                 "open_s": round(r.open_s, 2),
                 "idle_cpu_pct": round(r.idle_pct, 3),

@@ -23,8 +23,8 @@ def test_it_runs_and_reports_memory_latency_and_the_target(
     memory = {
         match.group(1): float(match.group(2))
         for match in re.finditer(
-            r"^(Ringflow|bare aiohttp) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +(-?[\d.]+) +[\d.]+ +"
-            r"[\d.]+%",
+            r"^(Ringflow|bare aiohttp) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +-?[\d.]+ +(-?[\d.]+) +"
+            r"[\d.]+ +[\d.]+%",
             out,
             re.MULTILINE,
         )
@@ -34,7 +34,7 @@ def test_it_runs_and_reports_memory_latency_and_the_target(
         match.group(1): tuple(int(match.group(n)) for n in (2, 3, 4))
         for match in re.finditer(
             r"^(Ringflow|bare aiohttp) +(\d+) +(\d+) +(\d+) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +"
-            r"[\d.]+ +\d+ +\d+% +\d+%",
+            r"[\d.]+ +\d+ +\d+% +\d+% +\d+%",
             out,
             re.MULTILINE,
         )
