@@ -5,7 +5,9 @@ business's chat address :data:`BUSINESS` and the visitor's contact key ``chat:<p
 The session service starts and resumes its runs; :meth:`ChatConversations.apply` turns a
 saved turn's instructions into the widget's messages, in the same transaction: ``say`` as a
 bot message, a menu's or question's ``Gather`` as one message with its answers as buttons
-(a ``survey`` shows 1-5), ``wait`` as a durable timer (job :data:`CHAT_RUN_TIMER`). A run
+(a ``survey`` shows 1-5), ``wait`` as a durable timer (job :data:`CHAT_RUN_TIMER`), a
+``send_sms`` with its ``from`` number as a text queued through the :class:`TextQueue` it is
+given (a chat conversation has no number of ours to text from otherwise). A run
 that asks something is the conversation's waiting run until the visitor answers (the
 ``waiting_run_id`` pointer of the core table, shared with the SMS channel's runs).
 """
@@ -26,8 +28,9 @@ from workflows.conversations.errors import UnknownConversation
 from workflows.conversations.model import Conversation, load
 from workflows.instructions import Gather, Say, SendText, WaitUntil
 from workflows.jobs import enqueue
+from workflows.phones import InvalidPhoneNumber
 from workflows.runs import StoredRun
-from workflows.sessions import TurnDone
+from workflows.sessions import TextQueue, TurnDone
 from workflows.steps.base import CHAT
 
 log = logging.getLogger(__name__)
@@ -56,9 +59,13 @@ def _point(conn: Connection, conversation_id: int, run_id: str | None, now: date
 
 
 class ChatConversations:
-    """Conversation runs on the web chat (see the module docstring)."""
+    """Conversation runs on the web chat (see the module docstring); ``texts`` queues the
+    texts of ``send_sms`` steps (None: they are logged and dropped)."""
 
     channel = CHAT
+
+    def __init__(self, texts: TextQueue | None = None) -> None:
+        self._texts = texts
 
     def open(self, conn: Connection, business: str, contact: str, now: datetime) -> Conversation:
         """The visitor's latest conversation, opened if need be.
@@ -96,6 +103,29 @@ class ChatConversations:
         """The visitor's contact key."""
         return conversation.contact_number
 
+    def _queue_text(self, conn: Connection, text: SendText, done: TurnDone, key: str) -> None:
+        """Queue a ``send_sms`` text to its ``to`` from its ``from`` (an automated turn's is
+        held by the quiet hours of the workflow's ``hours``, as on SMS); a text without
+        ``from``, or with nobody to queue it, is logged and dropped: the run goes on."""
+        if text.sender is None or self._texts is None:
+            why = "it names no `from` number" if self._texts else "texts are not set up"
+            log.warning("run %s: text not sent from a chat conversation: %s", done.run.id, why)
+            return
+        try:
+            self._texts(
+                conn,
+                to=text.to,
+                from_=text.sender,
+                body=text.body,
+                key=key,
+                now=done.now,
+                due_at=done.quiet_until,
+                hours=done.hours,
+            )
+        except InvalidPhoneNumber as error:
+            # The visitor's own key is no phone number: a `send_sms` without `to` on chat.
+            log.warning("run %s: text not sent: %s", done.run.id, error)
+
     def apply(self, conn: Connection, conversation: Conversation, done: TurnDone) -> None:
         """Show the turn's messages to the visitor; set its timer; point the conversation at
         a run that waits for the visitor's answer (or no longer)."""
@@ -104,6 +134,7 @@ class ChatConversations:
         says: list[str] = []
         asks = False
         wake_at: datetime | None = None
+        texts = 0
 
         def show(body: str, buttons: tuple[tuple[str, str], ...] = ()) -> None:
             if visitor is None:
@@ -133,7 +164,10 @@ class ChatConversations:
             elif isinstance(instruction, WaitUntil):
                 wake_at = instruction.at
             elif isinstance(instruction, SendText):
-                log.warning("run %s: a text is not sent from a chat conversation", run.id)
+                self._queue_text(
+                    conn, instruction, done, f"run:{run.id}:{done.turn_number}:{texts}"
+                )
+                texts += 1
         for text in says:
             show(text)
         if wake_at is not None and run.status == "waiting":

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from chat.conversations import ChatConversations
 from workflows.jobs import ClaimedJob, PermanentJobError
-from workflows.sessions import SessionService
+from workflows.sessions import SessionService, TextQueue
 
 
 class ChatRunTimerHandler:
     """Wakes a chat run waiting in a ``wait`` step."""
 
-    def __init__(self, sessions: SessionService) -> None:
+    def __init__(self, sessions: SessionService, texts: TextQueue | None = None) -> None:
         self._sessions = sessions
-        self._channel = ChatConversations()
+        self._channel = ChatConversations(texts)
 
     async def __call__(self, job: ClaimedJob) -> None:
         run_id = job.payload.get("run_id")

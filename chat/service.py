@@ -41,7 +41,7 @@ from workflows.conversations.customer import customer_message, open_thread
 from workflows.conversations.events import mark_answer
 from workflows.events import ConversationEvent, TextReceived
 from workflows.phones import InvalidPhoneNumber, normalize_number
-from workflows.sessions import SessionService
+from workflows.sessions import SessionService, TextQueue
 from workflows.steps.base import CHAT
 from workflows.triggers import CHAT_STARTED
 
@@ -79,6 +79,7 @@ class ChatService:
         reopen_window: timedelta,
         max_chars: int,
         greets: Callable[[], bool] = lambda: True,
+        texts: TextQueue | None = None,
     ) -> None:
         self._db = db
         self._greets = greets
@@ -86,7 +87,7 @@ class ChatService:
         self._clock = clock
         self._reopen_window = reopen_window
         self.max_chars = max_chars
-        self.channel = ChatConversations()
+        self.channel = ChatConversations(texts)
 
     async def messages_after(self, visitor_id: int, after: int) -> list[ChatMessage]:
         """The visitor's messages after id ``after`` (a page of them)."""

@@ -18,10 +18,12 @@ from workflows.instructions import Gather, Instruction, Say, SendText, WaitUntil
 
 @dataclass(frozen=True, slots=True)
 class PlannedText:
-    """A text to send: ``to`` None means the contact of the conversation."""
+    """A text to send: ``to`` None means the contact of the conversation; ``sender`` None,
+    from the conversation's number of ours."""
 
     body: str
     to: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ def plan_turn(instructions: Sequence[Instruction]) -> TurnPlan:
             awaits_reply = True
         elif isinstance(instruction, SendText):
             flush()
-            texts.append(PlannedText(instruction.body, instruction.to))
+            texts.append(PlannedText(instruction.body, instruction.to, instruction.sender))
         elif isinstance(instruction, WaitUntil):
             wake_at = instruction.at
     flush()

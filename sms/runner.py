@@ -74,7 +74,7 @@ class SmsConversations:
                 queue_text(
                     conn,
                     to=text.to or contact,
-                    from_=business,
+                    from_=text.sender or business,
                     body=text.body,
                     key=f"run:{run.id}:{done.turn_number}:{index}",
                     due_at=done.quiet_until,

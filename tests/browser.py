@@ -6,17 +6,20 @@
 browser of its own). Without it the browser tests are skipped, with the reason, except in CI
 (``CI`` set), where they must run: a missing browser fails them there.
 ``page`` is a fresh page in a fresh context (its own storage), closed after the test.
+``patient_expectations`` makes ``expect`` wait up to :data:`TIMEOUT_MS` (workers, live updates
+and NOTIFY on a busy CI machine); a module opts in with
+``pytestmark = pytest.mark.usefixtures("patient_expectations")``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Final
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM: Final = Path(os.environ.get("RINGFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
 FLAGS: Final = (
@@ -32,6 +35,7 @@ FLAGS: Final = (
     "--metrics-recording-only",
 )
 TIMEOUT_MS: Final = 10_000
+"""How long a test waits for what a page shows (Playwright's default: 5 s)."""
 
 
 def _require_chromium() -> None:
@@ -71,3 +75,11 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
 async def page(context: BrowserContext) -> Page:
     """A page of ``context``."""
     return await context.new_page()
+
+
+@pytest.fixture
+def patient_expectations() -> Iterator[None]:
+    """``expect`` waits up to :data:`TIMEOUT_MS`, then Playwright's default again."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)

@@ -143,10 +143,12 @@ class Hangup:
 @dataclass(frozen=True, slots=True)
 class SendText:
     """Send a text message to ``to``: not part of the conversation's own channel, it is
-    queued as durable work when the turn is saved."""
+    queued as durable work when the turn is saved. ``sender`` is the number it goes from
+    (None: the number the contact called or texted)."""
 
     to: str
     body: str
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

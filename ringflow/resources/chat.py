@@ -18,6 +18,7 @@ from ringflow.resources.catalog import CATALOG, CHANGES
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.resources.sessions import SESSIONS
+from sms.send_job import queue_text
 from workflows.triggers import CHAT_STARTED
 
 LIVE = web.AppKey("live", LiveHub)
@@ -43,6 +44,7 @@ async def chat(app: web.Application) -> AsyncIterator[None]:
             reopen_window=timedelta(hours=settings.conversation_reopen_hours),
             max_chars=settings.chat_max_message_chars,
             greets=lambda: bool(catalog.candidates(CHAT_STARTED, BUSINESS)),
+            texts=queue_text,
         ),
         typing=ChatTyping(db, hub),
         keys=VisitorKeys(secret),

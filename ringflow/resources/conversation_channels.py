@@ -11,6 +11,7 @@ from chat.outbound import ChatHistory, ChatOutbound
 from ivr.conversation_calls import CallHistory
 from sms.conversation_channel import SmsHistory, SmsOutbound
 from sms.runner import SmsConversations
+from sms.send_job import queue_text
 from workflows.callbacks.timeline import CallbackHistory
 from workflows.conversations.channels import ConversationChannels
 from workflows.sessions import ConversationChannel
@@ -31,5 +32,6 @@ def conversation_channels() -> ConversationChannels:
 
 
 def run_channels() -> dict[str, ConversationChannel[Any]]:
-    """Where conversation runs live, by channel name (SMS and web chat)."""
-    return {"sms": SmsConversations(), "chat": ChatConversations()}
+    """Where conversation runs live, by channel name (SMS and web chat; a chat run's
+    ``send_sms`` texts go out as SMS send jobs)."""
+    return {"sms": SmsConversations(), "chat": ChatConversations(queue_text)}

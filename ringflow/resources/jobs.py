@@ -34,7 +34,7 @@ from sms.messages import Provider
 from sms.optouts import is_opted_out
 from sms.provider import SmsProvider
 from sms.reply_limits import ReplyLimit
-from sms.send_job import SEND_SMS, SendRules, SendSmsHandler
+from sms.send_job import SEND_SMS, SendRules, SendSmsHandler, queue_text
 from sms.workflow_jobs import (
     RUN_TIMER,
     SMS_INBOUND,
@@ -115,7 +115,7 @@ def job_handlers(
             db, sessions, clock, reply_limit=ReplyLimit.from_settings(settings)
         ),
         RUN_TIMER: RunTimerHandler(db, sessions, clock),
-        CHAT_RUN_TIMER: ChatRunTimerHandler(sessions),
+        CHAT_RUN_TIMER: ChatRunTimerHandler(sessions, queue_text),
         WAKE_JOB: WakeHandler(clock),
         CONVERSATION_EVENT_JOB: ConversationEventHandler(
             db, sessions, catalog, run_channels(), clock

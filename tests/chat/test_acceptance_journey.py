@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,12 +75,7 @@ COMMENT = "Thanks! Anything we could do better? (optional)"
 THANKS = "Thank you for your feedback!"
 
 
-@pytest.fixture(autouse=True)
-def _patient_expectations() -> Iterator[None]:
-    """Live updates through workers and NOTIFY on a busy machine: wait up to 10 s."""
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
+pytestmark = pytest.mark.usefixtures("patient_expectations")
 
 
 @dataclass

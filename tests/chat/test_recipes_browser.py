@@ -23,32 +23,18 @@ elsewhere.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import html
-import json
-import shutil
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import time
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
-from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, expect
 
-from tests.api_client import ADMIN_TOKEN, ApiClient
-from tests.browser import TIMEOUT_MS
+from tests.chat.shop import NEW_YORK, Shop, answers, bot, open_shop, visitor_id
 from tests.chat.test_socket import conversation_of
-from tests.clock import MONDAY, SATURDAY, MovableClock, next_weekday_at
-from tests.conftest import RunningServer, ServerFactory, workflow
+from tests.clock import SATURDAY, next_weekday_at
+from tests.conftest import workflow
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "post-call"
-NEW_YORK = ZoneInfo("America/New_York")
-IDENTITY_SECRET = "site-identity-secret-for-tests"
 OUR_NUMBER = "+15005550006"
 NUDGE = (
     "Hi there, still thinking it over? Your cart is saved: https://shop.example/cart/42."
@@ -71,123 +57,13 @@ steps:
 """
 
 
-@pytest.fixture(autouse=True)
-def _patient_expectations() -> Iterator[None]:
-    """Workers and live updates on a busy machine: wait up to 10 s."""
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
-
-
-@dataclass
-class Shop:
-    """A Ringflow server (office schedule, movable clock, the site's identity secret), an
-    admin client, and the browser its visitors come in with."""
-
-    api: ApiClient
-    clock: MovableClock
-    browser: Browser
-    site: str
-    """The shop's own site (another origin than the server's), serving :attr:`pages`."""
-    pages: dict[str, str]
-    contexts: list[BrowserContext]
-    """The visitors' browser contexts, closed before the server stops (open sockets would
-    hold its shutdown up)."""
-
-    @property
-    def server(self) -> RunningServer:
-        return self.api.server
-
-    async def admin(self, method: str, path: str, body: Any = None) -> Any:
-        answer = await self.api.call(method, path, json_body=body)
-        assert answer.status in (200, 201, 202), f"{method} {path}: {answer.status} {answer.text}"
-        return answer.json
-
-    async def install(self, recipe: str, **parameters: Any) -> None:
-        """One call: the recipe's workflow, installed and published."""
-        body = {"parameters": parameters, "publish": True}
-        await self.admin("POST", f"/recipes/{recipe}/install", body)
-
-    async def team(self, name: str, agent: str) -> None:
-        await self.admin("PUT", f"/agents/{agent}", {"status": "available"})
-        await self.admin("PUT", f"/teams/{name}", {"members": [agent]})
-
-    async def visitor(self, identity: dict[str, Any] | None = None, *, signed: bool = True) -> Page:
-        """A new visitor (own browser context) on the shop's page, which embeds the widget,
-        open, with ``identity`` signed by the site's secret (or with a made-up signature)."""
-        context = await self.browser.new_context()
-        self.contexts.append(context)
-        context.set_default_timeout(TIMEOUT_MS)
-        attributes = ""
-        if identity is not None:
-            text = json.dumps(identity)
-            key = IDENTITY_SECRET if signed else "not-the-secret"
-            mac = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
-            attributes = f' data-identity="{html.escape(text)}" data-identity-hmac="{mac}"'
-        page_html = (
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title></head>"
-            f'<body><h1>Shop</h1><script src="{self.server.base_url}/chat/widget.js"'
-            f' data-title="Shop" data-open="true"{attributes} async></script></body></html>'
-        )
-        path = f"/page-{len(self.pages)}"
-        self.pages[path] = page_html
-        page = await context.new_page()
-        await page.goto(self.site + path)
-        await expect(page.locator(".rf-chat")).to_have_attribute("data-connection", "online")
-        return page
+pytestmark = pytest.mark.usefixtures("patient_expectations")
 
 
 @pytest.fixture
 async def shop(tmp_path: Path, browser: Browser) -> AsyncIterator[Shop]:
-    flows = tmp_path / "flows"
-    (flows / "schedules").mkdir(parents=True)
-    shutil.copy(EXAMPLES / "schedules" / "office.yaml", flows / "schedules" / "office.yaml")
-    clock = MovableClock(next_weekday_at(MONDAY, time(10, 0), NEW_YORK))
-    factory = ServerFactory(f"sqlite:///{tmp_path / 'ringflow.db'}", tmp_path)
-    try:
-        server = await factory.start(
-            [workflow(MAIN_GREETING)],
-            clock=clock,
-            flows_dir=flows,
-            admin_token=ADMIN_TOKEN,
-            chat_identity_secret=IDENTITY_SECRET,
-        )
-        pages: dict[str, str] = {}
-
-        async def page(request: web.Request) -> web.Response:
-            if request.path not in pages:
-                raise web.HTTPNotFound()
-            return web.Response(text=pages[request.path], content_type="text/html")
-
-        app = web.Application()
-        app.router.add_get("/{name}", page)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        # The shop's site: another origin (localhost, not 127.0.0.1) served for real, since
-        # Chromium refuses a page the test intercepted (a public page to it) the loopback
-        # server's widget.
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        contexts: list[BrowserContext] = []
-        try:
-            async with aiohttp.ClientSession() as session:
-                api = ApiClient(server, session)
-                yield Shop(api, clock, browser, f"http://localhost:{port}", pages, contexts)
-        finally:
-            for context in contexts:
-                await context.close()
-            await runner.cleanup()
-    finally:
-        await factory.stop()
-
-
-def bot(page: Page) -> Locator:
-    return page.locator(".rf-bot .rf-bubble")
-
-
-def answers(page: Page) -> Locator:
-    return page.locator(".rf-answer")
+    async with open_shop(tmp_path, browser, [workflow(MAIN_GREETING)]) as running:
+        yield running
 
 
 async def test_the_greeting_follows_business_hours(shop: Shop) -> None:
@@ -305,9 +181,3 @@ async def test_an_event_nudges_the_visitor_live_in_the_open_widget(shop: Shop) -
         ("agent.replied", NUDGE),  # a reply, by the workflow
         ("message.received", "Is shipping free?"),
     ]
-
-
-async def visitor_id(page: Page) -> str:
-    stored = await page.evaluate("localStorage.getItem('ringflow.chat.visitor')")
-    found: str = json.loads(stored)
-    return found

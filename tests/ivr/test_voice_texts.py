@@ -85,3 +85,25 @@ async def test_a_caller_without_a_number_gets_no_text_and_the_call_goes_on(
     assert status == 200
     assert re.search(r"<Say>We have sent you a text. Goodbye.</Say><Hangup />", answer)
     assert await texts(server) == []
+
+
+async def test_a_text_goes_from_the_number_the_step_names(servers: ServerFactory) -> None:
+    """`from`: a business texts from its SMS number even when the call came in on another."""
+    flow = workflow(
+        """
+id: texting-from-our-sms-number
+trigger: {event: call.incoming}
+start: text
+steps:
+  text:
+    send_sms: {body: "Our address: 1 Example Street.", from: "+12025550199"}
+    next: bye
+  bye: {hangup: "We have sent you a text. Goodbye."}
+"""
+    )
+    server = await servers.start([flow], worker=False)
+    phone = Softphone(server.base_url, auth_token=AUTH_TOKEN, public_url=PUBLIC_URL)
+    await phone.call(ScriptedCaller([]), from_=CALLER, to=OUR_NUMBER)
+    assert [(t["to_number"], t["from_number"]) for t in await texts(server)] == [
+        (CALLER, "+12025550199")
+    ]

@@ -45,10 +45,21 @@ class TextQueue(Protocol):
     """Queues a text as durable work inside the caller's transaction."""
 
     def __call__(
-        self, conn: Connection, *, to: str, from_: str, body: str, key: str, now: datetime
+        self,
+        conn: Connection,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        key: str,
+        now: datetime,
+        due_at: datetime | None = None,
+        hours: str | None = None,
     ) -> object:
-        """Record the text at ``now`` and enqueue its sending; nothing new for a ``key``
-        already used."""
+        """Record the text at ``now`` and enqueue its sending (held until ``due_at`` when
+        given; the quiet hours of the schedule ``hours`` checked again when it leaves);
+        nothing new for a ``key`` already used. Raises
+        :class:`workflows.phones.InvalidPhoneNumber` for a ``to`` that is no phone number."""
         ...
 
 

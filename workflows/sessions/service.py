@@ -349,7 +349,14 @@ class SessionService:
             log.warning("call %s: text not sent: no text queue", call.call_id)
             return
         try:
-            self._texts(conn, to=text.to, from_=call.called, body=text.body, key=key, now=now)
+            self._texts(
+                conn,
+                to=text.to,
+                from_=text.sender or call.called,
+                body=text.body,
+                key=key,
+                now=now,
+            )
         except InvalidPhoneNumber as error:
             # An anonymous or malformed caller id: the call goes on without the text.
             log.warning("call %s: text not sent: %s", call.call_id, error)

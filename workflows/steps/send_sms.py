@@ -3,9 +3,10 @@
 The text is a template (``{{call.from}}``, ``{{vars.choice}}``, ``{{contact.name}}``,
 ``{{schedule.next_open}}``, ``{{message.body}}``, with ``| fallback``; see
 ``workflows/templates.py``), checked when the workflow is loaded. On SMS it texts the contact
-(or ``to``) as a message of its own. The channel queues it as a
-durable job in the same transaction as the turn, so a repeated webhook queues nothing twice
-and no crash loses it; it goes out from the number the caller called.
+(or ``to``) as a message of its own; on chat it texts ``to`` from ``from`` (a chat conversation
+has no number of ours). The channel queues it as a durable job in the same transaction as the
+turn, so a repeated webhook queues nothing twice and no crash loses it; it goes out from
+``from``, or else the number the caller called (or the contact texted).
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from pydantic import Field, model_validator
 
 from workflows.instructions import SendText
 from workflows.names import E164
-from workflows.steps.base import SMS, VOICE, Next, RunContext, StepKind, StepParams, StepResult
+from workflows.steps.base import (
+    CHAT,
+    SMS,
+    VOICE,
+    Next,
+    RunContext,
+    StepKind,
+    StepParams,
+    StepResult,
+)
 from workflows.templates import Template, TemplateError
 
 TEMPLATE_ROOTS = ("call", "vars", "contact", "schedule", "message", "event")
@@ -34,6 +44,14 @@ class SendSmsParams(StepParams):
     shorthand = "body"
     body: str = Field(min_length=1, max_length=1600, description="the text, a template")
     to: E164 | None = Field(default=None, description="the number to text; default: the caller")
+    sender: E164 | None = Field(
+        default=None,
+        alias="from",
+        description=(
+            "the number the text goes from; default: the number the contact called or"
+            " texted (a chat conversation has none: set it there)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_template(self) -> Self:
@@ -47,13 +65,13 @@ class SendSmsParams(StepParams):
 class SendSmsKind(StepKind[SendSmsParams]):
     name = "send_sms"
     params = SendSmsParams
-    channels = frozenset({VOICE, SMS})
+    channels = frozenset({VOICE, SMS, CHAT})
     summary = "Text the caller (or `to`) a templated message, then continue with `next`."
 
     def enter(self, params: SendSmsParams, ctx: RunContext) -> StepResult:
         to = params.to or ctx.call.get("from", "")
         body = _template(params.body).render(ctx.values())
-        ctx.emit(SendText(to=to, body=body))
+        ctx.emit(SendText(to=to, body=body, sender=params.sender))
         return Next()
 
 

@@ -5,27 +5,20 @@ driving Debian's ``/usr/bin/chromium``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
-from playwright.async_api import expect
 from yarl import URL
 
-from tests.browser import TIMEOUT_MS
 from tests.ringflow.admin.people import Desk, desk
 
 __all__ = ["Agent", "Desk", "desk", "sign_in", "sign_in_with"]
 
 
 @pytest.fixture(autouse=True)
-def _patient_expectations() -> Iterator[None]:
-    """Live updates on a busy CI machine: wait up to 10 s (as the shared page fixture does),
-    not Playwright's default 5 s."""
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=5_000)
+def _patient(patient_expectations: None) -> None:
+    """Live updates on a busy CI machine: every inbox test waits up to 10 s."""
 
 
 @dataclass
