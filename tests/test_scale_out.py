@@ -8,7 +8,9 @@ URL both instances are configured with, as behind a load balancer; :class:`Round
 load balancer, a small proxy sending each request to the next instance in turn.
 
 What is checked: the turns of one call alternate between the instances; the same webhook
-delivered to both at the same moment has one effect; a timer and the texts fire once; a workflow
+delivered to both at the same moment has one effect; a timer and the texts fire once; two
+agents of a team freeing up at the same moment on A and on B connect each queued caller once,
+each agent once (the worker process redirects them through Twilio's Calls API); a workflow
 published through A answers the next call on B within a second (LISTEN/NOTIFY: polling would
 take seconds); audio uploaded through A is served by B from the database; and SIGKILLing an
 instance in the middle of a turn loses nothing: the webhook retried on the other instance
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -55,6 +58,8 @@ JINGLE_LINE: Final = "+15005550004"
 """Where ``tests.prompts.test_api.line_playing`` answers."""
 TEXT_LINE: Final = "+15005550005"
 NEW_LINE: Final = "+15005550007"
+SUPPORT_LINE: Final = "+15005550008"
+AGENTS: Final = {"alice": "+12025550181", "bob": "+12025550182", "carol": "+12025550183"}
 CALLER: Final = "+12025550143"
 TEXTER: Final = "+12025550199"
 TIMER_SECONDS: Final = 2
@@ -92,6 +97,21 @@ trigger: {{event: call.incoming, to: "{NEW_LINE}"}}
 start: hello
 steps:
   hello: {{hangup: "This is the new line."}}
+"""
+
+SUPPORT_FLOW: Final = f"""\
+id: support-queue
+trigger: {{event: call.incoming, to: "{SUPPORT_LINE}"}}
+start: connect
+steps:
+  connect:
+    connect:
+      team: support
+      ring_timeout: 15
+      queue: {{max_wait: 600, announce_every: 30}}
+    on_answered: bye
+    on_no_agents: bye
+  bye: {{hangup: "Thank you for calling."}}
 """
 
 pytestmark = pytest.mark.skipif(
@@ -272,6 +292,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     flows.mkdir()
     (flows / "scale-line.yaml").write_text(VOICE_FLOW)
     (flows / "follow-up.yaml").write_text(TEXT_FLOW)
+    (flows / "support-queue.yaml").write_text(SUPPORT_FLOW)
     async with TwilioApiStub(ACCOUNT_SID, AUTH_TOKEN) as stub:
         env = environment(url, stub, flows)
         instances: list[Instance] = []
@@ -520,3 +541,76 @@ async def test_audio_uploaded_through_a_is_played_from_b(cluster: Cluster, tmp_p
             assert from_b.status == 200
             assert from_b.headers["ETag"] == f'"{prompt["digest"]}"'
             assert await from_b.read() == original
+
+
+async def test_two_agents_freeing_up_on_two_instances_connect_each_queued_caller_once(
+    cluster: Cluster,
+) -> None:
+    """A team of three and five callers: three talk to an agent, two wait in the queue; two
+    agents' calls end at the same moment, one status callback at A, the other at B. Each
+    waiting caller is redirected once, to a different agent (issue 11's acceptance)."""
+    with shown_on_failure(cluster):
+        session = cluster.session
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        for name, phone in AGENTS.items():
+            body = {"endpoints": [{"kind": "phone", "address": phone}], "status": "available"}
+            async with session.put(
+                f"{cluster.a.base_url}/api/agents/{name}", json=body, headers=admin
+            ) as put:
+                assert put.status in (200, 201), await put.text()
+        team = {"members": list(AGENTS), "ring_strategy": "longest_idle"}
+        async with session.put(
+            f"{cluster.b.base_url}/api/teams/support", json=team, headers=admin
+        ) as put:
+            assert put.status in (200, 201), await put.text()
+
+        def caller(number: int) -> dict[str, str]:
+            form = call_form(f"CA{number:030x}99", SUPPORT_LINE, "in-progress")
+            return form | {"From": f"+1202555016{number}"}
+
+        async def leg(instance: Instance, agent: str, number: int, status: str) -> None:
+            form = {
+                "AccountSid": ACCOUNT_SID,
+                "CallSid": f"CA{number:030x}77",
+                "ParentCallSid": caller(number)["CallSid"],
+                "From": SUPPORT_LINE,
+                "To": AGENTS[agent],
+                "CallStatus": status,
+            }
+            path = f"/twilio/voice/agents/{agent}/status?team=support"
+            assert await post(session, instance, path, form) == (204, "")
+
+        instances = (cluster.a, cluster.b)
+        talking: dict[str, int] = {}
+        for number in range(3):
+            status, twiml = await post(
+                session, instances[number % 2], "/twilio/voice", caller(number)
+            )
+            assert status == 200
+            rung = re.findall(r"<Number[^>]*>([^<]+)</Number>", twiml)
+            [agent] = [name for name, agent_phone in AGENTS.items() if [agent_phone] == rung]
+            await leg(instances[number % 2], agent, number, "in-progress")
+            talking[agent] = number
+        assert sorted(talking) == sorted(AGENTS), "longest idle: each agent took one caller"
+        waiting = [caller(number)["CallSid"] for number in (3, 4)]
+        for number in (3, 4):
+            status, twiml = await post(
+                session, instances[number % 2], "/twilio/voice", caller(number)
+            )
+            assert status == 200
+            assert ">support</Enqueue>" in twiml
+
+        await asyncio.gather(
+            leg(cluster.a, "alice", talking["alice"], "completed"),
+            leg(cluster.b, "carol", talking["carol"], "completed"),
+        )
+        await eventually(
+            lambda: len(cluster.stub.redirects) >= 2, within=15, what="two queued callers offered"
+        )
+        await asyncio.sleep(2)  # time enough for a third redirect, if there were one
+        redirected = sorted(
+            (r.sid, (r.url or "").rsplit("agent=", 1)[-1]) for r in cluster.stub.redirects
+        )
+        assert len(redirected) == 2, redirected
+        assert sorted(sid for sid, _ in redirected) == sorted(waiting)  # each caller once
+        assert sorted(agent for _, agent in redirected) == ["alice", "carol"]  # each agent once
