@@ -28,9 +28,10 @@ RUN /opt/ringflow/bin/python -m pip install --no-cache-dir --no-compile ${PIP_OP
     && /opt/ringflow/bin/python -m compileall -q /opt/ringflow/lib
 
 FROM ${PYTHON_IMAGE}
-# ffmpeg converts uploaded prompts; libespeak-ng1 is the voice pyttsx3 speaks with.
+# ffmpeg converts uploaded prompts; libespeak-ng1 is the voice pyttsx3 speaks with; graphviz
+# draws workflow diagrams.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg libespeak-ng1 \
+    && apt-get install -y --no-install-recommends ffmpeg libespeak-ng1 graphviz \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/ringflow --create-home \
         --shell /usr/sbin/nologin ringflow

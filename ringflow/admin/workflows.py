@@ -9,6 +9,7 @@ its path and line, the schedules a workflow names included. Workflows from the f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from ringflow.admin.problems import (
 )
 from ringflow.database import Database
 from workflows.catalog import WorkflowCatalog, compile_trigger
+from workflows.diagram import DiagramError, diagram, parse_for_diagram, render_svg
 from workflows.loader import Workflow, from_data
 from workflows.problems import Path, Problem, WorkflowInvalid
 from workflows.references import prompt_references
@@ -151,11 +153,20 @@ class CreateQuery(BaseModel):
     publish: bool = Field(default=False, description="publish the draft at once")
 
 
-class ExportQuery(BaseModel):
+class VersionQuery(BaseModel):
+    """Which version: ``draft``, ``published`` or a version number."""
+
     model_config = ConfigDict(extra="forbid")
     version: Annotated[str, StringConstraints(pattern=r"^(draft|published|[1-9][0-9]{0,8})$")] = (
         "published"
     )
+
+    def which(self) -> str | int:
+        """``draft``, ``published`` or the number."""
+        return int(self.version) if self.version.isdigit() else self.version
+
+
+class ExportQuery(VersionQuery):
     format: Literal["yaml", "json"] = "yaml"
 
 
@@ -353,7 +364,7 @@ async def export_workflow(request: web.Request) -> web.Response:
     admin = _admin(request)
     workflow_id = request.match_info["workflow_id"]
     options = query_params(request, ExportQuery)
-    which: str | int = options.version if not options.version.isdigit() else int(options.version)
+    which = options.which()
     definition = await _read_definition(admin, workflow_id, which)
     if options.format == "json":
         return json_answer(definition)
@@ -363,6 +374,26 @@ async def export_workflow(request: web.Request) -> web.Response:
         text=text,
         content_type="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def workflow_diagram(request: web.Request) -> web.Response:
+    """A version (draft, published or a number) drawn as SVG (:mod:`workflows.diagram`)."""
+    admin = _admin(request)
+    workflow_id = request.match_info["workflow_id"]
+    which = query_params(request, VersionQuery).which()
+    definition = await _read_definition(admin, workflow_id, which)
+    try:
+        spec, problems = parse_for_diagram(definition, workflow_id)
+        # dot runs as a child process: off the event loop, so other requests go on.
+        svg = await asyncio.to_thread(render_svg, diagram(spec, problems))
+    except WorkflowInvalid as invalid:
+        # A version stored before a check it fails was added: say what, as an upload would.
+        raise from_workflow_problems(invalid.problems, f"version {which}") from None
+    except DiagramError as error:
+        raise ApiProblem(503, str(error)) from None
+    return web.Response(
+        body=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, no-cache"}
     )
 
 
@@ -520,6 +551,16 @@ def endpoints() -> list[Endpoint]:
             },
             errors=(404, 422),
             query=ExportQuery,
+        ),
+        Endpoint(
+            "GET",
+            one + "/diagram.svg",
+            workflow_diagram,
+            "A version (draft, published or a number) drawn as an SVG diagram",
+            tag,
+            answer_media={"image/svg+xml": {"type": "string"}},
+            errors=(404, 422, 503),
+            query=VersionQuery,
         ),
         Endpoint(
             "PATCH",

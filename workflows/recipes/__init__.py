@@ -47,6 +47,7 @@ __all__ = [
     "bundled_recipes",
     "load_recipe",
     "load_recipes",
+    "sample_definition",
 ]
 
 
@@ -310,6 +311,12 @@ def _parameter(
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def sample_definition(recipe: Recipe) -> Any:
+    """The workflow ``recipe`` installs with sample parameter values (defaults where it
+    has them): for a picture of it (``ringflow diagram``)."""
+    return recipe.render(next(_sample_sets(recipe))).data
 
 
 def _sample_sets(recipe: Recipe) -> Iterator[dict[str, Any]]:

@@ -180,3 +180,20 @@ async def test_workflows_from_files_are_read_only_here(api: ApiClient) -> None:
     clash = await api.call("POST", "/workflows", data=same_id, content_type=YAML)
     assert clash.status == 409
     assert "file" in clash.json["detail"]
+
+
+async def test_a_version_is_drawn_as_a_diagram(api: ApiClient) -> None:
+    status, _ = await upload(api)
+    assert status == 201
+    drawn = await api.call("GET", "/workflows/sales-line/diagram.svg", params={"version": "draft"})
+    assert drawn.status == 200, drawn.text
+    assert drawn.content_type == "image/svg+xml"
+    assert "<title>main&#45;&gt;sales</title>" in drawn.text
+    assert "Press 1 for sales." in drawn.text
+
+    # Nothing published yet; a version that is no version; a workflow that does not exist.
+    assert (await api.call("GET", "/workflows/sales-line/diagram.svg")).status == 404
+    bad = await api.call("GET", "/workflows/sales-line/diagram.svg", params={"version": "v1"})
+    assert bad.status == 422
+    assert "version" in bad.text
+    assert (await api.call("GET", "/workflows/nope/diagram.svg")).status == 404
