@@ -23,6 +23,7 @@ from prompts.service import Synthesizer
 from ringflow.admin.app import API_APP, GATEKEEPER, api_application
 from ringflow.admin.areas import admin_api
 from ringflow.clock import Clock, system_clock
+from ringflow.console import routes as console_routes
 from ringflow.health import READINESS, Readiness, health_routes
 from ringflow.inbox import routes as inbox_routes
 from ringflow.metrics import METRICS, Metrics
@@ -72,6 +73,7 @@ ROUTES: tuple[Callable[[], list[web.AbstractRouteDef]], ...] = (
     prompt_routes.routes,
     chat_routes.routes,
     inbox_routes.routes,
+    console_routes.routes,
 )
 """The webhook and media routes each package owns, served from ``/``."""
 

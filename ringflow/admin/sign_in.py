@@ -26,6 +26,7 @@ from aiohttp import web
 
 from ringflow.admin.app import API_APP, GATEKEEPER
 from ringflow.admin.auth import Gatekeeper
+from ringflow.admin.tokens import TokenOwner
 from ringflow.browser_sessions import BROWSER_SESSIONS, CSRF_FIELD, BrowserSessions
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,14 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 """Headers of every page served behind a sign-in: never cached, no foreign code, no framing."""
+
+
+def signed_in_page(template: str, csrf: str) -> web.Response:
+    """A page behind a sign-in: ``template`` with its session's CSRF token filled in
+    (``{{csrf}}``, and the form field's name at ``{{csrf_field}}``), with :data:`PAGE_HEADERS`."""
+    page = template.replace("{{csrf}}", html.escape(csrf)).replace("{{csrf_field}}", CSRF_FIELD)
+    return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
+
 
 _FORM = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -121,7 +130,7 @@ def sign_in_routes(
             gatekeeper.failed(client)
             log.warning("sign-in to %s: wrong token from %s", prefix, client)
             return form(401, "That token is not valid (unknown or revoked).")
-        if not _may(who, owner.is_agent):
+        if not _may(who, owner):
             return form(403, _refused[who])
         opened = await sessions.sign_in(token)
         if opened is None:  # RINGFLOW_ADMIN_TOKEN, or revoked a moment ago
@@ -160,5 +169,11 @@ _refused: dict[Who, str] = {
 }
 
 
-def _may(who: Who, is_agent: bool) -> bool:
-    return who == "anyone" or (who == "agents") == is_agent
+def _may(who: Who, owner: TokenOwner) -> bool:
+    """Whether ``owner`` may sign in to a page for ``who`` (a token limited to scopes is
+    another system's: it opens no admin page)."""
+    if who == "agents":
+        return owner.is_agent
+    if who == "admins":
+        return not owner.is_agent and owner.scopes is None
+    return True

@@ -18,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import html
 import json
 from pathlib import Path
 from typing import Final
 
 from aiohttp import web
 
-from ringflow.admin.sign_in import PAGE_HEADERS, sign_in_routes
-from ringflow.browser_sessions import BROWSER_SESSIONS, CSRF_FIELD, BrowserSession
+from ringflow.admin.sign_in import sign_in_routes, signed_in_page
+from ringflow.browser_sessions import BROWSER_SESSIONS, BrowserSession
 from ringflow.inbox.live import InboxLive
 
 PREFIX: Final = "/inbox"
@@ -52,10 +51,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     session = await _session(request)
     if session is None:
         raise web.HTTPSeeOther(f"{PREFIX}/sign-in")
-    page = (
-        _page().replace("{{csrf}}", html.escape(session.csrf)).replace("{{csrf_field}}", CSRF_FIELD)
-    )
-    return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
+    return signed_in_page(_page(), session.csrf)
 
 
 async def live(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,1 @@
+"""The admin console (``/console``): Ringflow's workflows seen and changed from one page."""
