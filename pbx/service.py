@@ -11,7 +11,9 @@ records is keyed by Asterisk's ids (:mod:`pbx.store`), so catching up twice reco
 twice.
 
 Callbacks on an Asterisk line use :meth:`PbxAdapter.originate`: an ``Originate`` whose
-answer was lost with the connection is never sent again blindly (see its docstring).
+answer was lost with the connection is never sent again blindly (see its docstring); their
+events go to :class:`pbx.callbacks.PbxCallbackEvents` (given as ``callbacks``), in order with
+the rest.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -45,6 +47,8 @@ WRITE_RETRIES = (0.2, 1.0, 5.0)
 """Seconds before each new try of a failed write; after the last, the change is logged and
 left to the next catch-up (the log's open calls are caught up at every reconnect)."""
 
+CALLBACK_EVENTS = frozenset({"OriginateResponse", "DialEnd", "Hangup"})
+"""The events a callback's placement is ended by (:mod:`pbx.callbacks`)."""
 ORIGINATE_VARIABLE = "RINGFLOW_ORIGINATE"
 """The channel variable an ``Originate`` carries: its key, looked up before any retry."""
 
@@ -91,6 +95,7 @@ class PbxAdapter:
         numbers: Numbers,
         wake: Callable[[], None] | None = None,
         ownership: Ownership | None = None,
+        callbacks: Callable[[dict[str, str]], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self._db = db
@@ -109,6 +114,8 @@ class PbxAdapter:
         self._originates: dict[str, asyncio.Future[OriginateResult]] = {}
         self._unclear: set[str] = set()
         self._thread_listeners: list[Callable[[dict[str, str]], None]] = []
+        self._callbacks = callbacks
+        self._hangups: set[asyncio.Task[None]] = set()
 
     # --- the connection's life ---------------------------------------------------------
 
@@ -231,7 +238,10 @@ class PbxAdapter:
                 await self._record(change)
         elif name in MEMBER_EVENTS:
             await self._member(event)
-        elif name == "OriginateResponse":
+        if name in CALLBACK_EVENTS and self._callbacks is not None:
+            # Before the Originate's caller hears its answer: the placement is recorded first.
+            await self._callbacks(event)
+        if name == "OriginateResponse":
             self._originate_response(event)
 
     async def _record(self, change: CallChange) -> None:
@@ -375,6 +385,35 @@ class PbxAdapter:
             raise OriginateUnclear(f"originate {key}: outcome unknown ({error})") from error
         finally:
             self._originates.pop(key, None)
+
+    async def live_originate(self, key: str) -> str | None:
+        """The live channel carrying the ``Originate`` key ``key``, or None."""
+        link = self._link
+        if link is None:
+            raise AmiClosed("not connected to the PBX")
+        return await self._live_originate(link, key)
+
+    async def channel_up(self, channel: str) -> bool:
+        """Whether ``channel`` is up on the PBX now (``Status``)."""
+        link = self._link
+        if link is None:
+            raise AmiClosed("not connected to the PBX")
+        found = await link.event_list("Status", "StatusComplete", Channel=channel)
+        return any(item.get("Channel") == channel for item in found)
+
+    def hang_up(self, channel: str) -> None:
+        """Ask the PBX to hang ``channel`` up (sent in the background; a lost connection
+        takes the channel's fate with it, logged)."""
+
+        async def send() -> None:
+            try:
+                await self.action("Hangup", Channel=channel)
+            except AmiError as error:
+                log.warning("AMI: Hangup %s not done: %s", channel, error)
+
+        task = asyncio.get_running_loop().create_task(send(), name="ami-hangup")
+        self._hangups.add(task)
+        task.add_done_callback(self._hangups.discard)
 
     async def _live_originate(self, link: AmiLink, key: str) -> str | None:
         channels = await link.event_list("Status", "StatusComplete", Variables=ORIGINATE_VARIABLE)

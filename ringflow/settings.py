@@ -272,6 +272,16 @@ class Settings(BaseSettings):
         default=None,
         description="country (ISO code) of PBX caller ids without +; default: read as +digits",
     )
+    ami_callback_context: str = Field(
+        default="ringflow-callbacks",
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description=(
+            "the dialplan context callbacks' Originate enters at the customer's number (it"
+            " dials them); with AMI settings, callbacks are placed on the PBX"
+        ),
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     migrate: bool = Field(default=True, description="upgrade the database schema at start")
     log_format: Literal["text", "json"] = Field(

@@ -1,5 +1,6 @@
-"""Callbacks: what places their calls (Twilio's Calls API, when Twilio and a public URL are
-configured) for the job worker, and the service their webhooks ask."""
+"""Callbacks: what places their calls for the job worker (the Asterisk PBX's ``Originate``
+when AMI settings are given; otherwise Twilio's Calls API, when Twilio and a public URL are
+configured), and the service their webhooks and the PBX's events ask."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from ivr.callbacks import CALLBACK_SERVICE
 from ivr.calls_api import TwilioCallPlacer
+from pbx.callbacks import PbxCallPlacer
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
 from ringflow.settings import Settings
@@ -20,9 +22,12 @@ CALL_PLACER: web.AppKey[CallPlacer | None] = web.AppKey("call_placer")
 """Places callbacks' calls; None when Twilio is not configured (callbacks then wait)."""
 
 
-def call_placer(settings: Settings) -> TwilioCallPlacer | None:
-    """Twilio's Calls API when its account SID, auth token and the public URL (which Twilio
-    fetches the calls' instructions from) are set."""
+def call_placer(settings: Settings) -> TwilioCallPlacer | PbxCallPlacer | None:
+    """The PBX when AMI settings are given (its adapter attaches itself once it exists,
+    :mod:`ringflow.resources.pbx`); else Twilio's Calls API when its account SID, auth token
+    and the public URL (which Twilio fetches the calls' instructions from) are set."""
+    if settings.ami_host is not None:
+        return PbxCallPlacer(settings.ami_callback_context)
     sid, token = settings.twilio_account_sid, settings.auth_token
     if not (sid and token and settings.public_url):
         return None
@@ -40,5 +45,5 @@ async def callbacks(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if placer is not None:
+        if isinstance(placer, TwilioCallPlacer):
             await placer.close()

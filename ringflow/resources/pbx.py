@@ -1,5 +1,6 @@
 """The Asterisk PBX adapter (``pbx/``), when AMI settings are given: one task owns the AMI
-connection for the process's life; at close it logs off and stops.
+connection for the process's life; at close it logs off and stops. It places callbacks'
+calls (the callbacks resource's placer is attached to it) and ends them from its events.
 
 Only ``ringflow serve`` holds it. On PostgreSQL every instance given the AMI settings
 competes for one advisory lock and only its holder follows the PBX (``pbx/ownership.py``);
@@ -14,10 +15,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ivr.callbacks import CALLBACK_SERVICE
+from pbx.callbacks import PbxCallbackEvents, PbxCallPlacer
 from pbx.calls import phone_numbers
 from pbx.ownership import Ownership
 from pbx.service import AmiSettings, PbxAdapter, stopped
 from ringflow.changes import listen_dsn
+from ringflow.resources.callbacks import CALL_PLACER
 from ringflow.resources.catalog import CATALOG
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
@@ -55,8 +59,15 @@ async def pbx(app: web.Application) -> AsyncIterator[None]:
             f"{settings.ami_host}:{settings.ami_port}",
             retry=settings.ami_ping_seconds,
         ),
+        callbacks=lambda event: events.handle(event),
+    )
+    events = PbxCallbackEvents(
+        app[CALLBACK_SERVICE], app[DATABASE], adapter.hang_up, settings.ami_callback_context
     )
     app[PBX] = adapter
+    placer = app.get(CALL_PLACER)
+    if isinstance(placer, PbxCallPlacer):
+        placer.attach(adapter)
     log.info("following the PBX at %s:%s over AMI", settings.ami_host, settings.ami_port)
     task = asyncio.create_task(adapter.run(), name="ami")
     try:

@@ -68,6 +68,9 @@ class FakeAsterisk:
     actions: list[dict[str, str]] = field(default_factory=list)
     logins: int = 0
     answer_originates: bool = True
+    originate_failure: str | None = None
+    """An ``OriginateResponse`` ``Reason`` (``3``: no answer, ``5``: busy) to fail the next
+    Originates with; None: they are answered."""
     mute: bool = False
     """A hung PBX: the connection stays open and nothing is answered."""
     _sessions: list[_Session] = field(default_factory=list)
@@ -383,18 +386,19 @@ class FakeAsterisk:
         self.channels[uniqueid].update(variables)
         if not self.answer_originates:
             return
+        failure = self.originate_failure
         await self.emit(
             {
                 "Event": "OriginateResponse",
                 "Privilege": "call,all",
                 aid[0]: aid[1],
-                "Response": "Success",
+                "Response": "Failure" if failure else "Success",
                 "Channel": f"{action.get('Channel', '')}-00000099",
                 "Context": action.get("Context", ""),
                 "Exten": action.get("Exten", ""),
                 "Application": "",
                 "Data": "",
-                "Reason": "4",
+                "Reason": failure or "4",
                 "Uniqueid": uniqueid,
                 "CallerIDNum": "<unknown>",
                 "CallerIDName": "<unknown>",

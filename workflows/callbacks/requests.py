@@ -514,6 +514,18 @@ def record_agent_call(
     return changed == 1
 
 
+def placement_by_agent_call(conn: Connection, call_sid: str) -> tuple[int, int] | None:
+    """(request, placement) whose current agent call is ``call_sid`` while it is calling
+    (a PBX's events name the agent's channel); None for any other call."""
+    row = conn.execute(
+        select(callback_requests.c.id, callback_requests.c.legs).where(
+            callback_requests.c.agent_call_sid == call_sid,
+            callback_requests.c.status == "calling",
+        )
+    ).first()
+    return None if row is None else (int(row.id), int(row.legs))
+
+
 def mark_dialing(conn: Connection, callback_id: int, leg: int, now: datetime) -> bool:
     """Record that placement ``leg`` now rings the customer (the agent accepted): from here
     the dial's outcome, not the agent leg's status, ends it. Whether it was current."""
