@@ -8,8 +8,8 @@
   engine itself.
 * Plumbing (``ringflow/``: database, settings, migrations...) imports no domain package, except
   ``ringflow/tables.py``, the one place that gathers every package's tables for migrations.
-  The admin API (``ringflow/api``, ``ringflow/admin``), the pages (``ringflow/inbox``) and the
-  command line are not plumbing.
+  The admin API (``ringflow/api``, ``ringflow/admin``), the pages (``ringflow/inbox``,
+  ``ringflow/console``) and the command line are not plumbing.
 
 The admin handlers still kept beside their domain (``workflows/api.py``, ``*_api.py``) are
 admin API, not core: they are on their way to ``ringflow/admin/`` and not checked here.
@@ -28,7 +28,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHANNELS = ("ivr", "sms", "chat", "pbx")
 DOMAIN = ("workflows", "ivr", "sms", "chat", "pbx", "prompts")
-ADMIN = ("ringflow.admin", "ringflow.inbox", "ringflow.cli", "ringflow.resources")
+ADMIN = (
+    "ringflow.admin",
+    "ringflow.inbox",
+    "ringflow.console",
+    "ringflow.cli",
+    "ringflow.resources",
+)
 METADATA_GATHERER = "ringflow.tables"
 
 
