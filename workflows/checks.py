@@ -90,6 +90,8 @@ def check_graph(spec: WorkflowSpec) -> list[Problem]:
             problems.append(
                 Problem(("steps", name), f"a {step.kind.name!r} step cannot run on {channel}")
             )
+        elif (problem := step.kind.problem_on(channel, step.params)) is not None:
+            problems.append(Problem(("steps", name, step.kind.name), problem))
         for path, target in written_targets(name, step):
             if target not in spec.steps:
                 problems.append(Problem(path, f"unknown step {target!r}"))

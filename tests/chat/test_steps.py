@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from server import JOB_WORKER
@@ -13,6 +14,8 @@ from tests.chat.widget_client import widget
 from tests.clock import MovableClock
 from tests.conftest import ServerFactory, eventually, jobs_settled, workflow
 from workflows.conversations.db import conversation_ratings
+from workflows.loader import from_text
+from workflows.problems import WorkflowInvalid
 
 FLOW = workflow("""\
 id: chat-steps
@@ -114,3 +117,21 @@ async def test_a_menu_answer_is_the_menu_s_and_starts_no_message_workflow(
             "Where are you?",
             "Automatic answer to: Where are you?",
         ]
+
+
+def test_a_text_from_a_chat_workflow_must_say_which_number_it_goes_from() -> None:
+    text = """\
+id: chat-texts
+trigger: {event: chat.started}
+start: text
+steps:
+  text: {send_sms: {body: "A visitor is here.", to: "+14155550100"}}
+"""
+    with pytest.raises(WorkflowInvalid) as raised:
+        from_text(text, "t.yaml")
+    assert raised.value.messages() == [
+        "t.yaml:5 steps.text.send_sms: on chat a text needs `from`: a chat has no number of"
+        " yours to send it from"
+    ]
+    with_from = text.replace('to: "+14155550100"', 'to: "+14155550100", from: "+15005550006"')
+    assert from_text(with_from, "t.yaml").id == "chat-texts"

@@ -187,6 +187,11 @@ class StepKind(Generic[P]):
         """Whether the step reads the workflow's ``hours`` schedule (it must then have one)."""
         return False
 
+    def problem_on(self, channel: str, params: P) -> str | None:
+        """What keeps these settings from working on ``channel`` (a step kind the channel
+        runs), or None."""
+        return None
+
     def enter(self, params: P, ctx: RunContext) -> StepResult:
         """Run the step when the workflow arrives at it."""
         raise NotImplementedError

@@ -68,6 +68,11 @@ class SendSmsKind(StepKind[SendSmsParams]):
     channels = frozenset({VOICE, SMS, CHAT})
     summary = "Text the caller (or `to`) a templated message, then continue with `next`."
 
+    def problem_on(self, channel: str, params: SendSmsParams) -> str | None:
+        if channel == CHAT and params.sender is None:
+            return "on chat a text needs `from`: a chat has no number of yours to send it from"
+        return None
+
     def enter(self, params: SendSmsParams, ctx: RunContext) -> StepResult:
         to = params.to or ctx.call.get("from", "")
         body = _template(params.body).render(ctx.values())
