@@ -3,15 +3,16 @@
 :class:`Softphone` talks real HTTP to a running server exactly the way Twilio's voice
 engine does: it posts the inbound-call webhook, signs every request with
 ``X-Twilio-Signature`` when it knows the auth token, executes the TwiML it gets back
-verb by verb, follows ``action`` URLs and ``<Redirect>`` s, and posts the status
-callback when the call ends. Whoever plays the caller (and the far end of a ``<Dial>``)
-is a :class:`CallerScript`: :class:`ScriptedCaller` for tests, :class:`TerminalCaller`
-for ``ringflow call``.
+verb by verb, follows ``action`` URLs and ``<Redirect>`` s, waits in ``<Enqueue>`` queues
+(their wait URL again and again, until a ``<Leave>`` or a REST API redirect takes the call
+out), and posts the status callback when the call ends. Whoever plays the caller (and the
+far end of a ``<Dial>``) is a :class:`CallerScript`: :class:`ScriptedCaller` for tests,
+:class:`TerminalCaller` for ``ringflow call``.
 
 Every line the caller hears (or that describes what happens) goes into the transcript,
 with these prefixes: ``Say:``, ``Play:``, ``Pause:``, ``Dial:``, ``Dial result:``,
-``Record:``, ``Keys:``, ``Speech:``, ``Silence``, ``Hangup``; plus ``Caller hung up`` and
-``Error:`` lines.
+``Record:``, ``Keys:``, ``Speech:``, ``Silence``, ``Enqueue:``, ``Leave``, ``Left the queue``,
+``Dequeued``, ``Hangup``; plus ``Caller hung up`` and ``Error:`` lines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TextIO, TypeAlias
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -31,8 +32,10 @@ from twilio.request_validator import RequestValidator
 from ivr.twiml_reader import (
     DTMF_KEYS,
     Dial,
+    Enqueue,
     Gather,
     Hangup,
+    Leave,
     Pause,
     Play,
     Prompt,
@@ -439,6 +442,10 @@ class _Request:
     extra: Mapping[str, str]
 
 
+_WaitOutcome: TypeAlias = _Request | Literal["left", "again"] | EndedBy
+"""How one round of waiting in a queue ended."""
+
+
 class Softphone:
     """Plays Twilio's side of phone calls against the server at ``base_url``.
 
@@ -447,6 +454,11 @@ class Softphone:
     ``base_url`` instead. Without ``auth_token`` requests are not signed. A ``session``
     passed in is used but not closed. ``max_requests`` bounds the webhook requests of a
     single call (a guard against ``<Redirect>`` loops).
+
+    ``dequeued`` is how a call waiting in a queue (``<Enqueue>``) is taken out by the business,
+    as Twilio's REST API does when it redirects a live call: given the call's SID and how many
+    such redirects the call has followed, it waits for the next one and gives its URL and
+    method. Without it a call leaves a queue only by a ``<Leave>``.
     """
 
     def __init__(
@@ -459,12 +471,14 @@ class Softphone:
         status_path: str = "/twilio/voice/status",
         session: aiohttp.ClientSession | None = None,
         max_requests: int = 200,
+        dequeued: Callable[[str, int], Awaitable[tuple[str, str]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.public_url = public_url.rstrip("/") if public_url else None
         self.voice_path = voice_path
         self.status_path = status_path
         self.max_requests = max_requests
+        self.dequeued = dequeued
         self.account_sid = _sid("AC")
         self._validator = RequestValidator(auth_token) if auth_token else None
         self._session = session
@@ -529,6 +543,8 @@ class _Call:
         self.status = "completed"
         self.forbidden_at_start = False
         self.session: aiohttp.ClientSession | None = None
+        self.redirects_followed = 0
+        """REST API redirects this call followed (each takes it out of a queue)."""
 
     # plumbing ---------------------------------------------------------------------------
 
@@ -674,6 +690,10 @@ class _Call:
                 outcome = await self.dial(verb, url)
             elif isinstance(verb, Record):
                 outcome = await self.record(verb, url)
+            elif isinstance(verb, Enqueue):
+                outcome = await self.enqueue(verb, url)
+            elif isinstance(verb, Leave):
+                self.hear("Leave (not in a queue: nothing to leave)")
             elif isinstance(verb, Hangup):
                 self.hear("Hangup")
                 return "hangup-verb"
@@ -690,6 +710,93 @@ class _Call:
                 return outcome
         self.hear("Hangup (end of document)")
         return "end-of-document"
+
+    # queues ---------------------------------------------------------------------------------
+
+    async def enqueue(self, verb: Enqueue, url: str) -> _Request | EndedBy | None:
+        """Wait in the queue: the wait URL's TwiML again and again (the caller may press keys
+        there) until a ``<Leave>`` (then the ``<Enqueue>``'s action, with ``QueueResult``
+        ``leave``) or a REST API redirect takes the call out (then the redirect's URL)."""
+        self.hear(f"Enqueue: {verb.queue}")
+        entered = self.duration
+        while True:
+            if self.phone.dequeued is None:
+                outcome: _WaitOutcome = await self.wait_once(verb, url, entered)
+            else:
+                outcome = await self.until_dequeued(self.wait_once(verb, url, entered))
+            if isinstance(outcome, _Request):
+                self.hear("Dequeued (redirected by the REST API)")
+                return outcome
+            if outcome == "left":
+                break
+            if outcome != "again":
+                return outcome
+        self.hear(f"Left the queue {verb.queue}")
+        if verb.action is None:
+            return None
+        extra = {"QueueResult": "leave", "QueueTime": str(self.duration - entered)}
+        return _Request(self.resolve(url, verb.action), verb.method, extra)
+
+    async def until_dequeued(self, work: Awaitable[_WaitOutcome]) -> _WaitOutcome:
+        """``work``, unless the call is redirected first (then the redirect's request; the
+        wait is abandoned, as Twilio stops the wait music)."""
+        assert self.phone.dequeued is not None
+        waiting = asyncio.ensure_future(work)
+        taken = asyncio.ensure_future(self.phone.dequeued(self.call_sid, self.redirects_followed))
+        try:
+            await asyncio.wait({waiting, taken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, taken):
+                if not task.done():
+                    task.cancel()
+        if taken.done() and not taken.cancelled():
+            self.redirects_followed += 1
+            redirect_url, method = taken.result()
+            return _Request(self.phone.actual_url(redirect_url), method, {})
+        return waiting.result()
+
+    async def wait_once(self, verb: Enqueue, url: str, entered: int) -> _WaitOutcome:
+        """One round of the queue's wait TwiML."""
+        if verb.wait_url is None:
+            self.hear("Play: Twilio's hold music")
+            self.duration += 30
+            await asyncio.sleep(0.05)  # a waiting call, not a busy loop
+            return "again"
+        extra = {"QueueTime": str(self.duration - entered)}
+        request = _Request(self.resolve(url, verb.wait_url), verb.wait_url_method, extra)
+        document = await self.webhook(request, execute=True)
+        if document is None:
+            return "error"
+        return await self.in_queue(document, request.url)
+
+    async def in_queue(self, document: TwimlDocument, url: str) -> _WaitOutcome:
+        """A document heard while waiting: prompts, a keypress whose answer is heard in the
+        queue too, ``<Leave>``, ``<Redirect>`` to another wait document, ``<Hangup>``."""
+        for verb in document.verbs:
+            if isinstance(verb, Say | Play | Pause):
+                self.play(verb)
+            elif isinstance(verb, Gather | Redirect):
+                if isinstance(verb, Gather):
+                    request = await self.gather(verb, url)
+                else:
+                    request = _Request(self.resolve(url, verb.url), verb.method, {})
+                if request is None:
+                    continue
+                answer = await self.webhook(request)
+                if answer is None:
+                    return "error"
+                return await self.in_queue(answer, request.url)
+            elif isinstance(verb, Leave):
+                self.hear("Leave")
+                return "left"
+            elif isinstance(verb, Hangup):
+                self.hear("Hangup")
+                return "hangup-verb"
+            else:
+                tag = type(verb).__name__ if not isinstance(verb, Unsupported) else verb.tag
+                self.hear(f"Error: <{tag}> cannot be used while waiting in a queue")
+                return "error"
+        return "again"
 
     def play(self, prompt: Prompt) -> None:
         if isinstance(prompt, Pause):

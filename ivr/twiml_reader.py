@@ -23,8 +23,10 @@ __all__ = [
     "DTMF_KEYS",
     "Dial",
     "DialTarget",
+    "Enqueue",
     "Gather",
     "Hangup",
+    "Leave",
     "Pause",
     "Play",
     "Prompt",
@@ -152,6 +154,25 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Enqueue:
+    """``<Enqueue>``: wait in the queue ``queue`` hearing ``wait_url``'s TwiML (again and
+    again) until the call is taken out (redirected through the REST API) or a ``<Leave>``
+    ends the wait; then ``action`` is requested with ``QueueResult``."""
+
+    queue: str
+    action: str | None = None
+    method: str = "POST"
+    wait_url: str | None = None
+    wait_url_method: str = "POST"
+
+
+@dataclass(frozen=True)
+class Leave:
+    """``<Leave/>``: leave the queue the call waits in (from its wait music or a key's
+    answer there); the ``<Enqueue>``'s action comes next."""
+
+
+@dataclass(frozen=True)
 class Hangup:
     """``<Hangup/>``: end the call."""
 
@@ -165,13 +186,24 @@ class Reject:
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A verb the softphone does not simulate (``<Connect>``, ``<Enqueue>`` ...)."""
+    """A verb the softphone does not simulate (``<Connect>``, ``<Stream>`` ...)."""
 
     tag: str
 
 
 Verb: TypeAlias = (
-    Say | Play | Pause | Gather | Redirect | Dial | Record | Hangup | Reject | Unsupported
+    Say
+    | Play
+    | Pause
+    | Gather
+    | Redirect
+    | Dial
+    | Record
+    | Enqueue
+    | Leave
+    | Hangup
+    | Reject
+    | Unsupported
 )
 
 
@@ -231,6 +263,10 @@ class _Reader:
             return self.dial(element)
         if tag == "Record":
             return self.record(element)
+        if tag == "Enqueue":
+            return self.enqueue(element)
+        if tag == "Leave":
+            return Leave()
         if tag == "Hangup":
             return Hangup()
         if tag == "Reject":
@@ -307,6 +343,22 @@ class _Reader:
             timeout=self.integer(element, "timeout", 30, minimum=1),
             caller_id=element.get("callerId"),
             record=element.get("record", "do-not-record"),
+        )
+
+    def enqueue(self, element: ET.Element) -> Enqueue:
+        queue = _text(element)
+        if not queue or len(element):
+            raise TwimlError("<Enqueue> needs a queue name as its text (and nothing else)")
+        wait_method = element.get("waitUrlMethod", "POST").upper()
+        if wait_method not in ("GET", "POST"):
+            self.warn(f"<Enqueue> waitUrlMethod={wait_method!r} is invalid; using POST")
+            wait_method = "POST"
+        return Enqueue(
+            queue=queue,
+            action=self.url(element, "action"),
+            method=self.method(element),
+            wait_url=self.url(element, "waitUrl"),
+            wait_url_method=wait_method,
         )
 
     def record(self, element: ET.Element) -> Record:

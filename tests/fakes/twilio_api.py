@@ -243,6 +243,7 @@ class TwilioApiStub:
         self.redirects: list[CallRedirect] = []
         """Every accepted update of a live call, in order."""
         self.ended_calls: set[str] = set()
+        self._redirected = asyncio.Event()
         """Calls that are over: redirecting them is refused with 21220."""
         self._script: deque[ScriptedResponse] = deque()
         self._call_script: deque[ScriptedResponse] = deque()
@@ -335,6 +336,17 @@ class TwilioApiStub:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    async def next_redirect(self, sid: str, followed: int) -> tuple[str, str]:
+        """The URL and method of call ``sid``'s next redirect, after the ``followed`` it has
+        had (waiting for it): what a softphone's ``dequeued`` asks."""
+        while True:
+            mine = [r for r in self.redirects if r.sid == sid and r.url]
+            if len(mine) > followed:
+                found = mine[followed]
+                assert found.url is not None
+                return found.url, found.method
+            await self._redirected.wait()
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -526,6 +538,8 @@ class TwilioApiStub:
         if sid in self.ended_calls:
             return self._error(400, code=21220, message="Call is not in-progress. Cannot redirect.")
         self.redirects.append(CallRedirect(sid, url, form.get("Method") or "POST", twiml))
+        self._redirected.set()
+        self._redirected = asyncio.Event()
         now = _rfc2822(self.clock().astimezone(UTC).replace(microsecond=0))
         resource = {
             "sid": sid,

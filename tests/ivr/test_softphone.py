@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -498,3 +499,70 @@ def test_twiml_reader_defaults_and_warnings() -> None:
         parse_twiml("<Response><Gather><Dial>+1555</Dial></Gather></Response>")
     with pytest.raises(TwimlError, match="DOCTYPE"):
         parse_twiml('<!DOCTYPE x [<!ENTITY a "b">]><Response/>')
+
+
+async def test_a_queue_is_waited_in_until_a_leave_then_its_action(server: TwimlServer) -> None:
+    server.twiml(
+        VOICE,
+        '<Say>Please hold.</Say><Enqueue action="/left" waitUrl="/wait">support</Enqueue>'
+        "<Say>Never reached.</Say>",
+    )
+    server.twiml(
+        "/wait",
+        '<Gather numDigits="1" action="/key"><Say>You are number 1 in line.</Say></Gather>',
+    )
+    server.twiml("/key", "<Say>We will call you back.</Say><Leave/>")
+    server.twiml("/left", "<Say>Goodbye.</Say><Hangup/>")
+    # Silence through one round of the wait music, then 1 in the second.
+    result = await server.phone().call(ScriptedCaller([None, "1"]))
+
+    assert list(result.transcript) == [
+        "Say: Please hold.",
+        "Enqueue: support",
+        "Say: You are number 1 in line.",
+        "Silence",
+        "Say: You are number 1 in line.",
+        "Keys: 1",
+        "Say: We will call you back.",
+        "Leave",
+        "Left the queue support",
+        "Say: Goodbye.",
+        "Hangup",
+    ]
+    paths = [hit.path for hit in server.hits]
+    assert paths == [VOICE, "/wait", "/wait", "/key", "/left", STATUS]
+    assert server.hits[4].params["QueueResult"] == "leave"
+    assert all(hit.signature_ok for hit in server.hits)
+
+
+async def test_a_redirect_takes_the_call_out_of_the_queue(server: TwimlServer) -> None:
+    server.twiml(VOICE, '<Enqueue waitUrl="/wait">support</Enqueue>')
+    server.twiml("/wait", '<Gather numDigits="1"><Say>Please hold.</Say></Gather>')
+    server.twiml("/agent", "<Say>Connecting you now.</Say>")
+    redirected = asyncio.Event()
+
+    async def dequeued(call_sid: str, followed: int) -> tuple[str, str]:
+        assert followed == 0
+        await redirected.wait()
+        return server.base_url + "/agent", "POST"
+
+    class Waiting(ScriptedCaller):
+        async def keys(self, gather: GatherPrompt) -> str | None:
+            redirected.set()  # the business takes the call while the music plays
+            await asyncio.sleep(10)
+            return None
+
+    phone = Softphone(server.base_url, auth_token=TOKEN, dequeued=dequeued)
+    result = await asyncio.wait_for(phone.call(Waiting()), 5)
+    assert list(result.transcript) == [
+        "Enqueue: support",
+        "Say: Please hold.",
+        "Dequeued (redirected by the REST API)",
+        "Say: Connecting you now.",
+        "Hangup (end of document)",
+    ]
+
+
+def test_an_enqueue_needs_a_queue_name() -> None:
+    with pytest.raises(TwimlError, match="queue name"):
+        parse_twiml("<Response><Enqueue/></Response>")
