@@ -51,6 +51,8 @@ from tests.ivr.test_voice_calls import action_path
 from tests.prompts.media import tone
 from tests.ringflow.admin.test_prompts import line_playing
 from workflows.db import runs
+from workflows.jobs import jobs
+from workflows.people.queue import OFFER_JOB
 
 RINGFLOW: Final = Path(sys.executable).parent / "ringflow"
 LINE: Final = "+15005550003"
@@ -607,7 +609,17 @@ async def test_two_agents_freeing_up_on_two_instances_connect_each_queued_caller
         await eventually(
             lambda: len(cluster.stub.redirects) >= 2, within=15, what="two queued callers offered"
         )
-        await asyncio.sleep(2)  # time enough for a third redirect, if there were one
+        # Every offer the worker process took is over (none running, none due): a third
+        # redirect, if there were one, would have been made by now.
+        pending = (jobs.c.kind == OFFER_JOB) & (
+            (jobs.c.status == "running")
+            | ((jobs.c.status == "queued") & (jobs.c.due_at <= func.now()))
+        )
+
+        async def offers_settled() -> bool:
+            return await cluster.count(jobs, pending) == 0
+
+        await eventually(offers_settled, within=15, what="the offers to settle")
         redirected = sorted(
             (r.sid, (r.url or "").rsplit("agent=", 1)[-1]) for r in cluster.stub.redirects
         )

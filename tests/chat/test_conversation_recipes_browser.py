@@ -24,6 +24,7 @@ from tests.chat.test_socket import conversation_of
 from tests.clock import on_day_at
 from tests.conftest import eventually, jobs_settled
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
+from tests.workflows.automations.helpers import automated_replies, notes
 
 ON_CALL = "+14155550100"
 OUR_NUMBER = "+15005550006"
@@ -69,18 +70,6 @@ async def reply(shop: Shop, page: Page, body: str) -> None:
     detail = await conversation(shop, page)
     await shop.admin("POST", f"/conversations/{detail['id']}/replies", {"body": body})
     await expect(ours(page).last).to_have_text(body)
-
-
-def automated_replies(detail: dict[str, Any]) -> list[str]:
-    return [
-        e["body"]
-        for e in detail["timeline"]
-        if e.get("kind") == "agent.replied" and e["actor"]["type"] == "automation"
-    ]
-
-
-def notes(detail: dict[str, Any]) -> list[str]:
-    return [e["body"] for e in detail["timeline"] if e.get("kind") == "note"]
 
 
 async def test_a_late_first_answer_gets_the_notice_in_the_widget(shop: Shop) -> None:

@@ -229,7 +229,7 @@ async def test_a_caller_who_presses_1_in_the_queue_is_called_back_when_an_agent_
         callers[0].end_talk()
         await asyncio.wait_for(calls[0], 10)
         clock.advance(timedelta(minutes=2, seconds=1))  # past any wait for a free agent
-        await jobs_settled(server, "callback:")
+        await jobs_settled(server)  # the callback and any offer of the freed agent ran
         await eventually(lambda: server_stub.calls, what="the callback's call to the agent")
         assert [call.to for call in server_stub.calls] == [AGENTS[freed]]
         assert server_stub.redirects == []  # nobody else waits: no queued call was redirected
