@@ -54,6 +54,7 @@ from workflows.runs import (
 )
 from workflows.sessions import SessionService
 from workflows.steps.base import VOICE
+from workflows.test_calls import TestCallVersions, is_test_call
 from workflows.triggers import CALL_EVENT_JOB
 from workflows.webhooks import publish
 
@@ -255,6 +256,10 @@ def _record_status(
     if caller_gone(conn, call.sid, now):
         log.info("call %s: hung up in the hold queue", call.sid)
     log.info("call %s: ended, outcome %s", call.sid, outcome)
+    if is_test_call(call.sid):
+        # A test call reaches no one: no call.ended webhook, no post-call workflow.
+        log.info("test call %s: no post-call event raised", call.sid)
+        return _end_call_run(conn, row.run_id, now), outcome
     publish(
         conn,
         "call.ended",
@@ -275,10 +280,15 @@ def _record_status(
     if event is not None:
         facts = _event_facts(row, state, outcome, duration, now)
         _raise_event(conn, post_call, event, facts, call.sid, now)
-    if row.run_id is not None:
-        end_run(conn, row.run_id, "abandoned", now=now)
-        return str(row.run_id), outcome
-    return None, outcome
+    return _end_call_run(conn, row.run_id, now), outcome
+
+
+def _end_call_run(conn: Connection, run_id: object, now: datetime) -> str | None:
+    """End the run of a call that just ended, if it still waits; its id (None: no run)."""
+    if run_id is None:
+        return None
+    end_run(conn, str(run_id), "abandoned", now=now)
+    return str(run_id)
 
 
 class _TwimlAnswers:
@@ -322,8 +332,10 @@ class VoiceService:
         post_call: PostCall | None = None,
         playback: Playback | None = None,
         media_base: str = "",
+        tests: TestCallVersions | None = None,
     ) -> None:
         self._db = db
+        self._tests = tests
         self._post_call = post_call
         self._playback = playback
         self._media_base = media_base
@@ -342,8 +354,17 @@ class VoiceService:
     async def incoming(self, call: CallFields, base_url: str) -> str:
         """Answer a new call with the first turn of the workflow its number triggers."""
         now = self._clock()
+        version_id: int | None = None
+        if is_test_call(call.sid):
+            version_id = self._tests.version_of(call.sid) if self._tests is not None else None
+            if version_id is None:
+                log.warning("call %s: a test call no console placed here; not answered", call.sid)
+                return apology(NOT_IN_SERVICE)
+            log.info("call %s: test call of workflow version %d", call.sid, version_id)
         event = CallStarted(call_id=call.sid, caller=call.caller, called=call.called, at=now)
-        opening = await self._sessions.call_started(event, _TwimlAnswers(self, call.sid, base_url))
+        opening = await self._sessions.call_started(
+            event, _TwimlAnswers(self, call.sid, base_url), version_id=version_id
+        )
         row = {
             "sid": call.sid,
             "account_sid": call.account_sid,

@@ -22,7 +22,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, TextIO, TypeAlias
+from typing import Final, Literal, Protocol, TextIO, TypeAlias, runtime_checkable
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import aiohttp
@@ -59,6 +59,7 @@ __all__ = [
     "EndedBy",
     "GatherPrompt",
     "InvalidAnswerError",
+    "PromptListener",
     "RecordPrompt",
     "RecordResult",
     "RequestRecord",
@@ -170,6 +171,17 @@ class RecordResult:
             len(self.digits) != 1 or self.digits not in DTMF_KEYS
         ):
             raise ValueError(f"recording end {self.digits!r} must be a key, 'hangup' or ''")
+
+
+@runtime_checkable
+class PromptListener(Protocol):
+    """A caller that also wants each prompt as the TwiML said it (a ``<Say>`` with its
+    language, a ``<Play>`` with its URL resolved), besides the transcript's line: the
+    console's test calls play them in the page."""
+
+    def prompt_heard(self, prompt: Prompt, url: str | None) -> None:
+        """``prompt`` was heard; ``url``: a ``<Play>``'s audio, resolved (else None)."""
+        ...
 
 
 class CallerScript(Protocol):
@@ -681,7 +693,7 @@ class _Call:
         for index, verb in enumerate(document.verbs):
             outcome: _Request | EndedBy | None = None
             if isinstance(verb, Say | Play | Pause):
-                self.play(verb)
+                self.play(verb, url)
             elif isinstance(verb, Gather):
                 outcome = await self.gather(verb, url)
             elif isinstance(verb, Redirect):
@@ -774,7 +786,7 @@ class _Call:
         queue too, ``<Leave>``, ``<Redirect>`` to another wait document, ``<Hangup>``."""
         for verb in document.verbs:
             if isinstance(verb, Say | Play | Pause):
-                self.play(verb)
+                self.play(verb, url)
             elif isinstance(verb, Gather | Redirect):
                 if isinstance(verb, Gather):
                     request = await self.gather(verb, url)
@@ -798,7 +810,12 @@ class _Call:
                 return "error"
         return "again"
 
-    def play(self, prompt: Prompt) -> None:
+    def play(self, prompt: Prompt, document_url: str) -> None:
+        if isinstance(self.caller, PromptListener):
+            audio = None
+            if isinstance(prompt, Play) and prompt.url:
+                audio = self.resolve(document_url, prompt.url)
+            self.caller.prompt_heard(prompt, audio)
         if isinstance(prompt, Pause):
             self.hear(f"Pause: {prompt.length}s")
             self.duration += prompt.length
@@ -816,7 +833,7 @@ class _Call:
 
     async def gather(self, gather: Gather, url: str) -> _Request | None:
         for prompt in gather.prompts:
-            self.play(prompt)
+            self.play(prompt, url)
         question = GatherPrompt(
             num_digits=gather.num_digits,
             timeout=gather.timeout,

@@ -66,7 +66,7 @@ from typing import Final
 from sqlalchemy import Connection, bindparam, select
 
 from ringflow.clock import Clock
-from ringflow.database import Database
+from ringflow.database import Database, stored_time
 from sms.db import messages, opt_outs
 from sms.destinations import destination_refusal
 from sms.errors import (
@@ -99,6 +99,7 @@ from workflows.jobs import (
     PermanentJobError,
     TransientJobError,
     enqueue,
+    jobs,
 )
 
 __all__ = [
@@ -110,7 +111,9 @@ __all__ = [
     "SETTLE",
     "SendRules",
     "SendSmsHandler",
+    "Waiting",
     "queue_text",
+    "waiting_texts",
 ]
 
 log = logging.getLogger(__name__)
@@ -197,6 +200,34 @@ def queue_text(
         payload["hours"] = hours
     job_id = enqueue(conn, SEND_SMS, payload, dedupe_key=key, due_at=due_at, now=now)
     return None if job_id is None else message.id
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Why a queued text is not sent yet: when its send job is due, and the reason it was put
+    off (the quiet hours holding it, a pause, the last failure before a retry), if any."""
+
+    due_at: datetime
+    reason: str | None
+
+
+def waiting_texts(conn: Connection, keys: Collection[str]) -> dict[str, Waiting]:
+    """Of the texts with these idempotency keys, those whose send job waits: by key."""
+    if not keys:
+        return {}
+    query = select(
+        jobs.c.dedupe_key, jobs.c.due_at, jobs.c.created_at, jobs.c.last_error, jobs.c.payload
+    ).where(jobs.c.dedupe_key.in_(list(keys)), jobs.c.kind == SEND_SMS, jobs.c.status == "queued")
+    found = {}
+    for row in conn.execute(query):
+        due_at = stored_time(row.due_at)
+        reason = row.last_error
+        hours = row.payload.get("hours") if isinstance(row.payload, dict) else None
+        if reason is None and hours is not None and due_at > stored_time(row.created_at):
+            # Queued already due later: an automated turn's text in its quiet hours.
+            reason = f"quiet hours of {hours!r}"
+        found[row.dedupe_key] = Waiting(due_at, reason)
+    return found
 
 
 _OPTED_OUT = select(opt_outs.c.number).where(opt_outs.c.number == messages.c.to_number).exists()

@@ -38,7 +38,8 @@ TIMEOUT_MS: Final = 10_000
 """How long a test waits for what a page shows (Playwright's default: 5 s)."""
 
 
-def _require_chromium() -> None:
+def require_chromium() -> None:
+    """Skip the test without Debian's chromium (fail it in CI, where it must be there)."""
     if CHROMIUM.exists():
         return
     if os.environ.get("CI"):
@@ -49,7 +50,7 @@ def _require_chromium() -> None:
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """A headless Chromium, closed after the test."""
-    _require_chromium()
+    require_chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=list(FLAGS), headless=True

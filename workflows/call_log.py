@@ -38,6 +38,8 @@ calls = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Index("ix_calls_started_at", "started_at"),
+    # The log filtered by outcome, newest first, without reading every call (bench/console_pages).
+    Index("ix_calls_outcome_started_at", "outcome", "started_at"),
     # Foreign keys are checked through an index on the referring column; without it SQLite
     # scans every call each time a run is inserted.
     Index("ix_calls_run_id", "run_id"),

@@ -229,6 +229,16 @@ def remove(conn: Connection, workflow_id: str) -> None:
 
 def definition_of(conn: Connection, workflow_id: str, which: str | int) -> dict[str, Any]:
     """A definition: ``"draft"``, ``"published"`` (the one runs start on), or a number."""
+    version = stored_version_id(conn, workflow_id, which)
+    found = conn.execute(
+        select(workflow_versions.c.definition).where(workflow_versions.c.id == version)
+    ).scalar_one()
+    return dict(found)
+
+
+def stored_version_id(conn: Connection, workflow_id: str, which: str | int) -> int:
+    """The stored version id of ``"draft"``, ``"published"`` or publication number ``which``
+    (raises :class:`UnknownWorkflow`, :class:`NoDraft` or :class:`UnknownPublication`)."""
     row = _row(conn, workflow_id)
     if which == "draft":
         version = row.draft_version_id
@@ -247,10 +257,7 @@ def definition_of(conn: Connection, workflow_id: str, which: str | int) -> dict[
         ).scalar()
         if version is None:
             raise UnknownPublication(f"workflow {workflow_id!r} has no version {which}")
-    found = conn.execute(
-        select(workflow_versions.c.definition).where(workflow_versions.c.id == version)
-    ).scalar_one()
-    return dict(found)
+    return int(version)
 
 
 def with_menu_options(

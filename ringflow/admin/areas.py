@@ -25,6 +25,7 @@ from ringflow.admin import (
     reports,
     schedules,
     teams,
+    test_calls,
     webhooks,
     workflows,
 )
@@ -32,6 +33,7 @@ from ringflow.admin.endpoints import Api
 
 AREAS: tuple[Callable[[Api], None], ...] = (
     workflows.register,
+    test_calls.register,
     recipes.register,
     contacts.register,
     calls.register,

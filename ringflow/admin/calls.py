@@ -17,6 +17,7 @@ from ivr.calllog import CallLogEntry, call_by_sid, find_calls
 from ringflow.admin.endpoints import Api, Endpoint, json_answer, query_params
 from ringflow.admin.problems import not_found
 from ringflow.database import Database
+from workflows.test_calls import is_test_call
 from workflows.triggers import CALL_OUTCOMES
 
 
@@ -74,6 +75,9 @@ class CallOut(Out):
     agent: str | None = Field(
         default=None, description="who took the call: the agent a connect step reached"
     )
+    test: bool = Field(
+        default=False, description="a test call placed from the console (it texted no one)"
+    )
 
     @classmethod
     def of(cls, entry: CallLogEntry) -> CallOut:
@@ -91,6 +95,7 @@ class CallOut(Out):
             started_at=entry.started_at,
             ended_at=entry.ended_at,
             agent=entry.agent,
+            test=is_test_call(entry.sid),
         )
 
 

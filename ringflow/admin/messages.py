@@ -31,6 +31,7 @@ from sms.history import (
 )
 from sms.messages import MessageRow
 from sms.optouts import opt_in, opt_out
+from sms.send_job import Waiting, waiting_texts
 from workflows.phones import InvalidPhoneNumber, normalize_number
 
 MESSAGE_STATUSES = (*OUTBOUND_STATUSES, *INBOUND_STATUSES)
@@ -83,9 +84,17 @@ class MessageOut(Out):
     updated_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    due_at: datetime | None = Field(
+        default=None, description="a text waiting to be sent: when it is due (its send job)"
+    )
+    held: str | None = Field(
+        default=None,
+        description="why a waiting text was put off: the quiet hours holding it, a pause, the"
+        " last failure before a retry",
+    )
 
     @classmethod
-    def of(cls, message: MessageRow) -> MessageOut:
+    def of(cls, message: MessageRow, waiting: Waiting | None = None) -> MessageOut:
         return cls(
             id=message.id,
             direction="inbound" if message.direction == "inbound" else "outbound",
@@ -104,6 +113,8 @@ class MessageOut(Out):
             updated_at=message.updated_at,
             sent_at=message.sent_at,
             delivered_at=message.delivered_at,
+            due_at=None if waiting is None else waiting.due_at,
+            held=None if waiting is None else waiting.reason,
         )
 
 
@@ -164,25 +175,40 @@ async def list_messages(request: web.Request) -> web.Response:
     admin = _admin(request)
     options = query_params(request, MessageQuery)
     contact = None if options.contact is None else _number(options.contact, "query.contact")
-    found = await admin.db.read(
-        lambda conn: find_messages(
+    found, waiting = await admin.db.read(
+        lambda conn: _with_waiting(
             conn,
-            limit=options.limit,
-            direction=options.direction,
-            status=options.status,
-            contact=contact,
+            find_messages(
+                conn,
+                limit=options.limit,
+                direction=options.direction,
+                status=options.status,
+                contact=contact,
+            ),
         )
     )
-    return json_answer([MessageOut.of(message) for message in found])
+    return json_answer(
+        [MessageOut.of(message, waiting.get(message.idempotency_key)) for message in found]
+    )
 
 
 async def get_message(request: web.Request) -> web.Response:
     admin = _admin(request)
     message_id = _row_id(request, "message_id", "message")
-    found = await admin.db.read(lambda conn: message_by_id(conn, message_id))
-    if found is None:
+    found, waiting = await admin.db.read(
+        lambda conn: _with_waiting(conn, [m for m in [message_by_id(conn, message_id)] if m])
+    )
+    if not found:
         raise not_found(f"message {message_id}")
-    return json_answer(MessageOut.of(found))
+    return json_answer(MessageOut.of(found[0], waiting.get(found[0].idempotency_key)))
+
+
+def _with_waiting(
+    conn: Connection, found: list[MessageRow]
+) -> tuple[list[MessageRow], dict[str, Waiting]]:
+    """The messages, and why those still queued wait (from their send jobs), by key."""
+    queued = [m.idempotency_key for m in found if m.status == "queued" and m.direction != "inbound"]
+    return found, waiting_texts(conn, queued)
 
 
 # --- handlers: opt-outs ----------------------------------------------------------------

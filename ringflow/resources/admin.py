@@ -10,8 +10,9 @@ from functools import partial
 from aiohttp import web
 
 from chat.routes import CHAT
+from ivr.test_calls import TestCallPhone
 from prompts.routes import PROMPT_SERVICE
-from prompts.service import prompts_among
+from prompts.service import PromptService, media_path, prompts_among
 from ringflow.admin import (
     calls,
     contacts,
@@ -20,6 +21,7 @@ from ringflow.admin import (
     messages,
     prompts,
     schedules,
+    test_calls,
     webhooks,
     workflows,
 )
@@ -34,6 +36,7 @@ from ringflow.resources.catalog import CATALOG
 from ringflow.resources.conversation_channels import conversation_channels, run_channels
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
+from ringflow.resources.voice import TEST_CALL_VERSIONS
 from workflows.versions import published_using
 
 
@@ -45,8 +48,14 @@ async def _existing_prompts(db: Database, ids: Collection[str]) -> set[str]:
     return await db.read(lambda conn: prompts_among(conn, ids))
 
 
+async def _spoken_path(service: PromptService, text: str, language: str) -> str | None:
+    """Where ``text`` spoken by the server's voice is (synthesised now if it was not)."""
+    return media_path((await service.spoken(text, language)).media_key, "wav")
+
+
 async def admin(app: web.Application) -> AsyncIterator[None]:
-    """Each admin area's state, and ``app[API_APP][GATEKEEPER]``. Nothing to close."""
+    """Each admin area's state, and ``app[API_APP][GATEKEEPER]``; at close, the test calls
+    still in progress are hung up."""
     settings, db, catalog, clock = app[SETTINGS], app[DATABASE], app[CATALOG], app[CLOCK]
     app[prompts.PROMPT_ADMIN] = prompts.PromptAdmin(
         app[PROMPT_SERVICE], partial(_published_using, db), settings.data_dir / "uploads"
@@ -71,10 +80,20 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
     app[webhooks.WEBHOOK_ADMIN] = webhooks.WebhookAdmin(
         db, clock, OutboundPolicy(None, settings.outbound_allowed_networks)
     )
+    phone = TestCallPhone(
+        app[TEST_CALL_VERSIONS],
+        auth_token=settings.auth_token,
+        public_url=settings.public_url,
+        speaker=partial(_spoken_path, app[PROMPT_SERVICE]),
+    )
+    app[test_calls.TEST_CALL_ADMIN] = test_calls.TestCallAdmin(db, catalog, phone)
     app[API_APP][GATEKEEPER] = Gatekeeper(
         db,
         settings.admin_api_token,
         clients=ClientAddress(settings.trusted_proxies),
         sessions=app.get(BROWSER_SESSIONS),
     )
-    yield
+    try:
+        yield
+    finally:
+        await phone.close()

@@ -18,13 +18,19 @@ from ringflow.resources.jobs import JOB_WORKER
 from ringflow.resources.sessions import SESSIONS
 from ringflow.resources.speech import PLAYBACK
 from sms.workflow_jobs import CallEventHandler
+from workflows.test_calls import TestCallVersions
+
+TEST_CALL_VERSIONS = web.AppKey("test_call_versions", TestCallVersions)
 
 
 async def voice(app: web.Application) -> AsyncIterator[None]:
-    """``app[VOICE_SERVICE]``; at close, calls in progress get up to the voice deadline."""
+    """``app[VOICE_SERVICE]`` and ``app[TEST_CALL_VERSIONS]`` (the versions the console's
+    test calls run); at close, calls in progress get up to the voice deadline."""
     settings, db, catalog, clock = app[SETTINGS], app[DATABASE], app[CATALOG], app[CLOCK]
     worker = app.get(JOB_WORKER)
     sessions = app[SESSIONS]
+    tests = TestCallVersions()
+    app[TEST_CALL_VERSIONS] = tests
     post_call = CallEventHandler(db, sessions, clock)
     service = VoiceService(
         db,
@@ -35,6 +41,7 @@ async def voice(app: web.Application) -> AsyncIterator[None]:
         post_call=post_call.handle_in,
         playback=app[PLAYBACK],
         media_base=settings.public_url or "",
+        tests=tests,
     )
     app[VOICE_SERVICE] = service
     queues = HoldQueues(

@@ -78,6 +78,7 @@ from workflows.sessions.facts import Facts
 from workflows.sessions.fetches import queue_fetch
 from workflows.sessions.routing import route_call
 from workflows.steps.base import VOICE
+from workflows.test_calls import is_test_call
 from workflows.triggers import CALL_INCOMING, MESSAGE_RECEIVED
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,20 @@ class SessionService:
 
     # --- calls: one webhook, one turn ------------------------------------------------------
 
-    async def call_started(self, event: CallStarted, answers: CallAnswers) -> CallOpening:
+    async def call_started(
+        self, event: CallStarted, answers: CallAnswers, *, version_id: int | None = None
+    ) -> CallOpening:
         """The first turn of the workflow ``event`` starts, not stored yet: the channel stores
-        it with its call (one transaction), then tells :meth:`remember`."""
+        it with its call (one transaction), then tells :meth:`remember`.
+
+        ``version_id`` runs that workflow version (a test call's, any version or draft)
+        instead of the workflow the called number triggers."""
         now = event.at
-        active, contact = await self._answering(event, now)
+        if version_id is None:
+            active, contact = await self._answering(event, now)
+        else:
+            active = ActiveWorkflow(version_id, await self._catalog.version(version_id))
+            contact = None
         if active is None:
             return CallOpening(None)
         run_id = new_run_id(now)
@@ -318,6 +328,12 @@ class SessionService:
         (answered from the stored turn) never queues it again.
         """
         spoken = tuple(i for i in instructions if not isinstance(i, SendText | RequestCallback))
+        if is_test_call(call.call_id):
+            for instruction in instructions:
+                if isinstance(instruction, SendText | RequestCallback):
+                    # A test call reaches no one: what it would send is only logged.
+                    log.info("test call %s: %s not sent", call.call_id, _unsent(instruction))
+            return spoken, ()
         texts = [i for i in instructions if isinstance(i, SendText)]
         effects: tuple[Effect, ...] = tuple(
             partial(self._queue_text, text, call, f"voice:{turn_key}:{index}", now)
@@ -711,6 +727,12 @@ def _keep_ratings(
     for instruction in turn.instructions:
         if isinstance(instruction, RecordRating):
             ratings.keep(conn, int(subject), instruction, run_id=run_id, turn=turn_number, now=now)
+
+
+def _unsent(instruction: SendText | RequestCallback) -> str:
+    if isinstance(instruction, SendText):
+        return f"a text to {instruction.to} ({instruction.body!r})"
+    return "a callback request"
 
 
 def _call_vars(call: CallStarted | CallReplied) -> dict[str, str]:

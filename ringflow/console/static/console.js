@@ -10,7 +10,10 @@
   function api(method, path, body, type) {
     var headers = { "Accept": "application/json" };
     if (method !== "GET") { headers["X-CSRF-Token"] = csrf; }
-    if (body !== undefined) { headers["Content-Type"] = type || "application/json"; }
+    // A FormData body carries its own multipart type (with its boundary).
+    if (body !== undefined && !(body instanceof FormData)) {
+      headers["Content-Type"] = type || "application/json";
+    }
     return fetch("/api" + path, {
       method: method,
       headers: headers,
@@ -57,7 +60,7 @@
         var meta = document.createElement("span");
         meta.className = "meta";
         meta.textContent = state.id + (state.published_version ? " · v" + state.published_version
-          : " · draft");
+          : " · draft") + (state.enabled ? "" : " · disabled");
         button.appendChild(meta);
         button.addEventListener("click", function () { choose(state.id); });
         item.appendChild(button);
@@ -87,6 +90,8 @@
         $("title").textContent = state.name || state.id;
         $("status").textContent = statusLine(state);
         $("publish").disabled = !state.has_draft;
+        $("toggle-enabled").textContent = state.enabled ? "Disable" : "Enable";
+        $("toggle-enabled").disabled = state.origin === "file";
         var select = $("version");
         clear(select);
         var versions = [];
@@ -110,18 +115,25 @@
 
   function show(version) {
     var id = encodeURIComponent(current.id);
+    // An earlier version can be published again (a roll back), from the page.
+    $("rollback").hidden = current.origin === "file" || version === "draft" ||
+      Number(version) === current.published_version;
     var query = "?version=" + encodeURIComponent(version);
-    var img = $("diagram");
-    img.alt = "Diagram of " + (current.name || current.id) + ", " + version;
-    // Fetched, then shown as a data: URL: a draft saved again under the same URL is drawn
-    // anew (an <img> would keep the old picture), and the page's policy allows no blob:.
+    var drawing = $("diagram");
+    drawing.setAttribute("aria-label", "Diagram of " + (current.name || current.id) + ", " + version);
+    // Drawn in the page (not as an <img>), so that a test call can light its steps up.
     api("GET", "/workflows/" + id + "/diagram.svg" + query).then(function (answer) {
       if (!answer.ok) { throw new Error("the diagram could not be drawn (" + answer.status + ")"); }
       return answer.text();
     }).then(function (svg) {
-      img.dataset.workflow = decodeURIComponent(id);
-      img.dataset.version = version;
-      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+      var parsed = new DOMParser().parseFromString(svg, "image/svg+xml");
+      if (parsed.getElementsByTagName("parsererror").length) {
+        throw new Error("the diagram could not be read");
+      }
+      clear(drawing);
+      drawing.appendChild(document.importNode(parsed.documentElement, true));
+      drawing.dataset.workflow = decodeURIComponent(id);
+      drawing.dataset.version = version;
     }).catch(function (error) { say(String(error.message || error), true); });
     return api("GET", "/workflows/" + id + "/export" + query).then(function (answer) {
       return answer.text();
@@ -243,32 +255,56 @@
     return iso ? new Date(iso).toLocaleString() : "";
   }
 
+  function fillTable(path, name, makeRow) {
+    // A table of the line: its rows from GET /api{path}, or its "empty" line.
+    return api("GET", path).then(function (answer) { return answer.json(); }).then(function (items) {
+      var body = $(name);
+      clear(body);
+      items.forEach(function (item) { body.appendChild(makeRow(item)); });
+      $(name + "-empty").hidden = body.childElementCount > 0;
+      return items;
+    });
+  }
+
   function loadCalls() {
     var outcome = $("call-outcome").value;
     var query = "?limit=50" + (outcome ? "&outcome=" + encodeURIComponent(outcome) : "");
-    return api("GET", "/calls" + query).then(function (answer) {
-      return answer.json();
-    }).then(function (calls) {
-      var body = $("calls");
-      clear(body);
-      (Array.isArray(calls) ? calls : calls.items || []).forEach(function (call) {
-        var row = document.createElement("tr");
-        row.dataset.sid = call.sid;
-        cell(row, when(call.started_at));
-        cell(row, call.caller);
-        cell(row, call.called);
-        cell(row, call.workflow_id || "");
-        var badge = document.createElement("span");
-        badge.className = "outcome " + (call.outcome || "live");
-        badge.textContent = call.outcome || call.status;
-        cell(row, badge);
-        cell(row, call.agent || "");
-        cell(row, call.keys.join(" "));
-        cell(row, call.path.join(" → "), "path");
-        body.appendChild(row);
-      });
-      $("calls-empty").hidden = body.childElementCount > 0;
+    return fillTable("/calls" + query, "calls", function (call) {
+      var row = document.createElement("tr");
+      row.dataset.sid = call.sid;
+      cell(row, when(call.started_at));
+      cell(row, call.caller);
+      cell(row, call.called);
+      var workflow = cell(row, call.workflow_id || "");
+      if (call.test) {
+        var mark = document.createElement("span");
+        mark.className = "test-mark";
+        mark.textContent = "test";
+        workflow.appendChild(mark);
+      }
+      var badge = document.createElement("span");
+      badge.className = "outcome " + (call.outcome || "live");
+      badge.textContent = call.outcome || call.status;
+      cell(row, badge);
+      cell(row, call.agent || "");
+      cell(row, call.keys.join(" "));
+      cell(row, call.path.join(" → "), "path");
+      return row;
     });
+  }
+
+  function buttons(pairs) {
+    // Plain buttons, each [label, what a click does].
+    var group = document.createElement("span");
+    pairs.forEach(function (pair) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "plain";
+      button.textContent = pair[0];
+      button.addEventListener("click", pair[1]);
+      group.appendChild(button);
+    });
+    return group;
   }
 
   function jobAction(job, action) {
@@ -283,34 +319,514 @@
   }
 
   function loadJobs() {
-    return api("GET", "/jobs/dead?limit=50").then(function (answer) {
-      return answer.json();
-    }).then(function (dead) {
-      var body = $("jobs");
-      clear(body);
-      dead.forEach(function (job) {
-        var row = document.createElement("tr");
-        row.dataset.job = String(job.id);
-        cell(row, when(job.finished_at));
-        cell(row, job.kind);
-        cell(row, job.dedupe_key);
-        cell(row, job.last_error || "", "why");
-        cell(row, String(job.attempts));
-        var buttons = document.createElement("span");
-        [["retry", "Retry"], ["cancel", "Cancel"]].forEach(function (pair) {
-          var button = document.createElement("button");
-          button.type = "button";
-          button.className = "plain";
-          button.textContent = pair[1];
-          button.addEventListener("click", function () { jobAction(job, pair[0]); });
-          buttons.appendChild(button);
-        });
-        cell(row, buttons);
-        body.appendChild(row);
-      });
-      $("jobs-empty").hidden = body.childElementCount > 0;
+    return fillTable("/jobs/dead?limit=50", "jobs", function (job) {
+      var row = document.createElement("tr");
+      row.dataset.job = String(job.id);
+      cell(row, when(job.finished_at));
+      cell(row, job.kind);
+      cell(row, job.dedupe_key);
+      cell(row, job.last_error || "", "why");
+      cell(row, String(job.attempts));
+      cell(row, buttons([
+        ["Retry", function () { jobAction(job, "retry"); }],
+        ["Cancel", function () { jobAction(job, "cancel"); }],
+      ]));
+      return row;
     });
   }
+
+  function changed(path, body, done) {
+    return api("POST", path, body === undefined ? undefined : JSON.stringify(body))
+      .then(function (answer) {
+        return answer.json().then(function (result) {
+          if (!answer.ok) { say(result.detail || "Not done.", true); return null; }
+          // Said once the workflow is shown: choosing another one clears the message.
+          return loadList(result.id).then(function () { say(done(result)); });
+        });
+      });
+  }
+
+  function rollBack() {
+    var version = Number($("version").value);
+    return changed("/workflows/" + encodeURIComponent(current.id) + "/rollback",
+      { version: version }, function (state) {
+        return "Version " + version + " of " + state.id + " is published again (as version " +
+          state.published_version + ").";
+      });
+  }
+
+  function toggleEnabled() {
+    var action = current.enabled ? "disable" : "enable";
+    return changed("/workflows/" + encodeURIComponent(current.id) + "/" + action, undefined,
+      function (state) {
+        return state.id + (state.enabled ? " is enabled: it answers again."
+          : " is disabled: it starts no new runs.");
+      });
+  }
+
+  // --- recipes --------------------------------------------------------------------------
+
+  var recipes = [];
+
+  function loadRecipes() {
+    return api("GET", "/recipes").then(function (answer) { return answer.json(); })
+      .then(function (found) {
+        recipes = found;
+        var select = $("recipe");
+        clear(select);
+        found.forEach(function (recipe) {
+          var option = document.createElement("option");
+          option.value = recipe.id;
+          option.textContent = recipe.title;
+          select.appendChild(option);
+        });
+        showRecipe();
+      });
+  }
+
+  function recipeField(parameter) {
+    var wrap = document.createElement("div");
+    wrap.className = "field";
+    wrap.dataset.parameter = parameter.name;
+    var label = document.createElement("label");
+    var id = "recipe-" + parameter.name;
+    label.htmlFor = id;
+    label.textContent = parameter.name.replace(/_/g, " ") + (parameter.required ? " *" : "");
+    var input;
+    if (parameter.type === "choice" || parameter.type === "schedule") {
+      input = document.createElement("select");
+      var values = parameter.type === "choice" ? parameter.choices : scheduleNames;
+      if (!parameter.required) { values = [""].concat(values); }
+      values.forEach(function (value) {
+        var option = document.createElement("option");
+        option.value = value;
+        option.textContent = value || "(none)";
+        input.appendChild(option);
+      });
+    } else if (parameter.type === "boolean") {
+      input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = parameter.default === true;
+    } else {
+      input = document.createElement("input");
+      input.type = parameter.type === "number" ? "number" : "text";
+      if (parameter.type === "phone") { input.inputMode = "tel"; input.placeholder = "+14155550123"; }
+      if (parameter.type === "phones" || parameter.type === "texts") {
+        input.placeholder = "one, another";
+      }
+    }
+    if (parameter.default !== null && parameter.default !== undefined && input.type !== "checkbox") {
+      input.value = Array.isArray(parameter.default) ? parameter.default.join(", ")
+        : String(parameter.default);
+    }
+    input.id = id;
+    input.dataset.type = parameter.type;
+    var hint = document.createElement("small");
+    hint.textContent = parameter.description;
+    var problem = document.createElement("small");
+    problem.className = "field-problem";
+    wrap.appendChild(label);
+    wrap.appendChild(input);
+    wrap.appendChild(hint);
+    wrap.appendChild(problem);
+    return wrap;
+  }
+
+  function showRecipe() {
+    var recipe = recipes.filter(function (r) { return r.id === $("recipe").value; })[0];
+    var fields = $("recipe-fields");
+    clear(fields);
+    clear($("recipe-problems"));
+    if (!recipe) { $("recipe-about").textContent = ""; return; }
+    $("recipe-about").textContent = recipe.description + " (starts on " + recipe.event + ")";
+    recipe.parameters.forEach(function (parameter) { fields.appendChild(recipeField(parameter)); });
+  }
+
+  function recipeValues() {
+    var values = {};
+    Array.prototype.forEach.call($("recipe-fields").querySelectorAll("[data-type]"), function (input) {
+      var name = input.id.replace(/^recipe-/, "");
+      var type = input.dataset.type;
+      if (type === "boolean") { values[name] = input.checked; return; }
+      var text = input.value.trim();
+      if (text === "") { return; } // left out: the recipe's default, or "required"
+      if (type === "number") { values[name] = Number(text); }
+      else if (type === "phones" || type === "texts") {
+        values[name] = text.split(",").map(function (v) { return v.trim(); }).filter(Boolean);
+      } else { values[name] = text; }
+    });
+    return values;
+  }
+
+  function installRecipe(event) {
+    event.preventDefault();
+    var id = $("recipe").value;
+    var body = { parameters: recipeValues(), publish: $("recipe-publish").checked };
+    Array.prototype.forEach.call($("recipe-fields").querySelectorAll(".field-problem"),
+      function (node) { node.textContent = ""; });
+    clear($("recipe-problems"));
+    return api("POST", "/recipes/" + encodeURIComponent(id) + "/install", JSON.stringify(body))
+      .then(function (answer) {
+        return answer.json().then(function (result) {
+          if (!answer.ok) {
+            say(result.detail || "Not installed.", true);
+            (result.errors || []).forEach(function (error) {
+              var name = String(error.field).split(".").pop();
+              var field = $("recipe-fields").querySelector('[data-parameter="' + name + '"]');
+              if (field) {
+                field.querySelector(".field-problem").textContent = error.message;
+              } else {
+                var item = document.createElement("li");
+                item.textContent = error.field + ": " + error.message;
+                $("recipe-problems").appendChild(item);
+              }
+            });
+            return null;
+          }
+          return loadList(result.id).then(function () {
+            say("Installed " + result.id + (result.published_version ? " and published it." :
+              " as a draft."));
+          });
+        });
+      });
+  }
+
+  // --- texts, schedules, prompts -------------------------------------------------------
+
+  function waitingWhy(text) {
+    // The send job's last reason (quiet hours holding it, a pause, a retry), and when it is due.
+    var due = text.due_at ? "due " + when(text.due_at) : "waiting to be sent";
+    return text.held ? text.held.replace(/: held until .*$/, "") + ": held, " + due : due;
+  }
+
+  function loadTexts() {
+    var status = $("text-status").value;
+    var query = "?direction=outbound&limit=50" + (status ? "&status=" + status : "");
+    return fillTable("/messages" + query, "texts", function (text) {
+      var row = document.createElement("tr");
+      row.dataset.message = String(text.id);
+      cell(row, when(text.created_at));
+      cell(row, text.to_number);
+      cell(row, text.body, "why");
+      var badge = document.createElement("span");
+      badge.className = "outcome " + text.status;
+      badge.textContent = text.status;
+      cell(row, badge);
+      cell(row, text.error || (text.status === "queued" ? waitingWhy(text) : ""), "why");
+      return row;
+    });
+  }
+
+  var scheduleNames = [];
+
+  function override(name, open) {
+    var path = "/schedules/" + encodeURIComponent(name) + "/override";
+    var request = open === null ? api("DELETE", path) : api("PUT", path, JSON.stringify({ open: open }));
+    return request.then(function (answer) {
+      return answer.json().then(function (result) {
+        if (!answer.ok) { say(result.detail || "Not changed.", true); return null; }
+        say(name + ": " + result.summary);
+        return loadSchedules();
+      });
+    });
+  }
+
+  function loadSchedules() {
+    return fillTable("/schedules", "schedules", function (schedule) {
+      var row = document.createElement("tr");
+      row.dataset.schedule = schedule.name;
+      cell(row, schedule.name);
+      var badge = document.createElement("span");
+      badge.className = "outcome " + (schedule.open ? "answered" : "missed");
+      badge.textContent = (schedule.open ? "open" : "closed") +
+        (schedule.overridden ? " (override)" : "");
+      cell(row, badge, "now");
+      cell(row, schedule.summary, "why");
+      var choice = schedule.override ? ["Follow the hours", null]
+        : [schedule.open ? "Close now" : "Open now", !schedule.open];
+      cell(row, buttons([[choice[0], function () { override(schedule.name, choice[1]); }]]));
+      return row;
+    }).then(function (schedules) {
+      scheduleNames = schedules.map(function (s) { return s.name; });
+    });
+  }
+
+  function seconds(ms) { return (ms / 1000).toFixed(1) + " s"; }
+
+  function loadPrompts() {
+    return fillTable("/prompts", "prompts", function (prompt) {
+      var row = document.createElement("tr");
+      row.dataset.prompt = prompt.id;
+      var name = cell(row, prompt.name);
+      var id = document.createElement("code");
+      id.textContent = prompt.id;
+      name.appendChild(document.createElement("br"));
+      name.appendChild(id);
+      cell(row, prompt.kind === "speech" ? "spoken: " + prompt.text : "uploaded audio", "why");
+      cell(row, seconds(prompt.duration_ms));
+      var audio = document.createElement("audio");
+      audio.controls = true;
+      audio.preload = "none";
+      audio.src = prompt.media.wav;
+      cell(row, audio);
+      return row;
+    });
+  }
+
+  function uploadPrompt(file) {
+    if (!file) { return null; }
+    var form = new FormData();
+    form.append("file", file, file.name);
+    say("Uploading " + file.name + "…");
+    return api("POST", "/prompts", form).then(function (answer) {
+      return answer.json().then(function (result) {
+        if (!answer.ok) { say(result.detail || "Not uploaded.", true); return null; }
+        say("Uploaded " + result.name + " as " + result.id + " (" + seconds(result.duration_ms) +
+          "): play it with play: " + result.id + ".");
+        return loadPrompts();
+      });
+    });
+  }
+
+  function speak(event) {
+    event.preventDefault();
+    var body = { text: $("speak-text").value, language: $("speak-language").value };
+    return api("POST", "/prompts/speech", JSON.stringify(body)).then(function (answer) {
+      return answer.json().then(function (result) {
+        if (!answer.ok) {
+          var field = result.errors && result.errors[0];
+          say((result.detail || "Not spoken.") + (field ? " (" + field.field + ": " +
+            field.message + ")" : ""), true);
+          return null;
+        }
+        say("Spoken as " + result.id + ".");
+        return loadPrompts().then(function () {
+          var audio = $("prompts").querySelector('tr[data-prompt="' + result.id + '"] audio');
+          if (audio) { audio.play().catch(function () { return null; }); }
+        });
+      });
+    });
+  }
+
+  // --- try it: a test call --------------------------------------------------------------
+
+  var trial = null; // {id, shown: lines rendered, timer, keys: typed so far, question}
+  var playlist = []; // audio elements waiting their turn
+  var playing = null;
+
+  function light(path, step) {
+    Array.prototype.forEach.call($("diagram").querySelectorAll("g.node"), function (node) {
+      var title = node.querySelector("title");
+      var name = title ? title.textContent : "";
+      node.classList.toggle("visited", path.indexOf(name) !== -1);
+      node.classList.toggle("current", name === step);
+    });
+  }
+
+  function playNext() {
+    if (playing || !playlist.length) { return; }
+    var audio = playlist.shift();
+    playing = audio;
+    var done = function (state) {
+      audio.dataset.state = state;
+      if (playing === audio) { playing = null; }
+      playNext();
+    };
+    audio.addEventListener("playing", function () { audio.dataset.state = "playing"; });
+    audio.addEventListener("ended", function () { done("played"); });
+    audio.addEventListener("error", function () { done("failed"); });
+    audio.play().catch(function () { done("blocked"); });
+  }
+
+  function stopAudio() {
+    playlist = [];
+    if (playing) { playing.pause(); playing.dataset.state = "stopped"; playing = null; }
+  }
+
+  function addLine(line) {
+    var item = document.createElement("li");
+    var kind = line.text.split(":")[0].toLowerCase().replace(/[^a-z]+/g, "-");
+    item.className = "heard-" + kind;
+    var text = document.createElement("span");
+    text.textContent = line.text;
+    item.appendChild(text);
+    if (line.audio) {
+      var audio = document.createElement("audio");
+      audio.controls = true;
+      audio.preload = "auto";
+      audio.src = line.audio;
+      item.appendChild(audio);
+      playlist.push(audio);
+    }
+    $("try-lines").appendChild(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function showQuestion(question) {
+    var kind = question ? question.kind : null;
+    $("try-keys").hidden = kind !== "keys";
+    $("try-dial").hidden = kind !== "dial";
+    $("try-record").hidden = kind !== "record";
+    if (kind === "keys") {
+      $("try-words").hidden = !question.speech;
+      Array.prototype.forEach.call($("try-keys").querySelectorAll(".keypad button"), function (b) {
+        b.disabled = !question.dtmf;
+      });
+    }
+    if (kind === "dial") { $("try-dialling").textContent = "Dialling " + question.targets.join(", "); }
+  }
+
+  function render(call) {
+    for (var n = trial.shown; n < call.lines.length; n += 1) { addLine(call.lines[n]); }
+    trial.shown = call.lines.length;
+    playNext();
+    var asked = JSON.stringify(call.question);
+    if (asked !== trial.asked) {
+      trial.asked = asked;
+      trial.keys = "";
+      $("try-typed").value = "";
+      showQuestion(call.question);
+    }
+    light(call.path, call.step);
+    if (call.ended_by) {
+      $("try-state").textContent = "Call ended (" + call.ended_by.replace(/-/g, " ") + ")";
+      finish();
+      loadCalls();
+    } else if (call.question) {
+      $("try-state").textContent = "At step " + (call.step || "?") + ": waiting for " +
+        ({ keys: "keys", dial: "the dial's outcome", record: "a message" })[call.question.kind];
+    } else {
+      $("try-state").textContent = "At step " + (call.step || "?");
+    }
+  }
+
+  function finish() {
+    if (trial && trial.timer) { clearTimeout(trial.timer); trial.timer = null; }
+    if (trial) { trial.over = true; }
+    showQuestion(null);
+    $("try-call").disabled = false;
+    $("try-hang-up").disabled = true;
+  }
+
+  function poll() {
+    var mine = trial;
+    return api("GET", "/test-calls/" + mine.id).then(function (answer) {
+      if (!answer.ok) { throw new Error("the test call is gone (" + answer.status + ")"); }
+      return answer.json();
+    }).then(function (call) {
+      if (trial !== mine || mine.over) { return; }
+      render(call);
+      if (!mine.over) { mine.timer = setTimeout(poll, 300); }
+    }).catch(function (error) {
+      say(String(error.message || error), true);
+      finish();
+    });
+  }
+
+  function placeCall() {
+    if (!current) { return; }
+    stopAudio();
+    if (trial) { finish(); }
+    clear($("try-lines"));
+    var body = { workflow_id: current.id, version: $("version").value, from: $("try-from").value };
+    $("try-call").disabled = true;
+    api("POST", "/test-calls", JSON.stringify(body)).then(function (answer) {
+      return answer.json().then(function (result) {
+        if (!answer.ok) {
+          var field = result.errors && result.errors[0];
+          say((result.detail || "The call was not placed.") +
+            (field ? " (" + field.field + ": " + field.message + ")" : ""), true);
+          $("try-call").disabled = false;
+          return;
+        }
+        say("");
+        trial = { id: result.id, shown: 0, asked: undefined, keys: "", timer: null, over: false };
+        $("try").dataset.call = result.id;
+        $("try-hang-up").disabled = false;
+        render(result);
+        trial.timer = setTimeout(poll, 300);
+      });
+    });
+  }
+
+  function answerCall(answer) {
+    if (!trial || trial.over) { return; }
+    var mine = trial;
+    mine.asked = undefined;
+    showQuestion(null);
+    api("POST", "/test-calls/" + mine.id + "/answer", JSON.stringify(answer)).then(function (r) {
+      if (!r.ok) {
+        return r.json().then(function (result) { say(result.detail || "Not answered.", true); });
+      }
+      return null;
+    });
+  }
+
+  function sendKeys() {
+    answerCall({ kind: "keys", keys: trial ? trial.keys : "" });
+  }
+
+  Array.prototype.forEach.call($("try-keys").querySelectorAll(".keypad button"), function (b) {
+    b.addEventListener("click", function () {
+      if (!trial || trial.over) { return; }
+      var question = JSON.parse(trial.asked || "null");
+      trial.keys += b.dataset.key;
+      $("try-typed").value = trial.keys;
+      // Sent when the gather has its digits, or at # (Twilio's finishing key).
+      var enough = question && question.num_digits && trial.keys.length >= question.num_digits;
+      if (enough || b.dataset.key === "#") { sendKeys(); }
+    });
+  });
+  $("try-send").addEventListener("click", sendKeys);
+  $("try-silence").addEventListener("click", function () { answerCall({ kind: "keys", keys: "" }); });
+  $("try-words").addEventListener("submit", function (event) {
+    event.preventDefault();
+    answerCall({ kind: "keys", keys: $("try-said").value });
+    $("try-said").value = "";
+  });
+  $("try-dial-answer").addEventListener("click", function () {
+    answerCall({ kind: "dial", status: $("try-dial-status").value,
+      seconds: parseInt($("try-dial-seconds").value, 10) || 0 });
+  });
+  $("try-record-answer").addEventListener("click", function () {
+    answerCall({ kind: "record", seconds: parseInt($("try-record-seconds").value, 10) || 1,
+      ended_by: "#" });
+  });
+  $("try-record-silence").addEventListener("click", function () {
+    answerCall({ kind: "record", seconds: 0 });
+  });
+  $("try-call").addEventListener("click", placeCall);
+  $("try-hang-up").addEventListener("click", function () {
+    stopAudio();
+    answerCall({ kind: "hang_up" });
+  });
+
+  $("rollback").addEventListener("click", rollBack);
+  $("toggle-enabled").addEventListener("click", toggleEnabled);
+  $("recipe").addEventListener("change", showRecipe);
+  $("recipe-form").addEventListener("submit", installRecipe);
+  $("text-status").addEventListener("change", loadTexts);
+  $("texts-refresh").addEventListener("click", loadTexts);
+  $("schedules-refresh").addEventListener("click", loadSchedules);
+  $("prompts-refresh").addEventListener("click", loadPrompts);
+  $("prompt-file").addEventListener("change", function () {
+    uploadPrompt($("prompt-file").files[0]);
+    $("prompt-file").value = "";
+  });
+  $("drop").addEventListener("dragover", function (event) {
+    event.preventDefault();
+    $("drop").classList.add("over");
+  });
+  $("drop").addEventListener("dragleave", function () { $("drop").classList.remove("over"); });
+  $("drop").addEventListener("drop", function (event) {
+    event.preventDefault();
+    $("drop").classList.remove("over");
+    uploadPrompt(event.dataTransfer.files[0]);
+  });
+  $("drop").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("prompt-file").click(); }
+  });
+  $("speak").addEventListener("submit", speak);
 
   $("call-outcome").addEventListener("change", loadCalls);
   $("calls-refresh").addEventListener("click", loadCalls);
@@ -333,7 +849,12 @@
     $("text").focus();
   });
   gutter([]);
-  loadList(null);
-  loadCalls();
-  loadJobs();
+  // Everything the page shows at first, then a mark: when it was ready, in ms since the
+  // navigation started (read by bench/console_pages.py).
+  Promise.all([
+    loadList(null), loadCalls(), loadJobs(), loadTexts(), loadPrompts(),
+    loadSchedules().then(loadRecipes),
+  ]).then(function () {
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
+  }).catch(function (error) { say(String(error.message || error), true); });
 }());

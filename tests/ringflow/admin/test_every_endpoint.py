@@ -31,6 +31,7 @@ EXAMPLE_VALUES = {
     "team": "support",
     "tag": "billing",
     "webhook_id": "1",
+    "call_id": "CAtest" + "0" * 28,
 }
 
 

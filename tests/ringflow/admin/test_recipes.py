@@ -24,7 +24,14 @@ import pytest
 from ivr.softphone import CallResult, ScriptedCaller, Softphone
 from tests.api_client import ADMIN_TOKEN, ApiClient
 from tests.clock import MONDAY, SATURDAY, MovableClock, next_weekday_at
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, eventually, signed_post
+from tests.conftest import (
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    ServerFactory,
+    eventually,
+    jobs_settled,
+    signed_post,
+)
 from tests.fakes.twilio_api import ACCOUNT_SID, TwilioApiStub
 from workflows.contacts import set_attributes
 from workflows.recipes import bundled_recipes
@@ -308,7 +315,8 @@ async def test_sms_menu_answers_numbered_options(site: Site) -> None:
     assert texts[3] == (CALLER, "Thanks! A person will text you back shortly.")
 
 
-async def test_missed_call_text_after_a_call_nobody_answered(site: Site) -> None:
+async def install_line_and_missed_call_text(site: Site) -> None:
+    """A voicemail line ringing the team, and the missed-call text in the office's hours."""
     await site.install("voicemail-line", workflow_id="line", business_name="Acme", agents=[TEAM])
     await site.install(
         "missed-call-text",
@@ -317,6 +325,10 @@ async def test_missed_call_text_after_a_call_nobody_answered(site: Site) -> None
         business_name="Acme",
         hours="office",
     )
+
+
+async def test_missed_call_text_after_a_call_nobody_answered(site: Site) -> None:
+    await install_line_and_missed_call_text(site)
     result = await site.call("no-answer", None)  # nobody answers, no voicemail
     assert f"Dial: {TEAM}" in result.transcript
     assert await site.expect_texts(1) == [
@@ -326,6 +338,23 @@ async def test_missed_call_text_after_a_call_nobody_answered(site: Site) -> None
             " We will call you back soon. Reply STOP to opt out.",
         )
     ]
+
+
+async def test_a_missed_call_text_in_quiet_hours_is_held_and_the_log_says_why(site: Site) -> None:
+    late = next_weekday_at(MONDAY, time(22, 0), NEW_YORK)  # quiet hours: 21:00-08:00
+    site.at(late)
+    await install_line_and_missed_call_text(site)
+    await site.call("no-answer", None)
+    await jobs_settled(site.api.server)
+    assert site.texts() == []
+    listed = await site.api.call("GET", "/messages", params={"direction": "outbound"})
+    [text] = listed.json
+    assert text["status"] == "queued"
+    assert text["held"].startswith("quiet hours of 'office'")
+    morning = next_weekday_at(MONDAY + 1, time(8, 0), NEW_YORK, after=late)
+    assert datetime.fromisoformat(text["due_at"]) == morning
+    one = await site.api.call("GET", f"/messages/{text['id']}")
+    assert one.json["held"] == text["held"]
 
 
 async def test_voicemail_line_and_text_back_send_the_recording_to_the_team(site: Site) -> None:
