@@ -3,9 +3,10 @@
 A test call goes through the server's own voice webhooks like any call, with two
 differences, both decided here so that every part agrees:
 
-* **Its id says it is a test.** Twilio's call SIDs are ``CA`` and 32 hexadecimal digits; a
-  test call's is ``CAtest`` and 28 (``t`` and ``s`` are no hexadecimal digits, so no real
-  call is ever taken for one). The id is in every log line of the call and in the call log.
+* **Its id says it is a test.** The voice channel's call ids are ``CA`` and 32 hexadecimal
+  digits; a test call's is ``CAtest`` and 28 (``t`` and ``s`` are no hexadecimal digits, so
+  no real call is ever taken for one). The id is in every log line of the call and in the
+  call log.
 * **It never reaches anyone.** Its texts are not queued, it asks for no callback, and its
   end raises no post-call event (no missed-call text, no ``call.ended`` webhook): whatever
   the workflow would send is only logged, as a test's.
@@ -29,7 +30,7 @@ _REMEMBERED: Final = 1000
 
 
 def new_test_call_id() -> str:
-    """A fresh test call id, shaped like Twilio's call SIDs (34 characters)."""
+    """A fresh test call id, shaped like the voice channel's call ids (34 characters)."""
     return TEST_CALL_PREFIX + secrets.token_hex(14)
 
 
