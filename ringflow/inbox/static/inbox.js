@@ -393,7 +393,11 @@
     $("send").disabled = true;
     try {
       await act(note ? "notes" : "replies", body, note ? "Note added" : "Reply sent");
-      if (!$("status").classList.contains("bad")) $("body").value = "";
+      // Cleared only if it still holds what was sent: what the agent wrote meanwhile (a
+      // note after a reply still on its way) stays.
+      if (!$("status").classList.contains("bad") && $("body").value.trim() === text) {
+        $("body").value = "";
+      }
       typedAt = 0;
     } finally {
       $("send").disabled = false;

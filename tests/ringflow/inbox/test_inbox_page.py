@@ -7,10 +7,11 @@ keyboard drives it; a phone-size screen shows one pane at a time. One test write
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import select
 
 from sms.send_job import SEND_SMS
@@ -202,6 +203,7 @@ async def test_a_screenshot_of_the_inbox_for_the_docs(desk: Desk, browser: Brows
     await page.keyboard.press("r")
     await page.fill("#body", "Sorry about that! It left our depot this morning.")
     await page.keyboard.press("Control+Enter")
+    await expect(page.locator("#timeline")).to_contain_text("It left our depot this morning.")
     await page.keyboard.press("Escape")
     await page.keyboard.press("n")
     await page.fill("#body", "Courier confirmed: delivery tomorrow before noon.")
@@ -213,4 +215,33 @@ async def test_a_screenshot_of_the_inbox_for_the_docs(desk: Desk, browser: Brows
     await page.locator("#body").blur()
     await page.screenshot(path=str(ROOT / "docs" / "inbox.png"))
     assert (ROOT / "docs" / "inbox.png").stat().st_size > 10_000
+    await page.context.close()
+
+
+async def test_a_note_written_while_a_reply_is_on_its_way_is_kept(
+    desk: Desk, browser: Browser
+) -> None:
+    await desk.text_in("Where is my order?", "SM" + "7" * 32)
+    page = await _signed_in(browser, desk, "alice")
+    await page.click("[data-view=all]")
+    await page.locator("#list li", has_text=CONTACT).click()
+    on_its_way = asyncio.Event()
+
+    async def slow_reply(route: Route) -> None:
+        await on_its_way.wait()
+        await route.continue_()
+
+    await page.route("**/replies", slow_reply)
+    await page.keyboard.press("r")
+    await page.fill("#body", "It is on its way.")
+    await page.keyboard.press("Control+Enter")
+    # While the reply is still on its way, the agent starts a note.
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("n")
+    await page.fill("#body", "Check with the courier tomorrow.")
+    on_its_way.set()
+    await expect(page.locator("#timeline")).to_contain_text("It is on its way.")
+    await expect(page.locator("#body")).to_have_value("Check with the courier tomorrow.")
+    await page.keyboard.press("Control+Enter")
+    await expect(page.locator("#timeline .note")).to_contain_text("Check with the courier")
     await page.context.close()
