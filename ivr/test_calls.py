@@ -224,6 +224,10 @@ class LiveTestCall:
         self._speaking.add(task)
         task.add_done_callback(self._speaking.discard)
 
+    def speaking(self) -> list[asyncio.Task[None]]:
+        """The lines being spoken now (to stop them when the server stops)."""
+        return list(self._speaking)
+
     async def settle(self) -> None:
         """Wait for the lines still being spoken."""
         while self._speaking:
@@ -295,7 +299,7 @@ class TestCallPhone:
         """Hang up every test call in progress (the server is stopping)."""
         tasks = list(self._running.values())
         for call in self._calls.values():
-            tasks.extend(call._speaking)
+            tasks.extend(call.speaking())
         for task in tasks:
             task.cancel()
         for task in tasks:

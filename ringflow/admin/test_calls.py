@@ -113,9 +113,7 @@ def own_address(request: web.Request) -> str:
     sockname = transport.get_extra_info("sockname") if transport is not None else None
     if not isinstance(sockname, tuple):
         raise ApiProblem(503, "test calls need the server to listen on TCP")
-    host, port = str(sockname[0]), int(sockname[1])
-    if host in ("0.0.0.0", "::"):  # noqa: S104 - never the case for a connected socket
-        host = "127.0.0.1"
+    host, port = str(sockname[0]), int(sockname[1])  # a connected socket: a real address
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
