@@ -21,6 +21,7 @@ import aiohttp
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from ivr.service import resume_prefix
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.settings import Settings
@@ -31,6 +32,12 @@ from workflows.people.queue import offer_failed, offer_lost, open_offer
 log = logging.getLogger(__name__)
 
 CALL_GONE_CODES: Final = frozenset({20404, 21220})
+
+
+def offered_url(base_url: str, run_id: str, turn: int, agent: str) -> str:
+    """Where a call waiting in a hold queue is redirected to ring ``agent``: its run's
+    ``<Enqueue>`` action, naming the agent."""
+    return f"{resume_prefix(base_url, run_id, turn)}/queue?{urlencode({'agent': agent})}"
 
 
 class CallGone(Exception):
@@ -91,10 +98,9 @@ class OfferHandler:
         if self._calls is None or not self._public_url:
             log.error("call %s: queued callers need a Twilio account and a public URL", call)
             return lambda conn: offer_failed(conn, entry)
-        query = urlencode({"agent": agent})
-        url = f"{self._public_url}/twilio/voice/runs/{payload['run_id']}/{payload['turn']}/queue"
+        url = offered_url(self._public_url, str(payload["run_id"]), int(payload["turn"]), agent)
         try:
-            await self._calls.redirect(call, f"{url}?{query}")
+            await self._calls.redirect(call, url)
         except CallGone:
             log.info("call %s: gone before it could be connected to %s", call, agent)
             now = self._clock()

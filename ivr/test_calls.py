@@ -5,7 +5,10 @@ process's own voice webhooks (signed, as Twilio signs them), running the workflo
 admin chose (:class:`workflows.test_calls.TestCallVersions`). The page reads what the caller
 hears (:meth:`LiveTestCall.view`: each line, with the audio to play: a ``<Play>``'s file, a
 ``<Say>`` spoken by the server's own voice) and answers what the call asks: keys or words at a
-``<Gather>``, the outcome of a ``<Dial>``, a recording (:meth:`LiveTestCall.answer`).
+``<Gather>``, the outcome of a ``<Dial>``, a recording (:meth:`LiveTestCall.answer`). A call
+waiting in a hold queue is never offered to an agent (:mod:`workflows.people.queue`): the
+admin says which agent takes it (:meth:`LiveTestCall.take`), and it leaves the queue as
+Twilio's REST API takes a real one out, to ring that agent.
 
 A question left unanswered for :data:`ANSWER_WITHIN` hangs the call up; ended calls are kept
 for the page a while (:data:`KEEP_ENDED`), and at most :data:`LIVE_AT_ONCE` run at once.
@@ -101,6 +104,8 @@ class LiveTestCall:
     """Where the page finds a ``<Play>``'s audio (None: nowhere)."""
     _answers: asyncio.Queue[Answer] = field(default_factory=asyncio.Queue)
     _speaking: set[asyncio.Task[None]] = field(default_factory=set)
+    _taken: asyncio.Future[tuple[str, str]] | None = None
+    """While the call waits in a hold queue: set to the redirect that takes it out."""
 
     # --- what the page reads and answers -----------------------------------------------
 
@@ -143,6 +148,20 @@ class LiveTestCall:
                 raise NotAsked(f"a dial ends {', '.join(sorted(DIAL_STATUSES))}")
         self.question = None
         self._answers.put_nowait(answer)
+
+    def take(self, url: str) -> None:
+        """Take the call out of the hold queue it waits in (the caller checked that it does,
+        :func:`workflows.people.queue.offer_test_call`) to ``url``, its run's queue action
+        naming the agent who takes it, as the REST API redirects a real call.
+
+        Raises :class:`NotAsked` when the call has ended or is being taken out already."""
+        if self.ended_by is not None:
+            raise NotAsked("the call has ended")
+        if self._taken is None:  # not waiting for it yet: it will find it when it does
+            self._taken = asyncio.get_running_loop().create_future()
+        elif self._taken.done():
+            raise NotAsked("the call is being taken out of the queue already")
+        self._taken.set_result((url, "POST"))
 
     # --- the caller, for the softphone ----------------------------------------------------
 
@@ -195,6 +214,18 @@ class LiveTestCall:
             return None
         return RecordResult(answer.seconds, answer.ended_by)
 
+    async def dequeued(self, call_sid: str, followed: int) -> tuple[str, str]:
+        """The softphone's wait for a redirect out of a hold queue: the one :meth:`take`
+        makes. (Each round of the queue's wait music asks again and is cancelled when it
+        ends; the redirect outlives the rounds, so one made between two is not lost.)"""
+        if self._taken is None:
+            self._taken = asyncio.get_running_loop().create_future()
+        taken = self._taken
+        redirect = await asyncio.shield(taken)
+        if self._taken is taken:
+            self._taken = None
+        return redirect
+
     async def _ask(self, question: dict[str, Any]) -> Answer:
         self.question = question
         try:
@@ -204,6 +235,11 @@ class LiveTestCall:
             self.question = None
             self.lines.append(HeardLine(f"No answer from the page in {ANSWER_WITHIN:g} s"))
             raise CallerHungUp from None
+        except asyncio.CancelledError:
+            # Taken out of a hold queue while its music asked for keys: nothing asks now.
+            if self.question is question:
+                self.question = None
+            raise
         if answer.kind == "hang_up":
             raise CallerHungUp
         return answer
@@ -284,7 +320,12 @@ class TestCallPhone:
         )
         self._versions.place(call_id, version_id)
         self._calls[call_id] = call
-        phone = Softphone(base_url, auth_token=self._auth_token, public_url=self._public_url)
+        phone = Softphone(
+            base_url,
+            auth_token=self._auth_token,
+            public_url=self._public_url,
+            dequeued=call.dequeued,
+        )
         task = asyncio.create_task(self._run(phone, call), name=f"test-call:{call_id}")
         self._running[call_id] = task
         task.add_done_callback(lambda _done: self._running.pop(call_id, None))

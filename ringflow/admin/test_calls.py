@@ -1,6 +1,8 @@
 """Admin API for test calls: place a call against any version or draft of a voice workflow,
 read what the caller hears (with the audio to play) and the step the call is at, and answer
 what it asks (keys, words, a dial's outcome, a recording), as the console's "Try it" does.
+A test call waiting in a hold queue is offered to no agent: the admin names the agent who
+takes it (``kind: agent``), and the call leaves the queue to ring that agent.
 
 The call goes through this process's own voice webhooks (:mod:`ivr.test_calls`); it is
 marked as a test (``CAtest...``) and reaches no one (:mod:`workflows.test_calls`).
@@ -13,15 +15,18 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Connection
 
-from ivr.calllog import call_by_sid
+from ivr.calllog import CallLogEntry, call_by_sid
+from ivr.offers import offered_url
 from ivr.softphone import DIAL_STATUSES
-from ivr.test_calls import Answer, NotAsked, TestCallPhone, TooManyTestCalls
+from ivr.test_calls import Answer, LiveTestCall, NotAsked, TestCallPhone, TooManyTestCalls
 from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.database import Database
 from workflows.catalog import WorkflowCatalog
 from workflows.names import E164
+from workflows.people.queue import Holding, holding, offer_test_call
 from workflows.steps.base import VOICE
 from workflows.triggers import trigger_kind
 from workflows.versions import NoDraft, UnknownPublication, UnknownWorkflow, stored_version_id
@@ -64,9 +69,13 @@ class TestCallIn(In):
 
 
 class AnswerIn(In):
-    kind: Literal["keys", "dial", "record", "hang_up"] = Field(
+    kind: Literal["keys", "dial", "record", "agent", "hang_up"] = Field(
         description="what is answered: the keys (or words) of a gather, a dial's outcome, a"
-        " recording, or the caller hangs up"
+        " recording, the agent who takes a call waiting in a hold queue, or the caller hangs"
+        " up"
+    )
+    agent: str = Field(
+        default="", max_length=200, description="kind agent: the team member who takes the call"
     )
     keys: str = Field(
         default="", max_length=200, description="keys pressed or words said; empty: silence"
@@ -85,6 +94,11 @@ class HeardOut(BaseModel):
     audio: str | None = Field(description="a path on this server to play, if any")
 
 
+class HoldingOut(BaseModel):
+    team: str = Field(description="the team whose hold queue the call waits in")
+    agents: list[str] = Field(description="the team's members: who could take the call")
+
+
 class TestCallOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     id: str = Field(description="the call's id (CAtest...), also in the call log")
@@ -100,6 +114,11 @@ class TestCallOut(BaseModel):
     ended_by: str | None = Field(description="how the call ended; null while it goes on")
     path: list[str] = Field(description="the steps the call went through, in order")
     step: str | None = Field(description="the step the call is at (the last of its path)")
+    holding: HoldingOut | None = Field(
+        default=None,
+        description="the hold queue the call waits in (answer kind agent takes it out); null"
+        " when it waits in none",
+    )
 
 
 def _admin(request: web.Request) -> TestCallAdmin:
@@ -118,9 +137,17 @@ def own_address(request: web.Request) -> str:
 
 
 async def _out(admin: TestCallAdmin, view: dict[str, Any]) -> TestCallOut:
-    entry = await admin.db.read(lambda conn: call_by_sid(conn, view["id"]))
+    def read(conn: Connection) -> tuple[CallLogEntry | None, Holding | None]:
+        return call_by_sid(conn, view["id"]), holding(conn, view["id"])
+
+    entry, queue = await admin.db.read(read)
     path = list(entry.path) if entry is not None else []
-    return TestCallOut.model_validate(view | {"path": path, "step": path[-1] if path else None})
+    held = None
+    if queue is not None and view["ended_by"] is None:
+        held = {"team": queue.team, "agents": list(queue.members)}
+    return TestCallOut.model_validate(
+        view | {"path": path, "step": path[-1] if path else None, "holding": held}
+    )
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -176,10 +203,24 @@ async def answer_test_call(request: web.Request) -> web.Response:
         raise not_found(f"test call {request.match_info['call_id'][:64]!r}")
     body = await json_body(request, AnswerIn)
     try:
-        call.answer(Answer(body.kind, body.keys, body.status, body.seconds, body.ended_by))
+        if body.kind == "agent":
+            await _take(request, call, body.agent)
+        else:
+            call.answer(Answer(body.kind, body.keys, body.status, body.seconds, body.ended_by))
     except NotAsked as error:
         raise ApiProblem(409, str(error), [FieldError("body.kind", str(error))]) from None
     return json_answer(await _out(admin, call.view()))
+
+
+async def _take(request: web.Request, call: LiveTestCall, agent: str) -> None:
+    """``agent`` takes ``call`` out of the hold queue it waits in."""
+    queue = await _admin(request).db.write(lambda conn: offer_test_call(conn, call.id, agent))
+    if queue is None:
+        raise NotAsked("the call waits in no hold queue")
+    if agent not in queue.members:
+        message = f"{agent[:64]!r} is not a member of team {queue.team!r}"
+        raise ApiProblem(422, message, [FieldError("body.agent", message)])
+    call.take(offered_url(own_address(request), queue.run_id, queue.turn, agent))
 
 
 # --- the endpoints ---------------------------------------------------------------------
@@ -213,7 +254,8 @@ def endpoints() -> list[Endpoint]:
             "POST",
             "/test-calls/{call_id}/answer",
             answer_test_call,
-            "Answer what the test call asks (keys, words, a dial, a recording) or hang up",
+            "Answer what the test call asks (keys, words, a dial, a recording, the agent who"
+            " takes it from a hold queue) or hang up",
             tag,
             body=Body(model=AnswerIn, description="The answer, of the kind the call asks."),
             answer=TestCallOut,

@@ -4,7 +4,8 @@ keeps their place in line (the moment they joined the queue, not the moment they
 
 Both run in the transaction that records the caller leaving the queue, so a request is
 never lost between the two, and a repeat (the channel asking for the wait music again) adds nothing:
-one call gets at most one callback request.
+one call gets at most one callback request. A console's test call gets none: it leaves the
+queue as asked, and nobody is called.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from workflows.people.db import queue_entries, teams
 from workflows.people.errors import UnknownTeam
 from workflows.people.queue import WaitTurn, record_callback_request, wait_turn
 from workflows.phones import InvalidPhoneNumber
+from workflows.test_calls import is_test_call
 
 __all__ = ["leave_for_callback", "wait_turn_or_callback"]
 
@@ -47,6 +49,10 @@ def wait_turn_or_callback(conn: Connection, call: str, now: datetime) -> WaitTur
 
 
 def _request_for(conn: Connection, call: str, now: datetime) -> None:
+    if is_test_call(call):
+        # A console's test call reaches no one: it leaves the queue, nobody is called back.
+        log.info("call %s: a test call's callback request is not queued", call)
+        return
     if conn.execute(select(exists().where(callback_requests.c.call_sid == call))).scalar():
         return  # asked already (a repeated request of the wait URL)
     row = conn.execute(

@@ -16,6 +16,10 @@ Plain functions of a SQLAlchemy ``Connection``; the caller owns the transaction.
 - :func:`wait_turn` is what a waiting caller hears next: their place and an estimate from the
   team's recent handle times, or that the maximum wait is over.
 - :func:`leave_queue` records why a caller left (a key, the fallback, a hang-up).
+- A console's test call (:mod:`workflows.test_calls`) waits in the queue like any caller and
+  hears its place among the real callers ahead, but it is never offered to an agent (the
+  admin says in the console which agent takes it: :func:`holding`, :func:`offer_test_call`)
+  and no caller counts it ahead of them.
   :func:`record_callback_request` is the hook for "press 1 to be called back": it records the
   request on the entry; the callbacks feature enqueues its durable job there.
 """
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ringflow.clock import Clock
@@ -39,6 +43,7 @@ from workflows.jobs import ClaimedJob, FinalWrite, enqueue
 from workflows.people.db import agent_calls, agents, queue_entries, team_members, teams
 from workflows.people.presence import serve_queue, team_snapshot
 from workflows.people.routing import PICKERS, free_members
+from workflows.test_calls import TEST_CALL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,11 @@ def join_queue(
     serve_queue(conn, team_id, now, now=now, key=f"join:{call}:{turn}")
 
 
+def _real_caller() -> ColumnElement[bool]:
+    """Not a console's test call (those are never offered, nor counted ahead of anyone)."""
+    return ~queue_entries.c.call.startswith(TEST_CALL_PREFIX, autoescape=True)
+
+
 def _oldest_waiting(conn: Connection, team_id: int, skip: list[int]) -> Any:
     query = (
         select(queue_entries.c.id, queue_entries.c.call, queue_entries.c.run_id)
@@ -133,6 +143,7 @@ def _oldest_waiting(conn: Connection, team_id: int, skip: list[int]) -> Any:
             queue_entries.c.team_id == team_id,
             queue_entries.c.status == "waiting",
             queue_entries.c.id.not_in(skip),
+            _real_caller(),
         )
         .order_by(queue_entries.c.enqueued_at, queue_entries.c.id)
         .limit(1)
@@ -220,6 +231,52 @@ def dispatch(conn: Connection, team_id: int, now: datetime) -> list[Offer]:
         enqueue(conn, OFFER_JOB, offer.payload(), dedupe_key=f"offer:{entry.id}:{turn}", now=now)
         log.info("call %s: offered to agent %s", entry.call, claimed.name)
         offers.append(offer)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A caller waiting in a team's hold queue: where their run waits (``run_id`` at
+    ``turn``), the ``team`` and its ``members`` (who could take the call)."""
+
+    run_id: str
+    turn: int
+    team: str
+    members: tuple[str, ...]
+
+
+def holding(conn: Connection, call: str) -> Holding | None:
+    """The queue ``call`` waits in, if it waits in one (offered to nobody yet)."""
+    row = conn.execute(
+        select(queue_entries.c.run_id, queue_entries.c.turn, teams.c.id, teams.c.name)
+        .join(teams, teams.c.id == queue_entries.c.team_id)
+        .where(queue_entries.c.call == call, queue_entries.c.status == "waiting")
+    ).first()
+    if row is None:
+        return None
+    members = conn.execute(
+        select(agents.c.name)
+        .join(team_members, team_members.c.agent_id == agents.c.id)
+        .where(team_members.c.team_id == row.id)
+        .order_by(agents.c.name)
+    ).scalars()
+    return Holding(row.run_id, row.turn, row.name, tuple(members))
+
+
+def offer_test_call(conn: Connection, call: str, agent: str) -> Holding | None:
+    """The console offers the test call ``call``, waiting in a hold queue, to ``agent`` (a
+    member of the team, see :func:`holding`): its entry is marked offered to them, once;
+    where its run waits, or None when it waits no more. The agent is not claimed: whether
+    they are free is decided when the call rings them, as for any call."""
+    queue = holding(conn, call)
+    if queue is None or agent not in queue.members:
+        return queue
+    agent_id = select(agents.c.id).where(agents.c.name == agent).scalar_subquery()
+    won = conn.execute(
+        update(queue_entries)
+        .where(queue_entries.c.call == call, queue_entries.c.status == "waiting")
+        .values(status="offered", agent_id=agent_id)
+    ).rowcount
+    return queue if won else None
 
 
 def open_offer(conn: Connection, entry_id: int, agent: str) -> bool:
@@ -327,6 +384,7 @@ def wait_turn(conn: Connection, call: str, now: datetime) -> WaitTurn | None:
             queue_entries.c.team_id == entry.team_id,
             queue_entries.c.status == "waiting",
             tuple_(queue_entries.c.enqueued_at, queue_entries.c.id) < (enqueued, entry.id),
+            _real_caller(),
         )
     ).scalar_one()
     working = conn.execute(

@@ -116,9 +116,12 @@ def agents_to_ring(
 ) -> tuple[Member, ...]:
     """Who the call rings now (empty: nobody is free). ``only`` names the one agent a queued
     caller was offered to; ``tried`` those already rung for this call."""
-    free = free_members(team, now, call=call, tried=tried)
     if only is not None:
-        return tuple(m for m in free if m.name == only)
+        # Offered by name, the agent rings even if they missed this call before: they are
+        # free again. (Skipping them put the caller back in the queue, which offered them the
+        # same agent at once, again and again.)
+        return tuple(m for m in free_members(team, now, call=call) if m.name == only)
+    free = free_members(team, now, call=call, tried=tried)
     if not free:
         return ()
     return PICKERS[team.ring_strategy](free)

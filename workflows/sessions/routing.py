@@ -6,6 +6,10 @@ The decision is :func:`workflows.people.routing.agents_to_ring` over a snapshot 
 read in the same write transaction that records what it decided (round-robin turns, the
 queue entry), with the team's row locked first so that calls reaching one team at the same
 moment are decided one after the other; so it holds for every voice channel alike.
+
+A console's test call (:mod:`workflows.test_calls`) is routed by the same decision but
+changes nothing of the team's: it takes no round-robin turn, and an agent it was offered to
+who did not answer is not set away (the admin picked that outcome in the console).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from workflows.instructions import ConnectTeam, Dial, DialTarget, Enqueue, Instr
 from workflows.people.presence import lock_team, mark_rung, not_reached, team_snapshot
 from workflows.people.queue import join_queue
 from workflows.people.routing import MAX_RING, Member, agents_to_ring
+from workflows.test_calls import is_test_call
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,8 @@ def resolve_connect(
 ) -> Instruction:
     """What ``connect`` does for ``call`` now (see the module docstring)."""
     lock_team(conn, connect.team)  # calls to one team at once: decided one after the other
-    if connect.missed is not None:
+    testing = is_test_call(call)
+    if connect.missed is not None and not testing:
         not_reached(conn, (connect.missed,), call, now)
     team = team_snapshot(conn, connect.team, call)
     if team is None:
@@ -46,7 +52,7 @@ def resolve_connect(
     if not connect.queue_only:
         chosen = agents_to_ring(team, now, call=call, tried=connect.tried, only=connect.agent)
     if chosen:
-        if team.ring_strategy == "round_robin" and connect.agent is None:
+        if team.ring_strategy == "round_robin" and connect.agent is None and not testing:
             mark_rung(conn, team.team_id, [m.agent_id for m in chosen], now)
         targets = tuple(
             DialTarget(_KINDS[endpoint.kind], endpoint.address, agent=member.name)

@@ -40,6 +40,14 @@ def test_only_available_agents_off_calls_past_their_wrap_up_with_an_endpoint_rin
     assert names(agents_to_ring(support, NOW, call="CA2", only="busy")) == []
 
 
+def test_an_agent_offered_by_name_rings_though_they_missed_the_call_before() -> None:
+    # They missed it (set away), came back: the queue offers them the caller again, and the
+    # caller must ring them rather than go back to the queue to be offered them forever.
+    support = team("longest_idle", member("ann"), member("bob"))
+    assert names(agents_to_ring(support, NOW, call="CA1", tried=["ann"], only="ann")) == ["ann"]
+    assert names(agents_to_ring(support, NOW, call="CA1", tried=["ann"])) == ["bob"]
+
+
 def test_ring_all_rings_at_most_ten_longest_idle_first() -> None:
     members = [
         member(f"a{i:02}", busy_until=NOW - timedelta(minutes=i)) for i in range(MAX_RING + 5)
