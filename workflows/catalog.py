@@ -8,6 +8,7 @@ disables its workflow.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -171,6 +172,9 @@ class WorkflowCatalog:
         self._uses_media: dict[str, bool] = {}
         self._candidates: dict[tuple[str, str | None], list[ActiveWorkflow]] = {}
         self._listeners: list[Callable[[Sequence[ActiveWorkflow]], None]] = []
+        self.reloading = asyncio.Lock()
+        """Held while what the catalog caches is read from the database and applied
+        (:mod:`workflows.following`): two reloads at once could apply the older read last."""
 
     @property
     def active(self) -> Sequence[ActiveWorkflow]:

@@ -26,12 +26,13 @@ from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, conflict, not_found
 from ringflow.database import Database
 from workflows.catalog import WorkflowCatalog, workflows_needing
+from workflows.following import reload_catalog, reload_overrides
 from workflows.schedules.book import ScheduleBook
 from workflows.schedules.files import NAME_RULE, SCHEDULE_NAME
-from workflows.schedules.overrides import clear_override, load_overrides, set_override
+from workflows.schedules.overrides import clear_override, set_override
 from workflows.schedules.report import describe_status
 from workflows.schedules.spec import ScheduleSpec
-from workflows.schedules.stored import delete_schedule, load_stored, save_schedule
+from workflows.schedules.stored import delete_schedule, save_schedule
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _now(admin: ScheduleAdmin) -> datetime:
 
 async def _reload_overrides(admin: ScheduleAdmin) -> None:
     """Apply the stored overrides to this instance's catalog now."""
-    admin.catalog.use_overrides(await admin.db.read(load_overrides))
+    await reload_overrides(admin.db, admin.catalog)
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -181,8 +182,7 @@ async def delete_override(request: web.Request) -> web.Response:
 
 async def _reload_schedules(admin: ScheduleAdmin) -> None:
     """Apply the stored schedules to this instance's catalog now (triggers recompiled)."""
-    admin.catalog.use_stored_schedules(await admin.db.read(load_stored))
-    await admin.catalog.refresh()
+    await reload_catalog(admin.db, admin.catalog)
 
 
 def _name(request: web.Request) -> str:
