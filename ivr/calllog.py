@@ -1,4 +1,5 @@
-"""The call log: recent calls with the path each took through its workflow."""
+"""The call log: recent calls with the path each took through its workflow, and the
+recordings its ``record`` steps left."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, select
 from ivr.db import calls
 from ringflow.database import Database, stored_time
 from workflows.db import runs
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecording:
+    """A recording a ``record`` step kept: Twilio's ``RecordingUrl`` and its seconds."""
+
+    url: str
+    duration: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,8 @@ class CallLogEntry:
     agent: str | None = None
     """Who took the call: the agent a ``connect`` step reached (or the number a ``dial``
     reached)."""
+    recordings: tuple[CallRecording, ...] = ()
+    """What its ``record`` steps kept, in order."""
 
 
 def _calls(*conditions: ColumnElement[bool]) -> Select[Any]:
@@ -71,6 +82,7 @@ def _entry(row: Row[Any]) -> CallLogEntry:
         run_id=row.run_id,
         ended_at=None if row.ended_at is None else stored_time(row.ended_at),
         agent=_agent(state),
+        recordings=_recordings(state),
     )
 
 
@@ -78,6 +90,22 @@ def _agent(state: dict[str, Any]) -> str | None:
     facts = state.get("facts")
     agent = facts.get("agent") if isinstance(facts, dict) else None
     return str(agent) if agent else None
+
+
+def _recordings(state: dict[str, Any]) -> tuple[CallRecording, ...]:
+    facts = state.get("facts")
+    kept = facts.get("recordings") if isinstance(facts, dict) else None
+    if not isinstance(kept, list):
+        return ()
+    found = []
+    for recording in kept:
+        # Stored state outlives code versions: anything without a URL is no recording.
+        if not isinstance(recording, dict) or not recording.get("url"):
+            continue
+        duration = recording.get("duration")
+        seconds = duration if isinstance(duration, int) and not isinstance(duration, bool) else None
+        found.append(CallRecording(str(recording["url"]), seconds))
+    return tuple(found)
 
 
 def find_calls(

@@ -28,6 +28,7 @@ _REASONS = {
     415: "A body of a media type this operation does not take",
     422: "The body or a parameter is invalid; `errors` names each field",
     429: "Too many requests with a wrong token",
+    502: "A service the server relies on (Twilio) refused or could not be reached",
 }
 
 

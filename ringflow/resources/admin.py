@@ -10,6 +10,7 @@ from functools import partial
 from aiohttp import web
 
 from chat.routes import CHAT
+from ivr.recordings import recording_fetcher
 from ivr.test_calls import TestCallPhone
 from prompts.routes import PROMPT_SERVICE
 from prompts.service import PromptService, media_path, prompts_among
@@ -55,7 +56,7 @@ async def _spoken_path(service: PromptService, text: str, language: str) -> str 
 
 async def admin(app: web.Application) -> AsyncIterator[None]:
     """Each admin area's state, and ``app[API_APP][GATEKEEPER]``; at close, the test calls
-    still in progress are hung up."""
+    still in progress are hung up and the recordings' HTTP session is closed."""
     settings, db, catalog, clock = app[SETTINGS], app[DATABASE], app[CATALOG], app[CLOCK]
     app[prompts.PROMPT_ADMIN] = prompts.PromptAdmin(
         app[PROMPT_SERVICE], partial(_published_using, db), settings.data_dir / "uploads"
@@ -64,7 +65,8 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
         db, catalog, clock, partial(_existing_prompts, db)
     )
     app[contacts.CONTACT_ADMIN] = contacts.ContactAdmin(db, clock)
-    app[calls.CALL_ADMIN] = calls.CallAdmin(db)
+    fetcher = recording_fetcher(settings)
+    app[calls.CALL_ADMIN] = calls.CallAdmin(db, fetcher)
     app[messages.SMS_ADMIN] = messages.SmsAdmin(db, clock)
     app[schedules.SCHEDULE_ADMIN] = schedules.ScheduleAdmin(db, catalog, clock)
     app[jobs.JOB_ADMIN] = jobs.JobAdmin(db, clock)
@@ -96,4 +98,8 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await phone.close()
+        try:
+            await phone.close()
+        finally:
+            if fetcher is not None:
+                await fetcher.close()

@@ -54,6 +54,17 @@ the server's clock when the server's clock is moved.
   ``GET .../Calls/{sid}.json`` fetches one, its ``status`` what
   :meth:`TwilioApiStub.set_call_status` said (``queued`` until then).
 
+``GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.mp3`` (and ``.wav``)
+
+- the audio a test registered with :meth:`TwilioApiStub.add_recording` (its bytes, as they
+  were given, with their ``Content-Type`` and ``Content-Length``), after the same Basic auth
+  check (401 otherwise); :meth:`TwilioApiStub.recording_url` is the ``RecordingUrl`` Twilio
+  would have posted for it;
+- a recording never registered, deleted (:meth:`TwilioApiStub.delete_recording`), of another
+  account, or not held in the format asked for is a 404 with Twilio's error JSON (20404);
+- ``cut_after`` sends only that many bytes of the announced length, then drops the
+  connection (Twilio failing in the middle of the audio).
+
 Every request is recorded in :attr:`TwilioApiStub.requests` (form, query, headers,
 credentials); :attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per message
 created, duplicates included.
@@ -92,6 +103,7 @@ __all__ = [
     "CallRedirect",
     "RecordedRequest",
     "ScriptedResponse",
+    "StoredRecording",
     "TwilioApiStub",
 ]
 
@@ -103,6 +115,15 @@ MAX_PAGE_SIZE: Final = 1000
 _CALL_PATH: Final = re.compile(
     rf"/{API_VERSION}/Accounts/(?P<account>AC[0-9a-f]{{32}})/Calls/(?P<sid>CA[0-9a-f]{{32}})\.json"
 )
+_RECORDING_PATH: Final = re.compile(
+    rf"/{API_VERSION}/Accounts/(?P<account>AC[0-9a-f]{{32}})"
+    rf"/Recordings/(?P<sid>RE[0-9a-f]{{32}})\.(?P<format>mp3|wav)"
+)
+_AUDIO_FORMATS: Final[Mapping[str, str]] = {
+    "audio/mpeg": "mp3",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+}
 
 _DEFAULT_ERRORS: Final[Mapping[int, tuple[int, str]]] = {
     400: (21211, "Invalid 'To' Phone Number"),
@@ -167,6 +188,16 @@ class CallRedirect:
     url: str | None
     method: str
     twiml: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecording:
+    """A recording's audio in one format, as :meth:`TwilioApiStub.add_recording` got it."""
+
+    data: bytes
+    content_type: str
+    cut_after: int | None = None
+    """Send only this many bytes, then drop the connection (None: all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +274,8 @@ class TwilioApiStub:
         self.redirects: list[CallRedirect] = []
         """Every accepted update of a live call, in order."""
         self.ended_calls: set[str] = set()
+        self.recordings: dict[str, dict[str, StoredRecording]] = {}
+        """The audio of each recording SID, by format (``mp3``, ``wav``)."""
         self._redirected = asyncio.Event()
         """Calls that are over: redirecting them is refused with 21220."""
         self._script: deque[ScriptedResponse] = deque()
@@ -317,6 +350,37 @@ class TwilioApiStub:
         """
         self._script.append(ScriptedResponse(status, code, message, retry_after, delay, drop))
 
+    def add_recording(
+        self,
+        sid: str,
+        data: bytes,
+        content_type: str = "audio/mpeg",
+        *,
+        cut_after: int | None = None,
+    ) -> None:
+        """Hold ``data`` as recording ``sid``'s audio in the format of ``content_type``
+        (``audio/mpeg``: ``.mp3``; ``audio/wav``: ``.wav``); ``cut_after`` sends only that
+        many bytes of it, then drops the connection."""
+        if not re.fullmatch(r"RE[0-9a-f]{32}", sid):
+            raise ValueError(f"a recording SID is RE and 32 hex digits, not {sid!r}")
+        fmt = _AUDIO_FORMATS.get(content_type)
+        if fmt is None:
+            raise ValueError(f"the stub serves {', '.join(_AUDIO_FORMATS)}, not {content_type}")
+        stored = StoredRecording(data, content_type, cut_after)
+        self.recordings.setdefault(sid, {})[fmt] = stored
+
+    def delete_recording(self, sid: str) -> None:
+        """Forget recording ``sid`` (Twilio's DELETE): fetching it is a 404 from now on."""
+        self.recordings.pop(sid, None)
+
+    def recording_url(self, sid: str) -> str:
+        """The ``RecordingUrl`` Twilio posts for recording ``sid`` of the stub's account."""
+        return f"https://api.twilio.com/{API_VERSION}/Accounts/{self.account_sid}/Recordings/{sid}"
+
+    def recording_fetches(self) -> list[RecordedRequest]:
+        """The requests for a recording's audio (whatever the stub answered)."""
+        return [r for r in self.requests if "/Recordings/" in r.path]
+
     async def start(self) -> Self:
         """Listen on a free loopback port."""
         app = web.Application()
@@ -378,6 +442,9 @@ class TwilioApiStub:
             return await self._calls(request, form)
         if request.method == "GET" and request.path.startswith(self.calls_path[:-5] + "/"):
             return self._fetch_call(request.path.removeprefix(self.calls_path[:-5] + "/"))
+        recording = _RECORDING_PATH.fullmatch(request.path)
+        if recording is not None and request.method == "GET":
+            return await self._recording(request, recording)
         call = _CALL_PATH.fullmatch(request.path)
         if call is not None and call["account"] == self.account_sid and request.method == "POST":
             return self._update_call(call["sid"], form)
@@ -552,6 +619,23 @@ class TwilioApiStub:
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
         }
         return web.json_response(resource, status=200)
+
+    async def _recording(self, request: web.Request, found: re.Match[str]) -> web.StreamResponse:
+        held = self.recordings.get(found["sid"], {}) if found["account"] == self.account_sid else {}
+        stored = held.get(found["format"])
+        if stored is None:
+            name = f"Recordings/{found['sid']}.{found['format']}"
+            return self._error(404, message=f"The requested resource {name} was not found")
+        answer = web.StreamResponse(headers={"Content-Type": stored.content_type})
+        answer.content_length = len(stored.data)
+        await answer.prepare(request)
+        if stored.cut_after is None:
+            await answer.write(stored.data)
+            await answer.write_eof()
+            return answer
+        await answer.write(stored.data[: stored.cut_after])
+        await asyncio.sleep(0.05)  # let the bytes sent so far reach the client first
+        return self._hang_up(request)
 
     @staticmethod
     def _hang_up(request: web.Request) -> web.StreamResponse:

@@ -33,6 +33,22 @@
 
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
 
+  // An audio player; "none" fetches nothing until played, "auto" loads it to play at once.
+  function player(src, preload) {
+    var audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = preload;
+    audio.src = src;
+    return audio;
+  }
+
+  function addOption(select, value, label) {
+    var option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.appendChild(option);
+  }
+
   function statusLine(state) {
     var parts = [];
     parts.push(state.published_version ? "Published version " + state.published_version
@@ -101,10 +117,7 @@
           versions.push([String(v.version), "Version " + v.version + live]);
         });
         versions.forEach(function (pair) {
-          var option = document.createElement("option");
-          option.value = pair[0];
-          option.textContent = pair[1];
-          select.appendChild(option);
+          addOption(select, pair[0], pair[1]);
         });
         var wanted = version || (state.has_draft ? "draft" : String(state.published_version));
         select.value = wanted;
@@ -289,8 +302,30 @@
       cell(row, call.agent || "");
       cell(row, call.keys.join(" "));
       cell(row, call.path.join(" → "), "path");
+      cell(row, recordings(call), "recordings");
       return row;
     });
+  }
+
+  function recordings(call) {
+    // A player per recording. Its audio comes from GET /api/calls/{sid}/recordings/{n}, which
+    // fetches it from Twilio; the page's session cookie goes with it (same origin). A test
+    // call's recordings have no audio: said so instead.
+    var box = document.createElement("div");
+    (call.recordings || []).forEach(function (recording) {
+      var line = document.createElement("div");
+      line.className = "recording";
+      if (recording.audio) {
+        line.appendChild(player(recording.audio, "none"));
+      } else {
+        line.appendChild(document.createTextNode("recording (test call: no audio)"));
+      }
+      if (recording.duration !== null) {
+        line.appendChild(document.createTextNode(" " + recording.duration + " s"));
+      }
+      box.appendChild(line);
+    });
+    return box;
   }
 
   function buttons(pairs) {
@@ -375,10 +410,7 @@
         var select = $("recipe");
         clear(select);
         found.forEach(function (recipe) {
-          var option = document.createElement("option");
-          option.value = recipe.id;
-          option.textContent = recipe.title;
-          select.appendChild(option);
+          addOption(select, recipe.id, recipe.title);
         });
         showRecipe();
       });
@@ -398,10 +430,7 @@
       var values = parameter.type === "choice" ? parameter.choices : scheduleNames;
       if (!parameter.required) { values = [""].concat(values); }
       values.forEach(function (value) {
-        var option = document.createElement("option");
-        option.value = value;
-        option.textContent = value || "(none)";
-        input.appendChild(option);
+        addOption(input, value, value || "(none)");
       });
     } else if (parameter.type === "boolean") {
       input = document.createElement("input");
@@ -564,11 +593,7 @@
       name.appendChild(id);
       cell(row, prompt.kind === "speech" ? "spoken: " + prompt.text : "uploaded audio", "why");
       cell(row, seconds(prompt.duration_ms));
-      var audio = document.createElement("audio");
-      audio.controls = true;
-      audio.preload = "none";
-      audio.src = prompt.media.wav;
-      cell(row, audio);
+      cell(row, player(prompt.media.wav, "none"));
       return row;
     });
   }
@@ -651,10 +676,7 @@
     text.textContent = line.text;
     item.appendChild(text);
     if (line.audio) {
-      var audio = document.createElement("audio");
-      audio.controls = true;
-      audio.preload = "auto";
-      audio.src = line.audio;
+      var audio = player(line.audio, "auto");
       item.appendChild(audio);
       playlist.push(audio);
     }
@@ -676,6 +698,21 @@
     if (kind === "dial") { $("try-dialling").textContent = "Dialling " + question.targets.join(", "); }
   }
 
+  // A test call waiting in a hold queue is offered to no agent: the admin says who takes it.
+  function showHolding(holding) {
+    $("try-holding").hidden = !holding;
+    if (!holding) { return; }
+    $("try-queue").textContent = "Waiting in the hold queue of team " + holding.team + ".";
+    var names = holding.agents.join(",");
+    if ($("try-agent").dataset.names === names) { return; }
+    $("try-agent").dataset.names = names;
+    clear($("try-agent"));
+    holding.agents.forEach(function (name) {
+      addOption($("try-agent"), name, name);
+    });
+    $("try-take").disabled = holding.agents.length === 0;
+  }
+
   function render(call) {
     for (var n = trial.shown; n < call.lines.length; n += 1) { addLine(call.lines[n]); }
     trial.shown = call.lines.length;
@@ -688,6 +725,7 @@
       showQuestion(call.question);
     }
     light(call.path, call.step);
+    showHolding(call.ended_by ? null : call.holding);
     if (call.ended_by) {
       $("try-state").textContent = "Call ended (" + call.ended_by.replace(/-/g, " ") + ")";
       finish();
@@ -704,6 +742,7 @@
     if (trial && trial.timer) { clearTimeout(trial.timer); trial.timer = null; }
     if (trial) { trial.over = true; }
     showQuestion(null);
+    showHolding(null);
     $("try-call").disabled = false;
     $("try-hang-up").disabled = true;
   }
@@ -787,6 +826,9 @@
   $("try-dial-answer").addEventListener("click", function () {
     answerCall({ kind: "dial", status: $("try-dial-status").value,
       seconds: parseInt($("try-dial-seconds").value, 10) || 0 });
+  });
+  $("try-take").addEventListener("click", function () {
+    answerCall({ kind: "agent", agent: $("try-agent").value });
   });
   $("try-record-answer").addEventListener("click", function () {
     answerCall({ kind: "record", seconds: parseInt($("try-record-seconds").value, 10) || 1,

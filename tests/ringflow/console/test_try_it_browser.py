@@ -2,7 +2,8 @@
 test call of the demo workflow, hears the greeting and the menu (audio elements play the
 server's speech), presses 2 on the keypad, hears the address, sees the steps lit on the
 diagram, and finds the call in the log with its path, marked as a test; a draft is tried
-before it is published, with a dial whose outcome the admin picks. Writes
+before it is published, with a dial whose outcome the admin picks; a call waiting in a hold
+queue is taken by the agent the admin picks. Writes
 ``docs/console-try-it.png``."""
 
 from __future__ import annotations
@@ -117,4 +118,53 @@ async def test_a_draft_is_tried_in_the_page_before_it_is_published(
     await page.get_by_role("button", name="Leave the message").click()
     await expect(page.locator("#try-lines li", has_text="Dial result: busy")).to_have_count(1)
     await expect(page.locator("#try-state")).to_contain_text("Call ended")
+    await expect(step_node(page, "bye")).to_have_class(CURRENT)
+
+
+QUEUE_LINE = """\
+id: queue-line
+trigger: {event: call.incoming, to: "+12025550170"}
+start: connect
+steps:
+  connect:
+    connect:
+      team: support
+      queue: {max_wait: 600, announce_every: 30}
+    on_answered: bye
+    on_no_agents: bye
+  bye: {hangup: "Thank you for calling."}
+"""
+
+
+async def test_a_test_call_waiting_in_the_queue_is_taken_by_the_agent_the_admin_picks(
+    browser: Browser, api: ApiClient
+) -> None:
+    away = {"status": "away", "endpoints": [{"kind": "phone", "address": "+12025550181"}]}
+    assert (await api.call("PUT", "/agents/alice", json_body=away)).status == 201
+    team = {"members": ["alice"], "ring_strategy": "longest_idle"}
+    assert (await api.call("PUT", "/teams/support", json_body=team)).status == 201
+    assert (await upload(api, QUEUE_LINE))[0] == 201
+    assert (await api.call("POST", "/workflows/queue-line/publish")).status == 200
+    page = await signed_in(browser, api)
+    await page.locator("#workflows button", has_text="queue-line").click()
+    await expect(page.locator("#diagram")).to_have_attribute("data-workflow", "queue-line")
+
+    # Nobody is free: the call waits in the queue, told its place.
+    await page.get_by_role("button", name="Place a test call").click()
+    await expect(page.locator("#try-queue")).to_have_text(
+        "Waiting in the hold queue of team support."
+    )
+    await expect(page.locator("#try-lines li", has_text="You are number 1 in line")).to_have_count(
+        1
+    )
+    # Alice comes back: the queue does not offer her a test call; the admin says she takes it.
+    back = await api.call("PUT", "/agents/alice", json_body=away | {"status": "available"})
+    assert back.status == 200, back.text
+    await expect(page.locator("#try-agent")).to_have_value("alice")
+    await page.get_by_role("button", name="An agent takes the call").click()
+    await expect(page.locator("#try-dialling")).to_have_text("Dialling +12025550181")
+    await expect(page.locator("#try-holding")).to_be_hidden()
+    await page.get_by_role("button", name="End the dial").click()
+    await expect(page.locator("#try-state")).to_contain_text("Call ended")
+    await expect(page.locator("#try-lines li", has_text="Dequeued")).to_have_count(1)
     await expect(step_node(page, "bye")).to_have_class(CURRENT)
