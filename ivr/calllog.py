@@ -3,7 +3,7 @@ recordings its ``record`` steps left."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,7 +82,7 @@ def _entry(row: Row[Any]) -> CallLogEntry:
         run_id=row.run_id,
         ended_at=None if row.ended_at is None else stored_time(row.ended_at),
         agent=_agent(state),
-        recordings=_recordings(state),
+        recordings=kept_recordings(state.get("facts")),
     )
 
 
@@ -92,9 +92,10 @@ def _agent(state: dict[str, Any]) -> str | None:
     return str(agent) if agent else None
 
 
-def _recordings(state: dict[str, Any]) -> tuple[CallRecording, ...]:
-    facts = state.get("facts")
-    kept = facts.get("recordings") if isinstance(facts, dict) else None
+def kept_recordings(facts: object) -> tuple[CallRecording, ...]:
+    """The recordings a run's facts keep (``facts["recordings"]``, written by the ``record``
+    step), in order."""
+    kept = facts.get("recordings") if isinstance(facts, Mapping) else None
     if not isinstance(kept, list):
         return ()
     found = []

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ivr.calllog import kept_recordings
 from ivr.db import calls
 from ivr.failures import close_failed_turn
 from ivr.forms import (
@@ -535,7 +536,5 @@ def _redirected_out(form: Mapping[str, str]) -> bool:
 
 def _recording_url(facts: Mapping[str, Any]) -> str | None:
     """The URL of the call's first recording (a voicemail), or None."""
-    for recording in facts.get("recordings", ()):
-        if isinstance(recording, Mapping) and recording.get("url"):
-            return str(recording["url"])
-    return None
+    kept = kept_recordings(facts)
+    return kept[0].url if kept else None

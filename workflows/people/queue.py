@@ -16,12 +16,12 @@ Plain functions of a SQLAlchemy ``Connection``; the caller owns the transaction.
 - :func:`wait_turn` is what a waiting caller hears next: their place and an estimate from the
   team's recent handle times, or that the maximum wait is over.
 - :func:`leave_queue` records why a caller left (a key, the fallback, a hang-up).
+  :func:`record_callback_request` is the hook for "press 1 to be called back": it records the
+  request on the entry; the callbacks feature enqueues its durable job there.
 - A console's test call (:mod:`workflows.test_calls`) waits in the queue like any caller and
   hears its place among the real callers ahead, but it is never offered to an agent (the
   admin says in the console which agent takes it: :func:`holding`, :func:`offer_test_call`)
   and no caller counts it ahead of them.
-  :func:`record_callback_request` is the hook for "press 1 to be called back": it records the
-  request on the entry; the callbacks feature enqueues its durable job there.
 """
 
 from __future__ import annotations

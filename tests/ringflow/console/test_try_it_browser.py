@@ -157,7 +157,8 @@ async def test_a_test_call_waiting_in_the_queue_is_taken_by_the_agent_the_admin_
     await expect(page.locator("#try-lines li", has_text="You are number 1 in line")).to_have_count(
         1
     )
-    # Alice comes back: the queue does not offer her a test call; the admin says she takes it.
+    # Alice comes back; the admin says she takes the call (that the queue itself never offers
+    # her a test call is tests/ivr/test_test_calls.py's to show).
     back = await api.call("PUT", "/agents/alice", json_body=away | {"status": "available"})
     assert back.status == 200, back.text
     await expect(page.locator("#try-agent")).to_have_value("alice")
