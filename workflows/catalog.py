@@ -175,6 +175,9 @@ class WorkflowCatalog:
         self.reloading = asyncio.Lock()
         """Held while what the catalog caches is read from the database and applied
         (:mod:`workflows.following`): two reloads at once could apply the older read last."""
+        self._refreshing = asyncio.Lock()
+        """Held by :meth:`refresh` from its read to its apply, for the same reason: the admin
+        API refreshes after its own change while the change feed may be reloading."""
 
     @property
     def active(self) -> Sequence[ActiveWorkflow]:
@@ -240,7 +243,12 @@ class WorkflowCatalog:
 
     async def refresh(self) -> None:
         """Reload the enabled workflows from the database; nothing is recompiled when neither
-        they nor the schedules' names changed (instances call this every few seconds)."""
+        they nor the schedules' names changed (instances call this every few seconds).
+        Refreshes take turns, so the last to read is the last to apply."""
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         version_ids = await self._db.read(_enabled_version_ids)
         loaded = (tuple(version_ids), self._schedules.names)
         if loaded == self._loaded:

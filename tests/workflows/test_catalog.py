@@ -3,11 +3,13 @@ schedules checked by name when installing, and which workflows read their contac
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, update
 
 from ringflow.database import Database
 from tests.clock import FrozenClock
@@ -91,6 +93,37 @@ async def test_workflows_naming_the_number_come_before_catch_alls(migrated_db: D
     match = catalog.match("call.incoming", LINE)
     assert match is not None
     assert match.workflow.id == "b-line"
+
+
+async def test_two_refreshes_at_once_leave_the_later_read_applied(
+    migrated_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An admin disables "b" while the change feed's refresh is between its read and its
+    # apply: the admin's own refresh must not be overwritten by the older read.
+    catalog = await catalog_of(migrated_db, flow("a"), flow("b"))
+    real_read = migrated_db.read
+    first_read, let_it_apply = asyncio.Event(), asyncio.Event()
+
+    async def read(query: Callable[[Connection], Any]) -> Any:
+        result = await real_read(query)
+        if not first_read.is_set():
+            first_read.set()
+            await let_it_apply.wait()
+        return result
+
+    monkeypatch.setattr(migrated_db, "read", read)
+    older = asyncio.create_task(catalog.refresh())
+    await first_read.wait()  # it read "a" and "b" enabled
+    await migrated_db.write(
+        lambda conn: conn.execute(
+            update(workflows).where(workflows.c.id == "b").values(enabled=False)
+        )
+    )
+    newer = asyncio.create_task(catalog.refresh())
+    await asyncio.sleep(0.05)  # time for the newer refresh to finish, if it did not wait
+    let_it_apply.set()
+    await asyncio.gather(older, newer)
+    assert ids(list(catalog.active)) == ["a"]
 
 
 async def test_a_failing_when_passes_to_the_next_candidate(migrated_db: Database) -> None:
