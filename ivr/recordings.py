@@ -13,6 +13,11 @@ the URL fetched is rebuilt from its account and recording SIDs on the configured
 for, so a forged URL cannot make the server fetch another host (no SSRF) or send the
 credentials anywhere else. Redirects are not followed, for the same reason.
 
+A player that seeks asks for part of the audio (``Range: bytes=...``). One well-formed byte
+range is passed on to Twilio and its partial answer (206 with ``Content-Range``, or 416) is
+passed back; any other ``Range`` is ignored, as HTTP allows, and the whole audio is sent. A
+Twilio that ignores the range sends the whole audio too, and the player copes with that.
+
 Errors (``RecordingError`` and below)::
 
     RecordingError
@@ -55,6 +60,12 @@ _PATH: Final = re.compile(
     r"/Recordings/(?P<sid>RE[0-9a-f]{32})(?:\.(?:mp3|wav))?"
 )
 _HOSTS: Final = frozenset({"api.twilio.com", "api.twilio.com:443"})
+_BYTE_RANGE: Final = re.compile(r"bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})")
+"""One byte range (RFC 9110 §14.1.2): the only kind passed on to Twilio."""
+_PART_SENT: Final = re.compile(r"bytes [0-9]{1,15}-[0-9]{1,15}/(?:[0-9]{1,15}|\*)")
+"""A 206's ``Content-Range``."""
+_LENGTH_ONLY: Final = re.compile(r"bytes \*/[0-9]{1,15}")
+"""A 416's ``Content-Range``: how long the whole is."""
 
 
 class RecordingError(Exception):
@@ -129,9 +140,13 @@ class RecordingFetcher:
         in the middle cuts the answer short (its status is sent by then)."""
         url = self.media_url(recording_url)
         sid = url.rsplit("/", 1)[1].removesuffix(".mp3")
+        headers = dict(self._headers)
+        asked = request.headers.get("Range", "").strip()
+        if _BYTE_RANGE.fullmatch(asked):
+            headers["Range"] = asked
         try:
             upstream = await self._http().get(
-                url, headers=self._headers, allow_redirects=False, timeout=self._timeout
+                url, headers=headers, allow_redirects=False, timeout=self._timeout
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             log.warning("recording %s: Twilio unreachable: %s", sid, type(error).__name__)
@@ -139,18 +154,36 @@ class RecordingFetcher:
         async with upstream:
             if upstream.status == 404:
                 raise RecordingGone("Twilio no longer has the recording (404)")
-            if upstream.status != 200:
+            content_range = upstream.headers.get("Content-Range", "")
+            if upstream.status == 416 and "Range" in headers:
+                # Past the end (a player asking for more than there is): say how long it is.
+                unsatisfiable = web.Response(status=416)
+                if _LENGTH_ONLY.fullmatch(content_range):
+                    unsatisfiable.headers["Content-Range"] = content_range
+                return unsatisfiable
+            partial = upstream.status == 206 and "Range" in headers
+            if partial and not _PART_SENT.fullmatch(content_range):
+                log.warning("recording %s: Twilio's partial answer has no valid range", sid)
+                raise RecordingUnavailable(
+                    "Twilio answered part of the recording without saying which"
+                )
+            if upstream.status != 200 and not partial:
                 log.warning("recording %s: Twilio answered %s", sid, upstream.status)
                 raise RecordingUnavailable(
                     f"Twilio refused to hand over the recording (HTTP {upstream.status})"
                 )
             answer = web.StreamResponse(
+                status=upstream.status,
                 headers={
                     "Content-Type": "audio/mpeg",
                     "Cache-Control": f"private, max-age={CACHE_SECONDS}",
                     "X-Content-Type-Options": "nosniff",
-                }
+                },
             )
+            if partial:
+                answer.headers["Content-Range"] = content_range
+            if upstream.headers.get("Accept-Ranges", "").strip().lower() == "bytes":
+                answer.headers["Accept-Ranges"] = "bytes"
             if upstream.content_length is not None:
                 # Known length: a player can seek, and sees a cut-short answer as one.
                 answer.content_length = upstream.content_length

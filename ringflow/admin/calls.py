@@ -254,7 +254,9 @@ def endpoints() -> list[Endpoint]:
             description=(
                 "404 for no such call or recording, a test call's recording (no audio), or one"
                 " Twilio no longer has; 503 without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN;"
-                " 502 when Twilio refuses or cannot be reached."
+                " 502 when Twilio refuses or cannot be reached. A player's `Range: bytes=...`"
+                " (one range) is passed on to Twilio: 206 with `Content-Range` for that part,"
+                " 416 past the end."
             ),
         ),
     ]

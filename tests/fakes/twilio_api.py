@@ -63,7 +63,10 @@ the server's clock when the server's clock is moved.
 - a recording never registered, deleted (:meth:`TwilioApiStub.delete_recording`), of another
   account, or not held in the format asked for is a 404 with Twilio's error JSON (20404);
 - ``cut_after`` sends only that many bytes of the announced length, then drops the
-  connection (Twilio failing in the middle of the audio).
+  connection (Twilio failing in the middle of the audio);
+- one byte range asked for (``Range: bytes=a-b``, ``a-``, ``-n``) is a 206 with that part and
+  ``Content-Range``, or a 416 past the end, as media servers answer (RFC 9110 §14); any
+  other ``Range`` is ignored; every answer says ``Accept-Ranges: bytes``.
 
 Every request is recorded in :attr:`TwilioApiStub.requests` (form, query, headers,
 credentials); :attr:`TwilioApiStub.accepted` holds one :class:`AcceptedMessage` per message
@@ -86,7 +89,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Literal, Self
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -626,14 +629,24 @@ class TwilioApiStub:
         if stored is None:
             name = f"Recordings/{found['sid']}.{found['format']}"
             return self._error(404, message=f"The requested resource {name} was not found")
-        answer = web.StreamResponse(headers={"Content-Type": stored.content_type})
-        answer.content_length = len(stored.data)
+        data, total = stored.data, len(stored.data)
+        headers = {"Content-Type": stored.content_type, "Accept-Ranges": "bytes"}
+        asked = _byte_range(request.headers.get("Range", ""), total)
+        if asked == "unsatisfiable":
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{total}"})
+        status = 200
+        if asked is not None:
+            first, last = asked
+            data, status = data[first : last + 1], 206
+            headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+        answer = web.StreamResponse(status=status, headers=headers)
+        answer.content_length = len(data)
         await answer.prepare(request)
         if stored.cut_after is None:
-            await answer.write(stored.data)
+            await answer.write(data)
             await answer.write_eof()
             return answer
-        await answer.write(stored.data[: stored.cut_after])
+        await answer.write(data[: stored.cut_after])
         await asyncio.sleep(0.05)  # let the bytes sent so far reach the client first
         return self._hang_up(request)
 
@@ -770,3 +783,23 @@ class TwilioApiStub:
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}"
         return web.json_response(_error_body(status, code, message), status=status, headers=headers)
+
+
+def _byte_range(header: str, total: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """The first and last byte of the one range ``header`` asks for; None to send it all."""
+    found = re.fullmatch(r"bytes=(?:(\d+)-(\d*)|-(\d+))", header.strip())
+    if found is None:
+        return None
+    start, end, suffix = found.groups()
+    if suffix is not None:
+        length = int(suffix)
+        if length == 0:
+            return "unsatisfiable"
+        return max(total - length, 0), total - 1
+    first = int(start)
+    last = total - 1 if not end else min(int(end), total - 1)
+    if end and int(end) < first:
+        return None  # not a valid range: ignored
+    if first >= total:
+        return "unsatisfiable"
+    return first, last

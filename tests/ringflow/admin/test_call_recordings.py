@@ -90,9 +90,9 @@ async def leave_message(api: ApiClient, seconds: int = 7) -> tuple[str, str]:
     return result.call_sid, posted["RecordingSid"]
 
 
-async def fetch(api: ApiClient, path: str) -> Fetched:
+async def fetch(api: ApiClient, path: str, **extra_headers: str) -> Fetched:
     """GET ``path`` (a path under the server, ``/api/...``) with the admin token."""
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **extra_headers}
     async with api.session.get(api.server.base_url + path, headers=headers) as answer:
         return Fetched(
             answer.status, answer.content_type, dict(answer.headers), await answer.read()
@@ -123,6 +123,43 @@ async def test_a_voicemail_is_listed_and_plays_the_bytes_twilio_holds(
     [upstream] = server_stub.recording_fetches()
     assert upstream.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording}.mp3"
     assert upstream.auth == (ACCOUNT_SID, AUTH_TOKEN)
+
+
+async def test_a_player_seeking_gets_the_part_it_asks_for(
+    line: ApiClient, server_stub: TwilioApiStub, message_mp3: bytes
+) -> None:
+    sid, recording = await leave_message(line)
+    server_stub.add_recording(recording, message_mp3)
+    path, total = recording_path(sid), len(message_mp3)
+
+    middle = await fetch(line, path, Range="bytes=100-1099")
+    assert middle.status == 206
+    assert middle.body == message_mp3[100:1100]
+    assert middle.headers["Content-Range"] == f"bytes 100-1099/{total}"
+    assert middle.headers["Accept-Ranges"] == "bytes"
+    assert middle.content_type == "audio/mpeg"
+    # Twilio was asked for that part, with the account's credentials.
+    assert server_stub.recording_fetches()[-1].headers["Range"] == "bytes=100-1099"
+
+    tail = await fetch(line, path, Range="bytes=-500")
+    assert (tail.status, tail.body) == (206, message_mp3[-500:])
+    assert tail.headers["Content-Range"] == f"bytes {total - 500}-{total - 1}/{total}"
+
+    past_the_end = await fetch(line, path, Range=f"bytes={total}-")
+    assert past_the_end.status == 416
+    assert past_the_end.headers["Content-Range"] == f"bytes */{total}"
+
+
+@pytest.mark.parametrize("asked", ["bytes=0-10,20-30", "items=0-10", "bytes=x-", "bytes=-"])
+async def test_a_range_that_is_not_one_byte_range_gets_the_whole_audio(
+    line: ApiClient, server_stub: TwilioApiStub, message_mp3: bytes, asked: str
+) -> None:
+    sid, recording = await leave_message(line)
+    server_stub.add_recording(recording, message_mp3)
+    whole = await fetch(line, recording_path(sid), Range=asked)
+    assert (whole.status, whole.body) == (200, message_mp3)
+    # Only one well-formed range is ever passed on.
+    assert "Range" not in server_stub.recording_fetches()[-1].headers
 
 
 async def test_a_call_without_recordings_lists_none(line: ApiClient) -> None:
