@@ -165,22 +165,40 @@ class InboundTextHandler(_Base):
         sender, business = _text(job.payload, "from"), _text(job.payload, "to")
         now = self._clock()
         outcomes = await self._db.write(
-            lambda conn: self._handle_pending(conn, sid, sender, business, now)
+            lambda conn: self.handle_in(conn, sid, sender, business, now)
         )
         for handled_sid, outcome in outcomes:
             log.info("message %s: %s", handled_sid, outcome)
 
-    def _handle_pending(
-        self, conn: Connection, sid: str, sender: str, business: str, now: datetime
+    def handle_in(
+        self,
+        conn: Connection,
+        sid: str,
+        sender: str,
+        business: str,
+        now: datetime,
+        *,
+        version_id: int | None = None,
     ) -> list[tuple[str, str]]:
+        """Handle text ``sid`` and the earlier ones of its conversation not handled yet, in
+        the caller's transaction; each one's MessageSid and what became of it, in words.
+        ``version_id``: a text that starts a workflow starts that version (a test
+        conversation's) instead of the catalog's choice."""
         locked = lock_contact(conn, sender, now=now)
         done = []
         for message in unhandled_texts(conn, locked.number, business, sid):
-            done.append((message.sid, self._handle(conn, message, locked, business, now)))
+            outcome = self._handle(conn, message, locked, business, now, version_id)
+            done.append((message.sid, outcome))
         return done
 
     def _handle(
-        self, conn: Connection, text: InboundText, locked: ContactRow, business: str, now: datetime
+        self,
+        conn: Connection,
+        text: InboundText,
+        locked: ContactRow,
+        business: str,
+        now: datetime,
+        version_id: int | None = None,
     ) -> str:
         event = TextReceived(
             message_id=text.sid, sender=locked.number, recipient=business, body=text.body
@@ -217,7 +235,9 @@ class InboundTextHandler(_Base):
                 conversation.waiting_run_id,
             )
             _expire(conn, conversation, conversation.waiting_run_id, now)
-        return self._sessions.start_in(conn, event, self._channel, now, locked=locked)
+        return self._sessions.start_in(
+            conn, event, self._channel, now, locked=locked, version_id=version_id
+        )
 
 
 def _expire(conn: Connection, conversation: Conversation, run_id: str, now: datetime) -> None:

@@ -69,6 +69,10 @@ class WorkflowState:
     draft_digest: str | None
     publications: tuple[Publication, ...]
     updated_at: datetime
+    event: str | None = None
+    """The event the workflow starts on (its published version's, else its draft's)."""
+    numbers: tuple[str, ...] = ()
+    """The numbers its trigger names (none: any number)."""
 
 
 def version_id(conn: Connection, workflow: Workflow, now: datetime) -> int:
@@ -325,6 +329,7 @@ def _states(conn: Connection, where: Any) -> list[WorkflowState]:
                 published = publication.number  # the latest number of the active definition
         active = versions.get(row.version_id) or versions.get(row.draft_version_id)
         name = active.definition.get("name") if active is not None else None
+        trigger = active.definition.get("trigger", {}) if active is not None else {}
         draft = versions.get(row.draft_version_id)
         states.append(
             WorkflowState(
@@ -336,6 +341,8 @@ def _states(conn: Connection, where: Any) -> list[WorkflowState]:
                 draft_digest=None if draft is None else draft.digest,
                 publications=tuple(p for p, _ in publications[row.id]),
                 updated_at=stored_time(row.updated_at),
+                event=trigger.get("event"),
+                numbers=tuple(trigger.get("to") or ()),
             )
         )
     return states

@@ -214,7 +214,8 @@ def _out(
     )
 
 
-def _entry(entry: Entry) -> EntryOut:
+def entry_out(entry: Entry) -> EntryOut:
+    """A timeline entry as the API shows it."""
     return EntryOut(
         id=entry.id,
         at=entry.at,
@@ -281,7 +282,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         conversation = load(conn, conversation_id)
         entries = timeline(conn, conversation, admin.channels)
         summary = _out(conn, conversation)
-        return ConversationDetail(**summary.model_dump(), timeline=[_entry(e) for e in entries])
+        return ConversationDetail(**summary.model_dump(), timeline=[entry_out(e) for e in entries])
 
     try:
         return json_answer(await admin.db.read(read))
@@ -310,7 +311,7 @@ async def _act(request: web.Request, change: Change, status: int = 200) -> web.R
         if isinstance(result, int):
             conversation = load(conn, conversation_id)
             entries = timeline(conn, conversation, admin.channels)
-            return next(_entry(e) for e in entries if e.id == f"e{result}")
+            return next(entry_out(e) for e in entries if e.id == f"e{result}")
         return _out(conn, result)
 
     try:

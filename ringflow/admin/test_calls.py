@@ -55,10 +55,14 @@ class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+VersionChoice = Annotated[str, StringConstraints(pattern=r"^(draft|published|[1-9][0-9]{0,8})$")]
+"""Which version a test runs: ``draft``, ``published`` or a version number."""
+
+
 class TestCallIn(In):
     workflow_id: str = Field(min_length=1, max_length=200)
-    version: Annotated[str, StringConstraints(pattern=r"^(draft|published|[1-9][0-9]{0,8})$")] = (
-        Field(default="published", description="draft, published or a version number")
+    version: VersionChoice = Field(
+        default="published", description="draft, published or a version number"
     )
     caller: E164 = Field(default=DEFAULT_CALLER, alias="from", description="the caller's number")
     called: E164 | None = Field(
@@ -164,7 +168,7 @@ async def place_test_call(request: web.Request) -> web.Response:
     except UnknownWorkflow:
         raise not_found(f"workflow {body.workflow_id!r}") from None
     except (UnknownPublication, NoDraft) as error:
-        raise not_found(str(error)) from None
+        raise ApiProblem(404, str(error)) from None
     workflow = await admin.catalog.version(version_id)
     trigger = workflow.spec.trigger
     if trigger_kind(trigger.event).channel != VOICE:

@@ -93,11 +93,19 @@ class PublicationOut(Out):
     note: str | None = None
 
 
+class TriggerOut(Out):
+    event: str | None = Field(description="the event runs start on, e.g. call.incoming")
+    to: list[str] = Field(description="the numbers it answers; empty: any number")
+
+
 class WorkflowOut(Out):
     id: str
     name: str | None
     origin: Literal["file", "api"]
     enabled: bool
+    trigger: TriggerOut = Field(
+        description="what starts it (of the published version; of the draft before that)"
+    )
     published_version: int | None = Field(description="the version runs start on")
     has_draft: bool
     draft_digest: str | None
@@ -111,6 +119,7 @@ class WorkflowOut(Out):
             name=state.name,
             origin="file" if state.origin == "file" else "api",
             enabled=state.enabled,
+            trigger=TriggerOut(event=state.event, to=list(state.numbers)),
             published_version=state.published,
             has_draft=state.draft_digest is not None,
             draft_digest=state.draft_digest,
@@ -239,7 +248,7 @@ async def _change(
     except UnknownWorkflow:
         raise not_found(f"workflow {workflow_id!r}") from None
     except UnknownPublication as error:
-        raise not_found(str(error)) from None
+        raise ApiProblem(404, str(error)) from None
     except (ManagedByFile, NoDraft) as error:
         raise conflict(str(error)) from None
     if refresh:
@@ -405,7 +414,7 @@ async def _read_definition(
     except UnknownWorkflow:
         raise not_found(f"workflow {workflow_id!r}") from None
     except (UnknownPublication, NoDraft) as error:
-        raise not_found(str(error)) from None
+        raise ApiProblem(404, str(error)) from None
 
 
 async def patch_menu(request: web.Request) -> web.Response:
@@ -421,7 +430,7 @@ async def patch_menu(request: web.Request) -> web.Response:
     except UnknownWorkflow:
         raise not_found(f"workflow {workflow_id!r}") from None
     except (UnknownPublication, NoDraft, NotAMenu) as error:
-        raise not_found(str(error)) from None
+        raise ApiProblem(404, str(error)) from None
     try:
         workflow = from_data(definition, "body")
         compile_trigger(workflow, admin.catalog.schedules.names)

@@ -23,6 +23,7 @@ from ringflow.admin import (
     prompts,
     schedules,
     test_calls,
+    test_texts,
     webhooks,
     workflows,
 )
@@ -37,7 +38,11 @@ from ringflow.resources.catalog import CATALOG
 from ringflow.resources.conversation_channels import conversation_channels, run_channels
 from ringflow.resources.database import DATABASE
 from ringflow.resources.inputs import CLOCK, SETTINGS
+from ringflow.resources.sessions import SESSIONS
 from ringflow.resources.voice import TEST_CALL_VERSIONS
+from sms.reply_limits import ReplyLimit
+from sms.test_texts import TestTexts
+from sms.workflow_jobs import InboundTextHandler
 from workflows.versions import published_using
 
 
@@ -89,6 +94,11 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
         speaker=partial(_spoken_path, app[PROMPT_SERVICE]),
     )
     app[test_calls.TEST_CALL_ADMIN] = test_calls.TestCallAdmin(db, catalog, phone)
+    handler = InboundTextHandler(
+        db, app[SESSIONS], clock, reply_limit=ReplyLimit.from_settings(settings)
+    )
+    texts = TestTexts(db, handler, conversation_channels(), settings, clock)
+    app[test_texts.TEST_TEXT_ADMIN] = test_texts.TestTextAdmin(db, catalog, texts)
     app[API_APP][GATEKEEPER] = Gatekeeper(
         db,
         settings.admin_api_token,

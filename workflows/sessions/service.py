@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from ringflow.clock import Clock
 from ringflow.database import Database
 from workflows.callbacks.requests import request_callback_in
-from workflows.catalog import ActiveWorkflow, WorkflowCatalog
+from workflows.catalog import ActiveWorkflow, WorkflowCatalog, compile_trigger
 from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.conversations import ratings
 from workflows.conversations.automation import AutomationRefused, act
@@ -392,6 +392,7 @@ class SessionService:
         now: datetime,
         *,
         locked: ContactRow | None = None,
+        version_id: int | None = None,
     ) -> str:
         """Start the workflow ``event`` calls for, in ``channel``'s conversation with the
         contact, in the caller's transaction; what happened, in words.
@@ -399,7 +400,9 @@ class SessionService:
         ``locked``: the contact, already locked by the caller (else it is locked here, and
         created on first contact). Nothing starts when the event fired before or the
         workflow's per-contact limit (``once_per``) holds it back; the limit counts from
-        when the event happened, not from when a worker got to it.
+        when the event happened, not from when a worker got to it. ``version_id`` offers
+        the event to that workflow version only (a test conversation's, any version or
+        draft), whatever the numbers it names; its ``when`` still decides.
         """
         business, number = _parties(event)
         if locked is None:
@@ -412,7 +415,10 @@ class SessionService:
         ctx = self._facts.event_context(event, channel.channel, business, values, now)
         if isinstance(event, ConversationEvent):
             ctx = self._facts.with_conversation(conn, ctx, event.conversation_id)
-        active = self._match(trigger, business, ctx, event)
+        if version_id is None:
+            active = self._match(trigger, business, ctx, event)
+        else:
+            active = self._chosen(conn, version_id, trigger, ctx)
         if active is None:
             if isinstance(event, TextReceived):
                 fire(
@@ -478,6 +484,18 @@ class SessionService:
             if active.workflow.id == wanted and active.accepts(ctx):
                 return active
         return None
+
+    def _chosen(
+        self, conn: Connection, version_id: int, trigger: str, ctx: Any
+    ) -> ActiveWorkflow | None:
+        """Workflow version ``version_id`` if it starts on ``trigger`` and its ``when``
+        takes the event."""
+        workflow = self._catalog.version_in(conn, version_id)
+        if workflow.spec.trigger.event != trigger:
+            return None
+        check = compile_trigger(workflow, self._catalog.schedules.names)
+        active = ActiveWorkflow(version_id, workflow, check)
+        return active if active.accepts(ctx) else None
 
     def reply_in(
         self,

@@ -49,6 +49,20 @@
     select.appendChild(option);
   }
 
+  // An API problem in words: its detail, and the first field it names.
+  function problemText(result, fallback) {
+    var field = result.errors && result.errors[0];
+    return (result.detail || fallback) + (field ? " (" + field.field + ": " + field.message + ")"
+      : "");
+  }
+
+  function trigger(state) {
+    var event = state.trigger && state.trigger.event;
+    if (!event) { return ""; }
+    var to = state.trigger.to.length ? " to " + state.trigger.to.join(", ") : "";
+    return event + to;
+  }
+
   function statusLine(state) {
     var parts = [];
     parts.push(state.published_version ? "Published version " + state.published_version
@@ -56,6 +70,7 @@
     if (state.has_draft) { parts.push("a draft waits"); }
     parts.push(state.enabled ? "enabled" : "disabled");
     parts.push(state.origin === "file" ? "from a file (read-only here)" : "uploaded");
+    if (trigger(state)) { parts.push("starts on " + trigger(state)); }
     return parts.join(" · ");
   }
 
@@ -76,7 +91,8 @@
         var meta = document.createElement("span");
         meta.className = "meta";
         meta.textContent = state.id + (state.published_version ? " · v" + state.published_version
-          : " · draft") + (state.enabled ? "" : " · disabled");
+          : " · draft") + (state.enabled ? "" : " · disabled") +
+          (trigger(state) ? " · " + trigger(state) : "");
         button.appendChild(meta);
         button.addEventListener("click", function () { choose(state.id); });
         item.appendChild(button);
@@ -100,7 +116,9 @@
       if (!answer.ok) { say("That workflow is gone.", true); return null; }
       return answer.json().then(function (state) {
         if (current && current.id !== state.id) { say(""); }
+        if (!current || current.id !== state.id) { endTexting(); }
         current = state;
+        showTryKind();
         markCurrent(id);
         $("workflow").hidden = false;
         $("title").textContent = state.name || state.id;
@@ -619,9 +637,7 @@
     return api("POST", "/prompts/speech", JSON.stringify(body)).then(function (answer) {
       return answer.json().then(function (result) {
         if (!answer.ok) {
-          var field = result.errors && result.errors[0];
-          say((result.detail || "Not spoken.") + (field ? " (" + field.field + ": " +
-            field.message + ")" : ""), true);
+          say(problemText(result, "Not spoken."), true);
           return null;
         }
         say("Spoken as " + result.id + ".");
@@ -772,9 +788,7 @@
     api("POST", "/test-calls", JSON.stringify(body)).then(function (answer) {
       return answer.json().then(function (result) {
         if (!answer.ok) {
-          var field = result.errors && result.errors[0];
-          say((result.detail || "The call was not placed.") +
-            (field ? " (" + field.field + ": " + field.message + ")" : ""), true);
+          say(problemText(result, "The call was not placed."), true);
           $("try-call").disabled = false;
           return;
         }
@@ -800,6 +814,113 @@
       return null;
     });
   }
+
+  // --- try it: a test text conversation -------------------------------------------------
+
+  var texting = null; // {id}: the test conversation under way
+
+  function isTextWorkflow() {
+    return !!current && !!current.trigger && current.trigger.event === "sms.received";
+  }
+
+  // A text workflow is tried by texting it, a voice one by calling it.
+  function showTryKind() {
+    var texts = isTextWorkflow();
+    ["try-call-hint", "try-call", "try-hang-up"].forEach(function (id) { $(id).hidden = texts; });
+    ["try-text-hint", "try-text-start"].forEach(function (id) { $(id).hidden = !texts; });
+    if (texts && trial) { stopAudio(); finish(); }
+  }
+
+  function endTexting() {
+    texting = null;
+    clear($("try-thread"));
+    $("try-thread").hidden = true;
+    $("try-text-form").hidden = true;
+    delete $("try").dataset.conversation;
+  }
+
+  function describeEvent(entry) {
+    if (entry.kind === "note") { return "Internal note: " + entry.body; }
+    var details = Object.keys(entry.data).map(function (key) {
+      var value = entry.data[key];
+      return key + " " + (typeof value === "string" ? value : JSON.stringify(value));
+    }).join(", ");
+    return entry.kind.replace(/[._]/g, " ") + (details ? ": " + details : "");
+  }
+
+  function renderThread(conversation) {
+    var thread = $("try-thread");
+    clear(thread);
+    conversation.timeline.forEach(function (entry) {
+      var item = document.createElement("li");
+      if (entry.message) {
+        var inbound = entry.message.direction === "inbound";
+        item.className = inbound ? "from-contact" : "from-workflow";
+        item.textContent = entry.message.body;
+        if (!inbound) {
+          var note = document.createElement("small");
+          note.textContent = "would be sent (" + entry.message.status + "), never is in a test";
+          item.appendChild(note);
+        }
+      } else {
+        item.className = "event";
+        item.textContent = describeEvent(entry);
+      }
+      thread.appendChild(item);
+    });
+    thread.hidden = false;
+    thread.scrollTop = thread.scrollHeight;
+    light(conversation.path, conversation.step);
+    var last = conversation.texts[conversation.texts.length - 1];
+    var where = conversation.step ? "At step " + conversation.step + " (" +
+      conversation.run_status + ")" : "";
+    $("try-state").textContent = [last ? "Your text: " + last.outcome : "", where]
+      .filter(Boolean).join(". ");
+  }
+
+  function startTexting() {
+    if (!current) { return; }
+    endTexting();
+    var body = { workflow_id: current.id, version: $("version").value, from: $("try-from").value };
+    $("try-text-start").disabled = true;
+    api("POST", "/test-texts", JSON.stringify(body)).then(function (answer) {
+      return answer.json().then(function (result) {
+        $("try-text-start").disabled = false;
+        if (!answer.ok) { say(problemText(result, "The conversation was not started."), true); return; }
+        say("");
+        texting = { id: result.id };
+        $("try").dataset.conversation = result.id;
+        renderThread(result);
+        $("try-text-form").hidden = false;
+        $("try-state").textContent = "Text as " + result.from + " to " + result.to + ".";
+        $("try-text-body").focus();
+      });
+    });
+  }
+
+  function sendText(event) {
+    event.preventDefault();
+    var words = $("try-text-body").value;
+    if (!texting || !words.trim()) { return; }
+    var mine = texting;
+    $("try-text-body").value = "";
+    $("try-state").textContent = "Sending…";
+    var path = "/test-texts/" + encodeURIComponent(mine.id) + "/texts";
+    api("POST", path, JSON.stringify({ body: words })).then(function (answer) {
+      return answer.json().then(function (result) {
+        if (texting !== mine) { return; }
+        if (!answer.ok) {
+          say(problemText(result, "Not sent."), true);
+          $("try-state").textContent = "";
+          return;
+        }
+        renderThread(result);
+      });
+    });
+  }
+
+  $("try-text-start").addEventListener("click", startTexting);
+  $("try-text-form").addEventListener("submit", sendText);
 
   function sendKeys() {
     answerCall({ kind: "keys", keys: trial ? trial.keys : "" });
@@ -879,8 +1000,12 @@
   $("check").addEventListener("click", check);
   $("save").addEventListener("click", save);
   $("publish").addEventListener("click", publish);
-  $("version").addEventListener("change", function () { show($("version").value); });
+  $("version").addEventListener("change", function () {
+    endTexting(); // it texts the version it started with
+    show($("version").value);
+  });
   $("new-workflow").addEventListener("click", function () {
+    endTexting();
     current = null;
     markCurrent(null);
     $("workflow").hidden = true;
