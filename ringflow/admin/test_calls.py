@@ -59,11 +59,27 @@ VersionChoice = Annotated[str, StringConstraints(pattern=r"^(draft|published|[1-
 """Which version a test runs: ``draft``, ``published`` or a version number."""
 
 
-class TestCallIn(In):
+class VersionIn(In):
+    """The workflow a test runs, and which of its versions."""
+
     workflow_id: str = Field(min_length=1, max_length=200)
     version: VersionChoice = Field(
         default="published", description="draft, published or a version number"
     )
+
+
+async def chosen_version_id(db: Database, body: VersionIn) -> int:
+    """The stored version ``body`` names; 404 naming what is missing."""
+    which = int(body.version) if body.version.isdigit() else body.version
+    try:
+        return await db.read(lambda conn: stored_version_id(conn, body.workflow_id, which))
+    except UnknownWorkflow:
+        raise not_found(f"workflow {body.workflow_id!r}") from None
+    except (UnknownPublication, NoDraft) as error:
+        raise ApiProblem(404, str(error)) from None
+
+
+class TestCallIn(VersionIn):
     caller: E164 = Field(default=DEFAULT_CALLER, alias="from", description="the caller's number")
     called: E164 | None = Field(
         default=None,
@@ -160,15 +176,7 @@ async def _out(admin: TestCallAdmin, view: dict[str, Any]) -> TestCallOut:
 async def place_test_call(request: web.Request) -> web.Response:
     admin = _admin(request)
     body = await json_body(request, TestCallIn)
-    which = int(body.version) if body.version.isdigit() else body.version
-    try:
-        version_id = await admin.db.read(
-            lambda conn: stored_version_id(conn, body.workflow_id, which)
-        )
-    except UnknownWorkflow:
-        raise not_found(f"workflow {body.workflow_id!r}") from None
-    except (UnknownPublication, NoDraft) as error:
-        raise ApiProblem(404, str(error)) from None
+    version_id = await chosen_version_id(admin.db, body)
     workflow = await admin.catalog.version(version_id)
     trigger = workflow.spec.trigger
     if trigger_kind(trigger.event).channel != VOICE:

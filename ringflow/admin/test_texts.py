@@ -17,14 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ringflow.admin.conversations import EntryOut, entry_out
 from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
-from ringflow.admin.test_calls import In, VersionChoice
+from ringflow.admin.test_calls import In, VersionIn, chosen_version_id
 from ringflow.database import Database
 from sms.test_texts import MAX_TEXTS, TestConversation, TestTexts, TooManyTestTexts
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.names import E164
 from workflows.phones import InvalidPhoneNumber, normalize_number
 from workflows.problems import WorkflowInvalid
-from workflows.versions import NoDraft, UnknownPublication, UnknownWorkflow, stored_version_id
 
 TEXT_EVENT = "sms.received"
 """The trigger a test conversation can start: a text from the contact."""
@@ -48,11 +47,7 @@ class TestTextAdmin:
 TEST_TEXT_ADMIN = web.AppKey("test_text_admin", TestTextAdmin)
 
 
-class TestTextIn(In):
-    workflow_id: str = Field(min_length=1, max_length=200)
-    version: VersionChoice = Field(
-        default="published", description="draft, published or a version number"
-    )
+class TestTextIn(VersionIn):
     contact: E164 = Field(default=DEFAULT_CONTACT, alias="from", description="who texts")
     business: E164 | None = Field(
         default=None,
@@ -139,15 +134,7 @@ async def start_test_texts(request: web.Request) -> web.Response:
     admin = _admin(request)
     body = await json_body(request, TestTextIn)
     contact = _number(body.contact, "body.from")
-    which = int(body.version) if body.version.isdigit() else body.version
-    try:
-        version_id = await admin.db.read(
-            lambda conn: stored_version_id(conn, body.workflow_id, which)
-        )
-    except UnknownWorkflow:
-        raise not_found(f"workflow {body.workflow_id!r}") from None
-    except (UnknownPublication, NoDraft) as error:
-        raise ApiProblem(404, str(error)) from None
+    version_id = await chosen_version_id(admin.db, body)
     workflow = await admin.catalog.version(version_id)
     trigger = workflow.spec.trigger
     if trigger.event != TEXT_EVENT:

@@ -144,7 +144,7 @@ async def test_stop_is_answered_by_ringflow_and_opts_no_one_out(api: ApiClient) 
     started = await start(api, version="draft", **{"from": "+14155550123"})
     stopped = await text(api, started["id"], "STOP")
     assert stopped["texts"][0]["outcome"] == "STOP keyword"
-    assert len(sent(stopped)) == 1  # the opt-out confirmation
+    assert sent(stopped) == [api.server.settings.sms_stop_reply]  # the opt-out confirmation
     assert (await api.call("GET", "/contacts/+14155550123")).status == 404
 
 
