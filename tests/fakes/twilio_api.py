@@ -201,6 +201,8 @@ class StoredRecording:
     content_type: str
     cut_after: int | None = None
     """Send only this many bytes, then drop the connection (None: all of them)."""
+    labels_parts: bool = True
+    """Say which part a 206 holds (``Content-Range``), as every media server must."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,16 +362,18 @@ class TwilioApiStub:
         content_type: str = "audio/mpeg",
         *,
         cut_after: int | None = None,
+        labels_parts: bool = True,
     ) -> None:
         """Hold ``data`` as recording ``sid``'s audio in the format of ``content_type``
         (``audio/mpeg``: ``.mp3``; ``audio/wav``: ``.wav``); ``cut_after`` sends only that
-        many bytes of it, then drops the connection."""
+        many bytes of it, then drops the connection; ``labels_parts=False`` answers a range
+        with a 206 that does not say which part it holds (a broken media server)."""
         if not re.fullmatch(r"RE[0-9a-f]{32}", sid):
             raise ValueError(f"a recording SID is RE and 32 hex digits, not {sid!r}")
         fmt = _AUDIO_FORMATS.get(content_type)
         if fmt is None:
             raise ValueError(f"the stub serves {', '.join(_AUDIO_FORMATS)}, not {content_type}")
-        stored = StoredRecording(data, content_type, cut_after)
+        stored = StoredRecording(data, content_type, cut_after, labels_parts)
         self.recordings.setdefault(sid, {})[fmt] = stored
 
     def delete_recording(self, sid: str) -> None:
@@ -638,7 +642,8 @@ class TwilioApiStub:
         if asked is not None:
             first, last = asked
             data, status = data[first : last + 1], 206
-            headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+            if stored.labels_parts:
+                headers["Content-Range"] = f"bytes {first}-{last}/{total}"
         answer = web.StreamResponse(status=status, headers=headers)
         answer.content_length = len(data)
         await answer.prepare(request)

@@ -150,6 +150,20 @@ async def test_a_player_seeking_gets_the_part_it_asks_for(
     assert past_the_end.headers["Content-Range"] == f"bytes */{total}"
 
 
+async def test_a_part_twilio_does_not_label_is_refused_not_passed_on(
+    line: ApiClient, server_stub: TwilioApiStub, message_mp3: bytes
+) -> None:
+    sid, recording = await leave_message(line)
+    server_stub.add_recording(recording, message_mp3, labels_parts=False)
+    unlabelled = await fetch(line, recording_path(sid), Range="bytes=100-1099")
+    # A player given bytes it cannot place would play noise: a clear 502 instead.
+    assert unlabelled.status == 502
+    assert b"without saying which" in unlabelled.body
+    # The whole recording still plays.
+    whole = await fetch(line, recording_path(sid))
+    assert (whole.status, whole.body) == (200, message_mp3)
+
+
 @pytest.mark.parametrize("asked", ["bytes=0-10,20-30", "items=0-10", "bytes=x-", "bytes=-"])
 async def test_a_range_that_is_not_one_byte_range_gets_the_whole_audio(
     line: ApiClient, server_stub: TwilioApiStub, message_mp3: bytes, asked: str
