@@ -61,10 +61,20 @@ class VisitorError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """A visitor who connected: who, and whether their conversation started now."""
+    """A visitor who connected: who, whether their conversation started now and, if it did,
+    what became of its ``chat.started`` event, in words."""
 
     visitor: Visitor
     started: bool
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A visitor's message as kept: its id and what became of it, in words."""
+
+    message_id: int
+    outcome: str
 
 
 class ChatService:
@@ -96,11 +106,19 @@ class ChatService:
     async def arrive(self, public_id: str, identity: Identity | None) -> Arrival:
         """The visitor ``public_id`` connected, vouched for by ``identity`` (or not)."""
         now = self._clock()
-        return await self._db.write(lambda conn: self._arrive(conn, public_id, identity, now))
+        return await self._db.write(lambda conn: self.arrive_in(conn, public_id, identity, now))
 
-    def _arrive(
-        self, conn: Connection, public_id: str, identity: Identity | None, now: datetime
+    def arrive_in(
+        self,
+        conn: Connection,
+        public_id: str,
+        identity: Identity | None,
+        now: datetime,
+        *,
+        version_id: int | None = None,
     ) -> Arrival:
+        """:meth:`arrive` in the caller's transaction; ``version_id`` greets the visitor
+        with that workflow version (a test chat's), whether any is published or not."""
         visitor = ensure_visitor(conn, public_id, now)
         locked = lock_contact(conn, visitor.address, now=now)
         attributes = dict(identity.attributes) if identity else {}
@@ -119,7 +137,7 @@ class ChatService:
             .select_from(chat_messages)
             .where(chat_messages.c.visitor_id == visitor.id)
         ).scalar_one()
-        if has_messages or not self._greets():
+        if has_messages or (version_id is None and not self._greets()):
             # No greeting to show: the conversation starts with the visitor's first message.
             return Arrival(visitor, False)
         conversation, created = open_thread(
@@ -134,14 +152,25 @@ class ChatService:
             business=BUSINESS,
             key=f"chat-started:{conversation.id}",
         )
-        outcome = self._sessions.start_in(conn, event, self.channel, now, locked=locked)
+        outcome = self._sessions.start_in(
+            conn, event, self.channel, now, locked=locked, version_id=version_id
+        )
         log.info("chat conversation %d started: %s", conversation.id, outcome)
-        return Arrival(visitor, True)
+        return Arrival(visitor, True, outcome)
 
     async def say(
         self, visitor: Visitor, text: str, *, choice: str | None, client_key: str | None
     ) -> int:
         """The visitor wrote ``text`` (tapping the answer ``choice``); the message's id."""
+        body = self.checked(text, choice=choice, client_key=client_key)
+        now = self._clock()
+        said = await self._db.write(
+            lambda conn: self.say_in(conn, visitor, body, choice, client_key, now)
+        )
+        return said.message_id
+
+    def checked(self, text: str, *, choice: str | None, client_key: str | None) -> str:
+        """The message ``text`` as kept (stripped); :class:`VisitorError` if it cannot be."""
         body = text.strip()
         if not body:
             raise VisitorError("empty", "an empty message")
@@ -151,12 +180,9 @@ class ChatService:
             raise VisitorError("bad_key", "a message's key is 1-64 letters, digits, - or _")
         if choice is not None and not re.fullmatch(r"[0-9*#]{1,8}", choice):
             raise VisitorError("bad_choice", "not one of the answers")
-        now = self._clock()
-        return await self._db.write(
-            lambda conn: self._say(conn, visitor, body, choice, client_key, now)
-        )
+        return body
 
-    def _say(
+    def say_in(
         self,
         conn: Connection,
         visitor: Visitor,
@@ -164,11 +190,12 @@ class ChatService:
         choice: str | None,
         client_key: str | None,
         now: datetime,
-    ) -> int:
+    ) -> Said:
+        """:meth:`say` in the caller's transaction, with ``body`` :meth:`checked`."""
         if client_key is not None:
             kept = by_client_key(conn, visitor.id, client_key)
             if kept is not None:
-                return kept  # a re-sent message: kept once
+                return Said(kept, "sent again: kept once")
         locked = lock_contact(conn, visitor.address, now=now)
         message_id = add_message(
             conn,
@@ -191,6 +218,7 @@ class ChatService:
         )
         place_message(conn, message_id, conversation.id)
         run_id = waiting_run(conn, conversation.id)
+        answered: str | None = None
         if run_id is not None:
             event = TextReceived(
                 message_id=f"chat-{message_id}",
@@ -204,7 +232,7 @@ class ChatService:
             if answered is not None:
                 mark_answer(conn, conversation.id, message_id, run_id)
             log.info("chat message %d: %s", message_id, answered or "its run no longer waits")
-        return message_id
+        return Said(message_id, answered or "no run waits for it: it waits for a person")
 
     async def introduce(
         self, visitor: Visitor, name: str | None, email: str | None, phone: str | None

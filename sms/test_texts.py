@@ -1,22 +1,20 @@
 """Test text conversations: an admin texts a version or draft of a workflow from the console,
-and nothing of it stays.
+and nothing of it stays (:mod:`workflows.test_conversations` says how).
 
-A test conversation is kept in this process: the texts the admin typed, each with the moment
-it was sent. Each time the admin sends one, *every* text of the conversation is replayed, in
-order and at the moment it was sent, through the SMS channel's own code:
+Each time the admin sends a text, *every* text of the conversation is replayed, in order and
+at the moment it was sent, through the SMS channel's own code, in one transaction that is
+rolled back:
 
 * the inbound webhook's (:func:`sms.routes.handle_inbound`): the text is recorded, a
   compliance keyword (STOP, HELP...) answered, the conversation opened or reopened;
 * the inbound job's (:meth:`sms.workflow_jobs.InboundTextHandler.handle_in`): a run waiting
   for the contact's reply takes the text, else it starts the chosen version (its ``when``
-  still decides), with the contact's values, reply limit and once-per limits as they are.
-
-All of it runs in **one transaction that is rolled back**: what the workflow did is read just
-before (the conversation's timeline with the texts it would send and when, its notes,
-assignment, priority, tags; the run's path and state). So a test text is never sent, reaches
-no agent's inbox, and leaves no contact, conversation, message, run, job or firing behind.
-Work a run would wait for (a ``wait`` step's timer, an HTTP request, a conversation timer)
-is never done either: the test says what the run waits for.
+  still decides), with the contact's values, reply limit and once-per limits as they are;
+* for a version that starts on a conversation's event (``message.received``,
+  ``conversation.opened``: an automation such as priority by keywords), the text's inbound
+  job starts the published ``sms.received`` workflows as for a real text, and then the
+  conversation event job's (:meth:`workflows.automations.ConversationEventHandler.handle_in`)
+  follows each event of the conversation, starting the chosen version only (no timer is set).
 
 Its texts' ids say they are a test's (``SMtest`` and 28 hexadecimal digits, the shape of
 Twilio's MessageSids; ``t`` and ``s`` are no hexadecimal digits), as do the log lines of
@@ -25,8 +23,8 @@ each replay.
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,37 +36,29 @@ from ringflow.database import Database
 from ringflow.settings import Settings
 from sms.routes import handle_inbound
 from sms.workflow_jobs import InboundTextHandler
+from workflows.automations.handlers import ConversationEventHandler
 from workflows.conversations.channels import ConversationChannels
 from workflows.conversations.customer import latest_of_thread
-from workflows.conversations.model import load
-from workflows.conversations.timeline import Entry, timeline
-from workflows.db import runs
+from workflows.conversations.db import conversation_events
+from workflows.test_conversations import (
+    Replayed,
+    TestConversations,
+    check_room,
+    read_conversation,
+    rolled_back,
+)
 
-__all__ = [
-    "TEST_TEXT_PREFIX",
-    "Replayed",
-    "TestConversation",
-    "TestTexts",
-    "TooManyTestTexts",
-    "is_test_text",
-]
+__all__ = ["TEST_TEXT_PREFIX", "TestConversation", "TestTexts"]
+
+log = logging.getLogger(__name__)
 
 TEST_TEXT_PREFIX: Final = "SMtest"
 """How a test text's id begins."""
 CHANNEL: Final = "sms"
-MAX_TEXTS: Final = 50
-"""Texts one test conversation holds at most (each is replayed on every new one)."""
-_REMEMBERED: Final = 200
-"""Test conversations kept at once; beyond, the oldest are forgotten."""
-
-
-def is_test_text(sid: str) -> bool:
-    """Whether MessageSid ``sid`` is a test text's (see the module docstring)."""
-    return sid.startswith(TEST_TEXT_PREFIX)
-
-
-class TooManyTestTexts(Exception):
-    """The test conversation holds :data:`MAX_TEXTS` texts already."""
+TEXT_EVENT: Final = "sms.received"
+"""The trigger of a workflow that answers texts (any other: one a conversation event starts)."""
+_FOLLOWING: Final = 10
+"""Rounds of events that events' workflows raise which a replay follows at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,22 +70,6 @@ class TestText:
     sid: str
     body: str
     at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Replayed:
-    """What the workflow did with the conversation's texts, read before the rollback.
-
-    ``outcomes``: for each text, what became of it, in words. ``timeline``: the
-    conversation's timeline (the texts it would send with their status, notes, changes).
-    ``path``: the steps the latest run went through; ``run_status``: ``waiting``,
-    ``completed``, ``failed``... (None when no run started).
-    """
-
-    outcomes: tuple[str, ...]
-    timeline: tuple[Entry, ...]
-    path: tuple[str, ...]
-    run_status: str | None
 
 
 @dataclass(slots=True)
@@ -110,16 +84,9 @@ class TestConversation:
     version_id: int
     contact: str
     business: str
+    trigger: str = TEXT_EVENT
     texts: list[TestText] = field(default_factory=list)
-    replayed: Replayed = field(default_factory=lambda: Replayed((), (), (), None))
-
-
-class _RolledBack(Exception):
-    """Carries a replay's result out of the transaction it rolls back."""
-
-    def __init__(self, replayed: Replayed) -> None:
-        super().__init__("a test conversation's replay is rolled back")
-        self.replayed = replayed
+    replayed: Replayed = field(default_factory=Replayed)
 
 
 class TestTexts:
@@ -131,56 +98,67 @@ class TestTexts:
         self,
         db: Database,
         handler: InboundTextHandler,
+        events: ConversationEventHandler,
         channels: ConversationChannels,
         settings: Settings,
         clock: Callable[[], datetime],
-        *,
-        capacity: int = _REMEMBERED,
     ) -> None:
         self._db = db
         self._handler = handler
+        self._events = events
         self._channels = channels
         self._settings = settings
         self._clock = clock
-        self._capacity = capacity
-        self._conversations: OrderedDict[str, TestConversation] = OrderedDict()
+        self._kept: TestConversations[TestConversation] = TestConversations()
 
     def start(
-        self, *, workflow_id: str, version: str, version_id: int, contact: str, business: str
+        self,
+        *,
+        workflow_id: str,
+        version: str,
+        version_id: int,
+        contact: str,
+        business: str,
+        trigger: str = TEXT_EVENT,
     ) -> TestConversation:
-        """A new test conversation (no text yet) of ``version_id`` with ``contact``."""
-        conversation = TestConversation(
-            "tt" + secrets.token_hex(14), workflow_id, version, version_id, contact, business
+        """A new test conversation (no text yet) of ``version_id``, which starts on
+        ``trigger``, with ``contact``."""
+        conversation_id = TestConversations.new_id("tt")
+        return self._kept.keep(
+            TestConversation(
+                conversation_id, workflow_id, version, version_id, contact, business, trigger
+            )
         )
-        self._conversations[conversation.id] = conversation
-        while len(self._conversations) > self._capacity:
-            self._conversations.popitem(last=False)
-        return conversation
 
     def get(self, conversation_id: str) -> TestConversation | None:
         """The test conversation ``conversation_id``; None if none (or forgotten)."""
-        return self._conversations.get(conversation_id)
+        return self._kept.get(conversation_id)
 
     async def send(self, conversation: TestConversation, body: str) -> Replayed:
         """The contact texts ``body``: replay the conversation with it (and keep it only if
         the replay ran)."""
-        if len(conversation.texts) >= MAX_TEXTS:
-            raise TooManyTestTexts(f"a test conversation holds {MAX_TEXTS} texts at most")
+        check_room(len(conversation.texts))
         sid = TEST_TEXT_PREFIX + secrets.token_hex(14)
         texts = [*conversation.texts, TestText(sid, body, self._clock())]
-        try:
-            await self._db.write(lambda conn: self._replay(conn, conversation, texts))
-        except _RolledBack as done:
-            conversation.texts = texts
-            conversation.replayed = done.replayed
-            return done.replayed
-        raise AssertionError("a replay always rolls back")  # pragma: no cover
+        log.info(
+            "test conversation %s: text %s, replaying %d texts (rolled back)",
+            conversation.id,
+            sid,
+            len(texts),
+        )
+        replayed = await rolled_back(self._db, lambda conn: self._replay(conn, conversation, texts))
+        conversation.texts = texts
+        conversation.replayed = replayed
+        return replayed
 
     def _replay(
         self, conn: Connection, conversation: TestConversation, texts: list[TestText]
-    ) -> None:
+    ) -> Replayed:
         contact, business = conversation.contact, conversation.business
+        answers_texts = conversation.trigger == TEXT_EVENT
+        version_id = conversation.version_id
         outcomes = []
+        followed = 0  # the last conversation event followed
         for text in texts:
             inbound = handle_inbound(
                 conn,
@@ -193,30 +171,57 @@ class TestTexts:
             )
             if inbound.keyword is not None:
                 unanswered = f": not answered, {inbound.unanswered}" if inbound.unanswered else ""
-                outcomes.append(f"{inbound.keyword.upper()} keyword{unanswered}")
-                continue
-            handled = self._handler.handle_in(
-                conn, text.sid, contact, business, text.at, version_id=conversation.version_id
-            )
-            outcomes.append(dict(handled).get(text.sid, "handled with an earlier text"))
-        raise _RolledBack(self._read(conn, contact, business, tuple(outcomes)))
-
-    def _read(
-        self, conn: Connection, contact: str, business: str, outcomes: tuple[str, ...]
-    ) -> Replayed:
+                said = [f"{inbound.keyword.upper()} keyword{unanswered}"]
+            else:
+                handled = self._handler.handle_in(
+                    conn,
+                    text.sid,
+                    contact,
+                    business,
+                    text.at,
+                    version_id=version_id if answers_texts else None,
+                )
+                said = [dict(handled).get(text.sid, "handled with an earlier text")]
+            if not answers_texts:
+                followed, started = self._follow(conn, conversation, followed, text.at)
+                said.extend(started)
+            outcomes.append("; ".join(said))
         conversation_id = latest_of_thread(
             conn, channel=CHANNEL, business=business, contact=contact
         )
-        if conversation_id is None:
-            return Replayed(outcomes, (), (), None)
-        entries = tuple(timeline(conn, load(conn, conversation_id), self._channels))
-        latest = conn.execute(
-            select(runs.c.status, runs.c.state)
-            .where(runs.c.channel == CHANNEL, runs.c.subject == str(conversation_id))
-            .order_by(runs.c.created_at.desc(), runs.c.id.desc())
-            .limit(1)
-        ).first()
-        if latest is None:
-            return Replayed(outcomes, entries, (), None)
-        path = tuple(str(step) for step in (latest.state or {}).get("path", ()))
-        return Replayed(outcomes, entries, path, str(latest.status))
+        return read_conversation(conn, CHANNEL, conversation_id, self._channels, tuple(outcomes))
+
+    def _follow(
+        self, conn: Connection, conversation: TestConversation, after: int, now: datetime
+    ) -> tuple[int, list[str]]:
+        """Follow the events of the conversation after event ``after`` (and those their
+        workflows raise) with the chosen version, as the conversation event jobs would: the
+        last event followed, and what the version did."""
+        started: list[str] = []
+        for _round in range(_FOLLOWING):
+            conversation_id = latest_of_thread(
+                conn, channel=CHANNEL, business=conversation.business, contact=conversation.contact
+            )
+            events = conn.execute(
+                select(conversation_events.c.id)
+                .where(
+                    conversation_events.c.conversation_id == conversation_id,
+                    conversation_events.c.id > after,
+                )
+                .order_by(conversation_events.c.id)
+            ).scalars()
+            ids = [int(event_id) for event_id in events]
+            if not ids:
+                break
+            for event_id in ids:
+                outcome = self._events.handle_in(
+                    conn, event_id, now, version_id=conversation.version_id
+                )
+                if outcome not in _NOTHING_STARTED:
+                    started.append(outcome)
+            after = ids[-1]
+        return after, started
+
+
+_NOTHING_STARTED: Final = frozenset({"gone", "raises nothing", "nothing listens"})
+"""What :meth:`ConversationEventHandler.handle_in` says when no workflow started."""

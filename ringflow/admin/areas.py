@@ -26,6 +26,7 @@ from ringflow.admin import (
     schedules,
     teams,
     test_calls,
+    test_chats,
     test_texts,
     webhooks,
     workflows,
@@ -35,6 +36,7 @@ from ringflow.admin.endpoints import Api
 AREAS: tuple[Callable[[Api], None], ...] = (
     workflows.register,
     test_calls.register,
+    test_chats.register,
     test_texts.register,
     recipes.register,
     contacts.register,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,14 +20,18 @@ from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.admin.test_calls import In, VersionIn, chosen_version_id
 from ringflow.database import Database
-from sms.test_texts import MAX_TEXTS, TestConversation, TestTexts, TooManyTestTexts
+from sms.test_texts import TEXT_EVENT, TestConversation, TestTexts
 from workflows.catalog import WorkflowCatalog, compile_trigger
+from workflows.loader import Workflow
 from workflows.names import E164
 from workflows.phones import InvalidPhoneNumber, normalize_number
 from workflows.problems import WorkflowInvalid
+from workflows.test_conversations import MAX_MESSAGES, Replayed, TooManyTestMessages
+from workflows.triggers import CONVERSATION_OPENED, MESSAGE_RECEIVED
 
-TEXT_EVENT = "sms.received"
-"""The trigger a test conversation can start: a text from the contact."""
+TEXT_EVENTS = (TEXT_EVENT, MESSAGE_RECEIVED, CONVERSATION_OPENED)
+"""The triggers a test conversation can start: a text from the contact, and the conversation
+events it raises."""
 DEFAULT_CONTACT = "+15005550006"
 """Who texts unless the admin says (Twilio's test number)."""
 DEFAULT_BUSINESS = "+15005550001"
@@ -66,17 +71,12 @@ class SentOut(BaseModel):
     outcome: str = Field(description="what became of the text, in words")
 
 
-class TestTextOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    id: str = Field(description="the test conversation's id (tt...)")
-    workflow_id: str
-    version: str
-    contact: str = Field(alias="from")
-    business: str = Field(alias="to")
-    texts: list[SentOut] = Field(description="what the contact texted, in order")
+class ReplayedOut(BaseModel):
+    """What a test conversation's workflow did (every channel's test conversations)."""
+
     timeline: list[EntryOut] = Field(
-        description="the conversation as the workflow left it: the contact's texts, the"
-        " texts it would send (status queued; held ones with their due time), notes and"
+        description="the conversation as the workflow left it: the contact's messages, those"
+        " it would send (a text's status queued; held ones with their due time), notes and"
         " changes; nothing of it was kept or sent"
     )
     path: list[str] = Field(description="the steps the latest run went through, in order")
@@ -85,6 +85,16 @@ class TestTextOut(BaseModel):
         description="waiting (for a reply or later work), completed, failed...; null when no"
         " run started"
     )
+
+
+class TestTextOut(ReplayedOut):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str = Field(description="the test conversation's id (tt...)")
+    workflow_id: str
+    version: str
+    contact: str = Field(alias="from")
+    business: str = Field(alias="to")
+    texts: list[SentOut] = Field(description="what the contact texted, in order")
 
 
 def _admin(request: web.Request) -> TestTextAdmin:
@@ -104,10 +114,7 @@ def _out(conversation: TestConversation) -> TestTextOut:
         contact=conversation.contact,
         business=conversation.business,
         texts=sent,
-        timeline=[entry_out(entry) for entry in replayed.timeline],
-        path=list(replayed.path),
-        step=replayed.path[-1] if replayed.path else None,
-        run_status=replayed.run_status,
+        **replayed_fields(replayed),
     )
 
 
@@ -127,6 +134,41 @@ def _number(raw: str, field: str) -> str:
         raise ApiProblem(422, str(error), [FieldError(field, str(error))]) from None
 
 
+# --- shared with the test chats ----------------------------------------------------------
+
+
+async def conversation_version(
+    db: Database, catalog: WorkflowCatalog, body: VersionIn, events: tuple[str, ...]
+) -> tuple[int, Workflow]:
+    """The version ``body`` names, if it starts on one of ``events`` and can run: 404 when
+    it is missing, 422 naming ``body.workflow_id`` (another trigger) or ``body.version`` (it
+    names a schedule that is gone)."""
+    version_id = await chosen_version_id(db, body)
+    workflow = await catalog.version(version_id)
+    trigger = workflow.spec.trigger
+    if trigger.event not in events:
+        expected = " or ".join(events)
+        message = f"workflow {body.workflow_id!r} starts on {trigger.event}, not on {expected}"
+        raise ApiProblem(422, message, [FieldError("body.workflow_id", message)])
+    try:
+        compile_trigger(workflow, catalog.schedules.names)
+    except WorkflowInvalid as error:
+        raise ApiProblem(
+            422, f"this version cannot run: {error}", [FieldError("body.version", str(error))]
+        ) from None
+    return version_id, workflow
+
+
+def replayed_fields(replayed: Replayed) -> dict[str, Any]:
+    """The fields of :class:`ReplayedOut` for ``replayed``."""
+    return {
+        "timeline": [entry_out(entry) for entry in replayed.timeline],
+        "path": list(replayed.path),
+        "step": replayed.path[-1] if replayed.path else None,
+        "run_status": replayed.run_status,
+    }
+
+
 # --- handlers --------------------------------------------------------------------------
 
 
@@ -134,24 +176,15 @@ async def start_test_texts(request: web.Request) -> web.Response:
     admin = _admin(request)
     body = await json_body(request, TestTextIn)
     contact = _number(body.contact, "body.from")
-    version_id = await chosen_version_id(admin.db, body)
-    workflow = await admin.catalog.version(version_id)
+    version_id, workflow = await conversation_version(admin.db, admin.catalog, body, TEXT_EVENTS)
     trigger = workflow.spec.trigger
-    if trigger.event != TEXT_EVENT:
-        message = f"workflow {body.workflow_id!r} starts on {trigger.event}, not on {TEXT_EVENT}"
-        raise ApiProblem(422, message, [FieldError("body.workflow_id", "not a text workflow")])
-    try:
-        compile_trigger(workflow, admin.catalog.schedules.names)
-    except WorkflowInvalid as error:
-        raise ApiProblem(
-            422, f"this version cannot run: {error}", [FieldError("body.version", str(error))]
-        ) from None
     conversation = admin.texts.start(
         workflow_id=body.workflow_id,
         version=body.version,
         version_id=version_id,
         contact=contact,
         business=body.business or (trigger.to[0] if trigger.to else DEFAULT_BUSINESS),
+        trigger=trigger.event,
     )
     return json_answer(_out(conversation), status=201)
 
@@ -165,7 +198,7 @@ async def send_test_text(request: web.Request) -> web.Response:
     body = await json_body(request, TextIn)
     try:
         await _admin(request).texts.send(conversation, body.body)
-    except TooManyTestTexts as error:
+    except TooManyTestMessages as error:
         raise ApiProblem(409, str(error), [FieldError("body.body", str(error))]) from None
     except WorkflowInvalid as error:
         # A schedule the version names was removed since the conversation started.
@@ -184,7 +217,7 @@ def endpoints() -> list[Endpoint]:
             "POST",
             "/test-texts",
             start_test_texts,
-            "Start a test text conversation with a version or draft of an sms.received workflow",
+            "Start a test text conversation with a version or draft of a workflow texts start",
             tag,
             body=Body(model=TestTextIn, description="The workflow, its version, the numbers."),
             answer=TestTextOut,
@@ -211,7 +244,7 @@ def endpoints() -> list[Endpoint]:
             errors=(404, 409, 422),
             description=(
                 "The whole conversation is replayed through the SMS channel in a transaction"
-                f" that is rolled back; a conversation holds {MAX_TEXTS} texts at most (409)."
+                f" that is rolled back; a conversation holds {MAX_MESSAGES} texts at most (409)."
             ),
         ),
     ]

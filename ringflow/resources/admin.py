@@ -10,6 +10,7 @@ from functools import partial
 from aiohttp import web
 
 from chat.routes import CHAT
+from chat.test_chats import TestChats
 from ivr.recordings import recording_fetcher
 from ivr.test_calls import TestCallPhone
 from prompts.routes import PROMPT_SERVICE
@@ -23,6 +24,7 @@ from ringflow.admin import (
     prompts,
     schedules,
     test_calls,
+    test_chats,
     test_texts,
     webhooks,
     workflows,
@@ -43,6 +45,7 @@ from ringflow.resources.voice import TEST_CALL_VERSIONS
 from sms.reply_limits import ReplyLimit
 from sms.test_texts import TestTexts
 from sms.workflow_jobs import InboundTextHandler
+from workflows.automations.handlers import ConversationEventHandler
 from workflows.versions import published_using
 
 
@@ -97,8 +100,15 @@ async def admin(app: web.Application) -> AsyncIterator[None]:
     handler = InboundTextHandler(
         db, app[SESSIONS], clock, reply_limit=ReplyLimit.from_settings(settings)
     )
-    texts = TestTexts(db, handler, conversation_channels(), settings, clock)
+    automations = ConversationEventHandler(db, app[SESSIONS], catalog, run_channels(), clock)
+    texts = TestTexts(db, handler, automations, conversation_channels(), settings, clock)
     app[test_texts.TEST_TEXT_ADMIN] = test_texts.TestTextAdmin(db, catalog, texts)
+    chats = (
+        TestChats(db, chat.service, conversation_channels(), clock)
+        if (chat := app.get(CHAT)) is not None
+        else None
+    )
+    app[test_chats.TEST_CHAT_ADMIN] = test_chats.TestChatAdmin(db, catalog, chats)
     app[API_APP][GATEKEEPER] = Gatekeeper(
         db,
         settings.admin_api_token,

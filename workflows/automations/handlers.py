@@ -85,6 +85,7 @@ class _Base:
         contact: ContactRow,
         workflow_id: str | None = None,
         at: datetime | None = None,
+        version_id: int | None = None,
     ) -> str:
         channel = self._channels.get(conversation.channel)
         if channel is None:
@@ -99,7 +100,9 @@ class _Base:
             workflow_id=workflow_id,
             at=at,
         )
-        return self._sessions.start_in(conn, event, channel, now, locked=contact)
+        return self._sessions.start_in(
+            conn, event, channel, now, locked=contact, version_id=version_id
+        )
 
 
 class ConversationEventHandler(_Base):
@@ -117,8 +120,13 @@ class ConversationEventHandler(_Base):
 
         return follow
 
-    def handle_in(self, conn: Connection, event_id: int, now: datetime) -> str:
-        """Follow timeline event ``event_id`` in the caller's transaction; what happened."""
+    def handle_in(
+        self, conn: Connection, event_id: int, now: datetime, *, version_id: int | None = None
+    ) -> str:
+        """Follow timeline event ``event_id`` in the caller's transaction; what happened.
+
+        ``version_id`` (a test conversation's): that workflow version is the only one the
+        event may start (whatever is published), and no timer is set."""
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return "gone"
@@ -134,8 +142,7 @@ class ConversationEventHandler(_Base):
             data = {"event": event.kind, "body": event.body or ""}
             # Every workflow the event's trigger, numbers and filter take starts (rules that
             # each add their part: a priority, a notice...), each once.
-            for active in self._catalog.candidates(trigger, conversation.business_number):
-                workflow_id = active.workflow.id
+            for workflow_id in self._starting(conn, trigger, conversation, version_id):
                 key = f"conversation-event:{event.id}:{workflow_id}"
                 started = self._start(
                     conn,
@@ -147,12 +154,24 @@ class ConversationEventHandler(_Base):
                     contact=contact,
                     workflow_id=workflow_id,
                     at=event.at,
+                    version_id=version_id,
                 )
                 said.append(f"{trigger}: {started}")
         timer = TIMER_TRIGGERS.get(event.kind)
-        if timer is not None:
+        if timer is not None and version_id is None:
             said.extend(self._set_timers(conn, timer, conversation, event, now))
         return "; ".join(said) or "nothing listens"
+
+    def _starting(
+        self, conn: Connection, trigger: str, conversation: Conversation, version_id: int | None
+    ) -> list[str]:
+        """The ids of the workflows ``trigger`` may start in ``conversation``: the catalog's
+        candidates, or the workflow of version ``version_id`` (a test's) if it starts on it."""
+        if version_id is None:
+            candidates = self._catalog.candidates(trigger, conversation.business_number)
+            return [active.workflow.id for active in candidates]
+        workflow = self._catalog.version_in(conn, version_id)
+        return [workflow.id] if workflow.spec.trigger.event == trigger else []
 
     def _set_timers(
         self, conn: Connection, timer: str, conversation: Conversation, event: Event, now: datetime

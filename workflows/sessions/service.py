@@ -534,7 +534,8 @@ class SessionService:
             locked.values(),
             message=_message(event),
         )
-        return f"answers run {run_id}"
+        waiting_at = stored.state.get("cursor")
+        return f"answers step {waiting_at} of workflow {workflow.id} (run {run_id})"
 
     async def timer_fired(self, run_id: str, turn: object, channel: ConversationChannel[S]) -> None:
         """Wake run ``run_id`` whose ``wait`` for turn ``turn`` is over (a durable timer);

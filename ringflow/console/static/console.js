@@ -815,20 +815,43 @@
     });
   }
 
-  // --- try it: a test text conversation -------------------------------------------------
+  // --- try it: a test text conversation or chat -----------------------------------------
 
-  var texting = null; // {id}: the test conversation under way
+  // How each kind of conversation workflow is tried: its API and its words.
+  var CONVERSATIONS = {
+    text: { path: "/test-texts", messages: "/texts", start: "Start a test conversation",
+      label: "Text", sent: "Your text: " },
+    chat: { path: "/test-chats", messages: "/messages", start: "Open a test chat",
+      label: "Write", sent: "Your message: " }
+  };
+  var texting = null; // {id, kind}: the test conversation under way
 
-  function isTextWorkflow() {
-    return !!current && !!current.trigger && current.trigger.event === "sms.received";
+  // Workflows tried by texting them: those texts start, and those the conversation events
+  // of a text start (automations such as priority by keywords).
+  var TEXT_EVENTS = ["sms.received", "message.received", "conversation.opened"];
+
+  // "call", "text" (a workflow texts start) or "chat" (a workflow the web chat starts).
+  function tryKind() {
+    var event = current && current.trigger && current.trigger.event;
+    if (TEXT_EVENTS.indexOf(event) >= 0) { return "text"; }
+    if (event === "chat.started") { return "chat"; }
+    return "call";
   }
 
-  // A text workflow is tried by texting it, a voice one by calling it.
+  // A text workflow is tried by texting it, a chat one by chatting, a voice one by calling.
   function showTryKind() {
-    var texts = isTextWorkflow();
-    ["try-call-hint", "try-call", "try-hang-up"].forEach(function (id) { $(id).hidden = texts; });
-    ["try-text-hint", "try-text-start"].forEach(function (id) { $(id).hidden = !texts; });
-    if (texts && trial) { stopAudio(); finish(); }
+    var kind = tryKind();
+    var calls = kind === "call";
+    ["try-call-hint", "try-call", "try-hang-up"].forEach(function (id) { $(id).hidden = !calls; });
+    $("try-text-hint").hidden = kind !== "text";
+    $("try-chat-hint").hidden = kind !== "chat";
+    $("try-from-label").hidden = kind === "chat";
+    $("try-text-start").hidden = calls;
+    if (!calls) {
+      $("try-text-start").textContent = CONVERSATIONS[kind].start;
+      $("try-text-label").textContent = CONVERSATIONS[kind].label;
+    }
+    if (!calls && trial) { stopAudio(); finish(); }
   }
 
   function endTexting() {
@@ -848,19 +871,38 @@
     return entry.kind.replace(/[._]/g, " ") + (details ? ": " + details : "");
   }
 
+  // A chat message's answer buttons; only the latest message's can still be tapped.
+  function answerButtons(buttons, latest) {
+    var row = document.createElement("span");
+    row.className = "choices";
+    buttons.forEach(function (pair) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = pair[1];
+      button.disabled = !latest;
+      button.addEventListener("click", function () { sendMessage(pair[1], pair[0]); });
+      row.appendChild(button);
+    });
+    return row;
+  }
+
   function renderThread(conversation) {
     var thread = $("try-thread");
     clear(thread);
+    var asked = conversation.run_status === "waiting" ? lastAsked(conversation.timeline) : null;
     conversation.timeline.forEach(function (entry) {
       var item = document.createElement("li");
       if (entry.message) {
         var inbound = entry.message.direction === "inbound";
         item.className = inbound ? "from-contact" : "from-workflow";
         item.textContent = entry.message.body;
-        if (!inbound) {
+        if (!inbound && entry.message.status) {
           var note = document.createElement("small");
           note.textContent = "would be sent (" + entry.message.status + "), never is in a test";
           item.appendChild(note);
+        }
+        if (entry.message.buttons && entry.message.buttons.length) {
+          item.appendChild(answerButtons(entry.message.buttons, entry === asked));
         }
       } else {
         item.className = "event";
@@ -871,42 +913,60 @@
     thread.hidden = false;
     thread.scrollTop = thread.scrollHeight;
     light(conversation.path, conversation.step);
-    var last = conversation.texts[conversation.texts.length - 1];
+    var sent = conversation.texts || conversation.messages;
+    var last = sent[sent.length - 1];
+    var kind = texting ? texting.kind : tryKind();
+    var outcome = last ? CONVERSATIONS[kind].sent + last.outcome
+      : conversation.greeting ? "Greeting: " + conversation.greeting : "";
     var where = conversation.step ? "At step " + conversation.step + " (" +
       conversation.run_status + ")" : "";
-    $("try-state").textContent = [last ? "Your text: " + last.outcome : "", where]
-      .filter(Boolean).join(". ");
+    $("try-state").textContent = [outcome, where].filter(Boolean).join(". ");
+  }
+
+  // The latest message with answer buttons, when nothing was written after it.
+  function lastAsked(timeline) {
+    for (var i = timeline.length - 1; i >= 0; i--) {
+      var message = timeline[i].message;
+      if (!message) { continue; }
+      return message.buttons && message.buttons.length ? timeline[i] : null;
+    }
+    return null;
   }
 
   function startTexting() {
     if (!current) { return; }
     endTexting();
-    var body = { workflow_id: current.id, version: $("version").value, from: $("try-from").value };
+    var kind = tryKind();
+    var body = { workflow_id: current.id, version: $("version").value };
+    if (kind === "text") { body.from = $("try-from").value; }
     $("try-text-start").disabled = true;
-    api("POST", "/test-texts", JSON.stringify(body)).then(function (answer) {
+    api("POST", CONVERSATIONS[kind].path, JSON.stringify(body)).then(function (answer) {
       return answer.json().then(function (result) {
         $("try-text-start").disabled = false;
         if (!answer.ok) { say(problemText(result, "The conversation was not started."), true); return; }
         say("");
-        texting = { id: result.id };
+        texting = { id: result.id, kind: kind };
         $("try").dataset.conversation = result.id;
         renderThread(result);
         $("try-text-form").hidden = false;
-        $("try-state").textContent = "Text as " + result.from + " to " + result.to + ".";
+        if (kind === "text") {
+          $("try-state").textContent = "Text as " + result.from + " to " + result.to + ".";
+        }
         $("try-text-body").focus();
       });
     });
   }
 
-  function sendText(event) {
-    event.preventDefault();
-    var words = $("try-text-body").value;
+  // The contact texts (or the visitor writes, or taps the answer ``choice``).
+  function sendMessage(words, choice) {
     if (!texting || !words.trim()) { return; }
     var mine = texting;
-    $("try-text-body").value = "";
+    var kind = CONVERSATIONS[mine.kind];
+    var body = mine.kind === "text" ? { body: words } : { text: words };
+    if (choice) { body.choice = choice; }
     $("try-state").textContent = "Sending…";
-    var path = "/test-texts/" + encodeURIComponent(mine.id) + "/texts";
-    api("POST", path, JSON.stringify({ body: words })).then(function (answer) {
+    var path = kind.path + "/" + encodeURIComponent(mine.id) + kind.messages;
+    api("POST", path, JSON.stringify(body)).then(function (answer) {
       return answer.json().then(function (result) {
         if (texting !== mine) { return; }
         if (!answer.ok) {
@@ -917,6 +977,14 @@
         renderThread(result);
       });
     });
+  }
+
+  function sendText(event) {
+    event.preventDefault();
+    var words = $("try-text-body").value;
+    if (!words.trim()) { return; }
+    $("try-text-body").value = "";
+    sendMessage(words, null);
   }
 
   $("try-text-start").addEventListener("click", startTexting);

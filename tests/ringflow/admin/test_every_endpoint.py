@@ -32,6 +32,7 @@ EXAMPLE_VALUES = {
     "tag": "billing",
     "webhook_id": "1",
     "call_id": "CAtest" + "0" * 28,
+    "chat_id": "tc" + "0" * 28,
     "n": "1",
 }
 

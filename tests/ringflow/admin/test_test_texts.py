@@ -94,10 +94,10 @@ async def test_a_draft_answers_a_menu_and_nothing_is_sent_or_kept(api: ApiClient
 
     wrong = await text(api, conversation_id, "7")
     assert sent(wrong) == [MENU, "Sorry, please reply 1 or 2.\n" + MENU]
-    assert wrong["texts"][2]["outcome"].startswith("answers run ")
+    assert wrong["texts"][2]["outcome"].startswith("answers step ask of workflow text-desk")
 
     person = await text(api, conversation_id, "2")
-    assert person["texts"][-1]["outcome"].startswith("answers run ")
+    assert person["texts"][-1]["outcome"].startswith("answers step ask of workflow text-desk")
     assert sent(person)[-1] == "Thanks! A person will text you back shortly."
     assert person["path"] == ["ask", "person", "flag", "remember"]
     assert person["run_status"] == "completed"
@@ -180,3 +180,61 @@ async def test_requests_that_do_not_fit_are_refused_naming_the_field(api: ApiCli
     gone = await api.call("POST", "/test-texts/tt0000/texts", json_body={"body": "menu"})
     assert gone.status == 404
     assert "test conversation 'tt0000'" in gone.json["detail"]
+
+
+PRIORITY = """\
+id: text-priority
+trigger:
+  event: message.received
+  when: {keywords: [error, 구독 해지]}
+start: raise
+steps:
+  raise:
+    set_priority: urgent
+    next: flag
+  flag:
+    tag: keyword
+"""
+WELCOME = """\
+id: text-welcome
+trigger: {event: conversation.opened}
+start: hello
+steps:
+  hello:
+    reply: "Thanks for writing! We answer within the hour."
+"""
+
+
+async def test_an_automation_a_texts_conversation_event_starts_is_tried_by_texting(
+    api: ApiClient,
+) -> None:
+    assert (await upload(api, PRIORITY))[0] == 201
+    before = await counts(api)
+    started = await start(api, workflow_id="text-priority", version="draft")
+
+    calm = await text(api, started["id"], "hello")
+    # The text itself is handled as a real one (no sms.received workflow here); the version
+    # follows its conversation's message.received, whose keywords it does not contain.
+    assert calm["texts"][0]["outcome"].startswith("no sms.received workflow takes it")
+    assert calm["run_status"] is None
+    assert not [entry for entry in calm["timeline"] if entry["kind"] == "priority"]
+
+    urgent = await text(api, started["id"], "구독 해지 해주세요")
+    assert "message.received: workflow text-priority: started" in urgent["texts"][1]["outcome"]
+    [priority] = [entry for entry in urgent["timeline"] if entry["kind"] == "priority"]
+    assert priority["data"]["priority"] == "urgent"
+    assert urgent["path"] == ["raise", "flag"]
+    assert urgent["run_status"] == "completed"
+    assert await counts(api) == before
+
+
+async def test_a_conversation_opened_workflow_answers_the_first_text_only(
+    api: ApiClient,
+) -> None:
+    assert (await upload(api, WELCOME))[0] == 201
+    started = await start(api, workflow_id="text-welcome", version="draft")
+    first = await text(api, started["id"], "hi")
+    assert sent(first) == ["Thanks for writing! We answer within the hour."]
+    second = await text(api, started["id"], "anyone?")
+    assert sent(second) == ["Thanks for writing! We answer within the hour."]
+    assert "conversation.opened" not in second["texts"][1]["outcome"]
