@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ringflow.database import Database
 from ringflow.settings import Settings
@@ -158,7 +158,9 @@ class TestTexts:
         answers_texts = conversation.trigger == TEXT_EVENT
         version_id = conversation.version_id
         outcomes = []
-        followed = 0  # the last conversation event followed
+        # The last conversation event followed: the contact's conversation may have a past (a
+        # real number's), whose events are not the test's to follow.
+        followed = conn.execute(select(func.max(conversation_events.c.id))).scalar() or 0
         for text in texts:
             inbound = handle_inbound(
                 conn,

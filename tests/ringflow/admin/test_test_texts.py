@@ -8,6 +8,7 @@ from typing import Any
 
 from ringflow.database import metadata
 from tests.api_client import ApiClient
+from tests.conftest import signed_post
 from tests.ringflow.admin.test_workflows import upload
 
 DESK = """\
@@ -226,6 +227,22 @@ async def test_an_automation_a_texts_conversation_event_starts_is_tried_by_texti
     assert urgent["path"] == ["raise", "flag"]
     assert urgent["run_status"] == "completed"
     assert await counts(api) == before
+
+
+async def test_an_automation_follows_only_the_tests_texts_not_the_contacts_past(
+    api: ApiClient,
+) -> None:
+    # A real conversation with the number, whose message has the keyword.
+    form = {"MessageSid": "SM" + "7" * 32, "From": "+14155550123", "To": "+15005550001"}
+    reply = await signed_post(api.server, "/twilio/sms", {**form, "Body": "error again!"})
+    assert reply.status == 200
+    assert (await upload(api, PRIORITY))[0] == 201
+    started = await start(
+        api, workflow_id="text-priority", version="draft", **{"from": "+14155550123"}
+    )
+    calm = await text(api, started["id"], "thanks, all good now")
+    assert "text-priority" not in calm["texts"][0]["outcome"]
+    assert calm["run_status"] is None
 
 
 async def test_a_conversation_opened_workflow_answers_the_first_text_only(
