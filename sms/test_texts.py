@@ -36,7 +36,7 @@ from ringflow.database import Database
 from ringflow.settings import Settings
 from sms.routes import handle_inbound
 from sms.workflow_jobs import InboundTextHandler
-from workflows.automations.handlers import ConversationEventHandler
+from workflows.automations.handlers import NOTHING_STARTED, ConversationEventHandler
 from workflows.conversations.channels import ConversationChannels
 from workflows.conversations.customer import latest_of_thread
 from workflows.conversations.db import conversation_events
@@ -47,6 +47,7 @@ from workflows.test_conversations import (
     read_conversation,
     rolled_back,
 )
+from workflows.triggers import SMS_RECEIVED
 
 __all__ = ["TEST_TEXT_PREFIX", "TestConversation", "TestTexts"]
 
@@ -55,8 +56,6 @@ log = logging.getLogger(__name__)
 TEST_TEXT_PREFIX: Final = "SMtest"
 """How a test text's id begins."""
 CHANNEL: Final = "sms"
-TEXT_EVENT: Final = "sms.received"
-"""The trigger of a workflow that answers texts (any other: one a conversation event starts)."""
 _FOLLOWING: Final = 10
 """Rounds of events that events' workflows raise which a replay follows at most."""
 
@@ -84,7 +83,7 @@ class TestConversation:
     version_id: int
     contact: str
     business: str
-    trigger: str = TEXT_EVENT
+    trigger: str = SMS_RECEIVED
     texts: list[TestText] = field(default_factory=list)
     replayed: Replayed = field(default_factory=Replayed)
 
@@ -119,7 +118,7 @@ class TestTexts:
         version_id: int,
         contact: str,
         business: str,
-        trigger: str = TEXT_EVENT,
+        trigger: str = SMS_RECEIVED,
     ) -> TestConversation:
         """A new test conversation (no text yet) of ``version_id``, which starts on
         ``trigger``, with ``contact``."""
@@ -155,12 +154,13 @@ class TestTexts:
         self, conn: Connection, conversation: TestConversation, texts: list[TestText]
     ) -> Replayed:
         contact, business = conversation.contact, conversation.business
-        answers_texts = conversation.trigger == TEXT_EVENT
+        answers_texts = conversation.trigger == SMS_RECEIVED
         version_id = conversation.version_id
         outcomes = []
         # The last conversation event followed: the contact's conversation may have a past (a
         # real number's), whose events are not the test's to follow.
         followed = conn.execute(select(func.max(conversation_events.c.id))).scalar() or 0
+        conversation_id: int | None = None  # the contact's conversation, once a text opened it
         for text in texts:
             inbound = handle_inbound(
                 conn,
@@ -184,26 +184,25 @@ class TestTexts:
                     version_id=version_id if answers_texts else None,
                 )
                 said = [dict(handled).get(text.sid, "handled with an earlier text")]
-            if not answers_texts:
-                followed, started = self._follow(conn, conversation, followed, text.at)
+            conversation_id = latest_of_thread(
+                conn, channel=CHANNEL, business=business, contact=contact
+            )
+            if not answers_texts and conversation_id is not None:
+                followed, started = self._follow(
+                    conn, conversation_id, followed, version_id, text.at
+                )
                 said.extend(started)
             outcomes.append("; ".join(said))
-        conversation_id = latest_of_thread(
-            conn, channel=CHANNEL, business=business, contact=contact
-        )
         return read_conversation(conn, CHANNEL, conversation_id, self._channels, tuple(outcomes))
 
     def _follow(
-        self, conn: Connection, conversation: TestConversation, after: int, now: datetime
+        self, conn: Connection, conversation_id: int, after: int, version_id: int, now: datetime
     ) -> tuple[int, list[str]]:
-        """Follow the events of the conversation after event ``after`` (and those their
-        workflows raise) with the chosen version, as the conversation event jobs would: the
-        last event followed, and what the version did."""
+        """Follow the events of conversation ``conversation_id`` after event ``after`` (and
+        those their workflows raise) with version ``version_id``, as the conversation event
+        jobs would: the last event followed, and what the version did."""
         started: list[str] = []
         for _round in range(_FOLLOWING):
-            conversation_id = latest_of_thread(
-                conn, channel=CHANNEL, business=conversation.business, contact=conversation.contact
-            )
             events = conn.execute(
                 select(conversation_events.c.id)
                 .where(
@@ -216,14 +215,8 @@ class TestTexts:
             if not ids:
                 break
             for event_id in ids:
-                outcome = self._events.handle_in(
-                    conn, event_id, now, version_id=conversation.version_id
-                )
-                if outcome not in _NOTHING_STARTED:
+                outcome = self._events.handle_in(conn, event_id, now, version_id=version_id)
+                if outcome not in NOTHING_STARTED:
                     started.append(outcome)
             after = ids[-1]
         return after, started
-
-
-_NOTHING_STARTED: Final = frozenset({"gone", "raises nothing", "nothing listens"})
-"""What :meth:`ConversationEventHandler.handle_in` says when no workflow started."""

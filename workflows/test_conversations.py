@@ -20,7 +20,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, select
 
@@ -126,7 +126,7 @@ async def rolled_back(db: Database, work: Callable[[Connection], T]) -> T:
     try:
         await db.write(undone)
     except _RolledBack as done:
-        return done.result  # type: ignore[return-value]  # what `work` returned
+        return cast(T, done.result)  # what `work` returned
     raise AssertionError("a replay always rolls back")  # pragma: no cover
 
 

@@ -20,16 +20,16 @@ from ringflow.admin.endpoints import Api, Body, Endpoint, json_answer, json_body
 from ringflow.admin.problems import ApiProblem, FieldError, not_found
 from ringflow.admin.test_calls import In, VersionIn, chosen_version_id
 from ringflow.database import Database
-from sms.test_texts import TEXT_EVENT, TestConversation, TestTexts
+from sms.test_texts import TestConversation, TestTexts
 from workflows.catalog import WorkflowCatalog, compile_trigger
 from workflows.loader import Workflow
 from workflows.names import E164
 from workflows.phones import InvalidPhoneNumber, normalize_number
 from workflows.problems import WorkflowInvalid
 from workflows.test_conversations import MAX_MESSAGES, Replayed, TooManyTestMessages
-from workflows.triggers import CONVERSATION_OPENED, MESSAGE_RECEIVED
+from workflows.triggers import CONVERSATION_OPENED, MESSAGE_RECEIVED, SMS_RECEIVED
 
-TEXT_EVENTS = (TEXT_EVENT, MESSAGE_RECEIVED, CONVERSATION_OPENED)
+TEXT_EVENTS = (SMS_RECEIVED, MESSAGE_RECEIVED, CONVERSATION_OPENED)
 """The triggers a test conversation can start: a text from the contact, and the conversation
 events it raises."""
 DEFAULT_CONTACT = "+15005550006"

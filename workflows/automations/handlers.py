@@ -26,6 +26,14 @@ from workflows.triggers import CONVERSATION_TRIGGERS, TIMER_TRIGGERS, TRIGGER_KI
 
 log = logging.getLogger(__name__)
 
+GONE = "gone"
+"""What a handler says when the event or its conversation no longer exists."""
+RAISES_NOTHING = "raises nothing"
+NOTHING_LISTENS = "nothing listens"
+NOTHING_STARTED = frozenset({GONE, RAISES_NOTHING, NOTHING_LISTENS})
+"""What :meth:`ConversationEventHandler.handle_in` says when it started no workflow and set
+no timer."""
+
 Channels = Mapping[str, ConversationChannel[Any]]
 """The conversation channel of each channel name (``"sms"``...), filled by the server."""
 
@@ -129,10 +137,10 @@ class ConversationEventHandler(_Base):
         event may start (whatever is published), and no timer is set."""
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
-            return "gone"
+            return GONE
         event, conversation, contact = found
         if not raises(event.kind, event.actor.type):
-            return "raises nothing"
+            return RAISES_NOTHING
         said: list[str] = []
         trigger = CONVERSATION_TRIGGERS.get(event.kind)
         if event.data.get(ANSWERS_RUN):
@@ -160,7 +168,7 @@ class ConversationEventHandler(_Base):
         timer = TIMER_TRIGGERS.get(event.kind)
         if timer is not None and version_id is None:
             said.extend(self._set_timers(conn, timer, conversation, event, now))
-        return "; ".join(said) or "nothing listens"
+        return "; ".join(said) or NOTHING_LISTENS
 
     def _starting(
         self, conn: Connection, trigger: str, conversation: Conversation, version_id: int | None
@@ -234,7 +242,7 @@ class ConversationTimerHandler(_Base):
         """Fire the timer in the caller's transaction, if its condition still holds."""
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
-            return "gone"
+            return GONE
         event, conversation, contact = found
         if not still_holds(trigger, conversation, event):
             return "no longer holds"
