@@ -95,6 +95,10 @@ class ChatConversations:
         except UnknownConversation:
             return None
 
+    def of_conversation(self, conversation: Conversation) -> Conversation:
+        """The conversation the caller has just read: the chat's are the core's own."""
+        return conversation
+
     def of_run(self, conn: Connection, run: StoredRun) -> Conversation | None:
         """The conversation ``run`` belongs to."""
         return self.by_id(conn, int(run.subject))

@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from sms.conversations import Conversation, by_id, set_waiting, stop_waiting, touch
 from sms.render import plan_turn
 from sms.send_job import queue_text
+from workflows.conversations.model import Conversation as ReadConversation
 from workflows.jobs import enqueue
 from workflows.phones import InvalidPhoneNumber
 from workflows.runs import StoredRun
@@ -54,6 +55,16 @@ class SmsConversations:
     def by_id(self, conn: Connection, conversation_id: int) -> Conversation | None:
         """The conversation ``conversation_id``, or None."""
         return by_id(conn, conversation_id)
+
+    def of_conversation(self, conversation: ReadConversation) -> Conversation:
+        """The text conversation of one the caller has just read (nothing is read again)."""
+        return Conversation(
+            conversation.id,
+            conversation.business_number,
+            conversation.contact_number,
+            conversation.waiting_run_id,
+            conversation.waiting_since,
+        )
 
     def of_run(self, conn: Connection, run: StoredRun) -> Conversation | None:
         """The conversation ``run`` belongs to."""

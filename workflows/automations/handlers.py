@@ -18,7 +18,7 @@ from workflows.contacts import ContactRow, lock_contact
 from workflows.conversations.db import conversation_events, conversations
 from workflows.conversations.errors import UnknownConversation
 from workflows.conversations.events import ANSWERS_RUN, Event, event_of
-from workflows.conversations.model import Conversation, load
+from workflows.conversations.model import Conversation, NamedConversation, load_named
 from workflows.events import ConversationEvent
 from workflows.jobs import ClaimedJob, FinalWrite, PermanentJobError, enqueue
 from workflows.sessions import ConversationChannel, SessionService
@@ -62,11 +62,12 @@ class _Base:
 
     def _event_and_conversation(
         self, conn: Connection, event_id: int, now: datetime
-    ) -> tuple[Event, Conversation, ContactRow] | None:
-        """The event, its conversation and its contact, locked: the contact first, then the
-        conversation, the order every path takes (an inbound text's job locks its contact,
-        then opens its conversation); the other order deadlocks against it on PostgreSQL.
-        The event and its conversation's contact number come in one query."""
+    ) -> tuple[Event, NamedConversation, ContactRow] | None:
+        """The event, its conversation (with its assignees' names) and its contact, locked:
+        the contact first, then the conversation, the order every path takes (an inbound
+        text's job locks its contact, then opens its conversation); the other order
+        deadlocks against it on PostgreSQL. The event and its conversation's contact number
+        come in one query."""
         found = conn.execute(
             select(conversation_events, conversations.c.contact_number.label("contact"))
             .join(conversations, conversations.c.id == conversation_events.c.conversation_id)
@@ -77,7 +78,7 @@ class _Base:
         event = event_of(found)
         contact = lock_contact(conn, found.contact, now=now)
         try:
-            return event, load(conn, event.conversation_id, lock=True), contact
+            return event, load_named(conn, event.conversation_id, lock=True), contact
         except UnknownConversation:
             return None
 
@@ -94,7 +95,10 @@ class _Base:
         workflow_id: str | None = None,
         at: datetime | None = None,
         version_id: int | None = None,
+        read: NamedConversation | None = None,
     ) -> str:
+        """Start ``workflow_id`` (or what ``trigger`` calls for) in ``conversation``;
+        ``read``: the conversation as read in this transaction, unchanged since."""
         channel = self._channels.get(conversation.channel)
         if channel is None:
             return f"no conversation channel {conversation.channel!r} here"
@@ -109,7 +113,7 @@ class _Base:
             at=at,
         )
         return self._sessions.start_in(
-            conn, event, channel, now, locked=contact, version_id=version_id
+            conn, event, channel, now, locked=contact, version_id=version_id, read=read
         )
 
 
@@ -138,7 +142,8 @@ class ConversationEventHandler(_Base):
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return GONE
-        event, conversation, contact = found
+        event, read, contact = found
+        conversation = read.conversation
         if not raises(event.kind, event.actor.type):
             return RAISES_NOTHING
         said: list[str] = []
@@ -149,7 +154,10 @@ class ConversationEventHandler(_Base):
         elif trigger is not None:
             data = {"event": event.kind, "body": event.body or ""}
             # Every workflow the event's trigger, numbers and filter take starts (rules that
-            # each add their part: a priority, a notice...), each once.
+            # each add their part: a priority, a notice...), each once. Only the first sees
+            # the conversation as read above: a workflow may change it (a priority, a tag),
+            # so the next one reads it again.
+            unchanged: NamedConversation | None = read
             for workflow_id in self._starting(conn, trigger, conversation, version_id):
                 key = f"conversation-event:{event.id}:{workflow_id}"
                 started = self._start(
@@ -163,7 +171,9 @@ class ConversationEventHandler(_Base):
                     workflow_id=workflow_id,
                     at=event.at,
                     version_id=version_id,
+                    read=unchanged,
                 )
+                unchanged = None
                 said.append(f"{trigger}: {started}")
         timer = TIMER_TRIGGERS.get(event.kind)
         if timer is not None and version_id is None:
@@ -243,7 +253,8 @@ class ConversationTimerHandler(_Base):
         found = self._event_and_conversation(conn, event_id, now)
         if found is None:
             return GONE
-        event, conversation, contact = found
+        event, read, contact = found
+        conversation = read.conversation
         if not still_holds(trigger, conversation, event):
             return "no longer holds"
         # {{call.since}}: when the condition arose; {{call.body}}: the message it follows.
@@ -257,4 +268,5 @@ class ConversationTimerHandler(_Base):
             data=data,
             contact=contact,
             workflow_id=workflow_id,
+            read=read,
         )

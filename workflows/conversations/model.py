@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, func, select
 from ringflow.database import stored_time
 from workflows.conversations.db import conversation_tags, conversations
 from workflows.conversations.errors import UnknownConversation
+from workflows.people.db import agents, teams
 
 Status = Literal["open", "snoozed", "closed"]
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -62,6 +63,9 @@ class Conversation:
     last_agent_message_at: datetime | None
     state_version: int
     tags: tuple[str, ...]
+    waiting_run_id: str | None
+    """The run waiting for the contact's reply (a question asked in the conversation)."""
+    waiting_since: datetime | None
 
     @property
     def unanswered(self) -> bool:
@@ -105,7 +109,19 @@ def conversation_of(row: Row[Any], tags: tuple[str, ...]) -> Conversation:
         last_agent_message_at=_aware(row.last_agent_message_at),
         state_version=row.state_version,
         tags=tags,
+        waiting_run_id=row.waiting_run_id,
+        waiting_since=_aware(row.waiting_since),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NamedConversation:
+    """A conversation with the names of its assignees, read with it in one statement (what
+    a filter and ``{{conversation.*}}`` read)."""
+
+    conversation: Conversation
+    agent: str | None
+    team: str | None
 
 
 def tags_of(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -122,9 +138,10 @@ def tags_of(conn: Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
     return {key: tuple(value) for key, value in found.items()}
 
 
-def _load_statement(dialect: str, lock: bool) -> Any:
+def _load_statement(dialect: str, lock: bool, named: bool) -> Any:
     """One conversation by id with its tags as a JSON array (a correlated subquery: one
-    round trip instead of two), locked for update on PostgreSQL when ``lock``."""
+    round trip instead of two), and when ``named`` its assignees' names (two more);
+    locked for update on PostgreSQL when ``lock``."""
     aggregate = func.json_agg if dialect == "postgresql" else func.json_group_array
     tags = (
         select(aggregate(conversation_tags.c.tag))
@@ -132,16 +149,25 @@ def _load_statement(dialect: str, lock: bool) -> Any:
         .scalar_subquery()
         .label("tag_list")
     )
-    query = select(conversations, tags).where(conversations.c.id == bindparam("conversation_id"))
+    columns: list[Any] = [conversations, tags]
+    if named:
+        agent = select(agents.c.name).where(agents.c.id == conversations.c.assignee_agent_id)
+        team = select(teams.c.name).where(teams.c.id == conversations.c.assignee_team_id)
+        columns += [
+            agent.scalar_subquery().label("agent_name"),
+            team.scalar_subquery().label("team_name"),
+        ]
+    query = select(*columns).where(conversations.c.id == bindparam("conversation_id"))
     if lock and dialect == "postgresql":
         query = query.with_for_update(of=conversations)
     return query
 
 
 _LOADS = {
-    (dialect, lock): _load_statement(dialect, lock)
+    (dialect, lock, named): _load_statement(dialect, lock, named)
     for dialect in ("postgresql", "sqlite")
     for lock in (False, True)
+    for named in (False, True)
 }
 
 
@@ -153,14 +179,26 @@ def _tag_list(value: Any) -> tuple[str, ...]:
     return tuple(sorted(str(tag) for tag in tags))
 
 
-def load(conn: Connection, conversation_id: int, *, lock: bool = False) -> Conversation:
-    """The conversation ``conversation_id`` (locked for update on PostgreSQL when ``lock``);
-    :class:`UnknownConversation` when there is none."""
-    statement = _LOADS[conn.dialect.name, lock]
+def _load_row(conn: Connection, conversation_id: int, lock: bool, named: bool) -> Row[Any]:
+    statement = _LOADS[conn.dialect.name, lock, named]
     row = conn.execute(statement, {"conversation_id": conversation_id}).first()
     if row is None:
         raise UnknownConversation(str(conversation_id))
+    return row
+
+
+def load(conn: Connection, conversation_id: int, *, lock: bool = False) -> Conversation:
+    """The conversation ``conversation_id`` (locked for update on PostgreSQL when ``lock``);
+    :class:`UnknownConversation` when there is none."""
+    row = _load_row(conn, conversation_id, lock, named=False)
     return conversation_of(row, _tag_list(row.tag_list))
+
+
+def load_named(conn: Connection, conversation_id: int, *, lock: bool = False) -> NamedConversation:
+    """:func:`load` with the names of the conversation's agent and team, in one statement."""
+    row = _load_row(conn, conversation_id, lock, named=True)
+    conversation = conversation_of(row, _tag_list(row.tag_list))
+    return NamedConversation(conversation, row.agent_name, row.team_name)
 
 
 def thread_end(conn: Connection, conversation: Conversation) -> datetime | None:

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection
 
+from workflows.conversations.model import Conversation
 from workflows.engine import Turn
 from workflows.instructions import Instruction
 from workflows.loader import Workflow
@@ -98,6 +99,11 @@ class ConversationChannel(Protocol[S]):
 
     def by_id(self, conn: Connection, conversation_id: int) -> S | None:
         """The conversation ``conversation_id`` (of any thread state), or None."""
+        ...
+
+    def of_conversation(self, conversation: Conversation) -> S:
+        """The channel's conversation for one the caller has just read in this transaction
+        (nothing is read again)."""
         ...
 
     def of_run(self, conn: Connection, run: StoredRun) -> S | None:

@@ -17,7 +17,8 @@ from sqlalchemy import Connection
 
 from workflows.catalog import ActiveWorkflow, WorkflowCatalog
 from workflows.conditions import FilterContext
-from workflows.conversations.facts import state_values
+from workflows.conversations.facts import state_of, state_values
+from workflows.conversations.model import NamedConversation
 from workflows.events import (
     CallEnded,
     ConversationEvent,
@@ -85,10 +86,16 @@ class Facts:
         return state_values(conn, conversation_id)
 
     def with_conversation(
-        self, conn: Connection, ctx: FilterContext, conversation_id: int
+        self,
+        conn: Connection,
+        ctx: FilterContext,
+        conversation_id: int,
+        read: NamedConversation | None = None,
     ) -> FilterContext:
-        """``ctx`` with the state of the conversation an event is about."""
-        return dataclasses.replace(ctx, conversation=state_values(conn, conversation_id))
+        """``ctx`` with the state of the conversation an event is about: of ``read`` when
+        the caller has just read it in this transaction, else read here."""
+        state = state_of(read) if read is not None else state_values(conn, conversation_id)
+        return dataclasses.replace(ctx, conversation=state)
 
     def after_hours(self, workflow: Workflow, now: datetime) -> dict[str, Any]:
         """The start fact ``after_hours`` of a call, when the workflow names business hours."""

@@ -35,6 +35,7 @@ from workflows.contacts import ContactRow, contact_values, lock_contact
 from workflows.conversations import ratings
 from workflows.conversations.automation import AutomationRefused, act
 from workflows.conversations.channels import ConversationChannels, Hold
+from workflows.conversations.model import NamedConversation
 from workflows.engine import Engine, EngineError, RunState, Turn
 from workflows.events import (
     CallEnded,
@@ -393,12 +394,15 @@ class SessionService:
         *,
         locked: ContactRow | None = None,
         version_id: int | None = None,
+        read: NamedConversation | None = None,
     ) -> str:
         """Start the workflow ``event`` calls for, in ``channel``'s conversation with the
         contact, in the caller's transaction; what happened, in words.
 
         ``locked``: the contact, already locked by the caller (else it is locked here, and
-        created on first contact). Nothing starts when the event fired before or the
+        created on first contact). ``read``: a conversation event's conversation as the
+        caller has just read it in this transaction, unchanged since (else it is read
+        here). Nothing starts when the event fired before or the
         workflow's per-contact limit (``once_per``) holds it back; the limit counts from
         when the event happened, not from when a worker got to it. ``version_id`` offers
         the event to that workflow version only (a test conversation's, any version or
@@ -414,7 +418,7 @@ class SessionService:
         trigger = _trigger(event, channel.channel)
         ctx = self._facts.event_context(event, channel.channel, business, values, now)
         if isinstance(event, ConversationEvent):
-            ctx = self._facts.with_conversation(conn, ctx, event.conversation_id)
+            ctx = self._facts.with_conversation(conn, ctx, event.conversation_id, read)
         if version_id is None:
             active = self._match(trigger, business, ctx, event)
         else:
@@ -445,7 +449,11 @@ class SessionService:
         if firing != "new":
             return f"workflow {active.workflow.id}: {firing}"
         if isinstance(event, ConversationEvent):
-            found = channel.by_id(conn, event.conversation_id)
+            found = (
+                channel.of_conversation(read.conversation)
+                if read is not None
+                else channel.by_id(conn, event.conversation_id)
+            )
             if found is None:
                 return f"conversation {event.conversation_id} is gone"
             conversation = found

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 from ringflow.database import Database
 from tests.clock import MONDAY, FrozenClock, next_weekday_at
 from workflows.catalog import WorkflowCatalog
+from workflows.conversations.model import Conversation as ReadConversation
 from workflows.db import runs, trigger_firings
 from workflows.engine import Engine
 from workflows.events import (
@@ -98,6 +99,9 @@ class Notebook:
 
     def by_id(self, conn: Connection, conversation_id: int) -> Conversation | None:
         return next((c for c in self.conversations if c.id == conversation_id), None)
+
+    def of_conversation(self, conversation: ReadConversation) -> Conversation:
+        return next(c for c in self.conversations if c.id == conversation.id)
 
     def of_run(self, conn: Connection, run: StoredRun) -> Conversation | None:
         return next((c for c in self.conversations if str(c.id) == run.subject), None)
