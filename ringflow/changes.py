@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import asyncpg
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from ringflow.database import SqliteDatabase, notify
@@ -110,12 +110,7 @@ def announce(conn: Connection, topic: str) -> None:
     (:meth:`ChangeFeed.hear_commits`); other processes poll."""
     if topic not in TOPICS:
         raise ValueError(f"unknown change topic {topic!r}")
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
-        )
-    else:
-        notify(conn, CHANNEL, topic)
+    notify(conn, CHANNEL, topic)
 
 
 def listen_dsn(url: URL) -> str | None:

@@ -69,15 +69,40 @@ def stored_time(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_MEMO = "ringflow.transaction_memo"
+
+
+def transaction_memo(conn: Connection) -> dict[str, Any]:
+    """A dict that lives as long as the innermost transaction of ``conn`` (a savepoint's own
+    while it is open): what this transaction has already done or read once, so that the
+    many writes of one transaction (a worker's batch of jobs) do it once. Outside a
+    transaction, a new dict each time."""
+    current = conn.get_nested_transaction() or conn.get_transaction()
+    if current is None:
+        return {}
+    held = conn.info.get(_MEMO)
+    # The transaction itself is kept (not its id), so a later one is never taken for it.
+    if held is None or held[0] is not current:
+        held = (current, {})
+        conn.info[_MEMO] = held
+    memo: dict[str, Any] = held[1]
+    return memo
+
+
 def notify(conn: Connection, channel: str, payload: str) -> None:
     """Tell the listeners on ``channel`` (in every process) ``payload`` once the transaction
     of ``conn`` commits, never if it rolls back: ``pg_notify`` on PostgreSQL (at most 8000
     bytes: send ids, not texts), delivered to every process that LISTENs; on SQLite handed to
     this process's :meth:`SqliteDatabase.on_notice` listeners after the commit."""
     if conn.dialect.name == "postgresql":
+        # PostgreSQL delivers a notice its transaction repeats once: it is sent once.
+        sent: set[tuple[str, str]] = transaction_memo(conn).setdefault("notified", set())
+        if (channel, payload) in sent:
+            return
         conn.execute(
             text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
         )
+        sent.add((channel, payload))
     else:
         conn.info.setdefault(NOTICES, []).append((channel, payload))
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import Connection, text
+from sqlalchemy.event import listen
 
 from ringflow.changes import (
     APPLICATION_NAME,
@@ -82,6 +83,38 @@ async def test_a_rolled_back_change_announces_nothing(db: Database) -> None:
         await db.write(lambda conn: announce(conn, PROMPTS))  # a marker after it
         await asyncio.sleep(0.3)
         assert heard.calls == 1
+    finally:
+        await feed.close()
+
+
+async def test_a_repeated_announcement_is_sent_once_but_not_lost_with_a_savepoint(
+    db: Database,
+) -> None:
+    """A transaction announces a topic once however many of its writes announce it (a
+    worker's batch of jobs), but one made in a savepoint that rolled back does not count."""
+    dsn = listen_dsn(db.url)
+    if dsn is None:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    feed = ChangeFeed(dsn, poll_every=3600)
+    heard = Heard()
+    feed.subscribe(WORKFLOWS, heard)
+    feed.start()
+    try:
+        await asyncio.wait_for(feed.listening.wait(), 5)
+        await eventually(lambda: heard.calls == 1)
+        notices: list[str] = []
+
+        def announce_in_a_lost_savepoint_then_twice(conn: Connection) -> None:
+            listen(conn, "before_cursor_execute", lambda *args: notices.append(args[2]))
+            savepoint = conn.begin_nested()
+            announce(conn, WORKFLOWS)
+            savepoint.rollback()
+            announce(conn, WORKFLOWS)
+            announce(conn, WORKFLOWS)
+
+        await db.write(announce_in_a_lost_savepoint_then_twice)
+        await eventually(lambda: heard.calls == 2, within=1.0, what="the notification")
+        assert sum("pg_notify" in statement for statement in notices) == 2
     finally:
         await feed.close()
 

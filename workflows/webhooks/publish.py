@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
+from ringflow.database import transaction_memo
 from workflows.jobs import enqueue
 from workflows.webhooks.db import webhook_deliveries, webhook_subscriptions
 
@@ -47,9 +48,21 @@ EVENT_TYPES: Final = (
 ``call.*``, ``message.*``, or ``*`` for all)."""
 FAMILIES: Final = ("*", "conversation.*", "call.*", "message.*")
 
+_LIVE_KEY: Final = "webhooks.live"
 _LIVE = select(webhook_subscriptions.c.id, webhook_subscriptions.c.events).where(
     webhook_subscriptions.c.disabled_at.is_(None)
 )
+
+
+def _live(conn: Connection) -> list[tuple[int, Sequence[str] | None]]:
+    """The live subscriptions and what each wants, read once per transaction (a worker's
+    batch of jobs records many events in one)."""
+    memo = transaction_memo(conn)
+    if _LIVE_KEY not in memo:
+        memo[_LIVE_KEY] = [(int(row.id), row.events) for row in conn.execute(_LIVE)]
+    live: list[tuple[int, Sequence[str] | None]] = memo[_LIVE_KEY]
+    return live
+
 
 Data = Mapping[str, Any] | Callable[[], Mapping[str, Any] | None]
 
@@ -75,7 +88,9 @@ def publish(conn: Connection, event_type: str, data: Data, now: datetime) -> int
     subscription wants the event (most events have none)."""
     assert event_type in EVENT_TYPES, event_type
     subscribers = [
-        int(row.id) for row in conn.execute(_LIVE) if wanted(row.events or (), event_type)
+        subscription_id
+        for subscription_id, events in _live(conn)
+        if wanted(events or (), event_type)
     ]
     if not subscribers:
         return 0
