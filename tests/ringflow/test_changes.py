@@ -4,6 +4,7 @@ never for a rollback), by polling on SQLite, and again after the listening conne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -62,7 +63,10 @@ async def test_an_announcement_reaches_another_connection_at_commit(db: Database
         await feed.close()
 
 
-async def test_a_rolled_back_change_announces_nothing(db: Database) -> None:
+@contextlib.asynccontextmanager
+async def workflows_heard(db: Database) -> AsyncIterator[Heard]:
+    """A feed on PostgreSQL that hears WORKFLOWS, once its first read is done (skips on
+    SQLite, which has no notifications)."""
     dsn = listen_dsn(db.url)
     if dsn is None:
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
@@ -73,18 +77,22 @@ async def test_a_rolled_back_change_announces_nothing(db: Database) -> None:
     try:
         await asyncio.wait_for(feed.listening.wait(), 5)
         await eventually(lambda: heard.calls == 1)
+        yield heard
+    finally:
+        await feed.close()
 
-        def change_then_fail(conn: Connection) -> None:
-            announce(conn, WORKFLOWS)
-            raise RuntimeError("the change failed")
 
+async def test_a_rolled_back_change_announces_nothing(db: Database) -> None:
+    def change_then_fail(conn: Connection) -> None:
+        announce(conn, WORKFLOWS)
+        raise RuntimeError("the change failed")
+
+    async with workflows_heard(db) as heard:
         with pytest.raises(RuntimeError):
             await db.write(change_then_fail)
         await db.write(lambda conn: announce(conn, PROMPTS))  # a marker after it
         await asyncio.sleep(0.3)
         assert heard.calls == 1
-    finally:
-        await feed.close()
 
 
 async def test_a_repeated_announcement_is_sent_once_but_not_lost_with_a_savepoint(
@@ -92,31 +100,20 @@ async def test_a_repeated_announcement_is_sent_once_but_not_lost_with_a_savepoin
 ) -> None:
     """A transaction announces a topic once however many of its writes announce it (a
     worker's batch of jobs), but one made in a savepoint that rolled back does not count."""
-    dsn = listen_dsn(db.url)
-    if dsn is None:
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
-    feed = ChangeFeed(dsn, poll_every=3600)
-    heard = Heard()
-    feed.subscribe(WORKFLOWS, heard)
-    feed.start()
-    try:
-        await asyncio.wait_for(feed.listening.wait(), 5)
-        await eventually(lambda: heard.calls == 1)
-        notices: list[str] = []
+    notices: list[str] = []
 
-        def announce_in_a_lost_savepoint_then_twice(conn: Connection) -> None:
-            listen(conn, "before_cursor_execute", lambda *args: notices.append(args[2]))
-            savepoint = conn.begin_nested()
-            announce(conn, WORKFLOWS)
-            savepoint.rollback()
-            announce(conn, WORKFLOWS)
-            announce(conn, WORKFLOWS)
+    def announce_in_a_lost_savepoint_then_twice(conn: Connection) -> None:
+        listen(conn, "before_cursor_execute", lambda *args: notices.append(args[2]))
+        savepoint = conn.begin_nested()
+        announce(conn, WORKFLOWS)
+        savepoint.rollback()
+        announce(conn, WORKFLOWS)
+        announce(conn, WORKFLOWS)
 
+    async with workflows_heard(db) as heard:
         await db.write(announce_in_a_lost_savepoint_then_twice)
         await eventually(lambda: heard.calls == 2, within=1.0, what="the notification")
         assert sum("pg_notify" in statement for statement in notices) == 2
-    finally:
-        await feed.close()
 
 
 async def test_the_feed_listens_again_after_its_connection_is_killed(db: Database) -> None:
