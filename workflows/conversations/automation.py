@@ -4,7 +4,8 @@ A step never touches the database: it emits :class:`~workflows.instructions.Chan
 and the session service hands each one here, inside the transaction that saves the turn, with
 the run's conversation (the run's subject). Every change goes through the same functions as an
 agent's (:mod:`workflows.conversations.actions`), authored ``automation``, so it is on the
-timeline and raises the same triggers and timers.
+timeline and raises the same triggers and timers (a note is the same timeline event an
+agent's note records, written without reading the conversation again first).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Connection
 from workflows.conversations import actions
 from workflows.conversations.channels import ConversationChannels, Hold
 from workflows.conversations.errors import ChangeRefused
+from workflows.conversations.events import record
 from workflows.conversations.model import AUTOMATION, Priority, load
 from workflows.instructions import ChangeConversation
 from workflows.people.agents import find_agent
@@ -66,7 +68,9 @@ def act(
             body = str(values["body"])
             actions.reply(conn, conversation_id, body, AUTOMATION, channels, now, hold=hold)
         elif change.action == "note":
-            actions.note(conn, conversation_id, str(values["body"]), AUTOMATION, now)
+            # The run's own conversation, and conversations are never deleted: not read
+            # again to see that it exists, as an agent's note on any id is.
+            record(conn, conversation_id, "note", AUTOMATION, now, body=str(values["body"]))
         elif change.action == "assign":
             _assign(conn, conversation_id, change, now)
         elif change.action == "set_priority":
