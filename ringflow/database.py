@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -81,9 +82,10 @@ def transaction_memo(conn: Connection) -> dict[str, Any]:
     if current is None:
         return {}
     held = conn.info.get(_MEMO)
-    # The transaction itself is kept (not its id), so a later one is never taken for it.
-    if held is None or held[0] is not current:
-        held = (current, {})
+    # A weak reference to the transaction, not its id: a later transaction is never taken
+    # for it, and an ended one (with its connection) is not kept alive by the memo.
+    if held is None or held[0]() is not current:
+        held = (weakref.ref(current), {})
         conn.info[_MEMO] = held
     memo: dict[str, Any] = held[1]
     return memo
