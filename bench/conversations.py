@@ -729,7 +729,7 @@ async def fire_phase(
     if datetime.now(UTC) > start:
         raise BenchError(f"{name}: setting the timers took longer than --lead {opts.lead:g} s")
     cpu_before = sum(process_cpu_seconds(pid) for pid in worker_pids)
-    backends_before = await db.read(_backend_cpu)
+    backends_before = await db.read(backend_cpu)
     deadline = time.monotonic() + opts.lead + opts.window + opts.timeout
     while True:
         total, finished, outcomes = await db.read(partial(_phase_rows, key=key))
@@ -743,7 +743,7 @@ async def fire_phase(
         # it scans the jobs table on the database the workers are using.
         await asyncio.sleep(1.0)
     cpu = sum(process_cpu_seconds(pid) for pid in worker_pids) - cpu_before
-    backends_after = await db.read(_backend_cpu)
+    backends_after = await db.read(backend_cpu)
     database_cpu = (
         None
         if backends_before is None or backends_after is None
@@ -759,7 +759,7 @@ async def fire_phase(
     return Firing(name, total, lags, span, cpu, database_cpu, load, outcomes, fired)
 
 
-def _backend_cpu(conn: Connection) -> dict[int, float] | None:
+def backend_cpu(conn: Connection) -> dict[int, float] | None:
     """CPU seconds so far of each PostgreSQL server process connected to this database (the
     workers', the benchmark's), by pid; None when /proc does not show them (PostgreSQL on
     another machine, or another user's processes). A process that starts during a phase
