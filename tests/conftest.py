@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,21 @@ def _no_twilio_edge(monkeypatch: pytest.MonkeyPatch) -> None:
     """TWILIO_EDGE / TWILIO_REGION would splice themselves into a Twilio stub's host name."""
     monkeypatch.delenv("TWILIO_EDGE", raising=False)
     monkeypatch.delenv("TWILIO_REGION", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A test that runs ``ringflow serve`` or ``ringflow call`` in-process configures the root
+    logger (``configure_logging``) with a handler on the stderr of that moment, pytest's
+    capture of that test; left in place, a later test's log line goes to a closed file
+    ("--- Logging error ---" in CI). Each test gets back the handlers and levels it found."""
+    root = logging.getLogger()
+    twilio_http = logging.getLogger("twilio.http_client")
+    handlers, level, twilio_level = list(root.handlers), root.level, twilio_http.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    twilio_http.setLevel(twilio_level)
 
 
 @pytest.fixture
