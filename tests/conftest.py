@@ -187,6 +187,19 @@ def _logging_restored() -> Iterator[None]:
     twilio_http.setLevel(twilio_level)
 
 
+@pytest.fixture(autouse=True)
+def _finished_servers_released() -> Iterator[None]:
+    """aiohttp keeps each request's middleware chain in a module-level LRU cache of 1,024
+    keyed by ``(handler, apps)``: in a server that builds its app once that costs nothing,
+    but a test suite builds an app per test, so the cache kept hundreds of finished servers
+    alive (their databases, services and caches, ~5 MB each: the suite's process grew to
+    2.2 GB). Emptied after each test; the cache is aiohttp's private detail, hence ``getattr``."""
+    yield
+    cached = getattr(aiohttp.web_app, "_cached_build_middleware", None)
+    if cached is not None:
+        cached.cache_clear()
+
+
 @pytest.fixture
 async def server_stub() -> AsyncIterator[TwilioApiStub]:
     """Twilio's Messages API on a loopback port, taking the servers' auth token (a server
