@@ -94,15 +94,10 @@ def test_control_characters_in_logged_values_are_escaped(value: str, shown: str)
 def test_a_value_cannot_start_a_line_of_its_own_in_the_output(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("INFO")
-    try:
-        logging.getLogger("ringflow").warning(
-            "message %s from %s", "SM1\nERROR ringflow: forged", "14155550123"
-        )
-    finally:
-        logging.getLogger().handlers.clear()
-        logging.getLogger().setLevel(logging.WARNING)
-        logging.getLogger("twilio.http_client").setLevel(logging.NOTSET)
+    configure_logging("INFO")  # undone after the test (tests/conftest.py: _logging_restored)
+    logging.getLogger("ringflow").warning(
+        "message %s from %s", "SM1\nERROR ringflow: forged", "14155550123"
+    )
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     assert lines[0].endswith("message SM1\\nERROR ringflow: forged from 14***23")
@@ -123,15 +118,10 @@ def test_tracebacks_keep_their_lines_but_escape_other_controls() -> None:
 
 
 def test_the_twilio_librarys_request_dumps_are_left_out_at_info() -> None:
-    configure_logging("INFO")
-    try:
-        assert not logging.getLogger("twilio.http_client").isEnabledFor(logging.INFO)
-        assert logging.getLogger("twilio.http_client").isEnabledFor(logging.WARNING)
-        assert logging.getLogger("sms.send_job").isEnabledFor(logging.INFO)
-    finally:
-        logging.getLogger("twilio.http_client").setLevel(logging.NOTSET)
-        logging.getLogger().handlers.clear()
-        logging.getLogger().setLevel(logging.WARNING)
+    configure_logging("INFO")  # undone after the test (tests/conftest.py: _logging_restored)
+    assert not logging.getLogger("twilio.http_client").isEnabledFor(logging.INFO)
+    assert logging.getLogger("twilio.http_client").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("sms.send_job").isEnabledFor(logging.INFO)
 
 
 def json_handler(secrets: list[str]) -> tuple[logging.Logger, io.StringIO]:
