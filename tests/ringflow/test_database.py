@@ -9,14 +9,18 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, event, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import ConnectionPoolEntry
 
+from ringflow.changes import listen_dsn
 from ringflow.database import (
     BatchConflict,
     Database,
     DatabaseUnavailable,
+    PostgresDatabase,
     SqliteDatabase,
     database_url,
     open_database,
@@ -273,3 +277,69 @@ async def test_work_runs_with_its_callers_log_ids_and_writes_are_timed(db: Datab
     assert await db.write(ids) == {}
     assert len(waited) == 6
     assert all(seconds >= 0 for seconds in waited)
+
+
+def _postgres(db: Database) -> PostgresDatabase:
+    if not isinstance(db, PostgresDatabase):
+        pytest.skip("pooled connections that the server can close are PostgreSQL's")
+    return db
+
+
+def _backend_pid(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+async def test_a_pooled_postgres_connection_is_checked_in_one_round_trip(db: Database) -> None:
+    postgres = _postgres(db)
+    sent: list[str] = []
+
+    def log_queries(dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+        driver = record.driver_connection
+        assert isinstance(driver, asyncpg.Connection)
+        driver.add_query_logger(lambda logged: sent.append(logged.query))
+
+    await postgres.engine.dispose()  # the connections made from now on log what they send
+    event.listen(postgres.engine.sync_engine, "connect", log_queries)
+    await db.read(stored)
+    sent.clear()
+
+    assert await db.read(stored) == []
+    # The check, then the work's own transaction: no BEGIN/ROLLBACK around the check.
+    assert sent[0] == "SELECT 1"
+    assert sent[1].startswith("BEGIN")
+    assert sent.count("SELECT 1") == 1
+
+
+async def test_postgres_connections_the_server_closed_are_replaced_before_work_meets_them(
+    db: Database,
+) -> None:
+    postgres = _postgres(db)
+    # Several connections in the pool: reads that overlap each hold one.
+    pids = set(await asyncio.gather(*(db.read(_hold_then_pid) for _ in range(4))))
+    assert len(pids) == 4
+    dsn = listen_dsn(postgres.url)
+    assert dsn is not None
+    admin = await asyncpg.connect(dsn)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid = ANY($1::int[])) AS ended",
+            sorted(pids),
+        )
+    finally:
+        await admin.close()
+    assert killed == 4
+
+    # What was pooled is dead: every read and write now runs on a fresh connection, none fails.
+    async def write_then_read(note: int) -> tuple[int, int]:
+        await db.write(add(note))
+        return await db.read(_hold_then_pid), await db.write(_backend_pid)
+
+    answers = await asyncio.gather(*(write_then_read(note) for note in range(4)))
+    assert not pids & {pid for pair in answers for pid in pair}
+    assert await db.read(stored) == [0, 1, 2, 3]
+
+
+def _hold_then_pid(conn: Connection) -> int:
+    conn.execute(text("SELECT pg_sleep(0.05)"))
+    return _backend_pid(conn)
