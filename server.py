@@ -138,6 +138,7 @@ def create_app(
         ),
         public_url=settings.public_url,
         deadline=settings.voice_deadline_seconds,
+        status_deadline=settings.status_deadline_seconds,
     )
     app.router.add_routes(health_routes())
     app.router.add_routes(metrics_routes())

@@ -167,7 +167,7 @@ async def status(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="invalid Twilio signature")
     callback_id, leg = _ids(request)
     try:
-        async with asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline):
+        async with asyncio.timeout(request.app[TWILIO_WEBHOOKS].status_deadline):
             await request.app[CALLBACK_SERVICE].agent_leg_ended(
                 callback_id, leg, form.get("CallStatus", "")
             )

@@ -153,7 +153,7 @@ async def call_status(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     if form is None:
         raise web.HTTPForbidden(text="invalid Twilio signature")
-    timer = asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline)
+    timer = asyncio.timeout(request.app[TWILIO_WEBHOOKS].status_deadline)
     try:
         call = CallFields.parse(form)
         raw_duration = form.get("CallDuration", "").strip()
@@ -216,7 +216,7 @@ async def agent_status(request: web.Request) -> web.Response:
     agent = request.match_info["agent"]
     team = request.query.get("team") or None
     try:
-        async with asyncio.timeout(request.app[TWILIO_WEBHOOKS].deadline):
+        async with asyncio.timeout(request.app[TWILIO_WEBHOOKS].status_deadline):
             with log_context(call=form.get("ParentCallSid")):
                 await request.app[HOLD_QUEUES].agent_leg(agent, team, form)
     except Exception:

@@ -254,6 +254,16 @@ class Settings(BaseSettings):
             " (Twilio gives up on a webhook after 15 s)"
         ),
     )
+    status_deadline_seconds: float = Field(
+        default=12.0,
+        gt=0,
+        le=14,
+        description=(
+            "a status callback (nobody on the line) is recorded within this long, else it gets"
+            " a 503 (Twilio gives up after 15 s; it repeats a 5xx only if its retry policy says"
+            " so)"
+        ),
+    )
     ami_host: str | None = Field(
         default=None,
         description="an Asterisk PBX's AMI host: follow its calls and queues (docs/asterisk.md)",

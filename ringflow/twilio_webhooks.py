@@ -29,11 +29,13 @@ log = logging.getLogger(__name__)
 class WebhookConfig:
     """How webhooks are checked (``checker`` None: not at all, for local use), which base
     URL goes into the URLs we give Twilio, and how long a webhook may take to answer
-    (seconds)."""
+    (seconds): ``deadline`` for a turn a caller waits on, ``status_deadline`` for a status
+    callback, which nobody waits on and which is worth every second Twilio gives it."""
 
     checker: SignatureChecker | None
     public_url: str | None
     deadline: float = 5.0
+    status_deadline: float = 12.0
 
 
 TWILIO_WEBHOOKS = web.AppKey("twilio_webhooks", WebhookConfig)

@@ -169,7 +169,9 @@ async def stored_call_run(server: RunningServer) -> str | None:
 async def test_a_status_callback_held_up_by_the_database_answers_in_time(
     servers: ServerFactory, database_url: str
 ) -> None:
-    server = await servers.start([MENU_FLOW], voice_deadline_seconds=DEADLINE)
+    server = await servers.start(
+        [MENU_FLOW], voice_deadline_seconds=DEADLINE, status_deadline_seconds=DEADLINE
+    )
     await signed_post(server, "/twilio/voice", CALL)
     ended = CALL | {"CallStatus": "completed", "CallDuration": "30"}
 
@@ -180,6 +182,28 @@ async def test_a_status_callback_held_up_by_the_database_answers_in_time(
 
     again = await signed_post(server, "/twilio/voice/status", ended)
     assert again.status == 204
+    status = select(calls.c.status).where(calls.c.sid == sid)
+    assert await server.db.read(lambda conn: conn.execute(status).scalar()) == "completed"
+
+
+async def test_a_status_callback_waits_longer_than_a_voice_turn_and_is_recorded(
+    servers: ServerFactory, database_url: str
+) -> None:
+    # Nobody is on the line for a status callback, and Twilio may not repeat a 503: a
+    # database held up for twice a turn's deadline still records the call's end.
+    server = await servers.start(
+        [MENU_FLOW], voice_deadline_seconds=DEADLINE, status_deadline_seconds=DEADLINE * 4
+    )
+    await signed_post(server, "/twilio/voice", CALL)
+    ended = CALL | {"CallStatus": "completed", "CallDuration": "30"}
+
+    sid = CALL["CallSid"]
+    async with database_held(server, "SELECT 1 FROM calls WHERE sid = :sid FOR UPDATE", sid=sid):
+        posted = asyncio.create_task(signed_post(server, "/twilio/voice/status", ended))
+        await asyncio.sleep(DEADLINE * 2)
+        assert not posted.done()
+    answer = await asyncio.wait_for(posted, DEADLINE * 4)
+    assert answer.status == 204
     status = select(calls.c.status).where(calls.c.sid == sid)
     assert await server.db.read(lambda conn: conn.execute(status).scalar()) == "completed"
 
