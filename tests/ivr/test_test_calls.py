@@ -28,13 +28,21 @@ from sqlalchemy import func, select
 from ivr.softphone import CallerHungUp, Softphone
 from tests.api_client import ApiClient
 from tests.clock import MovableClock
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, RunningServer, ServerFactory, jobs_settled
+from tests.conftest import (
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    RunningServer,
+    ServerFactory,
+    eventually,
+    jobs_settled,
+)
 from tests.fakes.twilio_api import TwilioApiStub
 from tests.ivr.test_queue_softphone import AGENT_BY_NUMBER, QueueCaller, busy_line
 from tests.ivr.test_team_routing import AGENTS, LINE, start
 from tests.ringflow.admin.test_test_calls import press, texts, until_asked, until_ended
 from workflows.callbacks.db import callback_requests
 from workflows.jobs.db import jobs
+from workflows.people.db import agents
 from workflows.people.queue import OFFER_JOB
 
 
@@ -76,6 +84,17 @@ async def agent_status(api: ApiClient, name: str) -> str:
     assert answer.status == 200, answer.text
     status: str = answer.json["status"]
     return status
+
+
+async def off_the_call(server: RunningServer, name: str) -> None:
+    """Wait until agent ``name``'s call has ended for Ringflow (their leg's status callback
+    recorded): ``status`` stays ``available`` through a call, so the API cannot tell."""
+    query = select(agents.c.on_call).where(agents.c.name == name)
+
+    async def off() -> bool:
+        return await server.db.read(lambda conn: conn.execute(query).scalar()) is None
+
+    await eventually(off, within=10, what=f"{name}'s call to end")
 
 
 async def offers_to(server: RunningServer, call_id: str) -> int:
@@ -129,6 +148,9 @@ async def test_a_test_call_in_the_queue_is_offered_to_no_one_and_taken_by_the_ag
                 second = line.callers[1].talking_to
                 assert second is not None
                 line.callers[1].end_talk()
+                # Free once their leg's status callback is in, which the caller sends after the
+                # goodbye: until then there is nothing to offer, and no one to take the call.
+                await off_the_call(server, second)
                 await jobs_settled(server)
                 assert await offers_to(server, call_id) == 0
 
