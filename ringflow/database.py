@@ -395,8 +395,8 @@ def _alive_or_replaced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None
     fail the work it is given; ``DisconnectionError`` makes the pool drop it and check out
     another, connecting anew if need be. SQLAlchemy's own ``pool_pre_ping`` does the same
     in three round trips on asyncpg (BEGIN, an empty query, ROLLBACK: a transaction for
-    PgBouncer's transaction mode, which Ringflow cannot use anyway, since it LISTENs): on
-    every read and write, before any work, that was 3 of an incoming call's 8 round trips.
+    PgBouncer's transaction mode, which Ringflow cannot use anyway, since it LISTENs), on
+    every read and write, before any work.
     """
     try:
         dbapi_connection.run_async(lambda driver: driver.fetchval("SELECT 1"))
