@@ -9,11 +9,18 @@ configurable API base URL texts use) to the run's resume URL with the agent's na
 in-progress") loses its offer: the agent is free again and the queue is served anew; other
 refusals put the caller back in their place and free the agent (as does a server without a
 Twilio account or public URL), connection failures and 5xx are retried with backoff.
+
+:class:`TwilioCalls` also reads a call (``GET .../Calls/{CallSid}.json``) for
+:mod:`ivr.status_check`, with the same sorting of failures.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 from urllib.parse import urlencode
 
@@ -44,8 +51,22 @@ class CallGone(Exception):
     """The call to redirect is over."""
 
 
+@dataclass(frozen=True, slots=True)
+class CallState:
+    """What Twilio's Calls API says of a call now."""
+
+    status: str
+    """Twilio's status (``in-progress``, ``completed``, ``no-answer``...)."""
+    duration: int | None
+    """Seconds, once the call is over."""
+    ended_at: datetime | None
+    """When it ended, once it is over (aware)."""
+
+
 class TwilioCalls:
-    """Redirects live calls through Twilio's Calls API (or a Twilio-compatible one)."""
+    """Redirects live calls and reads calls through Twilio's Calls API (or a
+    Twilio-compatible one). A session per request: they are rare (one per queued caller, one
+    per call whose final status was lost), and nothing is left to close."""
 
     def __init__(
         self, account_sid: str, auth_token: str, *, api_base_url: str | None, timeout: float = 10
@@ -56,8 +77,28 @@ class TwilioCalls:
         self._timeout = timeout
 
     async def redirect(self, call_sid: str, url: str) -> None:
-        """Make the live call ``call_sid`` fetch its TwiML from ``url`` now. (A session per
-        redirect: they are rare, one per queued caller, and nothing is left to close.)"""
+        """Make the live call ``call_sid`` fetch its TwiML from ``url`` now."""
+        async with self._client() as client:
+            await client.calls(call_sid).update_async(url=url, method="POST")
+
+    async def fetch(self, call_sid: str, account_sid: str | None = None) -> CallState:
+        """The call ``call_sid`` as Twilio sees it now; ``account_sid``: the (sub)account the
+        call belongs to, when it is not the configured one. ``CallGone`` when Twilio does not
+        know it."""
+        async with self._client() as client:
+            account = client.api.v2010.accounts(account_sid or self._account_sid)
+            found = await account.calls(call_sid).fetch_async()
+        duration = str(found.duration or "").strip()
+        return CallState(
+            status=str(found.status or "").strip().lower(),
+            duration=int(duration) if duration.isdigit() else None,
+            ended_at=found.end_time,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[Client]:
+        """A REST client on its own HTTP session; the API's failures as job errors (see the
+        module docstring): ``CallGone``, ``TransientJobError`` or ``PermanentJobError``."""
         http = RestHttpClient(timeout=self._timeout)
         client = Client(self._account_sid, self._auth_token, http_client=http)
         if self._api_base_url is not None:
@@ -65,7 +106,7 @@ class TwilioCalls:
             client.edge = None
             client.region = None
         try:
-            await client.calls(call_sid).update_async(url=url, method="POST")
+            yield client
         except TwilioRestException as error:
             if error.status == 404 or error.code in CALL_GONE_CODES:
                 raise CallGone(str(error.msg)) from error

@@ -177,12 +177,12 @@ _MOVE_CALL = (
 _END_CALL = _MOVE_CALL.values(
     outcome=bindparam("new_outcome"),
     duration=bindparam("new_duration"),
-    ended_at=bindparam("now"),
+    ended_at=bindparam("ended_at"),
 )
 
 
 def _event_facts(
-    row: Any, state: Mapping[str, Any], outcome: str, duration: int | None, now: datetime
+    row: Any, state: Mapping[str, Any], outcome: str, duration: int | None, ended_at: datetime
 ) -> dict[str, Any]:
     """What a post-call event tells the workflows it starts (``{{call.*}}``), as JSON."""
     facts = state.get("facts", {})
@@ -198,7 +198,7 @@ def _event_facts(
         "agent": facts.get("agent"),
         "voicemail": _recording_url(facts),
         "started_at": row.started_at.isoformat() if row.started_at else None,
-        "ended_at": now.isoformat(),
+        "ended_at": ended_at.isoformat(),
     }
 
 
@@ -220,20 +220,24 @@ def _raise_event(
     enqueue(conn, CALL_EVENT_JOB, {"event": event, "facts": facts}, dedupe_key=key, now=now)
 
 
-def _record_status(
+def record_status(
     conn: Connection,
     call: CallFields,
     duration: int | None,
     now: datetime,
     post_call: PostCall | None = None,
+    *,
+    ended_at: datetime | None = None,
 ) -> tuple[str | None, str | None]:
     """Apply a status callback; the run to close when the call just ended, else None, and
     the outcome when this callback decided it.
 
     The final status decides the call's outcome, once; an outcome that raises an event
     (``call.missed``...) starts its workflow (its texts queued as jobs) in this same
-    transaction, see :func:`_raise_event` and :meth:`VoiceService.status`.
+    transaction, see :func:`_raise_event` and :meth:`VoiceService.status`. ``ended_at``:
+    when the call ended, if not ``now`` (a final status learnt later, :mod:`ivr.status_check`).
     """
+    ended = now if ended_at is None else ended_at
     rank = status_rank(call.status)
     row = conn.execute(_CALL_AND_RUN, {"sid": call.sid}).first()
     if row is None:
@@ -250,7 +254,7 @@ def _record_status(
     outcome = ""
     if final:
         outcome = decide_outcome(call.status, row.status, state.get("facts", {}))
-        params.update(new_outcome=outcome, new_duration=duration, now=now)
+        params.update(new_outcome=outcome, new_duration=duration, ended_at=ended)
     changed = conn.execute(_END_CALL if final else _MOVE_CALL, params).rowcount
     if not (changed and final):
         return None, None
@@ -273,13 +277,13 @@ def _record_status(
             "duration": duration or 0,
             "workflow": row.workflow_id,
             "started_at": row.started_at.isoformat() if row.started_at else None,
-            "ended_at": now.isoformat(),
+            "ended_at": ended.isoformat(),
         },
         now,
     )
     event = outcome_event(outcome)
     if event is not None:
-        facts = _event_facts(row, state, outcome, duration, now)
+        facts = _event_facts(row, state, outcome, duration, ended)
         _raise_event(conn, post_call, event, facts, call.sid, now)
     return _end_call_run(conn, row.run_id, now), outcome
 
@@ -505,7 +509,7 @@ class VoiceService:
         now = self._clock()
         try:
             closed, outcome = await self._db.write(
-                lambda conn: _record_status(conn, call, duration, now, self._post_call)
+                lambda conn: record_status(conn, call, duration, now, self._post_call)
             )
         except Exception:
             if self._post_call is None or call.status not in FINAL_STATUSES:
@@ -516,7 +520,7 @@ class VoiceService:
             # statements per call are not.)
             log.exception("call %s: post-call workflow not started now; queued", call.sid)
             closed, outcome = await self._db.write(
-                lambda conn: _record_status(conn, call, duration, now, None)
+                lambda conn: record_status(conn, call, duration, now, None)
             )
         if closed is not None:
             self._sessions.forget(closed)

@@ -224,6 +224,15 @@ class Settings(BaseSettings):
             " before the worker deletes it"
         ),
     )
+    call_status_check_minutes: float = Field(
+        default=10,
+        gt=0,
+        le=1440,
+        description=(
+            "a Twilio call still without its final status this many minutes after it started"
+            " is looked up in Twilio's Calls API (and again as often while it goes on)"
+        ),
+    )
     worker_concurrency: int = Field(
         default=50,
         ge=1,

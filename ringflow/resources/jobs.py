@@ -15,6 +15,7 @@ from aiohttp import web
 from chat.conversations import CHAT_RUN_TIMER
 from chat.jobs import ChatRunTimerHandler
 from ivr.offers import OfferHandler, twilio_calls
+from ivr.status_check import CALL_STATUS_CHECK, StatusCheckHandler, StatusSweep
 from ringflow.clock import Clock
 from ringflow.database import Database
 from ringflow.health import READINESS
@@ -58,6 +59,8 @@ from workflows.triggers import CALL_EVENT_JOB
 from workflows.webhooks import WEBHOOK_DELIVERY_JOB, DeliveryHandler, purge_settled
 
 JOB_WORKER = web.AppKey("job_worker", JobWorker)
+STATUS_SWEEP = web.AppKey("status_sweep", StatusSweep)
+"""Looks for calls whose final status never came (with a Twilio account only)."""
 WORKER_RUNNING: web.AppKey[asyncio.Task[None]] = web.AppKey("worker_running")
 """The worker's task: done only when it stopped (or died)."""
 
@@ -93,6 +96,11 @@ class OutboundClients:
         await self.requests.close()
 
 
+def call_status_check_after(settings: Settings) -> timedelta:
+    """How long after its start a call without a final status is looked up at Twilio."""
+    return timedelta(minutes=settings.call_status_check_minutes)
+
+
 def job_handlers(
     settings: Settings,
     db: Database,
@@ -106,6 +114,7 @@ def job_handlers(
 ) -> dict[str, JobHandler]:
     """Every job kind's handler, by kind: the one table a new kind of job is added to."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
+    calls_api = twilio_calls(settings)
     return {
         SEND_SMS: SendSmsHandler(
             db, provider, provider_name, callback, clock=clock, rules=send_rules(settings, catalog)
@@ -132,7 +141,10 @@ def job_handlers(
             db, placer, clock, hours=lambda: catalog.schedules, opted_out=is_opted_out
         ),
         DISPATCH_JOB: DispatchHandler(db, clock),
-        OFFER_JOB: OfferHandler(db, twilio_calls(settings), settings.public_url, clock),
+        OFFER_JOB: OfferHandler(db, calls_api, settings.public_url, clock),
+        CALL_STATUS_CHECK: StatusCheckHandler(
+            db, calls_api, sessions, clock, check_after=call_status_check_after(settings)
+        ),
     }
 
 
@@ -211,9 +223,23 @@ def jobs(*, always: bool = False) -> Resource:
         readiness = app.get(READINESS)
         if readiness is not None:
             readiness.watch("job worker", running)
+        sweep: StatusSweep | None = None
+        sweeping: asyncio.Task[None] | None = None
+        if twilio_calls(settings) is not None:  # calls to look up only with a Twilio account
+            sweep = StatusSweep(
+                app[DATABASE],
+                app[CLOCK],
+                check_after=call_status_check_after(settings),
+                queued=worker.wake,
+            )
+            app[STATUS_SWEEP] = sweep
+            sweeping = asyncio.create_task(sweep.run_until_stopped(), name="call-status-sweep")
         try:
             yield
         finally:
+            if sweep is not None and sweeping is not None:
+                sweep.stop()
+                await sweeping
             await worker.stop()  # lets the jobs in flight finish
             await running
             await outbound.close()

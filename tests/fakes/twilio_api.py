@@ -276,6 +276,8 @@ class TwilioApiStub:
         self.calls: list[AcceptedCall] = []
         """Every call created, duplicates included."""
         self.call_statuses: dict[str, str] = {}
+        self.inbound_calls: dict[str, dict[str, object]] = {}
+        """Calls made to the account's numbers (see :meth:`add_inbound_call`), by SID."""
         self.redirects: list[CallRedirect] = []
         """Every accepted update of a live call, in order."""
         self.ended_calls: set[str] = set()
@@ -557,8 +559,56 @@ class TwilioApiStub:
         """What ``GET .../Calls/{sid}.json`` says of the call from now on."""
         self.call_statuses[sid] = status
 
+    def add_inbound_call(
+        self,
+        sid: str,
+        *,
+        from_: str,
+        to: str,
+        status: str = "in-progress",
+        duration: int | None = None,
+        ended: datetime | None = None,
+    ) -> None:
+        """A call made to one of the account's numbers, as ``GET .../Calls/{sid}.json``
+        answers it (its status changes with :meth:`set_call_status`; ``duration`` and
+        ``ended`` are given once it is over)."""
+        started = self.clock().astimezone(UTC).replace(microsecond=0)
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
+        self.inbound_calls[sid] = {
+            "account_sid": self.account_sid,
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "caller_name": None,
+            "date_created": _rfc2822(started),
+            "date_updated": _rfc2822(started),
+            "direction": "inbound",
+            "duration": None if duration is None else str(duration),
+            "end_time": None if ended is None else _rfc2822(ended),
+            "forwarded_from": None,
+            "from": from_,
+            "from_formatted": from_,
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": "PN" + secrets.token_hex(16),
+            "price": None,
+            "price_unit": "USD",
+            "queue_time": "0",
+            "sid": sid,
+            "start_time": _rfc2822(started),
+            "status": status,
+            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
+            "to": to,
+            "to_formatted": to,
+            "trunk_sid": None,
+            "uri": f"{base}.json",
+        }
+        self.call_statuses[sid] = status
+
     def _fetch_call(self, name: str) -> web.Response:
         sid = name.removesuffix(".json")
+        inbound = self.inbound_calls.get(sid)
+        if inbound is not None:
+            return web.json_response({**inbound, "status": self.call_statuses[sid]})
         for call in self.calls:
             if call.sid == sid:
                 resource = dict(call.resource)

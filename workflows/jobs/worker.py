@@ -336,6 +336,7 @@ class JobWorker:
         with log_context(
             job=job.id,
             job_kind=job.kind,
+            call=payload.get("call"),
             run=payload.get("run_id"),
             conversation=payload.get("conversation_id"),
             message_sid=payload.get("sid"),
