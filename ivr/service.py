@@ -44,7 +44,7 @@ from workflows.events import CallReplied, CallStarted, DialFinished, QueueLeft, 
 from workflows.instructions import Instruction
 from workflows.jobs import enqueue
 from workflows.loader import Workflow
-from workflows.people.presence import agent_of_call
+from workflows.people.presence import agent_of_call, call_ended
 from workflows.people.queue import caller_gone, left_choice
 from workflows.runs import (
     Effect,
@@ -260,6 +260,8 @@ def record_status(
         return None, None
     if caller_gone(conn, call.sid, now):
         log.info("call %s: hung up in the hold queue", call.sid)
+    if call_ended(conn, call.sid, ended):
+        log.info("call %s: ended before its agent's leg said so; the agent is free", call.sid)
     log.info("call %s: ended, outcome %s", call.sid, outcome)
     if is_test_call(call.sid):
         # A test call reaches no one: no call.ended webhook, no post-call workflow.

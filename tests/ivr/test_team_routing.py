@@ -231,6 +231,25 @@ async def test_ring_all_rings_every_free_agent_and_logs_who_answered(
     assert (entry.outcome, entry.agent) == ("ended", "bob")
 
 
+async def test_an_agent_whose_leg_never_said_it_ended_is_free_when_the_call_ends(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    server = await start(servers, server_stub, "ring_all")
+    caller = Caller(server, "+12025550103")
+    await caller.call()
+    bob_leg = await answered_by(server, caller, "bob")
+    await caller.dial_ends("completed", leg=bob_leg)
+    assert (await presence(server))["bob"] == ("available", True)
+
+    await caller.hang_up()  # bob's leg's own "completed" is lost (or still on its way)
+    assert (await presence(server))["bob"] == ("available", False)
+    other = Caller(server, "+12025550104")
+    assert AGENTS["bob"] in dialled(await other.call())
+
+    await leg(server, "bob", bob_leg, caller.sid, "completed")  # late: changes nothing
+    assert (await presence(server))["bob"] == ("available", False)
+
+
 async def test_round_robin_rings_one_agent_then_the_next_on_no_answer(
     servers: ServerFactory, server_stub: TwilioApiStub
 ) -> None:

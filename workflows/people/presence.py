@@ -213,6 +213,19 @@ def leg_ended(conn: Connection, agent: str, leg: str, now: datetime) -> bool:
     return True
 
 
+def call_ended(conn: Connection, call: str, now: datetime) -> int:
+    """The caller's ``call`` ended: the agents' legs bridged to it that are still open end
+    with it (see :func:`leg_ended`). A leg cannot outlive the call it was bridged to, and its
+    own status callback may come late or never, which would leave its agent on the call for
+    ever. How many legs it closed (a leg's own callback after that changes nothing)."""
+    open_legs = conn.execute(
+        select(agent_calls.c.leg, agents.c.name)
+        .join(agents, agents.c.id == agent_calls.c.agent_id)
+        .where(agent_calls.c.call == call, agent_calls.c.ended_at.is_(None))
+    ).all()
+    return sum(leg_ended(conn, name, leg, now) for leg, name in open_legs)
+
+
 def agent_of_call(conn: Connection, call: str, leg: str | None) -> str | None:
     """The agent who took the caller's ``call`` (its leg ``leg`` when known), or None."""
     condition = agent_calls.c.leg == leg if leg else agent_calls.c.call == call
