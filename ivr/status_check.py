@@ -106,7 +106,8 @@ def queue_checks(conn: Connection, now: datetime, check_after: timedelta) -> lis
 
 
 class StatusCheckHandler:
-    """Runs ``call.status_check`` jobs (see the module docstring)."""
+    """Runs ``call.status_check`` jobs (see the module docstring); ``ended(outcome)`` is told
+    of each call a check ended (metrics, as for a status callback)."""
 
     def __init__(
         self,
@@ -116,12 +117,14 @@ class StatusCheckHandler:
         clock: Clock,
         *,
         check_after: timedelta,
+        ended: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
         self._twilio = twilio
         self._sessions = sessions
         self._clock = clock
         self._check_after = check_after
+        self._ended = ended
 
     async def __call__(self, job: ClaimedJob) -> FinalWrite | None:
         sid = str(job.payload["call"])
@@ -157,11 +160,13 @@ class StatusCheckHandler:
         ended_at = found.ended_at if found.ended_at is not None else now
         # The post-call event is queued as a job (no post-call starter here): retried with
         # backoff like any job, and sent by this worker.
-        closed, _outcome = await self._db.write(
+        closed, outcome = await self._db.write(
             lambda conn: record_status(conn, call, found.duration, now, None, ended_at=ended_at)
         )
         if closed is not None:
             self._sessions.forget(closed)
+        if outcome is not None and self._ended is not None:
+            self._ended(outcome)
         return None
 
 

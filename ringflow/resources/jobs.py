@@ -111,6 +111,7 @@ def job_handlers(
     sessions: SessionService,
     outbound: OutboundClients,
     placer: CallPlacer | None = None,
+    metrics: Metrics | None = None,
 ) -> dict[str, JobHandler]:
     """Every job kind's handler, by kind: the one table a new kind of job is added to."""
     callback = f"{settings.public_url}/twilio/sms/status" if settings.public_url else None
@@ -143,7 +144,12 @@ def job_handlers(
         DISPATCH_JOB: DispatchHandler(db, clock),
         OFFER_JOB: OfferHandler(db, calls_api, settings.public_url, clock),
         CALL_STATUS_CHECK: StatusCheckHandler(
-            db, calls_api, sessions, clock, check_after=call_status_check_after(settings)
+            db,
+            calls_api,
+            sessions,
+            clock,
+            check_after=call_status_check_after(settings),
+            ended=metrics.call_ended if metrics is not None else None,
         ),
     }
 
@@ -175,6 +181,7 @@ def job_worker(
             sessions,
             outbound or OutboundClients.from_settings(settings),
             placer,
+            metrics,
         ),
         owner=f"{socket.gethostname()}:{os.getpid()}",
         policy=RetryPolicy(),

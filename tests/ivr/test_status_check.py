@@ -17,6 +17,7 @@ from ivr.db import calls
 from ivr.softphone import CallResult, ScriptedCaller, Softphone
 from ivr.status_check import CALL_STATUS_CHECK, LOOK_BACK, check_key, queue_checks
 from ringflow.database import stored_time
+from ringflow.metrics import METRICS
 from ringflow.resources.jobs import JOB_WORKER, STATUS_SWEEP
 from tests.clock import MovableClock
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL, ServerFactory, eventually, signed_post
@@ -88,6 +89,10 @@ async def test_a_missed_call_whose_status_was_lost_sends_its_text_once(line: Lin
     ended_at = stored_time(row.pop("ended_at"))  # type: ignore[arg-type]
     assert row == {"status": "completed", "outcome": "missed", "duration": 40}
     assert ended_at == ended  # Twilio's end time, not the moment it was learnt
+    ended_calls = line.server.app[METRICS].registry.get_sample_value(
+        "ringflow_calls_ended_total", {"outcome": "missed"}
+    )
+    assert ended_calls == 1  # counted as a status callback's call would be
     fetches = [r for r in line.stub.requests if r.method == "GET" and sid in r.path]
     assert [r.path for r in fetches] == [f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json"]
 
