@@ -69,12 +69,18 @@ class AgentOut(Strict):
     status: AgentStatus
     max_open: int
     teams: list[str]
+    on_call: bool = Field(description="on a call now: their leg answered and has not ended")
+    wrap_up_until: datetime | None = Field(
+        description="in their team's wrap-up after their last call until then; null when not"
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, agent: Agent) -> AgentOut:
+    def of(cls, agent: Agent, now: datetime) -> AgentOut:
+        """``agent`` as the API shows it at ``now``."""
         fields = agent.fields
+        busy_until = agent.busy_until
         return cls(
             name=agent.name,
             display_name=fields.display_name,
@@ -84,6 +90,8 @@ class AgentOut(Strict):
             status=fields.status,
             max_open=fields.max_open,
             teams=list(agent.teams),
+            on_call=agent.on_call,
+            wrap_up_until=busy_until if busy_until is not None and busy_until > now else None,
             created_at=agent.created_at,
             updated_at=agent.updated_at,
         )
@@ -106,7 +114,8 @@ def _fields(body: AgentIn) -> AgentFields:
 
 async def list_all_agents(request: web.Request) -> web.Response:
     found = await admin_of(request).db.read(list_agents)
-    return json_answer([AgentOut.of(agent) for agent in found])
+    now = admin_of(request).clock()
+    return json_answer([AgentOut.of(agent, now) for agent in found])
 
 
 async def get_agent(request: web.Request) -> web.Response:
@@ -114,7 +123,7 @@ async def get_agent(request: web.Request) -> web.Response:
     agent = await admin_of(request).db.read(lambda conn: find_agent(conn, name))
     if agent is None:
         raise not_found(f"agent {name!r}")
-    return json_answer(AgentOut.of(agent))
+    return json_answer(AgentOut.of(agent, admin_of(request).clock()))
 
 
 async def put_agent_fields(request: web.Request) -> web.Response:
@@ -124,7 +133,8 @@ async def put_agent_fields(request: web.Request) -> web.Response:
     body = await json_body(request, AgentIn)
     now = admin.clock()
     agent, created = await admin.db.write(lambda conn: put_agent(conn, name, _fields(body), now))
-    return json_answer(AgentOut.of(agent), status=201 if created else 200)
+    shown = AgentOut.of(agent, admin_of(request).clock())
+    return json_answer(shown, status=201 if created else 200)
 
 
 async def remove_agent(request: web.Request) -> web.Response:
@@ -155,7 +165,7 @@ async def get_me(request: web.Request) -> web.Response:
     agent = await admin_of(request).db.read(lambda conn: agent_by_id(conn, agent_id))
     if agent is None:
         raise not_found("this token's agent")
-    return json_answer(AgentOut.of(agent))
+    return json_answer(AgentOut.of(agent, admin_of(request).clock()))
 
 
 async def put_my_status(request: web.Request) -> web.Response:
@@ -173,7 +183,7 @@ async def put_my_status(request: web.Request) -> web.Response:
     except UnknownAgent:
         raise not_found("this token's agent") from None
     assert agent is not None
-    return json_answer(AgentOut.of(agent))
+    return json_answer(AgentOut.of(agent, admin_of(request).clock()))
 
 
 def endpoints() -> list[Endpoint]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -248,6 +248,43 @@ async def test_an_agent_whose_leg_never_said_it_ended_is_free_when_the_call_ends
 
     await leg(server, "bob", bob_leg, caller.sid, "completed")  # late: changes nothing
     assert (await presence(server))["bob"] == ("available", False)
+
+
+async def test_the_agents_api_shows_who_is_on_a_call_and_in_wrap_up(
+    servers: ServerFactory, server_stub: TwilioApiStub
+) -> None:
+    clock = MovableClock()
+    server = await start(servers, server_stub, "ring_all", clock)
+    async with aiohttp.ClientSession() as session:
+        api = ApiClient(server, session)
+        body = {"members": list(AGENTS), "ring_strategy": "ring_all", "wrap_up": 30}
+        assert (await api.call("PUT", "/teams/support", json_body=body)).status == 200
+
+        async def shown(name: str) -> tuple[str, bool, str | None]:
+            agent = (await api.call("GET", f"/agents/{name}")).json
+            return agent["status"], agent["on_call"], agent["wrap_up_until"]
+
+        caller = Caller(server, "+12025550105")
+        await caller.call()
+        bob_leg = await answered_by(server, caller, "bob")
+        assert await shown("bob") == ("available", True, None)
+        assert await shown("alice") == ("available", False, None)
+
+        await leg(server, "bob", bob_leg, caller.sid, "completed")
+        status, on_call, until = await shown("bob")
+        assert (status, on_call) == ("available", False)
+        assert until is not None
+        wrap_up_left = datetime.fromisoformat(until) - clock()  # the clock runs on
+        assert timedelta(seconds=29) < wrap_up_left <= timedelta(seconds=30)
+        listed = (await api.call("GET", "/agents")).json
+        assert [(a["name"], a["on_call"], a["wrap_up_until"]) for a in listed] == [
+            ("alice", False, None),
+            ("bob", False, until),
+            ("carol", False, None),
+        ]
+
+        clock.advance(timedelta(seconds=31))
+        assert await shown("bob") == ("available", False, None)
 
 
 async def test_round_robin_rings_one_agent_then_the_next_on_no_answer(

@@ -60,6 +60,10 @@ class Agent:
     created_at: datetime
     updated_at: datetime
     teams: tuple[str, ...] = field(default=())
+    on_call: bool = False
+    """On a call now: their leg answered and has not ended (presence follows calls)."""
+    busy_until: datetime | None = None
+    """The end of the wrap-up after their last call (may be past)."""
 
 
 def _row_values(fields: AgentFields) -> dict[str, Any]:
@@ -88,6 +92,8 @@ def _agent(row: Row[Any], teams: tuple[str, ...] = ()) -> Agent:
         created_at=stored_time(row.created_at),
         updated_at=stored_time(row.updated_at),
         teams=teams,
+        on_call=row.on_call is not None,
+        busy_until=None if row.busy_until is None else stored_time(row.busy_until),
     )
 
 
