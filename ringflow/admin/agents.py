@@ -133,8 +133,7 @@ async def put_agent_fields(request: web.Request) -> web.Response:
     body = await json_body(request, AgentIn)
     now = admin.clock()
     agent, created = await admin.db.write(lambda conn: put_agent(conn, name, _fields(body), now))
-    shown = AgentOut.of(agent, admin_of(request).clock())
-    return json_answer(shown, status=201 if created else 200)
+    return json_answer(AgentOut.of(agent, now), status=201 if created else 200)
 
 
 async def remove_agent(request: web.Request) -> web.Response:
