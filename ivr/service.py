@@ -260,7 +260,9 @@ def record_status(
         return None, None
     if caller_gone(conn, call.sid, now):
         log.info("call %s: hung up in the hold queue", call.sid)
-    if call_ended(conn, call.sid, ended):
+    # The legs end now, as the queue entry leaves now: the jobs they queue (serving the
+    # queue after wrap-up) are due from now, not backdated to a call end learnt late.
+    if call_ended(conn, call.sid, now):
         log.info("call %s: ended before its agent's leg said so; the agent is free", call.sid)
     log.info("call %s: ended, outcome %s", call.sid, outcome)
     if is_test_call(call.sid):
